@@ -1,0 +1,1 @@
+"""Compiler: bytecode of one function + observed types → native code."""

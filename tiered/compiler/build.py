@@ -1,0 +1,464 @@
+"""Compiler stage 2: neutral instructions + argument types → SSA IR with a frame state on every op that may exit.
+
+Blocks are processed in bytecode order.  A block whose predecessors were all seen
+merges their states (phis where the values differ); a block reached by a backward
+jump (a loop header) gets a phi for every defined slot first, and the back edges
+fill them in later.  A local that is unbound on some path is dropped from the
+merged state; reading it refuses the function, so an exit never needs it.
+"""
+import builtins
+import types
+
+from . import infer
+from .decode import CO_GENERATOR_LIKE, decode
+from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter
+from .infer import Unsupported
+from .ir import Block, Function, Value
+from .ops import BOOL, FLOAT, INT, NONE, OPS
+
+
+class NeedReturnType(Exception):
+    """A self-recursive call was met before the function's return type is known."""
+
+
+class _State:
+    """The abstract frame between instructions: locals (name → value) and the stack."""
+    __slots__ = ("locals", "stack")
+
+    def __init__(self, locals_, stack):
+        self.locals, self.stack = locals_, stack
+
+    def copy(self):
+        return _State(dict(self.locals), list(self.stack))
+
+
+class Builder:
+    """Builds one specialisation of one function."""
+
+    def __init__(self, func, arg_types, resolve_callee, self_return=None, force_exits=False):
+        code = func.__code__
+        if code.co_flags & CO_GENERATOR_LIKE:
+            raise Unsupported("GENERATOR", "generator or coroutine")
+        if code.co_cellvars or code.co_freevars:
+            raise Unsupported("CLOSURE", "cells or free variables")
+        if code.co_kwonlyargcount or code.co_flags & 0x0C:
+            raise Unsupported("UNSUPPORTED_TYPE", "keyword-only, *args or **kwargs parameters")
+        self.func, self.code = func, code
+        self.globals = func.__globals__
+        self.builtins = self.globals.get("__builtins__", builtins)
+        if isinstance(self.builtins, types.ModuleType):
+            self.builtins = self.builtins.__dict__
+        self.resolve_callee = resolve_callee
+        self.self_return = self_return
+        self.force_exits = force_exits
+        self.ins = decode(code)
+        self.next_id = 0
+        self.blocks = {}
+        self.current = None
+        self.pre_state = None
+        self.exits = []
+        params = list(code.co_varnames[:code.co_argcount])
+        self.fn = Function(code.co_qualname, [], [])
+        for name, t in zip(params, arg_types):
+            self.fn.params.append(self._new("phi", [], t, {"param": name}))
+        self.param_names = params
+
+    # ---- values --------------------------------------------------------------------------
+    def _new(self, op, args, type, attrs=None, state=None):
+        v = Value(self.next_id, op, args, type, attrs, state)
+        self.next_id += 1
+        return v
+
+    def emit(self, op, args, attrs=None, type=None):
+        """Append an op to the current block; ops that may exit capture the pre-instruction state."""
+        spec = OPS[op]
+        state = self._frame_state() if spec.exit is not None else None
+        v = self._new(op, args, type or spec.result, attrs, state)
+        if state is not None:
+            v.attrs["exit"] = len(self.exits)
+            self.exits.append(v)
+        v.block = self.current
+        self.current.body.append(v)
+        return v
+
+    def const(self, value):
+        """A constant value of a supported scalar type."""
+        t = infer.type_of_constant(value)
+        if t is None:
+            raise Unsupported("UNSUPPORTED_TYPE", f"constant {value!r}")
+        return self.emit("const", [], {"value": value}, type=t)
+
+    def _frame_state(self):
+        st = self.pre_state
+        return FrameState(self.pre_offset, tuple((n, v) for n, v in st.locals.items() if v is not None),
+                          tuple(st.stack))
+
+    # ---- the walk ------------------------------------------------------------------------
+    def build(self):
+        """Walk the bytecode once and return the IR function (or raise Unsupported)."""
+        ins = self.ins
+        by_offset = {i.offset: k for k, i in enumerate(ins) if i.op != "nop" or k == 0
+                     or ins[k - 1].offset != i.offset}
+        leaders, edges = self._cfg(by_offset)
+        preds = {o: [] for o in leaders}
+        for src, dst in edges:
+            preds[dst].append(src)
+        self.leaders = leaders
+        out_states = {}        # (src leader, dst leader) -> _State at the edge
+        entry = _State({n: p for n, p in zip(self.param_names, self.fn.params)}, [])
+        for name in self.code.co_varnames[len(self.param_names):]:
+            entry.locals[name] = None
+        order = sorted(leaders)
+        back_fill = []
+        for off in order:
+            incoming = [(s, out_states[(s, off)]) for s in preds[off] if (s, off) in out_states]
+            backward = [s for s in preds[off] if s >= off]
+            if off == order[0]:
+                state = entry
+                incoming = []
+            elif not incoming:
+                continue                      # unreachable from the compiled paths
+            block = Block(len(self.fn.blocks), off)
+            self.blocks[off] = block
+            self.fn.blocks.append(block)
+            block.preds = [self.blocks[s] for s, _ in incoming]
+            if off != order[0]:
+                state = self._merge(block, [st for _, st in incoming], loop=bool(backward))
+            if backward:
+                block.loop_header = True
+                back_fill.append(block)
+            self._walk_block(block, state, by_offset, out_states)
+        for block in back_fill:
+            self._fill_back_edges(block, out_states, preds)
+        self.fn.exits = self.exits
+        return self.fn
+
+    def _cfg(self, by_offset):
+        """Leader offsets and (src leader, dst offset) edges of the bytecode."""
+        ins = self.ins
+        starts = {ins[0].offset}
+        for k, i in enumerate(ins):
+            if i.target is not None:
+                starts.add(i.target)
+            if i.op in ("branch", "jump", "for_iter", "return", "return_const") and k + 1 < len(ins):
+                starts.add(ins[k + 1].offset)
+        leaders = sorted(starts)
+        edges = []
+        for k, i in enumerate(ins):
+            leader = max(s for s in leaders if s <= i.offset)
+            nxt = ins[k + 1].offset if k + 1 < len(ins) else None
+            if i.op in ("branch", "for_iter"):
+                edges += [(leader, i.target), (leader, nxt)]
+            elif i.op == "jump":
+                edges.append((leader, i.target))
+            elif i.op in ("return", "return_const"):
+                pass
+            elif nxt in starts and nxt != i.offset:
+                edges.append((leader, nxt))
+        return set(leaders), [e for e in edges if e[1] is not None]
+
+    def _merge(self, block, states, loop):
+        """Entry state of a block from its predecessors' states (phis where they differ)."""
+        first = states[0]
+        if any(len(s.stack) != len(first.stack) for s in states):
+            raise Unsupported("UNSUPPORTED_OPCODE", "stack depths differ at a merge")
+        merged = _State({}, [])
+        for name in first.locals:
+            vals = [s.locals.get(name) for s in states]
+            if any(v is None for v in vals):
+                merged.locals[name] = None
+            else:
+                merged.locals[name] = self._merge_values(block, vals, loop)
+        for k, item in enumerate(first.stack):
+            items = [s.stack[k] for s in states]
+            merged.stack.append(self._merge_items(block, items, loop))
+        return merged
+
+    def _merge_items(self, block, items, loop):
+        first = items[0]
+        if isinstance(first, RangeIter):
+            if not all(isinstance(i, RangeIter) for i in items):
+                raise Unsupported("UNSTABLE_TYPE", "iterator merge")
+            return RangeIter(*(self._merge_values(block, [getattr(i, f) for i in items], loop)
+                               for f in ("next", "remaining", "step")))
+        if isinstance(first, Value):
+            if not all(isinstance(i, Value) for i in items):
+                raise Unsupported("UNSTABLE_TYPE", "stack merge")
+            return self._merge_values(block, items, loop)
+        if any(i != first for i in items):
+            raise Unsupported("UNSTABLE_TYPE", "different objects merge")
+        return first
+
+    def _merge_values(self, block, vals, loop):
+        if any(v.type != vals[0].type for v in vals):
+            raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
+        if not loop and all(v is vals[0] for v in vals):
+            return vals[0]
+        phi = self._new("phi", list(vals), vals[0].type)
+        phi.block = block
+        block.phis.append(phi)
+        return phi
+
+    def _fill_back_edges(self, block, out_states, preds):
+        """Add the back-edge values to a loop header's phis (types must agree)."""
+        entry_phis = block.phis
+        for src in preds[block.offset]:
+            if src < block.offset or (src, block.offset) not in out_states:
+                continue
+            state = out_states[(src, block.offset)]
+            block.preds.append(self.blocks[src])
+            self._fill_one(block, state)
+        for phi in entry_phis:
+            if len(phi.args) != len(block.preds):
+                raise AssertionError("phi arity")
+
+    def _fill_one(self, block, state):
+        header = block.header_state
+        for name, phi in header.locals.items():
+            if phi is None:
+                continue
+            v = state.locals.get(name)
+            if v is None:
+                raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge")
+            self._add_incoming(phi, v)
+        for item, new in zip(header.stack, state.stack):
+            if isinstance(item, RangeIter):
+                for f in ("next", "remaining", "step"):
+                    self._add_incoming(getattr(item, f), getattr(new, f))
+            elif isinstance(item, Value):
+                self._add_incoming(item, new)
+            elif item != new:
+                raise Unsupported("UNSTABLE_TYPE", "different objects on a back edge")
+
+    def _add_incoming(self, phi, v):
+        if not isinstance(v, Value) or v.type != phi.type:
+            raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
+        phi.args.append(v)
+
+    # ---- one block -----------------------------------------------------------------------
+    def _walk_block(self, block, state, by_offset, out_states):
+        block.header_state = state
+        state = state.copy()
+        self.current = block
+        k = by_offset[block.offset]
+        if block.loop_header:           # polls signals and lets other threads run
+            self.pre_state, self.pre_offset = state, self.ins[k].offset
+            self.emit("loop_poll", [])
+        while True:
+            i = self.ins[k]
+            self.pre_state, self.pre_offset, self.k = state, i.offset, k
+            if self._step(i, state, block, out_states):
+                return
+            k += 1
+            nxt = self.ins[k].offset
+            if nxt in self.leaders and nxt != i.offset:
+                out_states[(block.offset, nxt)] = state
+                block.term = ("br", nxt)
+                return
+
+    def _step(self, i, st, block, out_states):
+        """Interpret one instruction; True when it ended the block."""
+        if i.op == "nop":
+            return False
+        handler = getattr(self, "_op_" + i.op, None)
+        if handler is None:
+            raise Unsupported("UNSUPPORTED_OPCODE", f"{i.arg or op} at offset {i.offset}")
+        return handler(i, st, block, out_states)
+
+    def _val(self, item):
+        if not isinstance(item, Value):
+            raise Unsupported("UNSUPPORTED_TYPE", f"{item!r} used as a number")
+        return item
+
+    def _op_load_fast(self, i, st, block, out):
+        v = st.locals.get(i.arg)
+        if v is None:
+            raise Unsupported("UNBOUND_LOCAL", i.arg)
+        st.stack.append(v)
+
+    def _op_store_fast(self, i, st, block, out):
+        st.locals[i.arg] = self._val(st.stack.pop())
+
+    def _op_load_const(self, i, st, block, out):
+        st.stack.append(self.const(i.arg))
+
+    def _op_pop_top(self, i, st, block, out):
+        st.stack.pop()
+
+    def _op_push_null(self, i, st, block, out):
+        st.stack.append(NULL)
+
+    def _op_copy(self, i, st, block, out):
+        st.stack.append(st.stack[-i.arg])
+
+    def _op_swap(self, i, st, block, out):
+        s = st.stack
+        s[-1], s[-i.arg] = s[-i.arg], s[-1]
+
+    def _op_binary(self, i, st, block, out):
+        y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
+        r = infer.binary(self, i.arg, x, y)
+        del st.stack[-2:]
+        st.stack.append(r)
+
+    def _op_unary(self, i, st, block, out):
+        r = infer.unary(self, i.arg, self._val(st.stack[-1]))
+        st.stack[-1] = r
+
+    def _op_compare(self, i, st, block, out):
+        y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
+        r = infer.compare(self, i.arg, x, y)
+        del st.stack[-2:]
+        st.stack.append(r)
+
+    def _op_return_const(self, i, st, block, out):
+        self._ret(block, self.const(i.arg))
+        return True
+
+    def _op_return(self, i, st, block, out):
+        self._ret(block, self._val(st.stack.pop()))
+        return True
+
+    def _ret(self, block, v):
+        if self.fn.return_type is None:
+            self.fn.return_type = v.type
+        elif self.fn.return_type != v.type:
+            raise Unsupported("UNSTABLE_TYPE", f"returns {self.fn.return_type} and {v.type}")
+        block.term = ("ret", v)
+
+    def _op_jump(self, i, st, block, out):
+        out[(block.offset, i.target)] = st
+        block.term = ("br", i.target)
+        return True
+
+    def _op_branch(self, i, st, block, out):
+        when, kind = i.arg
+        cond = self._val(st.stack[-1])
+        t = infer.truth(self, cond)
+        nxt = self._next_offset(i)
+        taken, fall = st.copy(), st.copy()
+        fall.stack.pop()
+        if kind == "pop":
+            taken.stack.pop()
+        out[(block.offset, i.target)] = taken
+        out[(block.offset, nxt)] = fall
+        block.term = ("cbr", t, i.target, nxt) if when else ("cbr", t, nxt, i.target)
+        return True
+
+    def _next_offset(self, i):
+        return self.ins[self.k + 1].offset
+
+    def _op_get_iter(self, i, st, block, out):
+        r = st.stack[-1]
+        if not isinstance(r, RangeArgs):
+            raise Unsupported("UNSUPPORTED_TYPE", "iteration over something other than range()")
+        n = self.emit("range_len", [r.start, r.stop, r.step])
+        st.stack[-1] = RangeIter(r.start, n, r.step)
+
+    def _op_for_iter(self, i, st, block, out):
+        it = st.stack[-1]
+        if not isinstance(it, RangeIter):
+            raise Unsupported("UNSUPPORTED_TYPE", "for over a non-range iterator")
+        more = self.emit("int_cmp", [it.remaining, self.const(0)], {"pred": ">"})
+        body = st.copy()
+        step_next = self.emit("int_add_wrap", [it.next, it.step])
+        left = self.emit("int_sub_wrap", [it.remaining, self.const(1)])
+        body.stack[-1] = RangeIter(step_next, left, it.step)
+        body.stack.append(it.next)
+        done = st.copy()
+        done.stack.pop()
+        nxt = self._next_offset(i)
+        out[(block.offset, nxt)] = body
+        out[(block.offset, i.target)] = done
+        block.term = ("cbr", more, nxt, i.target)
+        return True
+
+    def _op_load_global(self, i, st, block, out):
+        name, push_null = i.arg
+        where = self.globals if name in self.globals else self.builtins
+        if name not in where:
+            raise Unsupported("UNSUPPORTED_OPCODE", f"global {name} is not defined")
+        obj = where[name]
+        self.emit("guard_global", [], {"dict": self.globals, "name": name, "expected": obj,
+                                       "builtins": self.builtins})
+        if push_null:
+            st.stack.append(NULL)
+        st.stack.append(self._known_or_value(obj))
+
+    def _op_load_attr(self, i, st, block, out):
+        name, is_method = i.arg
+        owner = st.stack[-1]
+        if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
+            raise Unsupported("UNSUPPORTED_OPCODE", f"attribute {name}")
+        d = owner.obj.__dict__
+        if name not in d:
+            raise Unsupported("UNSUPPORTED_OPCODE", f"module attribute {name} missing")
+        self.emit("guard_global", [], {"dict": d, "name": name, "expected": d[name], "builtins": None})
+        st.stack.pop()
+        if is_method:
+            st.stack.append(NULL)
+        st.stack.append(self._known_or_value(d[name]))
+
+    def _known_or_value(self, obj):
+        if infer.type_of_constant(obj) is not None:
+            return self.const(obj)
+        return Known(obj)
+
+    def _op_call(self, i, st, block, out):
+        n = i.arg
+        args = st.stack[len(st.stack) - n:]
+        callee, below = st.stack[-n - 1], st.stack[-n - 2]
+        if below is not NULL or not isinstance(callee, Known):
+            raise Unsupported("UNSUPPORTED_CALL", "call of an unknown object")
+        fn = callee.obj
+        vals = [self._val(a) for a in args]
+        if fn is range:
+            r = self._range(vals)
+        elif isinstance(fn, types.FunctionType):
+            r = self._call_python(fn, vals)
+        else:
+            r = infer.call_known(self, fn, vals)
+        del st.stack[-n - 2:]
+        st.stack.append(r)
+
+    def _range(self, vals):
+        if not 1 <= len(vals) <= 3 or any(v.type not in (INT, BOOL) for v in vals):
+            raise Unsupported("UNSUPPORTED_CALL", "range() needs 1-3 int arguments")
+        vals = [self.emit("bool_to_int", [v]) if v.type == BOOL else v for v in vals]
+        if len(vals) == 1:
+            return RangeArgs(self.const(0), vals[0], self.const(1))
+        if len(vals) == 2:
+            return RangeArgs(vals[0], vals[1], self.const(1))
+        self.emit("guard_nonzero", [vals[2]])
+        return RangeArgs(*vals)
+
+    def _call_python(self, fn, vals):
+        types_ = tuple(v.type for v in vals)
+        if fn.__code__ is self.code and fn is self.func:
+            if self.self_return is None:
+                raise NeedReturnType()
+            return self.emit("call_native", vals, {"target": None, "self": True},
+                             type=self.self_return)
+        target = self.resolve_callee(fn, types_)
+        if target is None:
+            raise Unsupported("UNSUPPORTED_CALL", f"call to {fn.__qualname__}{types_}")
+        return self.emit("call_native", vals, {"target": target, "self": False},
+                         type=target.return_type)
+
+
+def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False):
+    """IR for `func` specialised on `arg_types`; tries return types for self-recursion."""
+    try:
+        return Builder(func, arg_types, resolve_callee, None, force_exits).build()
+    except NeedReturnType:
+        pass
+    last = None
+    for guess in (INT, FLOAT, BOOL, NONE):
+        try:
+            fn = Builder(func, arg_types, resolve_callee, guess, force_exits).build()
+        except Unsupported as exc:
+            last = exc
+            continue
+        if fn.return_type == guess:
+            return fn
+    raise last or Unsupported("UNSTABLE_TYPE", "recursive return type")

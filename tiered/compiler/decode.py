@@ -1,0 +1,105 @@
+"""Compiler stage 1: a code object → version-neutral instructions (the one place that knows opcode sets)."""
+import dis
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+PY = sys.version_info[:2]
+SUPPORTED = ((3, 11), (3, 12))
+
+CO_GENERATOR_LIKE = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async gen
+
+
+@dataclass
+class Ins:
+    """One bytecode instruction in neutral form; `offset` is where the interpreter resumes it."""
+    offset: int
+    op: str
+    arg: Any = None
+    target: Optional[int] = None
+    line: Optional[int] = None
+
+
+_BIN_SYMBOL = [sym.rstrip("=") if sym.endswith("=") and sym not in ("==",) else sym
+               for _, sym in dis._nb_ops]
+_UNARY = {"UNARY_NEGATIVE": "-", "UNARY_POSITIVE": "+", "UNARY_NOT": "not", "UNARY_INVERT": "~"}
+_SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "LOAD_FAST": "load_fast",
+           "LOAD_FAST_CHECK": "load_fast", "STORE_FAST": "store_fast", "LOAD_CONST": "load_const",
+           "RETURN_VALUE": "return", "RETURN_CONST": "return_const", "PUSH_NULL": "push_null",
+           "POP_TOP": "pop_top", "COPY": "copy", "SWAP": "swap", "GET_ITER": "get_iter",
+           "END_FOR": "end_for", "CALL": "call", "JUMP_FORWARD": "jump", "JUMP_BACKWARD": "jump",
+           "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary"}
+_BRANCH = {  # opname -> (jump when truthy?, kind)
+    "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
+    "POP_JUMP_FORWARD_IF_FALSE": (False, "pop"), "POP_JUMP_FORWARD_IF_TRUE": (True, "pop"),
+    "POP_JUMP_BACKWARD_IF_FALSE": (False, "pop"), "POP_JUMP_BACKWARD_IF_TRUE": (True, "pop"),
+    "JUMP_IF_FALSE_OR_POP": (False, "or_pop"), "JUMP_IF_TRUE_OR_POP": (True, "or_pop"),
+}
+_INTRINSIC_UNARY_POSITIVE = 5
+
+
+def decode(code):
+    """Neutral instructions of `code`, or raise NotImplementedError naming the first unsupported one."""
+    raw = [i for i in dis.get_instructions(code) if i.opname not in ("EXTENDED_ARG", "CACHE")]
+    out = []
+    for k, i in enumerate(raw):
+        out.append(_one(i, raw, k))
+    return out
+
+
+def _one(i, raw, k):
+    """Translate one dis.Instruction."""
+    name, line = i.opname, i.positions.lineno if i.positions else None
+    target = i.argval if i.opname in _BRANCH or "JUMP" in name or name == "FOR_ITER" else None
+    mk = lambda op, arg=None, tgt=None: Ins(i.offset, op, arg, tgt, line)  # noqa: E731
+    if name in _BRANCH:
+        return mk("branch", _BRANCH[name], target)
+    if name == "FOR_ITER":
+        if PY >= (3, 12):   # exhausted: pops the iterator and skips the END_FOR at the target
+            nxt = next(j for j in raw if j.offset > target)
+            target = nxt.offset
+        return mk("for_iter", None, target)
+    if name == "LOAD_GLOBAL":
+        return mk("load_global", (i.argval, bool(i.arg & 1)))
+    if name == "LOAD_ATTR":
+        is_method = PY >= (3, 12) and bool(i.arg & 1)
+        return mk("load_attr", (i.argval, is_method))
+    if name == "LOAD_METHOD":
+        return mk("load_attr", (i.argval, True))
+    if name == "CALL_INTRINSIC_1" and i.arg == _INTRINSIC_UNARY_POSITIVE:
+        return mk("unary", "+")
+    if name in _UNARY:
+        return mk("unary", _UNARY[name])
+    if name == "CALL":
+        prev = raw[k - 1] if k else None
+        if prev is not None and prev.opname == "KW_NAMES":
+            return mk("unsupported", "CALL with keywords")
+        resume = prev.offset if (prev is not None and prev.opname == "PRECALL") else i.offset
+        return Ins(resume, "call", i.arg, None, line)
+    if name == "BINARY_OP":
+        return mk("binary", _BIN_SYMBOL[i.arg])
+    if name == "COMPARE_OP":
+        return mk("compare", i.argval)
+    op = _SIMPLE.get(name)
+    if op is None:
+        return mk("unsupported", name)
+    if op == "jump":
+        return mk("jump", None, target)
+    if op in ("load_fast", "store_fast", "load_const", "return_const"):
+        return mk(op, i.argval)
+    if op in ("copy", "swap"):
+        return mk(op, i.arg)
+    return mk(op)
+
+
+def prologue_call(d_const, loads, location, instr_cls):
+    """The version's instruction sequence for `d_const(*loads)` leaving the result on the stack."""
+    seq = [instr_cls("PUSH_NULL", location=location), instr_cls("LOAD_CONST", d_const, location=location)]
+    seq += loads
+    if PY == (3, 11):
+        seq.append(instr_cls("PRECALL", len(loads), location=location))
+    seq.append(instr_cls("CALL", len(loads), location=location))
+    return seq
+
+
+JUMP_IF_TRUE = "POP_JUMP_FORWARD_IF_TRUE" if PY == (3, 11) else "POP_JUMP_IF_TRUE"

@@ -1,0 +1,59 @@
+"""Compiler backend: LLVM IR text → machine code in one MCJIT engine (the only importer of llvmlite.binding)."""
+import threading
+import time
+
+import llvmlite.binding as llvm
+
+from ..runtime import capi
+
+_lock = threading.Lock()
+_engine = None
+_target_machine = None
+
+
+def _init():
+    """Create the target machine and engine once, and bind the C-API symbols."""
+    global _engine, _target_machine
+    if _engine is not None:
+        return
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    _target_machine = target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+        opt=2, codemodel="jitdefault")
+    for name, address in capi.symbols().items():
+        llvm.add_symbol(name, address)
+    _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
+
+
+class Compiled:
+    """Addresses of the functions of one compiled module, and how long it took."""
+
+    def __init__(self, addresses, seconds):
+        self.addresses = addresses
+        self.seconds = seconds
+
+
+def compile_module(ir_text, names, opt_level=2):
+    """Parse, verify, optimise and JIT one module; return the addresses of `names`."""
+    started = time.perf_counter()
+    with _lock:
+        _init()
+        module = llvm.parse_assembly(ir_text)
+        module.verify()
+        if opt_level:
+            options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+            builder = llvm.create_pass_builder(_target_machine, options)
+            builder.getModulePassManager().run(module, builder)
+        _engine.add_module(module)
+        _engine.finalize_object()
+        addresses = {name: _engine.get_function_address(name) for name in names}
+    if not all(addresses.values()):
+        raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
+    return Compiled(addresses, time.perf_counter() - started)
+
+
+def llvm_version():
+    """The LLVM version inside llvmlite, as text."""
+    return ".".join(map(str, llvm.llvm_version_info))

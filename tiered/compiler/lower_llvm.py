@@ -1,0 +1,408 @@
+"""Compiler stage 4: IR specialisations of one function → one LLVM module (inner functions + boxed entry).
+
+Each specialisation becomes `inner(args unboxed..., i1 top, ptr status)`.  status 0: the
+result is valid; 1: it exited (when `top`, the exit state was handed to the runtime, which
+resumes the interpreter in the caller's frame); 2: an exception is pending (a signal
+handler raised) and the caller must exit with it.  The entry checks the argument types of
+each specialisation in turn, unboxes, calls, boxes the result, or returns the sentinel.
+"""
+from ..reasons import Exit
+from ..runtime import capi
+from .lower_ops import LL, LOWER, PRELUDE, literal
+from .ops import BOOL, FLOAT, INT, NONE
+
+REASONS = list(Exit)
+TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
+TICK_THREADS = 0x3FFFFF        # let other threads run every 2**22 iterations
+
+
+def _ptr(obj):
+    return f"inttoptr (i64 {id(obj)} to ptr)"
+
+
+class FnEmitter:
+    """Emits one specialisation; ops call back into it to reference values and exit."""
+
+    def __init__(self, module, fn, symbol, exit_base, force_exits):
+        self.m, self.fn, self.symbol = module, fn, symbol
+        self.exit_base, self.force = exit_base, force_exits
+        self.lines, self.names, self.n = [], {}, 0
+        self.exits_used = {}               # exit id -> (value, with_exception)
+        self.block_end = {}
+
+    # -- helpers used by the op lowerings
+    def tmp(self):
+        self.n += 1
+        return f"%t{self.n}"
+
+    def line(self, text):
+        self.lines.append("  " + text)
+
+    def label(self, name):
+        self.lines.append(f"{name}:")
+        self.cur = name
+
+    def op(self, text):
+        t = self.tmp()
+        self.line(f"{t} = {text}")
+        return t
+
+    def define(self, v, text):
+        self.names[v.id] = f"%v{v.id}"
+        self.line(f"%v{v.id} = {text}")
+
+    def alias(self, v, ref):
+        self.names[v.id] = ref
+
+    def ref(self, v):
+        return self.names[v.id]
+
+    def exit_id(self, v):
+        return self.exit_base + v.attrs["exit"]
+
+    def guard(self, cond, v, with_exception=False, reason=None):
+        """Leave for the interpreter at v's frame state when cond is true."""
+        if self.force and not with_exception:
+            cond = self.op(f"or i1 {cond}, {self.op('call i1 @tiered_force()')}")
+        reason = Exit.SIGNAL if with_exception else (reason or v.spec.exit)
+        k = self.exit_id(v)
+        code = ((k * 2 + with_exception) * 64) + REASONS.index(reason)
+        self.exits_used.setdefault(code, v)
+        go = self.tmp()[1:]
+        target = f"x{code}"
+        self.line(f"br i1 {cond}, label %{target}, label %{go}, !prof !0")
+        self.label(go)
+
+    def _dict_tag(self, d):
+        """Load a dict's current version tag."""
+        return self.op(f"load i64, ptr {self.op(f'getelementptr i8, ptr {_ptr(d)}, i64 {capi.DICT_VERSION}')}")
+
+    def guard_global(self, v):
+        """Fast: the dicts' version tags are unchanged; slow: look the name up again and compare."""
+        a = v.attrs
+        self.m.keep(a["name"], a["dict"], a["expected"], a["builtins"])
+        g = self.m.global_i64(capi.dict_version(a["dict"]))
+        cur = self._dict_tag(a["dict"])
+        ok = self.op(f"icmp eq i64 {cur}, {self.op(f'load i64, ptr {g}')}")
+        b_glob = b_cur = None
+        if a["builtins"] is not None and a["name"] not in a["dict"]:
+            b_glob = self.m.global_i64(capi.dict_version(a["builtins"]))
+            b_cur = self._dict_tag(a["builtins"])
+            b_old = self.op(f"load i64, ptr {b_glob}")
+            ok = self.op(f"and i1 {ok}, {self.op(f'icmp eq i64 {b_cur}, {b_old}')}")
+        slow, done = self.tmp()[1:], self.tmp()[1:]
+        self.line(f"br i1 {ok}, label %{done}, label %{slow}")
+        self.label(slow)
+        builtins_ptr = _ptr(a["builtins"]) if b_glob else "null"
+        found = self.op(f"call ptr @tiered_lookup(ptr {_ptr(a['dict'])}, ptr {builtins_ptr}, "
+                        f"ptr {_ptr(a['name'])})")
+        self.guard(self.op(f"icmp ne ptr {found}, {_ptr(a['expected'])}"), v)
+        self.line(f"store i64 {cur}, ptr {g}")
+        if b_glob:
+            self.line(f"store i64 {b_cur}, ptr {b_glob}")
+        self.line(f"br label %{done}")
+        self.label(done)
+        if self.force:
+            self.guard("false", v)
+
+    def loop_poll(self, v):
+        c = self.op("load i32, ptr @tiered_tick")
+        c1 = self.op(f"add i32 {c}, 1")
+        self.line(f"store i32 {c1}, ptr @tiered_tick")
+        poll, cont = self.tmp()[1:], self.tmp()[1:]
+        due = self.op(f"icmp eq i32 {self.op(f'and i32 {c1}, {TICK_SIGNALS}')}, 0")
+        self.line(f"br i1 {due}, label %{poll}, label %{cont}, !prof !0")
+        self.label(poll)
+        self.guard(self.op(f"icmp ne i32 {self.op('call i32 @PyErr_CheckSignals()')}, 0"), v,
+                   with_exception=True)
+        self.line(f"call void @tiered_yield(i32 {c1})")
+        self.line(f"br label %{cont}")
+        self.label(cont)
+        if self.force:
+            self.guard("false", v)
+
+    def call_native(self, v):
+        target = v.attrs["target"]
+        callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
+        ret_ll = LL[v.type]
+        deep = self.op(f"icmp ne i32 {self.op('call i32 @Py_EnterRecursiveCall(ptr @tiered_empty)')}, 0")
+        self.guard(self.op(f"call i1 @tiered_clear_if(i1 {deep})"), v, reason=Exit.RECURSION)
+        args = ", ".join(f"{LL[a.type]} {self.ref(a)}" for a in v.args)
+        self.line("store i32 0, ptr %callst")
+        r = self.op(f"call {ret_ll} {callee}({args}{', ' if args else ''}i1 false, ptr %callst)")
+        self.line("call void @Py_LeaveRecursiveCall()")
+        st = self.op("load i32, ptr %callst")
+        self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
+        self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
+        self.alias(v, r)
+
+    # -- the function
+    def emit(self):
+        fn = self.fn
+        params = ", ".join(f"{LL[p.type]} %v{p.id}" for p in fn.params)
+        for p in fn.params:
+            self.names[p.id] = f"%v{p.id}"
+        ret = LL[fn.return_type or NONE]
+        head = [f"define {ret} @{self.symbol}({params}{', ' if params else ''}i1 %top, ptr %status) {{",
+                "entry:", "  %callst = alloca i32", f"  %argv = alloca [{self.argv_size()} x ptr]",
+                "  store i32 0, ptr %status", f"  br label %b{fn.blocks[0].id}"]
+        for b in fn.blocks:
+            self.label(f"b{b.id}")
+            for p in b.phis:
+                self.names[p.id] = f"%v{p.id}"
+                self.lines.append(("PHI", b, p))
+            for v in b.body:
+                LOWER[v.op](self, v)
+            self.block_end[b.id] = self.cur
+            self._terminate(b)
+        body = [self._phi(x) if isinstance(x, tuple) else x for x in self.lines]
+        exits = self._exit_blocks()
+        return "\n".join(head + body + exits + ["}"])
+
+    def argv_size(self):
+        return 3 + max([len(v.state.values()) for v in self.fn.exits] or [0])
+
+    def _phi(self, item):
+        _, b, p = item
+        inc = ", ".join(f"[{self.ref(a)}, %{self.block_end[pred.id]}]" for a, pred in zip(p.args, b.preds))
+        return f"  %v{p.id} = phi {LL[p.type]} {inc}"
+
+    def _terminate(self, b):
+        t = b.term
+        blk = {x.offset: x for x in self.fn.blocks}
+        if t[0] == "br":
+            self.line(f"br label %b{blk[t[1]].id}")
+        elif t[0] == "cbr":
+            self.line(f"br i1 {self.ref(t[1])}, label %b{blk[t[2]].id}, label %b{blk[t[3]].id}")
+        else:
+            v = t[1]
+            self.line(f"ret {LL[self.fn.return_type]} {self.ref(v) if v.type != NONE else 'false'}")
+
+    def _exit_blocks(self):
+        """One block per used exit: hand the frame state to the runtime when at top level."""
+        out, undef = [], f"{LL[self.fn.return_type or NONE]} undef"
+        for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
+            with_exc = (code // 64) % 2
+            lab = f"x{code}"
+            out += [f"{lab}:", f"  br i1 %top, label %{lab}_push, label %{lab}_up", f"{lab}_up:",
+                    f"  store i32 {2 if with_exc else 1}, ptr %status", f"  ret {undef}", f"{lab}_push:"]
+            self.lines = []
+            boxed = [self._box(val) for val in v.state.values()]
+            items = [f"ptr {self.op(f'call ptr @PyLong_FromLongLong(i64 {code})')}"] + \
+                    [f"ptr {b}" for b, _ in boxed]
+            if with_exc:
+                items.append(f"ptr {self.op('call ptr @tiered_fetch_exception()')}")
+            for j, item in enumerate(items):
+                slot = self.op(f"getelementptr ptr, ptr %argv, i64 {j}")
+                self.line(f"store {item}, ptr {slot}")
+            r = self.op(f"call ptr @PyObject_Vectorcall(ptr {_ptr(self.m.exit_helper)}, ptr %argv, "
+                        f"i64 {len(items)}, ptr null)")
+            self.line(f"call void @tiered_xdecref(ptr {r})")
+            for item in items:
+                self.line(f"call void @tiered_xdecref({item})")
+            self.line("store i32 1, ptr %status")
+            self.line(f"ret {undef}")
+            out += self.lines
+        return out
+
+    def _box(self, v):
+        """A new reference to v as a Python object."""
+        ref = self.ref(v)
+        if v.type == INT:
+            return self.op(f"call ptr @PyLong_FromLongLong(i64 {ref})"), True
+        if v.type == FLOAT:
+            return self.op(f"call ptr @PyFloat_FromDouble(double {ref})"), True
+        return self.op(f"call ptr @PyBool_FromLong(i64 {self.op(f'zext i1 {ref} to i64')})"), True
+
+
+class ModuleEmitter:
+    """Collects the specialisations of one function into one LLVM module."""
+
+    def __init__(self, prefix, exit_helper, miss_helper, sentinel, force_exits=False):
+        self.prefix, self.exit_helper, self.miss_helper = prefix, exit_helper, miss_helper
+        self.sentinel, self.force = sentinel, force_exits
+        self.globals, self.kept = [], [exit_helper, miss_helper, sentinel]
+
+    def keep(self, *objs):
+        self.kept.extend(o for o in objs if o is not None)
+
+    def global_i64(self, value):
+        name = f"@g{len(self.globals)}"
+        self.globals.append(f"{name} = internal global i64 {value}")
+        return name
+
+    def emit(self, specs):
+        """LLVM IR text for specs [(ir function, exit base)], and the entry symbol name."""
+        bodies, inner = [], []
+        for k, (fn, base) in enumerate(specs):
+            sym = f"{self.prefix}_s{k}"
+            inner.append(sym)
+            bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
+        entry = self._entry([fn for fn, _ in specs], inner)
+        text = "\n".join([capi.declarations(), PRELUDE, RUNTIME_HELPERS, *self.globals, *bodies, entry,
+                          '!0 = !{!"branch_weights", i32 1, i32 100000}'])
+        return text, f"{self.prefix}_entry", inner
+
+    def _entry(self, fns, inner):
+        n = len(fns[0].params)
+        lines = [f"define ptr @{self.prefix}_entry(ptr %self, ptr %args, i64 %nargs) {{", "entry:",
+                 "  %ovf = alloca i32", "  %st = alloca i32"]
+        for j in range(n):
+            lines += [f"  %p{j} = getelementptr ptr, ptr %args, i64 {j}", f"  %a{j} = load ptr, ptr %p{j}",
+                      f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}",
+                      f"  %ty{j} = load ptr, ptr %tp{j}"]
+        lines.append("  br label %spec0")
+        for k, fn in enumerate(fns):
+            nxt = f"spec{k + 1}" if k + 1 < len(fns) else "miss"
+            lines.append(f"spec{k}:")
+            args = []
+            for j, p in enumerate(fn.params):
+                ok = f"c{k}_{j}"
+                tyname = {INT: "PyLong_Type", FLOAT: "PyFloat_Type", BOOL: "PyBool_Type"}[p.type]
+                lines.append(f"  %is{k}_{j} = icmp eq ptr %ty{j}, @{tyname}")
+                lines.append(f"  br i1 %is{k}_{j}, label %{ok}, label %{nxt}")
+                lines.append(f"{ok}:")
+                if p.type == INT:
+                    lines += [f"  store i32 0, ptr %ovf",
+                              f"  %u{k}_{j} = call i64 @PyLong_AsLongLongAndOverflow(ptr %a{j}, ptr %ovf)",
+                              f"  %o{k}_{j} = load i32, ptr %ovf", f"  %big{k}_{j} = icmp ne i32 %o{k}_{j}, 0",
+                              f"  br i1 %big{k}_{j}, label %{nxt}, label %{ok}u", f"{ok}u:"]
+                elif p.type == FLOAT:
+                    lines += [f"  %fp{k}_{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_FVAL}",
+                              f"  %u{k}_{j} = load double, ptr %fp{k}_{j}"]
+                else:
+                    lines.append(f"  %u{k}_{j} = icmp eq ptr %a{j}, @_Py_TrueStruct")
+                args.append(f"{LL[p.type]} %u{k}_{j}")
+            ret = fn.return_type or NONE
+            lines.append(f"  %r{k} = call {LL[ret]} @{inner[k]}({', '.join(args + ['i1 true', 'ptr %st'])})")
+            lines += [f"  %s{k} = load i32, ptr %st", f"  %ok{k} = icmp eq i32 %s{k}, 0",
+                      f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
+            lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
+        lines += ["exited:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
+                  "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
+                  f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
+        return "\n".join(lines)
+
+
+RUNTIME_HELPERS = r"""
+@tiered_tick = internal global i32 0
+@tiered_force_left = internal global i64 1
+@tiered_force_next = internal global i64 1
+@tiered_empty = internal constant [1 x i8] zeroinitializer
+
+define internal i1 @tiered_force() {
+entry:
+  %c = load i64, ptr @tiered_force_left
+  %c1 = sub i64 %c, 1
+  %fire = icmp sle i64 %c1, 0
+  br i1 %fire, label %reset, label %keep
+keep:
+  store i64 %c1, ptr @tiered_force_left
+  ret i1 false
+reset:
+  %n = load i64, ptr @tiered_force_next
+  %n1 = add i64 %n, 1
+  store i64 %n1, ptr @tiered_force_next
+  store i64 %n, ptr @tiered_force_left
+  ret i1 true
+}
+
+define internal i1 @tiered_clear_if(i1 %c) {
+entry:
+  br i1 %c, label %clear, label %no
+clear:
+  call void @PyErr_Clear()
+  ret i1 true
+no:
+  ret i1 false
+}
+
+define internal void @tiered_xdecref(ptr %o) {
+entry:
+  %z = icmp eq ptr %o, null
+  br i1 %z, label %done, label %dec
+dec:
+  call void @Py_DecRef(ptr %o)
+  br label %done
+done:
+  ret void
+}
+
+define internal ptr @tiered_lookup(ptr %d, ptr %b, ptr %name) {
+entry:
+  %o = call ptr @PyDict_GetItemWithError(ptr %d, ptr %name)
+  %z = icmp eq ptr %o, null
+  %hasb = icmp ne ptr %b, null
+  %try = and i1 %z, %hasb
+  br i1 %try, label %inb, label %done
+inb:
+  %o2 = call ptr @PyDict_GetItemWithError(ptr %b, ptr %name)
+  br label %done
+done:
+  %r = phi ptr [%o, %entry], [%o2, %inb]
+  call void @PyErr_Clear()
+  ret ptr %r
+}
+
+define internal ptr @tiered_fetch_exception() {
+  %t = alloca ptr
+  %v = alloca ptr
+  %tb = alloca ptr
+  call void @PyErr_Fetch(ptr %t, ptr %v, ptr %tb)
+  call void @PyErr_NormalizeException(ptr %t, ptr %v, ptr %tb)
+  %vv = load ptr, ptr %v
+  %tbv = load ptr, ptr %tb
+  %hastb = icmp ne ptr %tbv, null
+  br i1 %hastb, label %settb, label %done
+settb:
+  %ignored = call i32 @PyException_SetTraceback(ptr %vv, ptr %tbv)
+  br label %done
+done:
+  %tv = load ptr, ptr %t
+  call void @tiered_xdecref(ptr %tv)
+  call void @tiered_xdecref(ptr %tbv)
+  ret ptr %vv
+}
+
+define internal void @tiered_yield(i32 %tick) {
+entry:
+  %m = and i32 %tick, 4194303
+  %due = icmp eq i32 %m, 0
+  br i1 %due, label %check, label %done
+check:
+  %me = call ptr @PyThreadState_Get()
+  %interp = call ptr @PyThreadState_GetInterpreter(ptr %me)
+  %head = call ptr @PyInterpreterState_ThreadHead(ptr %interp)
+  %second = call ptr @PyThreadState_Next(ptr %head)
+  %others = icmp ne ptr %second, null
+  br i1 %others, label %let, label %done
+let:
+  %ts = call ptr @PyEval_SaveThread()
+  %ignored = call i32 @usleep(i32 1)
+  call void @PyEval_RestoreThread(ptr %ts)
+  br label %done
+done:
+  ret void
+}
+
+define internal ptr @tiered_box_int(i64 %x) {
+  %r = call ptr @PyLong_FromLongLong(i64 %x)
+  ret ptr %r
+}
+
+define internal ptr @tiered_box_float(double %x) {
+  %r = call ptr @PyFloat_FromDouble(double %x)
+  ret ptr %r
+}
+
+define internal ptr @tiered_box_bool(i1 %x) {
+  %r = select i1 %x, ptr @_Py_TrueStruct, ptr @_Py_FalseStruct
+  call void @Py_IncRef(ptr %r)
+  ret ptr %r
+}
+
+define internal ptr @tiered_box_none(i1 %x) {
+  call void @Py_IncRef(ptr @_Py_NoneStruct)
+  ret ptr @_Py_NoneStruct
+}
+"""

@@ -1,0 +1,1 @@
+"""IR passes, run in the order pipeline.py lists."""

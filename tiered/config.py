@@ -1,0 +1,80 @@
+"""Settings: the TIERED_* environment table → parsed values (bad values warn and fall back)."""
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+def _int_in(lo, hi):
+    """Parser for an integer within [lo, hi]."""
+    def parse(text):
+        value = int(text.strip())
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return value
+    return parse
+
+
+def _bool(text):
+    """Parser for 0/1/true/false/yes/no/on/off."""
+    t = text.strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be 0 or 1")
+
+
+def _choice(*names):
+    """Parser for one of a fixed set of words."""
+    def parse(text):
+        t = text.strip().lower()
+        if t not in names:
+            raise ValueError("must be one of " + ", ".join(names))
+        return t
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    doc: str
+
+
+# THE settings table: adding a knob is one line here.
+SETTINGS = {s.name: s for s in [
+    Setting("TIERED_THRESHOLD", _int_in(1, 10**9), 1000,
+            "calls of a function before it is compiled (3.11: samples x 100, see README)"),
+    Setting("TIERED_DISABLE", _bool, False, "1 turns enable() into a no-op"),
+    Setting("TIERED_MAX_SPECIALIZATIONS", _int_in(1, 64), 4,
+            "type signatures compiled per function before it stays in CPython"),
+    Setting("TIERED_OPT_LEVEL", _int_in(0, 3), 2, "LLVM optimisation level 0-3"),
+    Setting("TIERED_LOG", _choice("off", "info", "debug"), "off",
+            "log level of the 'tiered' logger (off/info/debug)"),
+    Setting("TIERED_SAMPLE_HZ", _int_in(10, 10000), 200,
+            "3.11 only: profiler samples per CPU-second"),
+    Setting("TIERED_FORCE_EXITS", _bool, False,
+            "testing: every guard fails, so every exit path runs"),
+]}
+
+
+def get(name, environ=None):
+    """Current value of one setting; a malformed value warns once and yields the default."""
+    setting = SETTINGS[name]
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except (ValueError, TypeError) as exc:
+        key = (name, raw)
+        if key not in _warned:
+            _warned.add(key)
+            warnings.warn(f"tiered: ignoring {name}={raw!r} ({exc}); using the default "
+                          f"{setting.default!r}", RuntimeWarning, stacklevel=3)
+        return setting.default
+
+
+_warned = set()

@@ -1,0 +1,1 @@
+"""Runtime: native code → installed callables, exits back into the interpreter."""

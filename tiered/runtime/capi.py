@@ -1,0 +1,101 @@
+"""Runtime C-API binding: names of the CPython C-API the generated code calls → their addresses and IR declarations."""
+import ctypes
+import sys
+
+_api = ctypes.pythonapi
+
+# name -> LLVM declaration; the generated code may call exactly these.
+FUNCTIONS = {
+    "PyFloat_FromDouble": "declare ptr @PyFloat_FromDouble(double)",
+    "PyLong_FromLongLong": "declare ptr @PyLong_FromLongLong(i64)",
+    "PyLong_AsLongLongAndOverflow": "declare i64 @PyLong_AsLongLongAndOverflow(ptr, ptr)",
+    "PyBool_FromLong": "declare ptr @PyBool_FromLong(i64)",
+    "Py_IncRef": "declare void @Py_IncRef(ptr)",
+    "Py_DecRef": "declare void @Py_DecRef(ptr)",
+    "PyErr_CheckSignals": "declare i32 @PyErr_CheckSignals()",
+    "PyErr_Occurred": "declare ptr @PyErr_Occurred()",
+    "PyErr_Clear": "declare void @PyErr_Clear()",
+    "PyErr_Fetch": "declare void @PyErr_Fetch(ptr, ptr, ptr)",
+    "PyErr_NormalizeException": "declare void @PyErr_NormalizeException(ptr, ptr, ptr)",
+    "PyException_SetTraceback": "declare i32 @PyException_SetTraceback(ptr, ptr)",
+    "PyObject_Vectorcall": "declare ptr @PyObject_Vectorcall(ptr, ptr, i64, ptr)",
+    "PyTuple_New": "declare ptr @PyTuple_New(i64)",
+    "PyTuple_SetItem": "declare i32 @PyTuple_SetItem(ptr, i64, ptr)",
+    "PyEval_SaveThread": "declare ptr @PyEval_SaveThread()",
+    "PyEval_RestoreThread": "declare void @PyEval_RestoreThread(ptr)",
+    "Py_EnterRecursiveCall": "declare i32 @Py_EnterRecursiveCall(ptr)",
+    "Py_LeaveRecursiveCall": "declare void @Py_LeaveRecursiveCall()",
+    "PyDict_GetItemWithError": "declare ptr @PyDict_GetItemWithError(ptr, ptr)",
+    "PyThreadState_Get": "declare ptr @PyThreadState_Get()",
+    "PyThreadState_GetInterpreter": "declare ptr @PyThreadState_GetInterpreter(ptr)",
+    "PyInterpreterState_ThreadHead": "declare ptr @PyInterpreterState_ThreadHead(ptr)",
+    "PyThreadState_Next": "declare ptr @PyThreadState_Next(ptr)",
+}
+
+# data symbols (type objects and singletons): their address is the object's id().
+DATA = {
+    "PyFloat_Type": float, "PyLong_Type": int, "PyBool_Type": bool,
+    "_Py_NoneStruct": None, "_Py_TrueStruct": True, "_Py_FalseStruct": False,
+}
+
+# libc / libm helpers the lowering uses (resolved from the process).
+LIBC = {
+    "usleep": "declare i32 @usleep(i32)",
+}
+
+
+def function_address(name):
+    """Address of one C-API (or libc) function exported by this process."""
+    try:
+        return ctypes.cast(getattr(_api, name), ctypes.c_void_p).value
+    except AttributeError:
+        libc = ctypes.CDLL(None)
+        return ctypes.cast(getattr(libc, name), ctypes.c_void_p).value
+
+
+def symbols():
+    """Every symbol the generated code may reference: name -> address."""
+    table = {name: function_address(name) for name in list(FUNCTIONS) + list(LIBC)}
+    table.update({name: id(obj) for name, obj in DATA.items()})
+    return table
+
+
+def declarations():
+    """IR text declaring every bound symbol (prepended to each module)."""
+    lines = list(FUNCTIONS.values()) + list(LIBC.values())
+    lines += [f"@{name} = external global i8" for name in DATA]
+    return "\n".join(lines) + "\n"
+
+
+def _ob_type_offset():
+    """Offset of ob_type in an object header, found rather than assumed."""
+    x = 1.5
+    return next(k for k in range(0, 64, 8)
+                if ctypes.c_void_p.from_address(id(x) + k).value == id(float))
+
+
+OB_TYPE = _ob_type_offset()
+OB_FVAL = float.__basicsize__ - ctypes.sizeof(ctypes.c_double)
+assert ctypes.c_double.from_address(id(2.5) + OB_FVAL).value == 2.5
+POINTER_BITS = ctypes.sizeof(ctypes.c_void_p) * 8
+assert POINTER_BITS == 64 and sys.maxsize == 2**63 - 1, "tiered needs a 64-bit CPython"
+
+
+def _dict_version_offset():
+    """Offset of ma_version_tag in a dict: the word that changes on every mutation."""
+    d = {}
+    words = lambda: [ctypes.c_uint64.from_address(id(d) + k).value for k in range(16, 40, 8)]  # noqa: E731
+    before = words()
+    d["x"] = 1
+    after = words()
+    del d["x"]
+    changed = [16 + 8 * k for k, (a, b) in enumerate(zip(before, after)) if a != b and k != 0]
+    return changed[0]
+
+
+DICT_VERSION = _dict_version_offset()
+
+
+def dict_version(d):
+    """The current version tag of a dict (changes whenever the dict is modified)."""
+    return ctypes.c_uint64.from_address(id(d) + DICT_VERSION).value

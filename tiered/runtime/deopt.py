@@ -1,0 +1,77 @@
+"""Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
+import threading
+
+from ..compiler.frame_state import NULL, Known, RangeIter
+from ..reasons import Exit
+
+SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
+REASONS = list(Exit)
+_local = threading.local()
+
+
+def _stack():
+    s = getattr(_local, "stack", None)
+    if s is None:
+        s = _local.stack = []
+    return s
+
+
+def pop_state():
+    """(exit number, values) of the newest exit of this thread; called by the installed prologue."""
+    return _stack().pop()
+
+
+class Layout:
+    """How one exit's flat values map back to the frame: stack items first, then locals."""
+    __slots__ = ("offset", "local_names", "stack_kinds", "raises")
+
+    def __init__(self, state, raises):
+        self.offset = state.offset
+        self.raises = raises
+        self.local_names = [n for n, _ in state.locals]
+        self.stack_kinds = ["null" if x is NULL else "range" if isinstance(x, RangeIter)
+                            else ("known", x.obj) if isinstance(x, Known) else "value" for x in state.stack]
+
+    def values(self, flat, exc):
+        """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception."""
+        nloc = len(self.local_names)
+        locals_, rest = list(flat[:nloc]), list(flat[nloc:])
+        stack = []
+        for kind in self.stack_kinds:
+            if kind == "null":
+                continue
+            if kind == "range":
+                nxt, left, step = rest[:3]
+                del rest[:3]
+                stack.append(iter(range(nxt, nxt + left * step, step)) if left else iter(range(0)))
+            elif kind == "value":
+                stack.append(rest.pop(0))
+            else:
+                stack.append(kind[1])
+        return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
+
+
+def make_helpers(record, layouts):
+    """The two Python callables native code calls: on an exit, and when no specialisation matches.
+
+    Native code passes `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
+    last value is a pending exception that the interpreter must raise at the resume point).
+    """
+    def on_exit(code, *flat):
+        stub, reason_index = divmod(code, 64)
+        k, with_exc = divmod(stub, 2)
+        values = layouts[k].values(flat[:-1] if with_exc else flat, flat[-1] if with_exc else None)
+        _stack().append((stub, values))
+        record.count_exit(REASONS[reason_index], k)
+
+    def on_miss(*args):
+        record.count_miss(tuple(type(a) for a in args))
+        _stack().append((-1, ()))
+        return SENTINEL
+
+    return on_exit, on_miss
+
+
+def push_state(stub, values):
+    """Hand (stub, values) to the prologue about to call pop_state() in this thread."""
+    _stack().append((stub, values))

@@ -1,0 +1,115 @@
+"""Runtime installation: original code + native entry + exit layouts → a code object that runs native first.
+
+The installed code is the ORIGINAL bytecode with a prologue after RESUME:
+
+    r = NATIVE(*params); if r is not SENTINEL: return r
+    stub, values = pop_state()          # which exit, and the live values
+    <jump to the stub of that exit>     # restores locals and stack, jumps to the resume instruction
+
+so an exit continues in the same frame at the exact instruction, and exceptions and
+tracebacks are CPython's own.  Exits that carry a pending exception (a signal handler
+raised) jump to a RAISE placed just before the resume instruction, inside the same
+try region.  Everything about code-object shapes per version lives here and in decode.py.
+"""
+import dis
+
+from bytecode import Bytecode, Compare, Instr, Label
+from bytecode.instr import InstrLocation
+
+from ..compiler.decode import JUMP_IF_TRUE, prologue_call
+from .deopt import SENTINEL, pop_state
+
+
+class InstallError(Exception):
+    """The code object cannot be rewritten safely (the function stays interpreted)."""
+
+
+def param_names(code):
+    """Names of all parameters, in slot order."""
+    return list(code.co_varnames[:code.co_argcount])
+
+
+def build_code(orig, native, layouts):
+    """The installed code object for `orig` calling `native`, with stubs for every exit layout."""
+    bc = Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
+    instr_pos = [k for k, x in enumerate(bc) if isinstance(x, Instr)]
+    raw = [i for i in dis.get_instructions(orig) if i.opname not in ("EXTENDED_ARG", "CACHE")]
+    if len(raw) != len(instr_pos) or any(bc[p].name != r.opname for p, r in zip(instr_pos, raw)):
+        raise InstallError("bytecode round-trip does not match the original instructions")
+    pos_of = {r.offset: p for r, p in zip(raw, instr_pos)}
+    first = InstrLocation(orig.co_firstlineno, orig.co_firstlineno, None, None)
+
+    # resume labels (and raise sites) just before each resume instruction, inserted back to front
+    offsets = sorted({lay.offset for lay in layouts.values()}, reverse=True)
+    needs_raise = {lay.offset for lay in layouts.values() if lay.raises}
+    resume, raise_at = {}, {}
+    for off in offsets:
+        p = pos_of.get(off)
+        if p is None:
+            raise InstallError(f"no instruction at offset {off}")
+        loc = bc[p].location
+        resume[off] = Label()
+        insert = [resume[off]]
+        if off in needs_raise:
+            raise_at[off] = Label()
+            insert = [Instr("JUMP_FORWARD", resume[off], location=loc), raise_at[off],
+                      Instr("RAISE_VARARGS", 1, location=loc), resume[off]]
+        bc[p:p] = insert
+
+    start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
+    body, slow = Label(), Label()
+    loads = [Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
+    pro = prologue_call(native, loads, first, Instr) + [
+        Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
+        Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, slow, location=first),
+        Instr("RETURN_VALUE", location=first), slow, Instr("POP_TOP", location=first)]
+    pro += prologue_call(pop_state, [], first, Instr)
+    pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
+    stubs = []
+    for stub_id, lay in _stub_ids(layouts):
+        lab = Label()
+        pro += [Instr("COPY", 1, location=first), Instr("LOAD_CONST", stub_id, location=first),
+                Instr("COMPARE_OP", Compare.EQ, location=first), Instr(JUMP_IF_TRUE, lab, location=first)]
+        stubs.append((lab, stub_id, lay))
+    pro += [Instr("POP_TOP", location=first), Instr("POP_TOP", location=first),
+            Instr("JUMP_FORWARD", body, location=first)]
+    for lab, stub_id, lay in stubs:
+        pro += [lab] + _stub(lay, stub_id % 2 == 1, resume, raise_at, first)
+    pro.append(body)
+    bc[start:start] = pro
+    extra = max(len(loads) + 3, 4)
+    return bc.to_code(stacksize=orig.co_stacksize + extra, compute_exception_stack_depths=False)
+
+
+def _stub_ids(layouts):
+    """(stub id, layout) pairs: stub = 2 * exit + 1 when the exit carries an exception."""
+    out = []
+    for k, lay in sorted(layouts.items()):
+        out.append((2 * k, lay))
+        if lay.raises:
+            out.append((2 * k + 1, lay))
+    return out
+
+
+def _stub(lay, with_exc, resume, raise_at, loc):
+    """Instructions that rebuild the stack and locals from the values tuple, then jump."""
+    seq = [Instr("POP_TOP", location=loc)]           # the stub id
+    idx = 0
+    for kind in lay.stack_kinds:
+        if kind == "null":
+            seq += [Instr("PUSH_NULL", location=loc), Instr("SWAP", 2, location=loc)]
+            continue
+        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
+                Instr("BINARY_SUBSCR", location=loc), Instr("SWAP", 2, location=loc)]
+        idx += 1
+    for name in lay.local_names:
+        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
+                Instr("BINARY_SUBSCR", location=loc), Instr("STORE_FAST", name, location=loc)]
+        idx += 1
+    if with_exc:
+        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
+                Instr("BINARY_SUBSCR", location=loc), Instr("SWAP", 2, location=loc),
+                Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", raise_at[lay.offset], location=loc)]
+    else:
+        seq += [Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", resume[lay.offset], location=loc)]
+    return seq

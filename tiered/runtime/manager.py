@@ -1,0 +1,187 @@
+"""Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
+import logging
+import threading
+from collections import Counter
+from itertools import count
+
+from .. import config
+from ..compiler import build as build_mod
+from ..compiler import engine
+from ..compiler.infer import Unsupported
+from ..compiler.lower_llvm import ModuleEmitter
+from ..compiler.ops import BOOL, FLOAT, INT
+from ..compiler.passes import pipeline
+from ..reasons import Exit, Refusal
+from . import deopt, install
+from .callable import make_callable
+
+log = logging.getLogger("tiered")
+PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
+EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
+_lock = threading.RLock()
+_names = count()
+RECORDS = {}                 # function -> Record
+
+
+class Spec:
+    """One compiled type signature of a function."""
+
+    def __init__(self, param_types, fn, exit_base):
+        self.param_types, self.fn, self.exit_base = param_types, fn, exit_base
+        self.return_type = fn.return_type
+        self.address = None
+
+
+class Record:
+    """Everything tiered knows about one function: counts, state, specialisations, exits."""
+
+    def __init__(self, func):
+        self.func, self.original_code = func, func.__code__
+        self.calls = 0
+        self.state = "interpreted"
+        self.specs = []
+        self.compile_seconds = []
+        self.exits = Counter()
+        self.exit_sites = Counter()
+        self.misses = Counter()
+        self.refusal = None
+        self.refusal_detail = None
+        self.kept = []            # every compiled module's objects stay alive (callers may call it)
+        self.compiling = False
+
+    def count_exit(self, reason, k):
+        """Called on every exit; too many at one site sends the function back to CPython."""
+        self.exits[reason] += 1
+        self.exit_sites[k] += 1
+        if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL):
+            self.restore()
+            self.refuse(Refusal.EXIT_STORM, f"exit {k} ({reason.name}) taken {EXIT_STORM} times")
+
+    def count_miss(self, types_):
+        """Called when no specialisation matches the argument types: maybe compile one more."""
+        self.misses[types_] += 1
+        if self.misses[types_] == max(2, config.get("TIERED_THRESHOLD") // 10) and self.state == "compiled":
+            compile_for(self.func, types_)
+
+    def refuse(self, reason, detail=""):
+        self.refusal, self.refusal_detail = reason, detail
+        if not self.specs or self.state != "compiled":
+            self.state = "refused"
+        log.info("tiered: %s stays in CPython: %s (%s)", self.func.__qualname__, reason.name, detail)
+
+    def restore(self):
+        """Put the original code object back."""
+        if self.func.__code__ is not self.original_code:
+            self.func.__code__ = self.original_code
+        self.state = "interpreted" if self.refusal is None else "refused"
+
+
+def record_for(func):
+    """The record of a function, created on first use."""
+    rec = RECORDS.get(func)
+    if rec is None:
+        rec = RECORDS[func] = Record(func)
+    return rec
+
+
+def ir_types(py_types):
+    """IR types for a tuple of Python argument types, or None if one is unsupported."""
+    out = tuple(PY_TYPES.get(t) for t in py_types)
+    return None if None in out else out
+
+
+def compile_for(func, py_types):
+    """Compile and install a specialisation of func for these argument types; never raises."""
+    with _lock:
+        rec = record_for(func)
+        types_ = ir_types(py_types) if py_types is not None else None
+        try:
+            return _compile(rec, types_)
+        except Unsupported as exc:
+            rec.refuse(Refusal[exc.reason], str(exc))
+        except install.InstallError as exc:
+            rec.refuse(Refusal.BACKEND_ERROR, str(exc))
+        except Exception as exc:          # LLVM or anything else: never reaches the program
+            log.debug("tiered: compile of %s failed", func.__qualname__, exc_info=True)
+            rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            rec.compiling = False
+        return None
+
+
+def _compile(rec, types_):
+    func = rec.func
+    if types_ is None:
+        raise Unsupported("UNSUPPORTED_TYPE", "argument types")
+    if rec.state == "refused" and rec.refusal in (Refusal.EXIT_STORM,):
+        return None
+    for spec in rec.specs:
+        if spec.param_types == types_:
+            return spec
+    if rec.compiling:
+        return None                       # mutual recursion while compiling: call it generically
+    if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
+        rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))
+        return None
+    if len(types_) != func.__code__.co_argcount:
+        raise Unsupported("UNSUPPORTED_TYPE", "argument count")
+    rec.compiling = True
+    force = config.get("TIERED_FORCE_EXITS")
+    fn = build_mod.build(func, types_, _resolve_callee, force_exits=force)
+    fn = pipeline.run(fn)
+    base = sum(len(s.fn.attrs.get("exit_ids", ())) for s in rec.specs)
+    base = (max((s.exit_base + s.fn.attrs["exit_span"] for s in rec.specs), default=0))
+    fn.attrs["exit_span"] = max((v.attrs["exit"] for v in fn.exits), default=-1) + 1
+    new = Spec(types_, fn, base)
+    specs = rec.specs + [new]
+    layouts = {}
+    for s in specs:
+        for v in s.fn.exits:
+            layouts[s.exit_base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"))
+    on_exit, on_miss = deopt.make_helpers(rec, layouts)
+    prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
+    mod = ModuleEmitter(prefix, on_exit, on_miss, deopt.SENTINEL, force)
+    text, entry, inner = mod.emit([(s.fn, s.exit_base) for s in specs])
+    compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"))
+    native = make_callable(compiled.addresses[entry], func.__name__, keep=mod.kept + [layouts])
+    code = install.build_code(rec.original_code, native, layouts)
+    for s, sym in zip(specs, inner):
+        s.address = compiled.addresses[sym]
+    rec.kept.append((native, mod.kept))
+    rec.specs = specs
+    rec.compile_seconds.append(compiled.seconds)
+    func.__code__ = code
+    rec.state = "compiled"
+    log.info("tiered: compiled %s%s in %.1f ms", func.__qualname__, types_, compiled.seconds * 1e3)
+    return new
+
+
+def _resolve_callee(fn, types_):
+    """A compiled specialisation of another function for a direct native call, or None."""
+    if fn.__code__.co_flags & 0x0C or fn.__code__.co_kwonlyargcount or fn.__closure__:
+        return None
+    rec = record_for(fn)
+    if rec.compiling:
+        return None
+    py = {v: k for k, v in PY_TYPES.items()}
+    spec = compile_for(fn, tuple(py[t] for t in types_))
+    return spec if spec is not None and spec.address else None
+
+
+def compile_on_first_call(func):
+    """Install a hook so that func's first call compiles it for that call's argument types."""
+    rec = record_for(func)
+
+    def hook(*args):
+        rec.func.__code__ = rec.original_code
+        spec = compile_for(func, tuple(type(a) for a in args))
+        if spec is None:
+            deopt.push_state(-1, ())
+            return deopt.SENTINEL
+        return func(*args)
+    try:
+        func.__code__ = install.build_code(rec.original_code, hook, {})
+        rec.state = "profiling"
+    except Exception as exc:              # the function simply stays interpreted
+        rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
+    return func
