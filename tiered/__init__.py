@@ -1,7 +1,78 @@
 """tiered: a profile-guided tiered JIT for CPython (public face: enable, disable, stats, jit)."""
+import atexit
+import logging
+import warnings
+
+from . import config, report
+from .profiler import policy
 from .runtime import manager
+
+__version__ = "0.1.0"
+__all__ = ["enable", "disable", "stats", "jit"]
+_promoter = None
+_warned_version = False
+
+
+def enable(threshold=None):
+    """Start profiling; hot functions are compiled and installed. Returns True if the JIT is on."""
+    global _promoter, _warned_version
+    if config.get("TIERED_DISABLE"):
+        return False
+    if not policy.supported():
+        if not _warned_version:
+            _warned_version = True
+            warnings.warn("tiered: this Python version is not supported (3.11 and 3.12 are); "
+                          "the JIT stays off", RuntimeWarning, stacklevel=2)
+        return False
+    _configure_logging()
+    if _promoter is not None:
+        return True
+    if threshold is None:
+        threshold = config.get("TIERED_THRESHOLD")
+    elif not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        raise ValueError(f"threshold must be a positive int, not {threshold!r}")
+    promoter = policy.Promoter(threshold, config.get("TIERED_SAMPLE_HZ"))
+    if not promoter.start():
+        warnings.warn("tiered: the profiler hook is taken by another tool; the JIT stays off",
+                      RuntimeWarning, stacklevel=2)
+        return False
+    _promoter = promoter
+    atexit.register(_stop_profiler)
+    return True
+
+
+def _stop_profiler():
+    """At exit the profiler stops first (a late SIGPROF would otherwise end the process)."""
+    if _promoter is not None:
+        _promoter.stop()
+
+
+def disable():
+    """Stop profiling and put every original code object back."""
+    global _promoter
+    if _promoter is not None:
+        _promoter.stop()
+        _promoter = None
+    manager.restore_all()
+
+
+def stats():
+    """Plain data about every function tiered looked at (see README)."""
+    return report.stats(manager.RECORDS)
 
 
 def jit(func):
     """Decorator: compile func at its first call, for the argument types of that call."""
+    if not policy.supported() or config.get("TIERED_DISABLE"):
+        return func
     return manager.compile_on_first_call(func)
+
+
+def _configure_logging():
+    level = config.get("TIERED_LOG")
+    logger = logging.getLogger("tiered")
+    if level != "off" and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if level == "info" else logging.DEBUG)

@@ -21,6 +21,7 @@ EXIT_STORM = 1000            # exits at one site before the function goes back t
 _lock = threading.RLock()
 _names = count()
 RECORDS = {}                 # function -> Record
+_installed = set()           # ids of code objects tiered installed (kept alive by their records)
 
 
 class Spec:
@@ -129,7 +130,6 @@ def _compile(rec, types_):
     force = config.get("TIERED_FORCE_EXITS")
     fn = build_mod.build(func, types_, _resolve_callee, force_exits=force)
     fn = pipeline.run(fn)
-    base = sum(len(s.fn.attrs.get("exit_ids", ())) for s in rec.specs)
     base = (max((s.exit_base + s.fn.attrs["exit_span"] for s in rec.specs), default=0))
     fn.attrs["exit_span"] = max((v.attrs["exit"] for v in fn.exits), default=-1) + 1
     new = Spec(types_, fn, base)
@@ -150,6 +150,8 @@ def _compile(rec, types_):
     rec.kept.append((native, mod.kept))
     rec.specs = specs
     rec.compile_seconds.append(compiled.seconds)
+    _installed.add(id(code))
+    rec.kept.append(code)
     func.__code__ = code
     rec.state = "compiled"
     log.info("tiered: compiled %s%s in %.1f ms", func.__qualname__, types_, compiled.seconds * 1e3)
@@ -180,8 +182,25 @@ def compile_on_first_call(func):
             return deopt.SENTINEL
         return func(*args)
     try:
-        func.__code__ = install.build_code(rec.original_code, hook, {})
+        code = install.build_code(rec.original_code, hook, {})
+        _installed.add(id(code))
+        rec.kept.append(code)
+        func.__code__ = code
         rec.state = "profiling"
     except Exception as exc:              # the function simply stays interpreted
         rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
     return func
+
+
+def is_installed_code(code):
+    """True for code objects that tiered put in place."""
+    return id(code) in _installed
+
+
+def restore_all():
+    """Every function gets its original code back (disable())."""
+    with _lock:
+        for rec in RECORDS.values():
+            rec.restore()
+            if rec.state == "compiled":
+                rec.state = "interpreted"

@@ -1,0 +1,1 @@
+"""Profiler: calls and argument types of running functions → hot functions queued for the compiler."""

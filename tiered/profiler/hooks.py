@@ -1,0 +1,116 @@
+"""Profiler hooks: the interpreter's events → Feedback (the one place that knows each version's profiling API).
+
+3.12+: sys.monitoring PY_START, answered with DISABLE once a code object is decided, so
+steady state costs nothing.  3.11 has no sys.monitoring and sys.setprofile costs 7-17x, so
+it samples instead: a CPU-time timer (SIGPROF) looks at the running frames of every thread;
+a function is hot after THRESHOLD // 250 samples (at least 2), about 5 ms of CPU at 200 Hz
+for the default threshold.
+"""
+import signal
+import sys
+import threading
+
+from .feedback import CODE_FLAGS_NEVER, arg_values
+
+TOOL_ID = 5                   # sys.monitoring.OPTIMIZER_ID
+HAS_MONITORING = hasattr(sys, "monitoring")
+
+
+class MonitoringHook:
+    """3.12+: count PY_START events per code object; DISABLE once decided."""
+
+    def __init__(self, feedback, on_hot, is_decided):
+        self.feedback, self.on_hot, self.is_decided = feedback, on_hot, is_decided
+
+    def start(self):
+        mon = sys.monitoring
+        if mon.get_tool(TOOL_ID) is not None:
+            return False
+        mon.use_tool_id(TOOL_ID, "tiered")
+        mon.register_callback(TOOL_ID, mon.events.PY_START, self._on_start)
+        mon.set_events(TOOL_ID, mon.events.PY_START)
+        return True
+
+    def stop(self):
+        mon = sys.monitoring
+        if mon.get_tool(TOOL_ID) == "tiered":
+            mon.set_events(TOOL_ID, 0)
+            mon.register_callback(TOOL_ID, mon.events.PY_START, None)
+            mon.free_tool_id(TOOL_ID)
+
+    def _on_start(self, code, offset):
+        try:
+            if code.co_flags & CODE_FLAGS_NEVER or self.is_decided(code):
+                return sys.monitoring.DISABLE
+            fb = self.feedback
+            p = fb.profile(code)
+            values = arg_values(sys._getframe(1), code) if p.count >= fb.threshold - 8 else None
+            if fb.observe(p, values):
+                self.on_hot()
+                return sys.monitoring.DISABLE
+        except Exception:          # the profiler never disturbs the program
+            return sys.monitoring.DISABLE
+        return None
+
+
+class SamplingHook:
+    """3.11: a SIGPROF timer samples the top two frames of every thread."""
+
+    def __init__(self, feedback, on_hot, is_decided, hz):
+        self.feedback, self.on_hot, self.is_decided, self.hz = feedback, on_hot, is_decided, hz
+        self.previous = None
+        self.busy = False
+
+    def start(self):
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        if signal.getsignal(signal.SIGPROF) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return False               # somebody else profiles: do not take their signal
+        self.previous = signal.signal(signal.SIGPROF, self._on_sample)
+        signal.siginterrupt(signal.SIGPROF, False)
+        signal.setitimer(signal.ITIMER_PROF, 1.0 / self.hz, 1.0 / self.hz)
+        return True
+
+    def stop(self):
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        if signal.getsignal(signal.SIGPROF) == self._on_sample:
+            signal.signal(signal.SIGPROF, self.previous or signal.SIG_DFL)
+
+    def _on_sample(self, signum, frame):
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            hot = False
+            for top in list(sys._current_frames().values()):
+                f = top
+                for _ in range(2):
+                    if f is None:
+                        break
+                    if f.f_code.co_name != "_on_sample":
+                        hot |= self._count(f)
+                    f = f.f_back
+            if hot:
+                self.on_hot()
+        except Exception:
+            pass
+        finally:
+            self.busy = False
+
+    def _count(self, frame):
+        code = frame.f_code
+        if code.co_flags & CODE_FLAGS_NEVER or self.is_decided(code):
+            return False
+        return self.feedback.observe(self.feedback.profile(code), arg_values(frame, code))
+
+
+def make_hook(feedback, on_hot, is_decided, hz):
+    """The hook this Python version supports."""
+    if HAS_MONITORING:
+        return MonitoringHook(feedback, on_hot, is_decided)
+    return SamplingHook(feedback, on_hot, is_decided, hz)
+
+
+def samples_for(threshold):
+    """3.11: how many samples make a function hot for a given call threshold."""
+    return max(2, threshold // 250)

@@ -1,0 +1,36 @@
+"""Report: records of compiled and refused functions → plain-data stats and a readable summary."""
+
+
+def stats(records):
+    """Per function: calls, state, compiled signatures, compile times, exits per reason, refusal."""
+    out = {}
+    for func, rec in list(records.items()):
+        name = f"{func.__module__}.{func.__qualname__}"
+        key, n = name, 2
+        while key in out:
+            key, n = f"{name}#{n}", n + 1
+        out[key] = {
+            "calls": rec.calls,
+            "state": rec.state,
+            "signatures": [tuple(s.param_types) for s in rec.specs],
+            "compile_ms": [round(t * 1e3, 2) for t in rec.compile_seconds],
+            "exits": {r.name: c for r, c in rec.exits.items()},
+            "refusal": rec.refusal.name if rec.refusal else None,
+            "refusal_detail": rec.refusal_detail,
+        }
+    return out
+
+
+def summary(data):
+    """A table of the stats for people."""
+    if not data:
+        return "tiered: no function was compiled or refused"
+    lines = [f"{'function':40} {'state':12} {'signatures':24} {'compile ms':>10}  exits / reason"]
+    for name, s in sorted(data.items()):
+        sigs = ", ".join("(" + ",".join(t) + ")" for t in s["signatures"]) or "-"
+        ms = sum(s["compile_ms"])
+        tail = ", ".join(f"{k}={v}" for k, v in sorted(s["exits"].items()))
+        if s["refusal"]:
+            tail = (tail + "; " if tail else "") + f"{s['refusal']}: {s['refusal_detail']}"
+        lines.append(f"{name[-40:]:40} {s['state']:12} {sigs[:24]:24} {ms:10.1f}  {tail}")
+    return "\n".join(lines)
