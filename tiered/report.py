@@ -11,6 +11,7 @@ def stats(records):
             key, n = f"{name}#{n}", n + 1
         out[key] = {
             "calls": rec.calls,
+            "native_calls": rec.native_calls,
             "state": rec.state,
             "signatures": [tuple(s.param_types) for s in rec.specs],
             "compile_ms": [round(t * 1e3, 2) for t in rec.compile_seconds],

@@ -35,8 +35,9 @@ class Compiled:
         self.seconds = seconds
 
 
-def compile_module(ir_text, names, opt_level=2):
-    """Parse, verify, optimise and JIT one module; return the addresses of `names`."""
+def compile_module(ir_text, names, opt_level=2, data=()):
+    """Parse, verify, optimise and JIT one module; return the addresses of functions `names`
+    and of global variables `data`."""
     started = time.perf_counter()
     with _lock:
         _init()
@@ -49,6 +50,7 @@ def compile_module(ir_text, names, opt_level=2):
         _engine.add_module(module)
         _engine.finalize_object()
         addresses = {name: _engine.get_function_address(name) for name in names}
+        addresses.update({name: _engine.get_global_value_address(name) for name in data})
     if not all(addresses.values()):
         raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
     return Compiled(addresses, time.perf_counter() - started)

@@ -238,10 +238,10 @@ class ModuleEmitter:
             sym = f"{self.prefix}_s{k}"
             inner.append(sym)
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
-        entry = self._entry([fn for fn, _ in specs], inner)
+        entry = f"@{self.prefix}_calls = global i64 0\n" + self._entry([fn for fn, _ in specs], inner)
         text = "\n".join([capi.declarations(), PRELUDE, RUNTIME_HELPERS, *self.globals, *bodies, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
-        return text, f"{self.prefix}_entry", inner
+        return text, f"{self.prefix}_entry", inner, f"{self.prefix}_calls"
 
     def _entry(self, fns, inner):
         n = len(fns[0].params)
@@ -274,6 +274,8 @@ class ModuleEmitter:
                     lines.append(f"  %u{k}_{j} = icmp eq ptr %a{j}, @_Py_TrueStruct")
                 args.append(f"{LL[p.type]} %u{k}_{j}")
             ret = fn.return_type or NONE
+            lines += [f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
+                      f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
             lines.append(f"  %r{k} = call {LL[ret]} @{inner[k]}({', '.join(args + ['i1 true', 'ptr %st'])})")
             lines += [f"  %s{k} = load i32, ptr %st", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]

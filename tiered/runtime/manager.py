@@ -1,4 +1,5 @@
 """Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
+import ctypes
 import logging
 import threading
 from collections import Counter
@@ -49,6 +50,16 @@ class Record:
         self.refusal_detail = None
         self.kept = []            # every compiled module's objects stay alive (callers may call it)
         self.compiling = False
+        self.counters = []        # addresses of the native entry-call counters, one per module
+        self.eager = False
+
+    @property
+    def native_calls(self):
+        """Calls that entered native code (a specialisation matched), over all modules."""
+        return sum(ctypes.c_int64.from_address(a).value for a in self.counters)
+
+    def add_counter(self, address):
+        self.counters.append(address)
 
     def count_exit(self, reason, k):
         """Called on every exit; too many at one site sends the function back to CPython."""
@@ -141,8 +152,9 @@ def _compile(rec, types_):
     on_exit, on_miss = deopt.make_helpers(rec, layouts)
     prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
     mod = ModuleEmitter(prefix, on_exit, on_miss, deopt.SENTINEL, force)
-    text, entry, inner = mod.emit([(s.fn, s.exit_base) for s in specs])
-    compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"))
+    text, entry, inner, counter = mod.emit([(s.fn, s.exit_base) for s in specs])
+    compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), [counter])
+    rec.add_counter(compiled.addresses[counter])
     native = make_callable(compiled.addresses[entry], func.__name__, keep=mod.kept + [layouts])
     code = install.build_code(rec.original_code, native, layouts)
     for s, sym in zip(specs, inner):

@@ -1,0 +1,119 @@
+"""Arithmetic semantics: every numeric op against CPython, including edges and property-based cases."""
+import math
+import operator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support import FLOAT_SPECIALS, INT_EDGES, Exit, check, exits_of
+
+
+def add(a, b): return a + b
+def sub(a, b): return a - b
+def mul(a, b): return a * b
+def truediv(a, b): return a / b
+def floordiv(a, b): return a // b
+def mod(a, b): return a % b
+def power(a, b): return a ** b
+def band(a, b): return a & b
+def bor(a, b): return a | b
+def bxor(a, b): return a ^ b
+def lshift(a, b): return a << b
+def rshift(a, b): return a >> b
+def neg(a): return -a
+def pos(a): return +a
+def inv(a): return ~a
+def lnot(a): return not a
+def absolute(a): return abs(a)
+
+
+BINARY = [add, sub, mul, truediv, floordiv, mod, power]
+INT_ONLY = [band, bor, bxor, lshift, rshift]
+INTS = st.one_of(st.sampled_from(INT_EDGES), st.integers(-2**63, 2**63 - 1), st.integers(-50, 50))
+FLOATS = st.one_of(st.sampled_from(FLOAT_SPECIALS), st.floats(allow_nan=True, allow_infinity=True))
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+SMALL_EXPONENTS = [0, 1, -1, 2, -3, 63, 64]     # a ** 2**62 would take CPython forever
+
+
+@pytest.mark.parametrize("op", BINARY + INT_ONLY)
+def test_int_edges(op):
+    seconds = SMALL_EXPONENTS if op in (power, lshift) else SMALL_EXPONENTS + [2**62, -2**63]
+    check(op, *[(a, b) for a in INT_EDGES for b in seconds])
+
+
+@pytest.mark.parametrize("op", BINARY)
+def test_float_specials(op):
+    pairs = [(a, b) for a in FLOAT_SPECIALS for b in FLOAT_SPECIALS]
+    check(op, *pairs)
+
+
+@pytest.mark.parametrize("op", BINARY)
+def test_mixed_int_float(op):
+    check(op, *[(a, b) for a in [0, 3, -3, 2**53 + 1, -2**63] for b in [0.0, 2.5, -0.0, math.inf, math.nan]])
+    check(op, *[(a, b) for a in [0.0, -2.5, 1e300, math.nan] for b in [0, 3, -7, 2**60]])
+
+
+@pytest.mark.parametrize("op", [add, sub, mul, floordiv, mod, band, bor, bxor])
+def test_bool_operands(op):
+    check(op, *[(a, b) for a in (True, False) for b in (True, False)])
+    check(op, (True, 5), (False, -3), compile_with=(bool, int))
+
+
+@pytest.mark.parametrize("op", [neg, pos, lnot, absolute])
+def test_unary(op):
+    check(op, *[(a,) for a in INT_EDGES])
+    check(op, *[(a,) for a in FLOAT_SPECIALS])
+    check(op, (True,), (False,))
+
+
+def test_invert():
+    check(inv, *[(a,) for a in INT_EDGES])
+
+
+@FAST
+@given(st.sampled_from(BINARY + INT_ONLY), INTS, INTS)
+def test_int_property(op, a, b):
+    if op in (power, lshift):
+        b = b % 70 - 3
+    check(op, (a, b))
+
+
+@FAST
+@given(st.sampled_from(BINARY), FLOATS, FLOATS)
+def test_float_property(op, a, b):
+    check(op, (a, b))
+
+
+@FAST
+@given(st.sampled_from(BINARY), INTS, FLOATS)
+def test_mixed_property(op, a, b):
+    check(op, (a, b))
+    check(op, (b, a))
+
+
+def test_overflow_exits_and_result_is_exact():
+    rec = check(mul, (2**62, 4), (3, 5))
+    if rec.specs and not exits_of(rec, Exit.FORCED):
+        assert exits_of(rec, Exit.INT_OVERFLOW) >= 1
+
+
+def test_zero_division_exits_and_cpython_raises():
+    rec = check(floordiv, (7, 0), (7, 2))
+    assert sum(rec.exits.values()) >= 1
+
+
+@pytest.mark.parametrize("pred", ["<", "<=", ">", ">=", "==", "!="])
+def test_comparisons(pred):
+    fn = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+          "==": operator.eq, "!=": operator.ne}[pred]
+    src = f"def cmp(a, b):\n    return a {pred} b\n"
+    ns = {}
+    exec(compile(src, "<cmp>", "exec"), ns)
+    cmp = ns["cmp"]
+    check(cmp, *[(a, b) for a in INT_EDGES for b in INT_EDGES[:6]])
+    check(cmp, *[(a, b) for a in FLOAT_SPECIALS for b in FLOAT_SPECIALS])
+    check(cmp, *[(a, b) for a in [2**53 + 1, 3, -2**63] for b in [float(2**53), 3.0, math.nan]])
+    assert fn(1, 2) == cmp(1, 2)

@@ -1,0 +1,98 @@
+"""Differential helpers: run a function under CPython and under the JIT, compare everything, prove it ran native."""
+import contextlib
+import copy
+import io
+import math
+import traceback
+import types
+
+from tiered.reasons import Exit
+from tiered.runtime import manager
+
+
+def fresh_copy(func):
+    """A new function object with func's code, globals, defaults and closure (the JIT's copy)."""
+    g = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+    g.__qualname__, g.__doc__, g.__kwdefaults__ = func.__qualname__, func.__doc__, func.__kwdefaults__
+    return g
+
+
+def outcome(func, args):
+    """(kind, payload, printed) of one call: ('ok', value) or ('raise', (type, message, frames))."""
+    out = io.StringIO()
+    args = copy.deepcopy(args)
+    try:
+        with contextlib.redirect_stdout(out):
+            value = func(*args)
+        return "ok", value, out.getvalue(), args
+    except Exception as exc:             # noqa: BLE001 - compared, not swallowed
+        frames = [(f.name, f.lineno, f.line) for f in traceback.extract_tb(exc.__traceback__)[1:]]
+        return "raise", (type(exc), str(exc), frames), out.getvalue(), args
+
+
+def same_value(a, b):
+    """Equal with the same type; floats compared by repr so -0.0, nan and inf count."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def assert_same(ref, got, args):
+    kind_r, val_r, out_r, args_r = ref
+    kind_g, val_g, out_g, args_g = got
+    assert kind_r == kind_g, f"{args}: CPython {kind_r} {val_r!r}, JIT {kind_g} {val_g!r}"
+    if kind_r == "ok":
+        assert same_value(val_r, val_g), f"{args}: CPython {val_r!r}, JIT {val_g!r}"
+    else:
+        assert val_r == val_g, f"{args}: CPython raised {val_r}, JIT raised {val_g}"
+    assert out_r == out_g and same_value(list(args_r), list(args_g))
+
+
+def check(func, *arg_sets, native=True, compile_with=None):
+    """Compile a copy of func for the types of the first arg set (or `compile_with`), then
+    compare CPython and the JIT on every arg set.  Returns the JIT copy's record.
+
+    With native=True it asserts the compiled entry really ran; in forced-exit mode it
+    asserts exits really happened (when the function has any exit site)."""
+    jitted = fresh_copy(func)
+    types_ = compile_with or tuple(type(a) for a in arg_sets[0])
+    spec = manager.compile_for(jitted, types_)
+    rec = manager.record_for(jitted)
+    if native:
+        assert spec is not None, f"not compiled: {rec.refusal} {rec.refusal_detail}"
+    before = rec.native_calls
+    for args in arg_sets:
+        assert_same(outcome(func, args), outcome(jitted, args), args)
+    if native:
+        assert rec.native_calls > before, "the native entry never ran"
+        if forced_exits() and any(s.fn.exits for s in rec.specs):
+            assert sum(rec.exits.values()) > 0, "forced-exit mode but no exit was taken"
+    return rec
+
+
+def refused(func, types_):
+    """Try to compile a copy; return the refusal reason (asserts it was refused)."""
+    jitted = fresh_copy(func)
+    assert manager.compile_for(jitted, types_) is None
+    rec = manager.record_for(jitted)
+    assert rec.state == "refused" and jitted.__code__ is func.__code__
+    return rec.refusal
+
+
+def exits_of(rec, reason):
+    """How many exits of this reason a record counted."""
+    return rec.exits.get(reason, 0)
+
+
+def forced_exits():
+    from tiered import config
+    return config.get("TIERED_FORCE_EXITS")
+
+
+FLOAT_SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e300, -1e300, 5e-324, math.inf, -math.inf, math.nan]
+INT_EDGES = [0, 1, -1, 2, -7, 7, 2**31, 2**53, 2**53 + 1, -2**53 - 1, 2**62, 2**63 - 1, -2**63]
+__all__ = ["check", "refused", "outcome", "fresh_copy", "exits_of", "Exit", "FLOAT_SPECIALS", "INT_EDGES"]
