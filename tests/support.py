@@ -12,7 +12,9 @@ from tiered.runtime import manager
 
 def fresh_copy(func):
     """A new function object with func's code, globals, defaults and closure (the JIT's copy)."""
-    g = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+    rec = manager.RECORDS.get(func)
+    code = rec.original_code if rec is not None else func.__code__
+    g = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     g.__qualname__, g.__doc__, g.__kwdefaults__ = func.__qualname__, func.__doc__, func.__kwdefaults__
     return g
 
@@ -58,15 +60,26 @@ def check(func, *arg_sets, native=True, compile_with=None):
 
     With native=True it asserts the compiled entry really ran; in forced-exit mode it
     asserts exits really happened (when the function has any exit site)."""
+    expected = [outcome(func, args) for args in arg_sets]      # pure CPython, before compiling
     jitted = fresh_copy(func)
+    own_name = func.__globals__.get(func.__name__) is func
+    if own_name:                       # recursive calls by name reach the compiled copy
+        func.__globals__[func.__name__] = jitted
     types_ = compile_with or tuple(type(a) for a in arg_sets[0])
-    spec = manager.compile_for(jitted, types_)
-    rec = manager.record_for(jitted)
-    if native:
-        assert spec is not None, f"not compiled: {rec.refusal} {rec.refusal_detail}"
-    before = rec.native_calls
-    for args in arg_sets:
-        assert_same(outcome(func, args), outcome(jitted, args), args)
+    known = set(manager.RECORDS)
+    try:
+        spec = manager.compile_for(jitted, types_)
+        rec = manager.record_for(jitted)
+        if native:
+            assert spec is not None, f"not compiled: {rec.refusal} {rec.refusal_detail}"
+        before = rec.native_calls
+        for args, ref in zip(arg_sets, expected):
+            assert_same(ref, outcome(jitted, args), args)
+    finally:       # callees compiled on the way get their original code back
+        if own_name:
+            func.__globals__[func.__name__] = func
+        for f in set(manager.RECORDS) - known - {jitted}:
+            manager.RECORDS[f].restore()
     if native:
         assert rec.native_calls > before, "the native entry never ran"
         if forced_exits() and any(s.fn.exits for s in rec.specs):

@@ -35,8 +35,7 @@ class _State:
 class Builder:
     """Builds one specialisation of one function."""
 
-    def __init__(self, func, arg_types, resolve_callee, self_return=None, force_exits=False):
-        code = func.__code__
+    def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False):
         if code.co_flags & CO_GENERATOR_LIKE:
             raise Unsupported("GENERATOR", "generator or coroutine")
         if code.co_cellvars or code.co_freevars:
@@ -434,7 +433,7 @@ class Builder:
 
     def _call_python(self, fn, vals):
         types_ = tuple(v.type for v in vals)
-        if fn.__code__ is self.code and fn is self.func:
+        if fn is self.func:
             if self.self_return is None:
                 raise NeedReturnType()
             return self.emit("call_native", vals, {"target": None, "self": True},
@@ -446,16 +445,18 @@ class Builder:
                          type=target.return_type)
 
 
-def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False):
-    """IR for `func` specialised on `arg_types`; tries return types for self-recursion."""
+def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None):
+    """IR for `func` (its original `code`) specialised on `arg_types`; tries return types for
+    self-recursion."""
+    code = code or func.__code__
     try:
-        return Builder(func, arg_types, resolve_callee, None, force_exits).build()
+        return Builder(func, code, arg_types, resolve_callee, None, force_exits).build()
     except NeedReturnType:
         pass
     last = None
     for guess in (INT, FLOAT, BOOL, NONE):
         try:
-            fn = Builder(func, arg_types, resolve_callee, guess, force_exits).build()
+            fn = Builder(func, code, arg_types, resolve_callee, guess, force_exits).build()
         except Unsupported as exc:
             last = exc
             continue

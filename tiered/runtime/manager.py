@@ -135,11 +135,11 @@ def _compile(rec, types_):
     if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
         rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))
         return None
-    if len(types_) != func.__code__.co_argcount:
+    if len(types_) != rec.original_code.co_argcount:
         raise Unsupported("UNSUPPORTED_TYPE", "argument count")
     rec.compiling = True
     force = config.get("TIERED_FORCE_EXITS")
-    fn = build_mod.build(func, types_, _resolve_callee, force_exits=force)
+    fn = build_mod.build(func, types_, _resolve_callee, force_exits=force, code=rec.original_code)
     fn = pipeline.run(fn)
     base = (max((s.exit_base + s.fn.attrs["exit_span"] for s in rec.specs), default=0))
     fn.attrs["exit_span"] = max((v.attrs["exit"] for v in fn.exits), default=-1) + 1
@@ -172,9 +172,10 @@ def _compile(rec, types_):
 
 def _resolve_callee(fn, types_):
     """A compiled specialisation of another function for a direct native call, or None."""
-    if fn.__code__.co_flags & 0x0C or fn.__code__.co_kwonlyargcount or fn.__closure__:
-        return None
     rec = record_for(fn)
+    code = rec.original_code
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or fn.__closure__:
+        return None
     if rec.compiling:
         return None
     py = {v: k for k, v in PY_TYPES.items()}

@@ -1,0 +1,164 @@
+"""Control flow: branches, loops, chained comparisons, and/or, break/continue, conditional expressions."""
+from tests.support import check, refused
+
+
+def branches(x):
+    if x > 10:
+        return 1
+    elif x > 0:
+        return 2
+    elif x == 0:
+        return 3
+    else:
+        return 4
+
+
+def chained(a, b, c):
+    return a < b < c
+
+
+def chained_mixed(a, b, c):
+    return a <= b > c != a
+
+
+def logic(a, b):
+    return (a and b) or (a - b) or (b and -a)
+
+
+def bool_logic(a, b):
+    return (a and not b) or (b and a) or not (a or b)
+
+
+def ternary(x):
+    return x * 2 if x % 3 else -x
+
+
+def loops(n):
+    total = 0
+    for i in range(n):
+        if i % 7 == 3:
+            continue
+        if i > 500:
+            break
+        for j in range(i, 0, -3):
+            total += j ^ i
+    k = n
+    while k > 0:
+        k -= 3
+        total -= k
+    return total
+
+
+def ranges(a, b, c):
+    s = 0
+    for i in range(a, b, c):
+        s = s * 3 + i
+    return s
+
+
+def empty_loop_keeps_type(n):
+    x = 1.5
+    for _ in range(n):
+        x = x * 0.5
+    return x
+
+
+def while_else(n):
+    i = 0
+    while i < n:
+        i += 2
+    else:
+        i += 100
+    return i
+
+
+def nested_float(n):
+    acc = 0.0
+    i = 0
+    while i < n:
+        j = 0
+        while j < i:
+            acc += (i - j) / (i + j + 1.0)
+            j += 1
+        i += 1
+    return acc
+
+
+def returns_none(x):
+    if x:
+        return
+    return None
+
+
+def test_branches():
+    check(branches, *[(x,) for x in (-5, 0, 5, 11, 2**63 - 1)])
+    check(branches, *[(x,) for x in (-5.0, 0.0, 5.5, 11.0, float("nan"))])
+
+
+def test_chained():
+    check(chained, *[(a, b, c) for a in (1, 2, 3) for b in (1, 2, 3) for c in (1, 2, 3)])
+    check(chained, (1.0, 2, 3.5), (2.5, 2, 3.0), (float("nan"), 1, 2.0), compile_with=(float, int, float))
+    check(chained_mixed, *[(a, b, c) for a in (1, 2) for b in (1, 3) for c in (0, 2)])
+
+
+def test_and_or_return_operands():
+    check(logic, *[(a, b) for a in (0, 1, -3) for b in (0, 2, -5)])
+    check(bool_logic, *[(a, b) for a in (True, False) for b in (True, False)])
+    assert refused(mixed_logic, (int, int)).name == "UNSTABLE_TYPE"
+
+
+def mixed_logic(a, b):
+    return (a and b) or (not a and -b)
+
+
+def test_ternary():
+    check(ternary, *[(x,) for x in range(-4, 5)])
+
+
+def test_loops_break_continue():
+    check(loops, *[(n,) for n in (0, 1, 5, 50, 600)])
+
+
+def test_range_arguments():
+    cases = [(0, 10, 1), (10, 0, -1), (0, 10, 3), (5, 5, 1), (-10, 10, 7), (10, -10, -4),
+             (2**63 - 5, 2**63 - 1, 2), (-2**63, -2**63 + 9, 4), (0, 10, 0)]
+    check(ranges, *cases)
+
+
+def test_loop_types():
+    check(empty_loop_keeps_type, (0,), (5,), (2000,))
+    check(while_else, (0,), (7,), (-1,))
+    check(nested_float, (0,), (10,), (40,))
+
+
+def test_return_none():
+    check(returns_none, (0,), (1,))
+
+
+def unstable(n):
+    x = 0
+    for i in range(n):
+        x = x + 0.5
+    return x
+
+
+def maybe_unbound(n):
+    if n > 0:
+        y = 1
+    return y
+
+
+def uses_string(n):
+    return str(n)
+
+
+def generator(n):
+    yield n
+
+
+def test_refusals_keep_cpython():
+    assert refused(unstable, (int,)).name == "UNSTABLE_TYPE"
+    assert refused(maybe_unbound, (int,)).name == "UNBOUND_LOCAL"
+    assert refused(uses_string, (int,)).name in ("UNSUPPORTED_CALL", "UNSUPPORTED_TYPE")
+    assert refused(generator, (int,)).name == "GENERATOR"
+    assert refused(branches, (str,)).name == "UNSUPPORTED_TYPE"
