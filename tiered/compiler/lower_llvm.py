@@ -62,15 +62,16 @@ class FnEmitter:
 
     def guard(self, cond, v, with_exception=False, reason=None):
         """Leave for the interpreter at v's frame state when cond is true."""
-        if self.force and not with_exception:
-            cond = self.op(f"or i1 {cond}, {self.op('call i1 @tiered_force()')}")
-        reason = Exit.SIGNAL if with_exception else (reason or v.spec.exit)
+        if self.force and not with_exception:        # testing: the guard fails now and then
+            self._branch_exit(self.op("call i1 @tiered_force()"), v, False, Exit.FORCED)
+        self._branch_exit(cond, v, with_exception, Exit.SIGNAL if with_exception else (reason or v.spec.exit))
+
+    def _branch_exit(self, cond, v, with_exception, reason):
         k = self.exit_id(v)
         code = ((k * 2 + with_exception) * 64) + REASONS.index(reason)
         self.exits_used.setdefault(code, v)
         go = self.tmp()[1:]
-        target = f"x{code}"
-        self.line(f"br i1 {cond}, label %{target}, label %{go}, !prof !0")
+        self.line(f"br i1 {cond}, label %x{code}, label %{go}, !prof !0")
         self.label(go)
 
     def _dict_tag(self, d):

@@ -1,0 +1,69 @@
+"""Exits: the interpreter resumes at the exact instruction; exceptions and tracebacks are CPython's."""
+import traceback
+
+from tests.support import Exit, check, exits_of
+from tiered.runtime import manager
+
+
+def divide_all(n, d):
+    s = 0
+    for i in range(n):
+        s += i // d
+    return s
+
+
+def guarded(n, d):
+    s = 0
+    for i in range(n):
+        try:
+            s += i // (d - i)
+        except ZeroDivisionError:
+            s -= 1000
+    return s
+
+
+def overflow_mid_loop(n):
+    s = 1
+    for i in range(n):
+        s = s * 3 + i
+    return s
+
+
+def float_to_int(x):
+    return int(x * 2.0)
+
+
+def test_exception_traceback_matches():
+    rec = check(divide_all, (10, 0), (10, 3))
+    try:
+        rec.func(10, 0)
+    except ZeroDivisionError as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        assert frames[-1].name == "divide_all" and frames[-1].line == "s += i // d"
+        assert len([f for f in frames if f.name == "divide_all"]) == 1      # one frame, no helpers
+
+
+def test_try_except_inside_catches_after_exit():
+    rec = check(guarded, (10, 4), (10, 20), (10, -1))
+    if not exits_of(rec, Exit.FORCED):
+        assert exits_of(rec, Exit.ZERO_DIVISION) >= 1
+
+
+def test_overflow_mid_loop_continues_with_bigints():
+    rec = check(overflow_mid_loop, (10,), (100,), (1000,))
+    assert rec.func(100) > 2**63
+    assert sum(rec.exits.values()) >= 1
+
+
+def test_float_conversion_errors():
+    check(float_to_int, (1.25,), (float("inf"),), (float("nan"),), (1e300,), (-3.75,))
+
+
+def test_exit_storm_returns_function_to_cpython():
+    rec = check(divide_all, (3, 1))
+    for _ in range(manager.EXIT_STORM + 5):
+        try:
+            rec.func(3, 0)
+        except ZeroDivisionError:
+            pass
+    assert rec.func.__code__ is rec.original_code or exits_of(rec, Exit.FORCED)

@@ -1,0 +1,90 @@
+"""Installing: identity, signature, defaults, keywords, every reference runs native, disable restores."""
+import inspect
+
+import tiered
+from tests.support import check, fresh_copy
+from tiered.runtime import manager
+
+
+def poly(x, a=2.0, *, _unused=None):
+    """Docstring kept."""
+    return a * x * x + 1.0
+
+
+def simple(x, a=2.0, b=-1.0):
+    """Docstring kept."""
+    return a * x * x + b
+
+
+def test_metadata_and_references():
+    f = fresh_copy(simple)
+    holder, table = [f], {"k": f}
+    sig, name, qual, doc, defaults = inspect.signature(f), f.__name__, f.__qualname__, f.__doc__, f.__defaults__
+    assert manager.compile_for(f, (float, float, float)) is not None
+    rec = manager.record_for(f)
+    assert inspect.signature(f) == sig and f.__name__ == name and f.__qualname__ == qual
+    assert f.__doc__ == doc and f.__defaults__ == defaults
+    before = rec.native_calls
+    assert holder[0](3.0) == simple(3.0)
+    assert table["k"](3.0, b=2.0) == simple(3.0, b=2.0)
+    assert f(x=1.5, a=3.0) == simple(x=1.5, a=3.0)
+    assert rec.native_calls == before + 3
+
+
+def test_keyword_only_is_refused_but_untouched():
+    f = fresh_copy(poly)
+    assert manager.compile_for(f, (float, float, type(None))) is None
+    assert f(2.0) == poly(2.0) and f.__code__ is poly.__code__
+
+
+def test_wrong_types_run_in_cpython():
+    rec = check(simple, (1.5, 2.0, 3.0))
+    f = rec.func
+    assert f(2, 3, 4) == simple(2, 3, 4) and type(f(2, 3, 4)) is int
+    assert f(2, "ab", "c") == simple(2, "ab", "c")
+
+
+def test_new_signature_earns_a_specialisation(monkeypatch):
+    monkeypatch.setenv("TIERED_THRESHOLD", "20")
+    f = fresh_copy(simple)
+    assert manager.compile_for(f, (float, float, float)) is not None
+    for k in range(10):
+        assert f(k, 2, 3) == simple(k, 2, 3)
+    rec = manager.record_for(f)
+    assert [s.param_types for s in rec.specs] == [("float",) * 3, ("int",) * 3]
+    before = rec.native_calls
+    assert f(5, 1, 1) == 26 and rec.native_calls == before + 1
+
+
+def test_disable_restores_everything():
+    f = fresh_copy(simple)
+    original = f.__code__
+    assert manager.compile_for(f, (float, float, float)) is not None
+    assert f.__code__ is not original
+    tiered.disable()
+    assert f.__code__ is original and manager.record_for(f).state == "interpreted"
+
+
+def closure_maker(k):
+    def inner(x):
+        return x * k
+    return inner
+
+
+def test_closures_stay_intact():
+    f = closure_maker(3)
+    code = f.__code__
+    assert manager.compile_for(f, (int,)) is None
+    assert manager.record_for(f).refusal.name == "CLOSURE"
+    assert f.__code__ is code and f(4) == 12
+
+
+def test_jit_decorator_compiles_at_first_call():
+    def g(x, y):
+        return x * y + 1
+    jg = tiered.jit(g)
+    assert jg is g
+    assert g(3, 4) == 13
+    rec = manager.record_for(g)
+    assert rec.state == "compiled" and rec.native_calls >= 1
+    assert g(5, 6) == 31
