@@ -27,6 +27,7 @@ class MonitoringHook:
         if mon.get_tool(TOOL_ID) is not None:
             return False
         mon.use_tool_id(TOOL_ID, "tiered")
+        mon.restart_events()          # codes DISABLEd by an earlier enable() are counted again
         mon.register_callback(TOOL_ID, mon.events.PY_START, self._on_start)
         mon.set_events(TOOL_ID, mon.events.PY_START)
         return True

@@ -85,6 +85,7 @@ class Record:
         """Put the original code object back."""
         if self.func.__code__ is not self.original_code:
             self.func.__code__ = self.original_code
+        self.specs = []           # compiled code stays alive in `kept`: native callers may use it
         self.state = "interpreted" if self.refusal is None else "refused"
 
 

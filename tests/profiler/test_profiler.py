@@ -1,0 +1,52 @@
+"""Profiler: hot functions are found, compiled for the types they see, and disable() undoes it all."""
+import time
+
+import tiered
+from tiered.profiler import feedback
+from tiered.runtime import manager
+
+
+def hot(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x * i
+    return s
+
+
+def cold_generator(n):
+    yield n
+
+
+def test_hot_function_gets_compiled_then_disable_restores():
+    original = hot.__code__
+    assert tiered.enable(threshold=20)
+    try:
+        deadline = time.monotonic() + 20
+        while manager.RECORDS.get(hot) is None or manager.record_for(hot).state != "compiled":
+            assert hot(1.5, 3000) == sum(1.5 * i for i in range(3000))
+            assert time.monotonic() < deadline, "never compiled"
+        rec = manager.record_for(hot)
+        assert rec.specs[0].param_types == ("float", "int")
+        before = rec.native_calls
+        assert hot(2.0, 10) == 90.0
+        assert rec.native_calls == before + 1
+        assert tiered.stats()[f"{__name__}.hot"]["state"] == "compiled"
+    finally:
+        tiered.disable()
+    assert hot.__code__ is original
+
+
+def test_feedback_queue_hottest_first():
+    fb = feedback.Feedback(threshold=3)
+    a, b = fb.profile(hot.__code__), fb.profile(cold_generator.__code__)
+    for _ in range(2):
+        fb.observe(a, [1.0, 2])
+    b.count = 10
+    fb.observe(b, [1])
+    assert fb.observe(a, [1.0, 2])
+    assert fb.pop_hottest() is b and fb.pop_hottest() is a and fb.pop_hottest() is None
+    assert a.signatures.most_common(1)[0][0] == (float, int)
+
+
+def test_functions_of_code():
+    assert feedback.functions_of(hot.__code__) == [hot]

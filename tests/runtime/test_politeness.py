@@ -1,0 +1,131 @@
+"""Politeness: native loops see signals promptly, let other threads run, and respect the recursion limit."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import tiered
+from tiered.runtime import manager
+
+ROOT = str(Path(__file__).resolve().parent.parent.parent)
+
+
+def spin(n):
+    s = 0
+    for i in range(n):
+        s = (s + i * 7) % 1000003
+    return s
+
+
+def spin_catching(n):
+    s = 0
+    try:
+        for i in range(n):
+            s = (s + i * 7) % 1000003
+    except TimeoutError:
+        s = -1
+    return s
+
+
+class Alarm:
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        def handler(signum, frame):
+            raise TimeoutError("alarm")
+        self.previous = signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def _compiled(func):
+    tiered.jit(func)
+    func(10)
+    assert manager.record_for(func).state == "compiled"
+    return func
+
+
+def test_signal_handler_raises_inside_native_loop_promptly():
+    f = _compiled(spin)
+    with Alarm(0.2) as alarm:
+        try:
+            f(10**11)
+            raise AssertionError("loop finished before the alarm")
+        except TimeoutError as exc:
+            late = time.monotonic() - alarm.started - 0.2
+            frames = traceback.extract_tb(exc.__traceback__)
+    assert late < 0.1, f"signal seen {late:.3f}s late"
+    assert [fr.name for fr in frames].count("spin") == 1
+    lines = {"for i in range(n):", "s = (s + i * 7) % 1000003"}       # where CPython could be too
+    assert any(fr.name == "spin" and fr.line in lines for fr in frames)
+    manager.record_for(f).restore()
+
+
+def test_exception_from_signal_is_caught_by_the_functions_own_try():
+    f = _compiled(spin_catching)
+    with Alarm(0.2):
+        assert f(10**11) == -1
+    manager.record_for(f).restore()
+
+
+def test_other_threads_run_during_a_native_loop():
+    f = _compiled(spin)
+    ticks = []
+    stop = threading.Event()
+
+    def worker():
+        while not stop.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+    t = threading.Thread(target=worker)
+    t.start()
+    time.sleep(0.05)
+    before = len(ticks)
+    started = time.monotonic()
+    f(3 * 10**8)
+    elapsed = time.monotonic() - started
+    during = len(ticks) - before
+    stop.set()
+    t.join()
+    assert elapsed > 0.3, "loop too short to judge"
+    assert during >= 10, f"worker ran {during} times in {elapsed:.2f}s of native loop"
+    manager.record_for(f).restore()
+
+
+CHILD = '''
+import sys, tiered
+def spin(n):
+    s = 0
+    for i in range(n):
+        s = (s + i * 7) % 1000003
+    return s
+tiered.jit(spin)
+spin(10)
+print("ready", flush=True)
+spin(10**12)
+'''
+
+
+def test_ctrl_c_interrupts_native_loop_within_a_tenth_of_a_second(tmp_path):
+    (tmp_path / "child.py").write_text(CHILD)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, "child.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert "KeyboardInterrupt" in err and ("line 5, in spin" in err or "line 6, in spin" in err), err
+    assert took < 0.5, f"took {took:.2f}s"      # process exit included; the poll itself is ~ms

@@ -1,0 +1,65 @@
+"""`python -m tiered` behaves like `python` for scripts and modules: argv, __main__, exit codes, tracebacks."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+SCRIPT = '''
+import sys
+
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+def boom(x):
+    return 10 // x
+
+if __name__ == "__main__":
+    print(sys.argv, __name__, __file__.endswith("prog.py"))
+    for _ in range(40):
+        work(2000)
+    print(work(1000))
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "raise":
+        boom(0)
+    if mode == "exit":
+        sys.exit(3)
+'''
+
+
+def run(args, cwd):
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5")
+    p = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.mark.parametrize("mode", ["", "raise", "exit", "many args here"])
+def test_script_like_python(tmp_path, mode):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    args = ["prog.py"] + mode.split()
+    assert run(["-m", "tiered"] + args, tmp_path) == run(args, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["", "raise", "exit"])
+def test_module_like_python(tmp_path, mode):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    args = ["-m", "prog"] + mode.split()
+    assert run(["-m", "tiered"] + args, tmp_path) == run(args, tmp_path)
+
+
+def test_stats_flag_reports_compiled_function(tmp_path):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    rc, out, err = run(["-m", "tiered", "--stats", "prog.py"], tmp_path)
+    assert rc == 0
+    line = next(ln for ln in err.splitlines() if "__main__.work" in ln)
+    assert "compiled" in line and "(int)" in line
+
+
+def test_usage_without_arguments(tmp_path):
+    rc, out, err = run(["-m", "tiered"], tmp_path)
+    assert rc == 2 and "usage" in err
