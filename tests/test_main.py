@@ -21,7 +21,7 @@ def boom(x):
 
 if __name__ == "__main__":
     print(sys.argv, __name__, __file__.endswith("prog.py"))
-    for _ in range(40):
+    for _ in range(400):      # long enough for 3.11's sampling profiler too
         work(2000)
     print(work(1000))
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
