@@ -126,13 +126,12 @@ class FnEmitter:
         target = v.attrs["target"]
         callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
         ret_ll = LL[v.type]
-        deep = self.op(f"icmp ne i32 {self.op('call i32 @Py_EnterRecursiveCall(ptr @tiered_empty)')}, 0")
-        self.guard(self.op(f"call i1 @tiered_clear_if(i1 {deep})"), v, reason=Exit.RECURSION)
-        args = ", ".join(f"{LL[a.type]} {self.ref(a)}" for a in v.args)
-        self.line("store i32 0, ptr %callst")
-        r = self.op(f"call {ret_ll} {callee}({args}{', ' if args else ''}i1 false, ptr %callst)")
-        self.line("call void @Py_LeaveRecursiveCall()")
-        st = self.op("load i32, ptr %callst")
+        # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
+        self.guard(self.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
+        args = "".join(f"{LL[a.type]} {self.ref(a)}, " for a in v.args)
+        pair = self.op(f"call {{{ret_ll}, i32}} {callee}({args}i1 false, i64 {self.op('sub i64 %budget, 1')})")
+        r = self.op(f"extractvalue {{{ret_ll}, i32}} {pair}, 0")
+        st = self.op(f"extractvalue {{{ret_ll}, i32}} {pair}, 1")
         self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
         self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
         self.alias(v, r)
@@ -144,9 +143,8 @@ class FnEmitter:
         for p in fn.params:
             self.names[p.id] = f"%v{p.id}"
         ret = LL[fn.return_type or NONE]
-        head = [f"define {ret} @{self.symbol}({params}{', ' if params else ''}i1 %top, ptr %status) {{",
-                "entry:", "  %callst = alloca i32", f"  %argv = alloca [{self.argv_size()} x ptr]",
-                "  store i32 0, ptr %status", f"  br label %b{fn.blocks[0].id}"]
+        head = [f"define {{{ret}, i32}} @{self.symbol}({params}{', ' if params else ''}i1 %top, i64 %budget) {{",
+                "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
             self.label(f"b{b.id}")
             for p in b.phis:
@@ -159,9 +157,6 @@ class FnEmitter:
         body = [self._phi(x) if isinstance(x, tuple) else x for x in self.lines]
         exits = self._exit_blocks()
         return "\n".join(head + body + exits + ["}"])
-
-    def argv_size(self):
-        return 3 + max([len(v.state.values()) for v in self.fn.exits] or [0])
 
     def _phi(self, item):
         _, b, p = item
@@ -177,43 +172,63 @@ class FnEmitter:
             self.line(f"br i1 {self.ref(t[1])}, label %b{blk[t[2]].id}, label %b{blk[t[3]].id}")
         else:
             v = t[1]
-            self.line(f"ret {LL[self.fn.return_type]} {self.ref(v) if v.type != NONE else 'false'}")
+            self.line(self._ret(self.ref(v) if v.type != NONE else "false", 0))
+
+    def _ret(self, value, status):
+        """`ret {T, i32}` of a value and a status (0 ok, 1 exited, 2 exception pending)."""
+        ty = f"{{{LL[self.fn.return_type or NONE]}, i32}}"
+        part = self.op(f"insertvalue {ty} undef, {LL[self.fn.return_type or NONE]} {value}, 0")
+        return f"ret {ty} {self.op(f'insertvalue {ty} {part}, i32 {status}, 1')}"
 
     def _exit_blocks(self):
-        """One block per used exit: hand the frame state to the runtime when at top level."""
-        out, undef = [], f"{LL[self.fn.return_type or NONE]} undef"
+        """One block per used exit: at top level, hand the frame state to the runtime (through
+        a cold outlined function, so the hot code keeps no stack frame for it)."""
+        out = []
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
             with_exc = (code // 64) % 2
-            lab = f"x{code}"
-            out += [f"{lab}:", f"  br i1 %top, label %{lab}_push, label %{lab}_up", f"{lab}_up:",
-                    f"  store i32 {2 if with_exc else 1}, ptr %status", f"  ret {undef}", f"{lab}_push:"]
+            lab, values = f"x{code}", v.state.values()
             self.lines = []
-            boxed = [self._box(val) for val in v.state.values()]
-            items = [f"ptr {self.op(f'call ptr @PyLong_FromLongLong(i64 {code})')}"] + \
-                    [f"ptr {b}" for b, _ in boxed]
-            if with_exc:
-                items.append(f"ptr {self.op('call ptr @tiered_fetch_exception()')}")
-            for j, item in enumerate(items):
-                slot = self.op(f"getelementptr ptr, ptr %argv, i64 {j}")
-                self.line(f"store {item}, ptr {slot}")
-            r = self.op(f"call ptr @PyObject_Vectorcall(ptr {_ptr(self.m.exit_helper)}, ptr %argv, "
-                        f"i64 {len(items)}, ptr null)")
-            self.line(f"call void @tiered_xdecref(ptr {r})")
-            for item in items:
-                self.line(f"call void @tiered_xdecref({item})")
-            self.line("store i32 1, ptr %status")
-            self.line(f"ret {undef}")
-            out += self.lines
+            args = ", ".join(f"{LL[x.type]} {self.ref(x)}" for x in values)
+            self.line(f"call void @{self.symbol}_x{code}({args})")
+            self.line(self._ret("undef", 1))
+            pushed = self.lines
+            self.lines = []
+            self.line(self._ret("undef", 2 if with_exc else 1))
+            out += [f"{lab}:", f"  br i1 %top, label %{lab}_push, label %{lab}_up", f"{lab}_up:"] + self.lines
+            out += [f"{lab}_push:"] + pushed
+            self.m.outlined.append(self._outlined_exit(code, with_exc, values))
         return out
+
+    def _outlined_exit(self, code, with_exc, values):
+        """The cold function that boxes an exit's values and calls the runtime's exit helper."""
+        self.lines, saved = [], self.names
+        self.names = {x.id: f"%a{k}" for k, x in enumerate(values)}
+        params = ", ".join(f"{LL[x.type]} %a{k}" for k, x in enumerate(values))
+        items = [f"ptr {self.op(f'call ptr @PyLong_FromLongLong(i64 {code})')}"]
+        items += [f"ptr {self._box(x)}" for x in values]
+        if with_exc:
+            items.append(f"ptr {self.op('call ptr @tiered_fetch_exception()')}")
+        self.line(f"%argv = alloca [{len(items)} x ptr]")
+        for j, item in enumerate(items):
+            self.line(f"store {item}, ptr {self.op(f'getelementptr ptr, ptr %argv, i64 {j}')}")
+        r = self.op(f"call ptr @PyObject_Vectorcall(ptr {_ptr(self.m.exit_helper)}, ptr %argv, "
+                    f"i64 {len(items)}, ptr null)")
+        self.line(f"call void @tiered_xdecref(ptr {r})")
+        for item in items:
+            self.line(f"call void @tiered_xdecref({item})")
+        body = self.lines
+        self.names = saved
+        return "\n".join([f"define internal void @{self.symbol}_x{code}({params}) cold noinline {{", "entry:"]
+                         + body + ["  ret void", "}"])
 
     def _box(self, v):
         """A new reference to v as a Python object."""
         ref = self.ref(v)
         if v.type == INT:
-            return self.op(f"call ptr @PyLong_FromLongLong(i64 {ref})"), True
+            return self.op(f"call ptr @PyLong_FromLongLong(i64 {ref})")
         if v.type == FLOAT:
-            return self.op(f"call ptr @PyFloat_FromDouble(double {ref})"), True
-        return self.op(f"call ptr @PyBool_FromLong(i64 {self.op(f'zext i1 {ref} to i64')})"), True
+            return self.op(f"call ptr @PyFloat_FromDouble(double {ref})")
+        return self.op(f"call ptr @PyBool_FromLong(i64 {self.op(f'zext i1 {ref} to i64')})")
 
 
 class ModuleEmitter:
@@ -223,6 +238,7 @@ class ModuleEmitter:
         self.prefix, self.exit_helper, self.miss_helper = prefix, exit_helper, miss_helper
         self.sentinel, self.force = sentinel, force_exits
         self.globals, self.kept = [], [exit_helper, miss_helper, sentinel]
+        self.outlined = []
 
     def keep(self, *objs):
         self.kept.extend(o for o in objs if o is not None)
@@ -240,14 +256,16 @@ class ModuleEmitter:
             inner.append(sym)
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
         entry = f"@{self.prefix}_calls = global i64 0\n" + self._entry([fn for fn, _ in specs], inner)
-        text = "\n".join([capi.declarations(), PRELUDE, RUNTIME_HELPERS, *self.globals, *bodies, entry,
+        text = "\n".join([capi.declarations(), PRELUDE, RUNTIME_HELPERS, *self.globals, *bodies,
+                          *self.outlined, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
         return text, f"{self.prefix}_entry", inner, f"{self.prefix}_calls"
 
     def _entry(self, fns, inner):
         n = len(fns[0].params)
         lines = [f"define ptr @{self.prefix}_entry(ptr %self, ptr %args, i64 %nargs) {{", "entry:",
-                 "  %ovf = alloca i32", "  %st = alloca i32"]
+                 "  %ovf = alloca i32", "  %limit = call i32 @Py_GetRecursionLimit()",
+                 "  %limit64 = sext i32 %limit to i64"]
         for j in range(n):
             lines += [f"  %p{j} = getelementptr ptr, ptr %args, i64 {j}", f"  %a{j} = load ptr, ptr %p{j}",
                       f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}",
@@ -277,8 +295,9 @@ class ModuleEmitter:
             ret = fn.return_type or NONE
             lines += [f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
                       f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
-            lines.append(f"  %r{k} = call {LL[ret]} @{inner[k]}({', '.join(args + ['i1 true', 'ptr %st'])})")
-            lines += [f"  %s{k} = load i32, ptr %st", f"  %ok{k} = icmp eq i32 %s{k}, 0",
+            lines.append(f"  %pr{k} = call {{{LL[ret]}, i32}} @{inner[k]}({', '.join(args + ['i1 true', 'i64 %limit64'])})")
+            lines += [f"  %r{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 0",
+                      f"  %s{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
             lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
         lines += ["exited:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
@@ -291,7 +310,6 @@ RUNTIME_HELPERS = r"""
 @tiered_tick = internal global i32 0
 @tiered_force_left = internal global i64 1
 @tiered_force_next = internal global i64 1
-@tiered_empty = internal constant [1 x i8] zeroinitializer
 
 define internal i1 @tiered_force() {
 entry:
@@ -308,16 +326,6 @@ reset:
   store i64 %n1, ptr @tiered_force_next
   store i64 %n, ptr @tiered_force_left
   ret i1 true
-}
-
-define internal i1 @tiered_clear_if(i1 %c) {
-entry:
-  br i1 %c, label %clear, label %no
-clear:
-  call void @PyErr_Clear()
-  ret i1 true
-no:
-  ret i1 false
 }
 
 define internal void @tiered_xdecref(ptr %o) {

@@ -31,6 +31,7 @@ class Spec:
     def __init__(self, param_types, fn, exit_base):
         self.param_types, self.fn, self.exit_base = param_types, fn, exit_base
         self.return_type = fn.return_type
+        self.quiet = fn.attrs.get("quiet", False)      # its native code never runs Python code
         self.address = None
 
 

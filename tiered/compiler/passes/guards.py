@@ -1,13 +1,34 @@
-"""Pass: IR → IR where a global guard repeated in a block with no call in between is dropped."""
+"""Pass: IR → IR where a global guard repeated in a block is dropped while nothing could have rebound it.
+
+Only Python code can rebind a name.  Between two guards in one block, native code runs
+no Python code unless it polls signals (handlers are Python) or lets other threads run,
+which only loops do.  So a direct call to a "quiet" function (no loops, calling only quiet
+functions) keeps earlier guards valid; any other call forgets them.
+"""
+
+
+def is_quiet(fn):
+    """True when fn's native code never runs Python code (no loop polls, only quiet callees)."""
+    for b in fn.blocks:
+        for v in b.body:
+            if v.op == "loop_poll":
+                return False
+            if v.op == "call_native" and not v.attrs["self"] and not v.attrs["target"].quiet:
+                return False
+    return True
 
 
 def run(fn):
-    """Keep the first guard of each (dict, name) per block until a native call may rebind it."""
+    """Keep the first guard of each (dict, name) per block until something may rebind it."""
+    quiet = is_quiet(fn)
+    fn.attrs["quiet"] = quiet
     for b in fn.blocks:
         seen, body = set(), []
         for v in b.body:
             if v.op == "call_native":
-                seen.clear()
+                callee_quiet = quiet if v.attrs["self"] else v.attrs["target"].quiet
+                if not callee_quiet:
+                    seen.clear()
             if v.op == "guard_global":
                 key = (id(v.attrs["dict"]), v.attrs["name"])
                 if key in seen:
