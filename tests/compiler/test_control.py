@@ -162,3 +162,21 @@ def test_refusals_keep_cpython():
     assert refused(uses_string, (int,)).name in ("UNSUPPORTED_CALL", "UNSUPPORTED_TYPE")
     assert refused(generator, (int,)).name == "GENERATOR"
     assert refused(branches, (str,)).name == "UNSUPPORTED_TYPE"
+
+
+def tuples(a, b):
+    x, y, z = 1.5, a, b
+    p, q, r, s = a * 2.0, x, y - b, z
+    return p + q * r - s
+
+
+def swaps(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def test_tuple_packing_and_unpacking():
+    check(tuples, (1.0, 2.0), (-3.5, 0.25))
+    check(swaps, (0,), (10,), (90,), (200,))

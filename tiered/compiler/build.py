@@ -11,7 +11,7 @@ import types
 
 from . import infer
 from .decode import CO_GENERATOR_LIKE, decode
-from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter
+from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
 from .ops import BOOL, FLOAT, INT, NONE, OPS
@@ -279,7 +279,21 @@ class Builder:
         st.locals[i.arg] = self._val(st.stack.pop())
 
     def _op_load_const(self, i, st, block, out):
-        st.stack.append(self.const(i.arg))
+        if type(i.arg) is tuple:
+            st.stack.append(VTuple(tuple(self.const(x) for x in i.arg)))
+        else:
+            st.stack.append(self.const(i.arg))
+
+    def _op_build_tuple(self, i, st, block, out):
+        items = tuple(self._val(x) for x in st.stack[len(st.stack) - i.arg:])
+        del st.stack[len(st.stack) - i.arg:]
+        st.stack.append(VTuple(items))
+
+    def _op_unpack(self, i, st, block, out):
+        t = st.stack.pop()
+        if not isinstance(t, VTuple) or len(t.items) != i.arg:
+            raise Unsupported("UNSUPPORTED_TYPE", "unpacking something other than a tuple of that size")
+        st.stack.extend(reversed(t.items))
 
     def _op_pop_top(self, i, st, block, out):
         st.stack.pop()

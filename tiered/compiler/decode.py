@@ -28,7 +28,8 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "LOAD_FAST": "load_f
            "RETURN_VALUE": "return", "RETURN_CONST": "return_const", "PUSH_NULL": "push_null",
            "POP_TOP": "pop_top", "COPY": "copy", "SWAP": "swap", "GET_ITER": "get_iter",
            "END_FOR": "end_for", "CALL": "call", "JUMP_FORWARD": "jump", "JUMP_BACKWARD": "jump",
-           "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary"}
+           "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary",
+           "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple"}
 _BRANCH = {  # opname -> (jump when truthy?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
     "POP_JUMP_FORWARD_IF_FALSE": (False, "pop"), "POP_JUMP_FORWARD_IF_TRUE": (True, "pop"),
@@ -40,10 +41,22 @@ _INTRINSIC_UNARY_POSITIVE = 5
 
 def decode(code):
     """Neutral instructions of `code`, or raise NotImplementedError naming the first unsupported one."""
-    raw = [i for i in dis.get_instructions(code) if i.opname not in ("EXTENDED_ARG", "CACHE")]
+    every = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+    raw = [i for i in every if i.opname != "EXTENDED_ARG"]
+    # a jump to an EXTENDED_ARG lands on the instruction it extends
+    alias, pending = {}, []
+    for i in every:
+        if i.opname == "EXTENDED_ARG":
+            pending.append(i.offset)
+        else:
+            alias.update((p, i.offset) for p in pending)
+            pending = []
     out = []
     for k, i in enumerate(raw):
-        out.append(_one(i, raw, k))
+        ins = _one(i, raw, k)
+        if ins.target is not None:
+            ins.target = alias.get(ins.target, ins.target)
+        out.append(ins)
     return out
 
 
@@ -87,7 +100,7 @@ def _one(i, raw, k):
         return mk("jump", None, target)
     if op in ("load_fast", "store_fast", "load_const", "return_const"):
         return mk(op, i.argval)
-    if op in ("copy", "swap"):
+    if op in ("copy", "swap", "unpack", "build_tuple"):
         return mk(op, i.arg)
     return mk(op)
 

@@ -5,6 +5,7 @@ import time
 import llvmlite.binding as llvm
 
 from ..runtime import capi
+from . import runtime_ir
 
 _lock = threading.Lock()
 _engine = None
@@ -24,7 +25,14 @@ def _init():
         opt=2, codemodel="jitdefault")
     for name, address in capi.symbols().items():
         llvm.add_symbol(name, address)
-    _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
+    shared = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
+    shared.verify()
+    engine.add_module(shared)
+    engine.finalize_object()
+    for name in runtime_ir.names():
+        llvm.add_symbol(name, engine.get_function_address(name))
+    _engine = engine
 
 
 class Compiled:

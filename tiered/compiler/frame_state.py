@@ -39,6 +39,12 @@ class RangeIter:
 
 
 @dataclass(frozen=True)
+class VTuple:
+    """A tuple that exists only as its items (BUILD_TUPLE or a constant, then UNPACK_SEQUENCE)."""
+    items: Tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class FrameState:
     """Resume point: the instruction offset, bound locals (name, value) and the stack bottom→top."""
     offset: int
@@ -51,6 +57,8 @@ class FrameState:
         for item in self.stack:
             if isinstance(item, RangeIter):
                 out += [item.next, item.remaining, item.step]
+            elif isinstance(item, VTuple):
+                out += list(item.items)
             elif not isinstance(item, (Known, _Null)):
                 out.append(item)
         return out

@@ -8,7 +8,8 @@ each specialisation in turn, unboxes, calls, boxes the result, or returns the se
 """
 from ..reasons import Exit
 from ..runtime import capi
-from .lower_ops import LL, LOWER, PRELUDE, literal
+from . import runtime_ir
+from .lower_ops import LL, LOWER, PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE
 
 REASONS = list(Exit)
@@ -63,7 +64,7 @@ class FnEmitter:
     def guard(self, cond, v, with_exception=False, reason=None):
         """Leave for the interpreter at v's frame state when cond is true."""
         if self.force and not with_exception:        # testing: the guard fails now and then
-            self._branch_exit(self.op("call i1 @tiered_force()"), v, False, Exit.FORCED)
+            self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, Exit.SIGNAL if with_exception else (reason or v.spec.exit))
 
     def _branch_exit(self, cond, v, with_exception, reason):
@@ -200,35 +201,21 @@ class FnEmitter:
         return out
 
     def _outlined_exit(self, code, with_exc, values):
-        """The cold function that boxes an exit's values and calls the runtime's exit helper."""
-        self.lines, saved = [], self.names
-        self.names = {x.id: f"%a{k}" for k, x in enumerate(values)}
+        """The cold function that stores an exit's raw values and calls the runtime's exit helper
+        with (code, address of the values[, pending exception]); the runtime boxes them."""
+        self.lines = []
         params = ", ".join(f"{LL[x.type]} %a{k}" for k, x in enumerate(values))
-        items = [f"ptr {self.op(f'call ptr @PyLong_FromLongLong(i64 {code})')}"]
-        items += [f"ptr {self._box(x)}" for x in values]
-        if with_exc:
-            items.append(f"ptr {self.op('call ptr @tiered_fetch_exception()')}")
-        self.line(f"%argv = alloca [{len(items)} x ptr]")
-        for j, item in enumerate(items):
-            self.line(f"store {item}, ptr {self.op(f'getelementptr ptr, ptr %argv, i64 {j}')}")
-        r = self.op(f"call ptr @PyObject_Vectorcall(ptr {_ptr(self.m.exit_helper)}, ptr %argv, "
-                    f"i64 {len(items)}, ptr null)")
-        self.line(f"call void @tiered_xdecref(ptr {r})")
-        for item in items:
-            self.line(f"call void @tiered_xdecref({item})")
-        body = self.lines
-        self.names = saved
-        return "\n".join([f"define internal void @{self.symbol}_x{code}({params}) cold noinline {{", "entry:"]
-                         + body + ["  ret void", "}"])
-
-    def _box(self, v):
-        """A new reference to v as a Python object."""
-        ref = self.ref(v)
-        if v.type == INT:
-            return self.op(f"call ptr @PyLong_FromLongLong(i64 {ref})")
-        if v.type == FLOAT:
-            return self.op(f"call ptr @PyFloat_FromDouble(double {ref})")
-        return self.op(f"call ptr @PyBool_FromLong(i64 {self.op(f'zext i1 {ref} to i64')})")
+        self.line(f"%vals = alloca [{max(1, len(values))} x i64]")
+        for k, x in enumerate(values):
+            slot = self.op(f"getelementptr i64, ptr %vals, i64 {k}")
+            if x.type == BOOL:
+                self.line(f"store i64 {self.op(f'zext i1 %a{k} to i64')}, ptr {slot}")
+            else:
+                self.line(f"store {LL[x.type]} %a{k}, ptr {slot}")
+        exc = self.op("call ptr @tiered_fetch_exception()") if with_exc else "null"
+        self.line(f"call void @tiered_exit(ptr {_ptr(self.m.exit_helper)}, i64 {code}, ptr %vals, ptr {exc})")
+        return "\n".join([f"define internal void @{self.symbol}_x{code}({params}) cold noinline optnone {{",
+                          "entry:"] + self.lines + ["  ret void", "}"])
 
 
 class ModuleEmitter:
@@ -256,7 +243,9 @@ class ModuleEmitter:
             inner.append(sym)
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
         entry = f"@{self.prefix}_calls = global i64 0\n" + self._entry([fn for fn, _ in specs], inner)
-        text = "\n".join([capi.declarations(), PRELUDE, RUNTIME_HELPERS, *self.globals, *bodies,
+        text = "\n".join([capi.declarations(), PRELUDE, runtime_ir.declarations(),
+                          "@tiered_tick = internal global i32 0",
+                          "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]", *self.globals, *bodies,
                           *self.outlined, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
         return text, f"{self.prefix}_entry", inner, f"{self.prefix}_calls"
@@ -304,116 +293,3 @@ class ModuleEmitter:
                   "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
                   f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
         return "\n".join(lines)
-
-
-RUNTIME_HELPERS = r"""
-@tiered_tick = internal global i32 0
-@tiered_force_left = internal global i64 1
-@tiered_force_next = internal global i64 1
-
-define internal i1 @tiered_force() {
-entry:
-  %c = load i64, ptr @tiered_force_left
-  %c1 = sub i64 %c, 1
-  %fire = icmp sle i64 %c1, 0
-  br i1 %fire, label %reset, label %keep
-keep:
-  store i64 %c1, ptr @tiered_force_left
-  ret i1 false
-reset:
-  %n = load i64, ptr @tiered_force_next
-  %n1 = add i64 %n, 1
-  store i64 %n1, ptr @tiered_force_next
-  store i64 %n, ptr @tiered_force_left
-  ret i1 true
-}
-
-define internal void @tiered_xdecref(ptr %o) {
-entry:
-  %z = icmp eq ptr %o, null
-  br i1 %z, label %done, label %dec
-dec:
-  call void @Py_DecRef(ptr %o)
-  br label %done
-done:
-  ret void
-}
-
-define internal ptr @tiered_lookup(ptr %d, ptr %b, ptr %name) {
-entry:
-  %o = call ptr @PyDict_GetItemWithError(ptr %d, ptr %name)
-  %z = icmp eq ptr %o, null
-  %hasb = icmp ne ptr %b, null
-  %try = and i1 %z, %hasb
-  br i1 %try, label %inb, label %done
-inb:
-  %o2 = call ptr @PyDict_GetItemWithError(ptr %b, ptr %name)
-  br label %done
-done:
-  %r = phi ptr [%o, %entry], [%o2, %inb]
-  call void @PyErr_Clear()
-  ret ptr %r
-}
-
-define internal ptr @tiered_fetch_exception() {
-  %t = alloca ptr
-  %v = alloca ptr
-  %tb = alloca ptr
-  call void @PyErr_Fetch(ptr %t, ptr %v, ptr %tb)
-  call void @PyErr_NormalizeException(ptr %t, ptr %v, ptr %tb)
-  %vv = load ptr, ptr %v
-  %tbv = load ptr, ptr %tb
-  %hastb = icmp ne ptr %tbv, null
-  br i1 %hastb, label %settb, label %done
-settb:
-  %ignored = call i32 @PyException_SetTraceback(ptr %vv, ptr %tbv)
-  br label %done
-done:
-  %tv = load ptr, ptr %t
-  call void @tiered_xdecref(ptr %tv)
-  call void @tiered_xdecref(ptr %tbv)
-  ret ptr %vv
-}
-
-define internal void @tiered_yield(i32 %tick) {
-entry:
-  %m = and i32 %tick, 4194303
-  %due = icmp eq i32 %m, 0
-  br i1 %due, label %check, label %done
-check:
-  %me = call ptr @PyThreadState_Get()
-  %interp = call ptr @PyThreadState_GetInterpreter(ptr %me)
-  %head = call ptr @PyInterpreterState_ThreadHead(ptr %interp)
-  %second = call ptr @PyThreadState_Next(ptr %head)
-  %others = icmp ne ptr %second, null
-  br i1 %others, label %let, label %done
-let:
-  %ts = call ptr @PyEval_SaveThread()
-  %ignored = call i32 @usleep(i32 1)
-  call void @PyEval_RestoreThread(ptr %ts)
-  br label %done
-done:
-  ret void
-}
-
-define internal ptr @tiered_box_int(i64 %x) {
-  %r = call ptr @PyLong_FromLongLong(i64 %x)
-  ret ptr %r
-}
-
-define internal ptr @tiered_box_float(double %x) {
-  %r = call ptr @PyFloat_FromDouble(double %x)
-  ret ptr %r
-}
-
-define internal ptr @tiered_box_bool(i1 %x) {
-  %r = select i1 %x, ptr @_Py_TrueStruct, ptr @_Py_FalseStruct
-  call void @Py_IncRef(ptr %r)
-  ret ptr %r
-}
-
-define internal ptr @tiered_box_none(i1 %x) {
-  call void @Py_IncRef(ptr @_Py_NoneStruct)
-  ret ptr @_Py_NoneStruct
-}
-"""

@@ -1,7 +1,9 @@
 """Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
+import ctypes
+import struct
 import threading
 
-from ..compiler.frame_state import NULL, Known, RangeIter
+from ..compiler.frame_state import NULL, Known, RangeIter, VTuple
 from ..reasons import Exit
 
 SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
@@ -23,14 +25,14 @@ def pop_state():
 
 class Layout:
     """How one exit's flat values map back to the frame: stack items first, then locals."""
-    __slots__ = ("offset", "local_names", "stack_kinds", "raises")
+    __slots__ = ("offset", "local_names", "stack_kinds", "raises", "types")
 
     def __init__(self, state, raises):
         self.offset = state.offset
         self.raises = raises
+        self.types = [v.type for v in state.values()]
         self.local_names = [n for n, _ in state.locals]
-        self.stack_kinds = ["null" if x is NULL else "range" if isinstance(x, RangeIter)
-                            else ("known", x.obj) if isinstance(x, Known) else "value" for x in state.stack]
+        self.stack_kinds = [_kind(x) for x in state.stack]
 
     def values(self, flat, exc):
         """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception."""
@@ -46,9 +48,39 @@ class Layout:
                 stack.append(iter(range(nxt, nxt + left * step, step)) if left else iter(range(0)))
             elif kind == "value":
                 stack.append(rest.pop(0))
+            elif kind[0] == "tuple":
+                stack.append(tuple(rest[:kind[1]]))
+                del rest[:kind[1]]
             else:
                 stack.append(kind[1])
         return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
+
+
+def unbox(address, types):
+    """The Python values of an exit's raw 64-bit slots, by their IR types."""
+    raw = (ctypes.c_int64 * len(types)).from_address(address) if types else ()
+    out = []
+    for bits, t in zip(raw, types):
+        if t == "float":
+            out.append(struct.unpack("<d", struct.pack("<q", bits))[0])
+        elif t == "bool":
+            out.append(bool(bits))
+        else:
+            out.append(int(bits))
+    return out
+
+
+def _kind(item):
+    """How a frame-state stack item travels: a value, a range iterator, a tuple, NULL, or known."""
+    if item is NULL:
+        return "null"
+    if isinstance(item, RangeIter):
+        return "range"
+    if isinstance(item, VTuple):
+        return ("tuple", len(item.items))
+    if isinstance(item, Known):
+        return ("known", item.obj)
+    return "value"
 
 
 def make_helpers(record, layouts):
@@ -57,10 +89,11 @@ def make_helpers(record, layouts):
     Native code passes `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
     last value is a pending exception that the interpreter must raise at the resume point).
     """
-    def on_exit(code, *flat):
+    def on_exit(code, address, exc=None):
         stub, reason_index = divmod(code, 64)
-        k, with_exc = divmod(stub, 2)
-        values = layouts[k].values(flat[:-1] if with_exc else flat, flat[-1] if with_exc else None)
+        k = stub // 2
+        layout = layouts[k]
+        values = layout.values(unbox(address, layout.types), exc)
         _stack().append((stub, values))
         record.count_exit(REASONS[reason_index], k)
 

@@ -1,5 +1,5 @@
 """Pass: IR → IR without trivial phis (all inputs the same value, or the phi itself)."""
-from ..frame_state import FrameState, RangeIter
+from ..frame_state import FrameState, RangeIter, VTuple
 from ..ir import Value
 
 
@@ -32,6 +32,8 @@ def _substitute(fn, replace):
     def item(x):
         if isinstance(x, RangeIter):
             return RangeIter(*(_resolve(getattr(x, f), replace) for f in ("next", "remaining", "step")))
+        if isinstance(x, VTuple):
+            return VTuple(tuple(_resolve(v, replace) for v in x.items))
         return _resolve(x, replace)
 
     for b in fn.blocks:
