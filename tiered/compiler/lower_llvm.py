@@ -176,7 +176,7 @@ class FnEmitter:
             self.line(self._ret(self.ref(v) if v.type != NONE else "false", 0))
 
     def _ret(self, value, status):
-        """`ret {T, i32}` of a value and a status (0 ok, 1 exited, 2 exception pending)."""
+        """`ret {T, i32}` of a value and a status (0 ok, 1 exited, 2 exception pending, 3 failed)."""
         ty = f"{{{LL[self.fn.return_type or NONE]}, i32}}"
         part = self.op(f"insertvalue {ty} undef, {LL[self.fn.return_type or NONE]} {value}, 0")
         return f"ret {ty} {self.op(f'insertvalue {ty} {part}, i32 {status}, 1')}"
@@ -190,8 +190,9 @@ class FnEmitter:
             lab, values = f"x{code}", v.state.values()
             self.lines = []
             args = ", ".join(f"{LL[x.type]} {self.ref(x)}" for x in values)
-            self.line(f"call void @{self.symbol}_x{code}({args})")
-            self.line(self._ret("undef", 1))
+            ok = self.op(f"call i1 @{self.symbol}_x{code}({args})")
+            # the runtime could not take the state (e.g. no stack left): status 3, error set
+            self.line(self._ret("undef", self.op(f"select i1 {ok}, i32 1, i32 3")))
             pushed = self.lines
             self.lines = []
             self.line(self._ret("undef", 2 if with_exc else 1))
@@ -213,9 +214,9 @@ class FnEmitter:
             else:
                 self.line(f"store {LL[x.type]} %a{k}, ptr {slot}")
         exc = self.op("call ptr @tiered_fetch_exception()") if with_exc else "null"
-        self.line(f"call void @tiered_exit(ptr {_ptr(self.m.exit_helper)}, i64 {code}, ptr %vals, ptr {exc})")
-        return "\n".join([f"define internal void @{self.symbol}_x{code}({params}) cold noinline optnone {{",
-                          "entry:"] + self.lines + ["  ret void", "}"])
+        ok = self.op(f"call i1 @tiered_exit(ptr {_ptr(self.m.exit_helper)}, i64 {code}, ptr %vals, ptr {exc})")
+        return "\n".join([f"define internal i1 @{self.symbol}_x{code}({params}) cold noinline optnone {{",
+                          "entry:"] + self.lines + [f"  ret i1 {ok}", "}"])
 
 
 class ModuleEmitter:
@@ -287,9 +288,11 @@ class ModuleEmitter:
             lines.append(f"  %pr{k} = call {{{LL[ret]}, i32}} @{inner[k]}({', '.join(args + ['i1 true', 'i64 %limit64'])})")
             lines += [f"  %r{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 0",
                       f"  %s{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
-                      f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
+                      f"  br i1 %ok{k}, label %box{k}, label %exited{k}", f"exited{k}:",
+                      f"  %failed{k} = icmp eq i32 %s{k}, 3", f"  br i1 %failed{k}, label %failed, label %exited",
+                      f"box{k}:"]
             lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
-        lines += ["exited:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
+        lines += ["failed:", "  ret ptr null", "exited:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
                   "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
                   f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
         return "\n".join(lines)

@@ -47,7 +47,7 @@ done:
   ret ptr %r
 }
 
-define void @tiered_exit(ptr %helper, i64 %code, ptr %vals, ptr %exc) cold noinline {
+define i1 @tiered_exit(ptr %helper, i64 %code, ptr %vals, ptr %exc) cold noinline {
 entry:
   %argv = alloca [3 x ptr]
   %c = call ptr @PyLong_FromLongLong(i64 %code)
@@ -61,11 +61,12 @@ entry:
   %hasexc = icmp ne ptr %exc, null
   %n = select i1 %hasexc, i64 3, i64 2
   %r = call ptr @PyObject_Vectorcall(ptr %helper, ptr %argv, i64 %n, ptr null)
+  %ok = icmp ne ptr %r, null
   call void @tiered_xdecref(ptr %r)
   call void @tiered_xdecref(ptr %c)
   call void @tiered_xdecref(ptr %a)
   call void @tiered_xdecref(ptr %exc)
-  ret void
+  ret i1 %ok
 }
 
 define ptr @tiered_fetch_exception() {
