@@ -1,10 +1,13 @@
 """Compiler stage 4: IR specialisations of one function → one LLVM module (inner functions + boxed entry).
 
-Each specialisation becomes `inner(args unboxed..., i1 top, ptr status)`.  status 0: the
-result is valid; 1: it exited (when `top`, the exit state was handed to the runtime, which
-resumes the interpreter in the caller's frame); 2: an exception is pending (a signal
-handler raised) and the caller must exit with it.  The entry checks the argument types of
-each specialisation in turn, unboxes, calls, boxes the result, or returns the sentinel.
+Each specialisation becomes `{T, i32 status} inner(args unboxed..., i64 budget)`.  Status 0:
+the result is valid; 1: it exited; 2: it exited and an exception is pending (a signal handler
+raised).  An exit writes its exit code and live values into the module's exit buffer; a
+native caller that sees a non-zero status exits at its own call instruction (overwriting
+the buffer: the callee is pure, so the interpreter simply calls it again), so when the
+status reaches the boxed entry the buffer holds the outermost frame's state, which the
+entry hands to the runtime before returning the sentinel.  `budget` counts the native
+frames the chain may still add (the recursion limit at the entry).
 """
 from ..reasons import Exit
 from ..runtime import capi
@@ -130,7 +133,7 @@ class FnEmitter:
         # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
         self.guard(self.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
         args = "".join(f"{LL[a.type]} {self.ref(a)}, " for a in v.args)
-        pair = self.op(f"call {{{ret_ll}, i32}} {callee}({args}i1 false, i64 {self.op('sub i64 %budget, 1')})")
+        pair = self.op(f"call {{{ret_ll}, i32}} {callee}({args}i64 {self.op('sub i64 %budget, 1')})")
         r = self.op(f"extractvalue {{{ret_ll}, i32}} {pair}, 0")
         st = self.op(f"extractvalue {{{ret_ll}, i32}} {pair}, 1")
         self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
@@ -144,7 +147,7 @@ class FnEmitter:
         for p in fn.params:
             self.names[p.id] = f"%v{p.id}"
         ret = LL[fn.return_type or NONE]
-        head = [f"define {{{ret}, i32}} @{self.symbol}({params}{', ' if params else ''}i1 %top, i64 %budget) {{",
+        head = [f"define {{{ret}, i32}} @{self.symbol}({params}{', ' if params else ''}i64 %budget) {{",
                 "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
             self.label(f"b{b.id}")
@@ -176,47 +179,29 @@ class FnEmitter:
             self.line(self._ret(self.ref(v) if v.type != NONE else "false", 0))
 
     def _ret(self, value, status):
-        """`ret {T, i32}` of a value and a status (0 ok, 1 exited, 2 exception pending, 3 failed)."""
+        """`ret {T, i32}` of a value and a status (0 ok, 1 exited, 2 exited with an exception)."""
         ty = f"{{{LL[self.fn.return_type or NONE]}, i32}}"
         part = self.op(f"insertvalue {ty} undef, {LL[self.fn.return_type or NONE]} {value}, 0")
         return f"ret {ty} {self.op(f'insertvalue {ty} {part}, i32 {status}, 1')}"
 
     def _exit_blocks(self):
-        """One block per used exit: at top level, hand the frame state to the runtime (through
-        a cold outlined function, so the hot code keeps no stack frame for it)."""
+        """One block per used exit: the exit code and raw values go to the module's exit buffer."""
         out = []
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
             with_exc = (code // 64) % 2
-            lab, values = f"x{code}", v.state.values()
+            values = v.state.values()
+            self.m.buffer_size = max(self.m.buffer_size, len(values) + 1)
             self.lines = []
-            args = ", ".join(f"{LL[x.type]} {self.ref(x)}" for x in values)
-            ok = self.op(f"call i1 @{self.symbol}_x{code}({args})")
-            # the runtime could not take the state (e.g. no stack left): status 3, error set
-            self.line(self._ret("undef", self.op(f"select i1 {ok}, i32 1, i32 3")))
-            pushed = self.lines
-            self.lines = []
+            self.line(f"store i64 {code}, ptr @tiered_exit_buffer")
+            for k, x in enumerate(values, 1):
+                slot = self.op(f"getelementptr i64, ptr @tiered_exit_buffer, i64 {k}")
+                if x.type == BOOL:
+                    self.line(f"store i64 {self.op(f'zext i1 {self.ref(x)} to i64')}, ptr {slot}")
+                else:
+                    self.line(f"store {LL[x.type]} {self.ref(x)}, ptr {slot}")
             self.line(self._ret("undef", 2 if with_exc else 1))
-            out += [f"{lab}:", f"  br i1 %top, label %{lab}_push, label %{lab}_up", f"{lab}_up:"] + self.lines
-            out += [f"{lab}_push:"] + pushed
-            self.m.outlined.append(self._outlined_exit(code, with_exc, values))
+            out += [f"x{code}:"] + self.lines
         return out
-
-    def _outlined_exit(self, code, with_exc, values):
-        """The cold function that stores an exit's raw values and calls the runtime's exit helper
-        with (code, address of the values[, pending exception]); the runtime boxes them."""
-        self.lines = []
-        params = ", ".join(f"{LL[x.type]} %a{k}" for k, x in enumerate(values))
-        self.line(f"%vals = alloca [{max(1, len(values))} x i64]")
-        for k, x in enumerate(values):
-            slot = self.op(f"getelementptr i64, ptr %vals, i64 {k}")
-            if x.type == BOOL:
-                self.line(f"store i64 {self.op(f'zext i1 %a{k} to i64')}, ptr {slot}")
-            else:
-                self.line(f"store {LL[x.type]} %a{k}, ptr {slot}")
-        exc = self.op("call ptr @tiered_fetch_exception()") if with_exc else "null"
-        ok = self.op(f"call i1 @tiered_exit(ptr {_ptr(self.m.exit_helper)}, i64 {code}, ptr %vals, ptr {exc})")
-        return "\n".join([f"define internal i1 @{self.symbol}_x{code}({params}) cold noinline optnone {{",
-                          "entry:"] + self.lines + [f"  ret i1 {ok}", "}"])
 
 
 class ModuleEmitter:
@@ -226,7 +211,7 @@ class ModuleEmitter:
         self.prefix, self.exit_helper, self.miss_helper = prefix, exit_helper, miss_helper
         self.sentinel, self.force = sentinel, force_exits
         self.globals, self.kept = [], [exit_helper, miss_helper, sentinel]
-        self.outlined = []
+        self.buffer_size = 1
 
     def keep(self, *objs):
         self.kept.extend(o for o in objs if o is not None)
@@ -246,8 +231,9 @@ class ModuleEmitter:
         entry = f"@{self.prefix}_calls = global i64 0\n" + self._entry([fn for fn, _ in specs], inner)
         text = "\n".join([capi.declarations(), PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
-                          "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]", *self.globals, *bodies,
-                          *self.outlined, entry,
+                          "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
+                          f"@tiered_exit_buffer = internal global [{self.buffer_size} x i64] zeroinitializer",
+                          *self.globals, *bodies, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
         return text, f"{self.prefix}_entry", inner, f"{self.prefix}_calls"
 
@@ -283,16 +269,20 @@ class ModuleEmitter:
                     lines.append(f"  %u{k}_{j} = icmp eq ptr %a{j}, @_Py_TrueStruct")
                 args.append(f"{LL[p.type]} %u{k}_{j}")
             ret = fn.return_type or NONE
-            lines += [f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
+            lines += [f"  br label %spec{k}_call", f"spec{k}_call:",
+                      f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
                       f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
-            lines.append(f"  %pr{k} = call {{{LL[ret]}, i32}} @{inner[k]}({', '.join(args + ['i1 true', 'i64 %limit64'])})")
+            lines.append(f"  %pr{k} = call {{{LL[ret]}, i32}} @{inner[k]}({', '.join(args + ['i64 %limit64'])})")
             lines += [f"  %r{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 0",
                       f"  %s{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
-                      f"  br i1 %ok{k}, label %box{k}, label %exited{k}", f"exited{k}:",
-                      f"  %failed{k} = icmp eq i32 %s{k}, 3", f"  br i1 %failed{k}, label %failed, label %exited",
-                      f"box{k}:"]
+                      f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
             lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
-        lines += ["failed:", "  ret ptr null", "exited:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
+        k = len(fns)
+        phis = ", ".join(f"[%s{j}, %spec{j}_call]" for j in range(k))
+        lines += ["exited:", f"  %st = phi i32 {phis}",
+                  f"  %handed = call i1 @tiered_exit(ptr {_ptr(self.exit_helper)}, ptr @tiered_exit_buffer, i32 %st)",
+                  "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
+                  "resume:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
                   "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
                   f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
         return "\n".join(lines)

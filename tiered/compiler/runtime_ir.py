@@ -47,18 +47,26 @@ done:
   ret ptr %r
 }
 
-define i1 @tiered_exit(ptr %helper, i64 %code, ptr %vals, ptr %exc) cold noinline {
+define i1 @tiered_exit(ptr %helper, ptr %buffer, i32 %status) cold noinline {
 entry:
   %argv = alloca [3 x ptr]
+  %code = load i64, ptr %buffer
   %c = call ptr @PyLong_FromLongLong(i64 %code)
+  %vals = getelementptr i64, ptr %buffer, i64 1
   %addr = ptrtoint ptr %vals to i64
   %a = call ptr @PyLong_FromLongLong(i64 %addr)
+  %hasexc = icmp eq i32 %status, 2
+  br i1 %hasexc, label %fetch, label %call
+fetch:
+  %fetched = call ptr @tiered_fetch_exception()
+  br label %call
+call:
+  %exc = phi ptr [null, %entry], [%fetched, %fetch]
   store ptr %c, ptr %argv
   %p1 = getelementptr ptr, ptr %argv, i64 1
   store ptr %a, ptr %p1
   %p2 = getelementptr ptr, ptr %argv, i64 2
   store ptr %exc, ptr %p2
-  %hasexc = icmp ne ptr %exc, null
   %n = select i1 %hasexc, i64 3, i64 2
   %r = call ptr @PyObject_Vectorcall(ptr %helper, ptr %argv, i64 %n, ptr null)
   %ok = icmp ne ptr %r, null
