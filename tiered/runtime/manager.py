@@ -176,8 +176,8 @@ def _resolve_callee(fn, types_):
     """A compiled specialisation of another function for a direct native call, or None."""
     rec = record_for(fn)
     code = rec.original_code
-    if code.co_flags & 0x0C or code.co_kwonlyargcount or fn.__closure__:
-        return None
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or fn.__closure__ or len(types_) != code.co_argcount:
+        return None          # defaults, keywords and closures are bound by CPython: call it there
     if rec.compiling:
         return None
     py = {v: k for k, v in PY_TYPES.items()}
