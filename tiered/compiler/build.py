@@ -261,7 +261,7 @@ class Builder:
             return False
         handler = getattr(self, "_op_" + i.op, None)
         if handler is None:
-            raise Unsupported("UNSUPPORTED_OPCODE", f"{i.arg or op} at offset {i.offset}")
+            raise Unsupported("UNSUPPORTED_OPCODE", f"{i.arg or i.op} at offset {i.offset}")
         return handler(i, st, block, out_states)
 
     def _val(self, item):

@@ -1,5 +1,6 @@
 """Profiler feedback: events (code object, argument values) → counts, observed types, a hottest-first queue."""
 import gc
+import os
 import types
 from collections import Counter
 
@@ -61,3 +62,9 @@ def arg_values(frame, code):
 
 # generators, coroutines, async generators: never compiled, never counted
 CODE_FLAGS_NEVER = 0x20 | 0x80 | 0x100 | 0x200
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def never_counted(code):
+    """Generators and coroutines, and tiered's own code, are never profiled."""
+    return bool(code.co_flags & CODE_FLAGS_NEVER) or code.co_filename.startswith(_OWN_DIR)

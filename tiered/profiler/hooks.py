@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from .feedback import CODE_FLAGS_NEVER, arg_values
+from .feedback import arg_values, never_counted
 
 TOOL_ID = 5                   # sys.monitoring.OPTIMIZER_ID
 HAS_MONITORING = hasattr(sys, "monitoring")
@@ -41,7 +41,7 @@ class MonitoringHook:
 
     def _on_start(self, code, offset):
         try:
-            if code.co_flags & CODE_FLAGS_NEVER or self.is_decided(code):
+            if self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
             fb = self.feedback
             p = fb.profile(code)
@@ -100,7 +100,7 @@ class SamplingHook:
 
     def _count(self, frame):
         code = frame.f_code
-        if code.co_flags & CODE_FLAGS_NEVER or self.is_decided(code):
+        if self.is_decided(code) or never_counted(code):
             return False
         return self.feedback.observe(self.feedback.profile(code), arg_values(frame, code))
 
