@@ -67,6 +67,7 @@ def check(func, *arg_sets, native=True, compile_with=None):
         func.__globals__[func.__name__] = jitted
     types_ = compile_with or tuple(type(a) for a in arg_sets[0])
     known = set(manager.RECORDS)
+    manager.record_for(jitted).eager = True        # installed however small the body
     try:
         spec = manager.compile_for(jitted, types_)
         rec = manager.record_for(jitted)

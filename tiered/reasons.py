@@ -30,3 +30,4 @@ class Refusal(Enum):
     NO_FEEDBACK = "no argument types were observed"
     TRACED = "a debugger, tracer or profiler is active"
     EXIT_STORM = "one exit was taken too often: native code did not pay"
+    TOO_SMALL = "a tiny body without loops runs faster interpreted (native callers still call it)"

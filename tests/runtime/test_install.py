@@ -16,8 +16,15 @@ def simple(x, a=2.0, b=-1.0):
     return a * x * x + b
 
 
+def eager_copy(func):
+    """A copy that is installed when compiled, however small (as @tiered.jit does)."""
+    f = fresh_copy(func)
+    manager.record_for(f).eager = True
+    return f
+
+
 def test_metadata_and_references():
-    f = fresh_copy(simple)
+    f = eager_copy(simple)
     holder, table = [f], {"k": f}
     sig, name, qual, doc, defaults = inspect.signature(f), f.__name__, f.__qualname__, f.__doc__, f.__defaults__
     assert manager.compile_for(f, (float, float, float)) is not None
@@ -46,7 +53,7 @@ def test_wrong_types_run_in_cpython():
 
 def test_new_signature_earns_a_specialisation(monkeypatch):
     monkeypatch.setenv("TIERED_THRESHOLD", "20")
-    f = fresh_copy(simple)
+    f = eager_copy(simple)
     assert manager.compile_for(f, (float, float, float)) is not None
     for k in range(10):
         assert f(k, 2, 3) == simple(k, 2, 3)
@@ -57,7 +64,7 @@ def test_new_signature_earns_a_specialisation(monkeypatch):
 
 
 def test_disable_restores_everything():
-    f = fresh_copy(simple)
+    f = eager_copy(simple)
     original = f.__code__
     assert manager.compile_for(f, (float, float, float)) is not None
     assert f.__code__ is not original
@@ -88,3 +95,31 @@ def test_jit_decorator_compiles_at_first_call():
     rec = manager.record_for(g)
     assert rec.state == "compiled" and rec.native_calls >= 1
     assert g(5, 6) == 31
+
+
+def tiny(x, lo, hi):
+    return lo if x < lo else hi if x > hi else x
+
+
+def calls_tiny(n):
+    s = 0
+    for i in range(n):
+        s += tiny(i, 3, 11)
+    return s
+
+
+def test_tiny_function_stays_interpreted_but_native_callers_use_it():
+    f = fresh_copy(tiny)
+    assert manager.compile_for(f, (int, int, int)) is not None
+    rec = manager.record_for(f)
+    assert rec.refusal.name == "TOO_SMALL" and f.__code__ is tiny.__code__
+    caller = fresh_copy(calls_tiny)
+    caller.__globals__["tiny"] = f
+    try:
+        assert manager.compile_for(caller, (int,)) is not None
+        crec = manager.record_for(caller)
+        assert caller(20) == calls_tiny(20)
+        assert crec.native_calls == 1
+        assert any(v.op == "call_native" for s in crec.specs for b in s.fn.blocks for v in b.body)
+    finally:
+        caller.__globals__["tiny"] = tiny

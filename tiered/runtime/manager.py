@@ -52,7 +52,7 @@ class Record:
         self.kept = []            # every compiled module's objects stay alive (callers may call it)
         self.compiling = False
         self.counters = []        # addresses of the native entry-call counters, one per module
-        self.eager = False
+        self.eager = False        # compiled on request (jit decorator, tests): always installed
 
     @property
     def native_calls(self):
@@ -164,12 +164,35 @@ def _compile(rec, types_):
     rec.kept.append((native, mod.kept))
     rec.specs = specs
     rec.compile_seconds.append(compiled.seconds)
+    if not (rec.eager or worth_installing(specs)):
+        # the prologue and boxing cost ~15 ns a call: a tiny body is faster interpreted; native
+        # callers still call the compiled specialisation directly
+        rec.refuse(Refusal.TOO_SMALL, f"{sum(_work(s.fn) for s in specs)} operations, no loop")
+        return new
     _installed.add(id(code))
     rec.kept.append(code)
     func.__code__ = code
     rec.state = "compiled"
     log.info("tiered: compiled %s%s in %.1f ms", func.__qualname__, types_, compiled.seconds * 1e3)
     return new
+
+
+SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
+_FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select"}
+
+
+def _work(fn):
+    """Operations in a specialisation that do real work."""
+    return sum(v.op not in _FREE_OPS for b in fn.blocks for v in b.body)
+
+
+def worth_installing(specs):
+    """True when native entry pays: a loop, a native call, or enough operations."""
+    for s in specs:
+        ops = {v.op for b in s.fn.blocks for v in b.body}
+        if "loop_poll" in ops or "call_native" in ops or _work(s.fn) >= SMALL_BODY:
+            return True
+    return False
 
 
 def _resolve_callee(fn, types_):
@@ -188,6 +211,7 @@ def _resolve_callee(fn, types_):
 def compile_on_first_call(func):
     """Install a hook so that func's first call compiles it for that call's argument types."""
     rec = record_for(func)
+    rec.eager = True
 
     def hook(*args):
         rec.func.__code__ = rec.original_code
