@@ -19,12 +19,12 @@ def sqrt_twice(x):
 
 
 def unused(x):
-    y = x * 2.0
+    _ = x * 2.0       # unused: removed by dce
     return x
 
 
 def divides(a, b):
-    q = a // b
+    _ = a // b       # unused but kept: it may raise
     return b
 
 

@@ -1,10 +1,6 @@
 """Compiler stage 2: neutral instructions + argument types → SSA IR with a frame state on every op that may exit.
 
-Blocks are processed in bytecode order.  A block whose predecessors were all seen
-merges their states (phis where the values differ); a block reached by a backward
-jump (a loop header) gets a phi for every defined slot first, and the back edges
-fill them in later.  A local that is unbound on some path is dropped from the
-merged state; reading it refuses the function, so an exit never needs it.
+Blocks are processed in bytecode order; merge.py joins the states where paths meet.
 """
 import builtins
 import types
@@ -14,6 +10,7 @@ from .decode import CO_GENERATOR_LIKE, decode
 from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
+from .merge import Merging, State
 from .ops import BOOL, FLOAT, INT, NONE, OPS
 
 
@@ -21,18 +18,7 @@ class NeedReturnType(Exception):
     """A self-recursive call was met before the function's return type is known."""
 
 
-class _State:
-    """The abstract frame between instructions: locals (name → value) and the stack."""
-    __slots__ = ("locals", "stack")
-
-    def __init__(self, locals_, stack):
-        self.locals, self.stack = locals_, stack
-
-    def copy(self):
-        return _State(dict(self.locals), list(self.stack))
-
-
-class Builder:
+class Builder(Merging):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False):
@@ -103,8 +89,8 @@ class Builder:
         for src, dst in edges:
             preds[dst].append(src)
         self.leaders = leaders
-        out_states = {}        # (src leader, dst leader) -> _State at the edge
-        entry = _State({n: p for n, p in zip(self.param_names, self.fn.params)}, [])
+        out_states = {}        # (src leader, dst leader) -> State at the edge
+        entry = State({n: p for n, p in zip(self.param_names, self.fn.params)}, [])
         for name in self.code.co_varnames[len(self.param_names):]:
             entry.locals[name] = None
         order = sorted(leaders)
@@ -132,109 +118,6 @@ class Builder:
         self.fn.exits = self.exits
         return self.fn
 
-    def _cfg(self, by_offset):
-        """Leader offsets and (src leader, dst offset) edges of the bytecode."""
-        ins = self.ins
-        starts = {ins[0].offset}
-        for k, i in enumerate(ins):
-            if i.target is not None:
-                starts.add(i.target)
-            if i.op in ("branch", "jump", "for_iter", "return", "return_const") and k + 1 < len(ins):
-                starts.add(ins[k + 1].offset)
-        leaders = sorted(starts)
-        edges = []
-        for k, i in enumerate(ins):
-            leader = max(s for s in leaders if s <= i.offset)
-            nxt = ins[k + 1].offset if k + 1 < len(ins) else None
-            if i.op in ("branch", "for_iter"):
-                edges += [(leader, i.target), (leader, nxt)]
-            elif i.op == "jump":
-                edges.append((leader, i.target))
-            elif i.op in ("return", "return_const"):
-                pass
-            elif nxt in starts and nxt != i.offset:
-                edges.append((leader, nxt))
-        return set(leaders), [e for e in edges if e[1] is not None]
-
-    def _merge(self, block, states, loop):
-        """Entry state of a block from its predecessors' states (phis where they differ)."""
-        first = states[0]
-        if any(len(s.stack) != len(first.stack) for s in states):
-            raise Unsupported("UNSUPPORTED_OPCODE", "stack depths differ at a merge")
-        merged = _State({}, [])
-        for name in first.locals:
-            vals = [s.locals.get(name) for s in states]
-            if any(v is None for v in vals):
-                merged.locals[name] = None
-            else:
-                merged.locals[name] = self._merge_values(block, vals, loop)
-        for k, item in enumerate(first.stack):
-            items = [s.stack[k] for s in states]
-            merged.stack.append(self._merge_items(block, items, loop))
-        return merged
-
-    def _merge_items(self, block, items, loop):
-        first = items[0]
-        if isinstance(first, RangeIter):
-            if not all(isinstance(i, RangeIter) for i in items):
-                raise Unsupported("UNSTABLE_TYPE", "iterator merge")
-            return RangeIter(*(self._merge_values(block, [getattr(i, f) for i in items], loop)
-                               for f in ("next", "remaining", "step")))
-        if isinstance(first, Value):
-            if not all(isinstance(i, Value) for i in items):
-                raise Unsupported("UNSTABLE_TYPE", "stack merge")
-            return self._merge_values(block, items, loop)
-        if any(i != first for i in items):
-            raise Unsupported("UNSTABLE_TYPE", "different objects merge")
-        return first
-
-    def _merge_values(self, block, vals, loop):
-        if any(v.type != vals[0].type for v in vals):
-            raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
-        if not loop and all(v is vals[0] for v in vals):
-            return vals[0]
-        phi = self._new("phi", list(vals), vals[0].type)
-        phi.block = block
-        block.phis.append(phi)
-        return phi
-
-    def _fill_back_edges(self, block, out_states, preds):
-        """Add the back-edge values to a loop header's phis (types must agree)."""
-        entry_phis = block.phis
-        for src in preds[block.offset]:
-            if src < block.offset or (src, block.offset) not in out_states:
-                continue
-            state = out_states[(src, block.offset)]
-            block.preds.append(self.blocks[src])
-            self._fill_one(block, state)
-        for phi in entry_phis:
-            if len(phi.args) != len(block.preds):
-                raise AssertionError("phi arity")
-
-    def _fill_one(self, block, state):
-        header = block.header_state
-        for name, phi in header.locals.items():
-            if phi is None:
-                continue
-            v = state.locals.get(name)
-            if v is None:
-                raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge")
-            self._add_incoming(phi, v)
-        for item, new in zip(header.stack, state.stack):
-            if isinstance(item, RangeIter):
-                for f in ("next", "remaining", "step"):
-                    self._add_incoming(getattr(item, f), getattr(new, f))
-            elif isinstance(item, Value):
-                self._add_incoming(item, new)
-            elif item != new:
-                raise Unsupported("UNSTABLE_TYPE", "different objects on a back edge")
-
-    def _add_incoming(self, phi, v):
-        if not isinstance(v, Value) or v.type != phi.type:
-            raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
-        phi.args.append(v)
-
-    # ---- one block -----------------------------------------------------------------------
     def _walk_block(self, block, state, by_offset, out_states):
         block.header_state = state
         state = state.copy()

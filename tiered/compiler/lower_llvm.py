@@ -258,7 +258,7 @@ class ModuleEmitter:
                 lines.append(f"  br i1 %is{k}_{j}, label %{ok}, label %{nxt}")
                 lines.append(f"{ok}:")
                 if p.type == INT:
-                    lines += [f"  store i32 0, ptr %ovf",
+                    lines += ["  store i32 0, ptr %ovf",
                               f"  %u{k}_{j} = call i64 @PyLong_AsLongLongAndOverflow(ptr %a{j}, ptr %ovf)",
                               f"  %o{k}_{j} = load i32, ptr %ovf", f"  %big{k}_{j} = icmp ne i32 %o{k}_{j}, 0",
                               f"  br i1 %big{k}_{j}, label %{nxt}, label %{ok}u", f"{ok}u:"]

@@ -57,8 +57,9 @@ class MonitoringHook:
 class SamplingHook:
     """3.11: a SIGPROF timer samples the top two frames of every thread."""
 
-    def __init__(self, feedback, on_hot, is_decided, hz):
+    def __init__(self, feedback, on_hot, is_decided, hz, is_compiling):
         self.feedback, self.on_hot, self.is_decided, self.hz = feedback, on_hot, is_decided, hz
+        self.is_compiling = is_compiling
         self.previous = None
         self.busy = False
 
@@ -78,7 +79,7 @@ class SamplingHook:
             signal.signal(signal.SIGPROF, self.previous or signal.SIG_DFL)
 
     def _on_sample(self, signum, frame):
-        if self.busy:
+        if self.busy or self.is_compiling():     # it may have interrupted a compile
             return
         self.busy = True
         try:
@@ -105,11 +106,11 @@ class SamplingHook:
         return self.feedback.observe(self.feedback.profile(code), arg_values(frame, code))
 
 
-def make_hook(feedback, on_hot, is_decided, hz):
+def make_hook(feedback, on_hot, is_decided, hz, is_compiling):
     """The hook this Python version supports."""
     if HAS_MONITORING:
         return MonitoringHook(feedback, on_hot, is_decided)
-    return SamplingHook(feedback, on_hot, is_decided, hz)
+    return SamplingHook(feedback, on_hot, is_decided, hz, is_compiling)
 
 
 def samples_for(threshold):

@@ -13,7 +13,7 @@ class Promoter:
         self.threshold = threshold
         counted = hooks.samples_for(threshold) if not hooks.HAS_MONITORING else threshold
         self.feedback = Feedback(counted)
-        self.hook = hooks.make_hook(self.feedback, self.drain, self.is_decided, hz)
+        self.hook = hooks.make_hook(self.feedback, self.drain, self.is_decided, hz, manager.busy)
         self.draining = False
 
     def start(self):

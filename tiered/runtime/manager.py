@@ -104,9 +104,17 @@ def ir_types(py_types):
     return None if None in out else out
 
 
+_busy = [0]                  # compiles in progress (a signal handler must not start another)
+
+
+def busy():
+    """True while a compile is in progress in this process."""
+    return _busy[0] > 0
+
+
 def compile_for(func, py_types):
     """Compile and install a specialisation of func for these argument types; never raises."""
-    with _lock:
+    with _lock, _counting():
         rec = record_for(func)
         types_ = ir_types(py_types) if py_types is not None else None
         try:
@@ -121,6 +129,16 @@ def compile_for(func, py_types):
         finally:
             rec.compiling = False
         return None
+
+
+class _counting:
+    """Context manager counting compiles in progress."""
+
+    def __enter__(self):
+        _busy[0] += 1
+
+    def __exit__(self, *exc):
+        _busy[0] -= 1
 
 
 def _compile(rec, types_):
