@@ -5,7 +5,7 @@ import warnings
 
 from . import config, report
 from .profiler import policy
-from .runtime import manager
+from .runtime import manager, tracing
 
 __version__ = "0.1.0"
 __all__ = ["enable", "disable", "stats", "jit"]
@@ -32,6 +32,7 @@ def enable(threshold=None):
     elif not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise ValueError(f"threshold must be a positive int, not {threshold!r}")
     promoter = policy.Promoter(threshold, config.get("TIERED_SAMPLE_HZ"))
+    tracing.watch_monitoring()
     if not promoter.start():
         warnings.warn("tiered: the profiler hook is taken by another tool; the JIT stays off",
                       RuntimeWarning, stacklevel=2)

@@ -12,6 +12,7 @@ def stats(records):
         out[key] = {
             "calls": rec.calls,
             "native_calls": rec.native_calls,
+            "traced_calls": rec.traced_calls,
             "state": rec.state,
             "signatures": [tuple(s.param_types) for s in rec.specs],
             "compile_ms": [round(t * 1e3, 2) for t in rec.compile_seconds],

@@ -10,7 +10,7 @@ entry hands to the runtime before returning the sentinel.  `budget` counts the n
 frames the chain may still add (the recursion limit at the entry).
 """
 from ..reasons import Exit
-from ..runtime import capi
+from ..runtime import capi, tracing
 from . import runtime_ir
 from .lower_ops import LL, LOWER, PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE
@@ -207,10 +207,10 @@ class FnEmitter:
 class ModuleEmitter:
     """Collects the specialisations of one function into one LLVM module."""
 
-    def __init__(self, prefix, exit_helper, miss_helper, sentinel, force_exits=False):
-        self.prefix, self.exit_helper, self.miss_helper = prefix, exit_helper, miss_helper
-        self.sentinel, self.force = sentinel, force_exits
-        self.globals, self.kept = [], [exit_helper, miss_helper, sentinel]
+    def __init__(self, prefix, helpers, sentinel, force_exits=False):
+        self.prefix, self.sentinel, self.force = prefix, sentinel, force_exits
+        self.exit_helper, self.miss_helper, self.traced_helper = helpers
+        self.globals, self.kept = [], list(helpers) + [sentinel]
         self.buffer_size = 1
 
     def keep(self, *objs):
@@ -237,11 +237,30 @@ class ModuleEmitter:
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
         return text, f"{self.prefix}_entry", inner, f"{self.prefix}_calls"
 
+    def _traced_check(self):
+        """Entry lines that send the call to the interpreter while a tracer or profiler is active."""
+        lines = [f"  %tools = load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)",
+                 "  %busy = icmp ne i64 %tools, 0"]
+        if tracing.OFFSETS is not None:
+            t, p = tracing.OFFSETS
+            lines += ["  %ts = call ptr @PyThreadState_Get()",
+                      f"  %tfp = getelementptr i8, ptr %ts, i64 {t}", "  %tf = load ptr, ptr %tfp",
+                      f"  %pfp = getelementptr i8, ptr %ts, i64 {p}", "  %pf = load ptr, ptr %pfp",
+                      "  %tr = icmp ne ptr %tf, null", "  %pr = icmp ne ptr %pf, null",
+                      "  %either = or i1 %tr, %pr", "  %busy2 = or i1 %either, %busy"]
+        else:
+            lines.append("  %busy2 = or i1 %busy, false")
+        lines += ["  br i1 %busy2, label %traced, label %untraced", "traced:",
+                  f"  %tr_r = call ptr @PyObject_Vectorcall(ptr {_ptr(self.traced_helper)}, ptr null, i64 0, ptr null)",
+                  "  ret ptr %tr_r", "untraced:"]
+        return lines
+
     def _entry(self, fns, inner):
         n = len(fns[0].params)
         lines = [f"define ptr @{self.prefix}_entry(ptr %self, ptr %args, i64 %nargs) {{", "entry:",
-                 "  %ovf = alloca i32", "  %limit = call i32 @Py_GetRecursionLimit()",
-                 "  %limit64 = sext i32 %limit to i64"]
+                 "  %ovf = alloca i32"]
+        lines += self._traced_check()
+        lines += ["  %limit = call i32 @Py_GetRecursionLimit()", "  %limit64 = sext i32 %limit to i64"]
         for j in range(n):
             lines += [f"  %p{j} = getelementptr ptr, ptr %args, i64 {j}", f"  %a{j} = load ptr, ptr %p{j}",
                       f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}",

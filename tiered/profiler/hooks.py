@@ -10,9 +10,10 @@ import signal
 import sys
 import threading
 
+from ..runtime import tracing
 from .feedback import arg_values, never_counted
 
-TOOL_ID = 5                   # sys.monitoring.OPTIMIZER_ID
+TOOL_ID = tracing.OWN_TOOL
 HAS_MONITORING = hasattr(sys, "monitoring")
 
 

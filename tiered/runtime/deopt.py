@@ -84,7 +84,8 @@ def _kind(item):
 
 
 def make_helpers(record, layouts):
-    """The two Python callables native code calls: on an exit, and when no specialisation matches.
+    """The Python callables native code calls: on an exit, when no specialisation matches, and
+    when a tracer is active (the call then runs in the interpreter).
 
     Native code passes `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
     last value is a pending exception that the interpreter must raise at the resume point).
@@ -102,7 +103,12 @@ def make_helpers(record, layouts):
         _stack().append((-1, ()))
         return SENTINEL
 
-    return on_exit, on_miss
+    def on_traced():
+        record.traced_calls += 1
+        _stack().append((-1, ()))
+        return SENTINEL
+
+    return on_exit, on_miss, on_traced
 
 
 def push_state(stub, values):

@@ -37,7 +37,7 @@ def build_code(orig, native, layouts):
     if len(raw) != len(instr_pos) or any(bc[p].name != r.opname for p, r in zip(instr_pos, raw)):
         raise InstallError("bytecode round-trip does not match the original instructions")
     pos_of = {r.offset: p for r, p in zip(raw, instr_pos)}
-    first = InstrLocation(orig.co_firstlineno, orig.co_firstlineno, None, None)
+    first = InstrLocation(None, None, None, None)     # no line: tracers see no extra line event
 
     # resume labels (and raise sites) just before each resume instruction, inserted back to front
     offsets = sorted({lay.offset for lay in layouts.values()}, reverse=True)

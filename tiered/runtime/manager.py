@@ -13,7 +13,7 @@ from ..compiler.lower_llvm import ModuleEmitter
 from ..compiler.ops import BOOL, FLOAT, INT
 from ..compiler.passes import pipeline
 from ..reasons import Exit, Refusal
-from . import deopt, install
+from . import deopt, install, tracing
 from .callable import make_callable
 
 log = logging.getLogger("tiered")
@@ -53,6 +53,7 @@ class Record:
         self.compiling = False
         self.counters = []        # addresses of the native entry-call counters, one per module
         self.eager = False        # compiled on request (jit decorator, tests): always installed
+        self.traced_calls = 0     # calls run in the interpreter because a tracer was active
 
     @property
     def native_calls(self):
@@ -169,9 +170,9 @@ def _compile(rec, types_):
     for s in specs:
         for v in s.fn.exits:
             layouts[s.exit_base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"))
-    on_exit, on_miss = deopt.make_helpers(rec, layouts)
+    helpers = deopt.make_helpers(rec, layouts)
     prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-    mod = ModuleEmitter(prefix, on_exit, on_miss, deopt.SENTINEL, force)
+    mod = ModuleEmitter(prefix, helpers, deopt.SENTINEL, force)
     text, entry, inner, counter = mod.emit([(s.fn, s.exit_base) for s in specs])
     compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), [counter])
     rec.add_counter(compiled.addresses[counter])
@@ -230,8 +231,12 @@ def compile_on_first_call(func):
     """Install a hook so that func's first call compiles it for that call's argument types."""
     rec = record_for(func)
     rec.eager = True
+    tracing.watch_monitoring()
 
     def hook(*args):
+        if tracing.traced():          # stay interpreted for the tool; compile on a later call
+            deopt.push_state(-1, ())
+            return deopt.SENTINEL
         rec.func.__code__ = rec.original_code
         spec = compile_for(func, tuple(type(a) for a in args))
         if spec is None:

@@ -1,0 +1,98 @@
+"""Tracers and profilers: while one is active, compiled functions run in the interpreter so it sees them."""
+import sys
+
+import pytest
+
+import tiered
+from tests.support import fresh_copy
+from tiered.runtime import manager, tracing
+
+
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * 3 % 7
+    return s
+
+
+def compiled_copy():
+    f = fresh_copy(work)
+    manager.record_for(f).eager = True
+    assert manager.compile_for(f, (int,)) is not None
+    return f, manager.record_for(f)
+
+
+def traced_lines(func, *args):
+    """(result, [(event, line)] inside `work`) of one call under sys.settrace."""
+    seen = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == "work":
+            seen.append((event, frame.f_lineno))
+        return tracer
+    sys.settrace(tracer)
+    try:
+        result = func(*args)
+    finally:
+        sys.settrace(None)
+    return result, seen
+
+
+def test_settrace_sees_every_line_then_native_again():
+    f, rec = compiled_copy()
+    before = rec.native_calls
+    expected = traced_lines(work, 5)
+    assert traced_lines(f, 5) == expected and len(expected[1]) > 10
+    assert rec.native_calls == before and rec.traced_calls == 1
+    assert f(5) == work(5) and rec.native_calls == before + 1
+
+
+def test_setprofile_sees_the_call():
+    f, rec = compiled_copy()
+    calls = []
+    sys.setprofile(lambda frame, event, arg: calls.append((frame.f_code.co_name, event)))
+    try:
+        f(3)
+    finally:
+        sys.setprofile(None)
+    assert ("work", "call") in calls and rec.traced_calls == 1
+
+
+def test_cprofile_sees_the_function():
+    import cProfile
+    import pstats
+    tracing.watch_monitoring()
+    f, rec = compiled_copy()
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        f(3)
+    finally:
+        prof.disable()
+    names = {func[2] for func in pstats.Stats(prof).stats}
+    assert "work" in names and rec.traced_calls == 1
+
+
+@pytest.mark.skipif(not hasattr(sys, "monitoring"), reason="sys.monitoring is 3.12+")
+def test_other_monitoring_tool_sends_calls_to_the_interpreter():
+    tracing.watch_monitoring()
+    f, rec = compiled_copy()
+    mon = sys.monitoring
+    mon.use_tool_id(mon.COVERAGE_ID, "test-tool")
+    try:
+        assert f(4) == work(4) and rec.traced_calls == 1
+    finally:
+        mon.free_tool_id(mon.COVERAGE_ID)
+    before = rec.native_calls
+    assert f(4) == work(4) and rec.native_calls == before + 1
+
+
+def test_stats_report_traced_calls():
+    f, rec = compiled_copy()
+    sys.settrace(lambda *a: None)
+    try:
+        f(2)
+    finally:
+        sys.settrace(None)
+    assert rec.traced_calls == 1
+    assert any(v["traced_calls"] == 1 for v in tiered.stats().values())
