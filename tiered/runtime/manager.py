@@ -6,14 +6,10 @@ from collections import Counter
 from itertools import count
 
 from .. import config
-from ..compiler import build as build_mod
-from ..compiler import engine
 from ..compiler.infer import Unsupported
-from ..compiler.lower_llvm import ModuleEmitter
 from ..compiler.ops import BOOL, FLOAT, INT
-from ..compiler.passes import pipeline
 from ..reasons import Exit, Refusal
-from . import deopt, install, tracing
+from . import deopt, tracing
 from .callable import make_callable
 
 log = logging.getLogger("tiered")
@@ -122,9 +118,7 @@ def compile_for(func, py_types):
             return _compile(rec, types_)
         except Unsupported as exc:
             rec.refuse(Refusal[exc.reason], str(exc))
-        except install.InstallError as exc:
-            rec.refuse(Refusal.BACKEND_ERROR, str(exc))
-        except Exception as exc:          # LLVM or anything else: never reaches the program
+        except Exception as exc:          # LLVM, the installer, anything: never reaches the program
             log.debug("tiered: compile of %s failed", func.__qualname__, exc_info=True)
             rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
         finally:
@@ -143,6 +137,8 @@ class _counting:
 
 
 def _compile(rec, types_):
+    from ..compiler import build as build_mod          # loaded on the first compile, not at import
+    from ..compiler.passes import pipeline
     func = rec.func
     if types_ is None:
         raise Unsupported("UNSUPPORTED_TYPE", "argument types")
@@ -162,6 +158,9 @@ def _compile(rec, types_):
     force = config.get("TIERED_FORCE_EXITS")
     fn = build_mod.build(func, types_, _resolve_callee, force_exits=force, code=rec.original_code)
     fn = pipeline.run(fn)
+    from ..compiler import engine                      # llvmlite: only once something will compile
+    from ..compiler.lower_llvm import ModuleEmitter
+    from . import install
     base = (max((s.exit_base + s.fn.attrs["exit_span"] for s in rec.specs), default=0))
     fn.attrs["exit_span"] = max((v.attrs["exit"] for v in fn.exits), default=-1) + 1
     new = Spec(types_, fn, base)
@@ -244,6 +243,7 @@ def compile_on_first_call(func):
             return deopt.SENTINEL
         return func(*args)
     try:
+        from . import install
         code = install.build_code(rec.original_code, hook, {})
         _installed.add(id(code))
         rec.kept.append(code)
