@@ -1,6 +1,5 @@
 """Compiler backend: LLVM IR text → machine code in one MCJIT engine (the only importer of llvmlite.binding)."""
 import threading
-import time
 
 import llvmlite.binding as llvm
 
@@ -35,18 +34,9 @@ def _init():
     _engine = engine
 
 
-class Compiled:
-    """Addresses of the functions of one compiled module, and how long it took."""
-
-    def __init__(self, addresses, seconds):
-        self.addresses = addresses
-        self.seconds = seconds
-
-
 def compile_module(ir_text, names, opt_level=2, data=()):
     """Parse, verify, optimise and JIT one module; return the addresses of functions `names`
     and of global variables `data`."""
-    started = time.perf_counter()
     with _lock:
         _init()
         module = llvm.parse_assembly(ir_text)
@@ -61,9 +51,4 @@ def compile_module(ir_text, names, opt_level=2, data=()):
         addresses.update({name: _engine.get_global_value_address(name) for name in data})
     if not all(addresses.values()):
         raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
-    return Compiled(addresses, time.perf_counter() - started)
-
-
-def llvm_version():
-    """The LLVM version inside llvmlite, as text."""
-    return ".".join(map(str, llvm.llvm_version_info))
+    return addresses

@@ -2,6 +2,7 @@
 import ctypes
 import logging
 import threading
+import time
 from collections import Counter
 from itertools import count
 
@@ -121,8 +122,6 @@ def compile_for(func, py_types):
         except Exception as exc:          # LLVM, the installer, anything: never reaches the program
             log.debug("tiered: compile of %s failed", func.__qualname__, exc_info=True)
             rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
-        finally:
-            rec.compiling = False
         return None
 
 
@@ -154,10 +153,14 @@ def _compile(rec, types_):
         return None
     if len(types_) != rec.original_code.co_argcount:
         raise Unsupported("UNSUPPORTED_TYPE", "argument count")
-    rec.compiling = True
+    started = time.perf_counter()
     force = config.get("TIERED_FORCE_EXITS")
-    fn = build_mod.build(func, types_, _resolve_callee, force_exits=force, code=rec.original_code)
-    fn = pipeline.run(fn)
+    rec.compiling = True
+    try:
+        fn = pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
+                                          code=rec.original_code))
+    finally:
+        rec.compiling = False
     from ..compiler import engine                      # llvmlite: only once something will compile
     from ..compiler.lower_llvm import ModuleEmitter
     from . import install
@@ -173,15 +176,15 @@ def _compile(rec, types_):
     prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
     mod = ModuleEmitter(prefix, helpers, deopt.SENTINEL, force)
     text, entry, inner, counter = mod.emit([(s.fn, s.exit_base) for s in specs])
-    compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), [counter])
-    rec.add_counter(compiled.addresses[counter])
-    native = make_callable(compiled.addresses[entry], func.__name__, keep=mod.kept + [layouts])
+    addresses = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), [counter])
+    rec.add_counter(addresses[counter])
+    native = make_callable(addresses[entry], func.__name__, keep=mod.kept + [layouts])
     code = install.build_code(rec.original_code, native, layouts)
     for s, sym in zip(specs, inner):
-        s.address = compiled.addresses[sym]
+        s.address = addresses[sym]
     rec.kept.append((native, mod.kept))
     rec.specs = specs
-    rec.compile_seconds.append(compiled.seconds)
+    rec.compile_seconds.append(time.perf_counter() - started)     # build, passes, LLVM, install
     if not (rec.eager or worth_installing(specs)):
         # the prologue and boxing cost ~15 ns a call: a tiny body is faster interpreted; native
         # callers still call the compiled specialisation directly
@@ -191,7 +194,7 @@ def _compile(rec, types_):
     rec.kept.append(code)
     func.__code__ = code
     rec.state = "compiled"
-    log.info("tiered: compiled %s%s in %.1f ms", func.__qualname__, types_, compiled.seconds * 1e3)
+    log.info("tiered: compiled %s%s in %.1f ms", func.__qualname__, types_, rec.compile_seconds[-1] * 1e3)
     return new
 
 
