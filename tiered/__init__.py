@@ -70,6 +70,7 @@ def jit(func):
 
 
 def _configure_logging():
+    """Attach a stderr handler to the 'tiered' logger at the TIERED_LOG level, unless it is off."""
     level = config.get("TIERED_LOG")
     logger = logging.getLogger("tiered")
     if level != "off" and not logger.handlers:

@@ -50,6 +50,7 @@ def _run_script(target):
 
 
 def main():
+    """Run the target script or module under tiered (stats on request); return the exit status."""
     show, kind, target, rest = _parse(sys.argv[1:])
     if kind is None:
         print(USAGE, file=sys.stderr)

@@ -8,6 +8,7 @@ from typing import Any, Callable
 def _int_in(lo, hi):
     """Parser for an integer within [lo, hi]."""
     def parse(text):
+        """Parse an integer and check that it lies within [lo, hi]."""
         value = int(text.strip())
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}")
@@ -28,6 +29,7 @@ def _bool(text):
 def _choice(*names):
     """Parser for one of a fixed set of words."""
     def parse(text):
+        """Parse one of the allowed words, case-insensitively."""
         t = text.strip().lower()
         if t not in names:
             raise ValueError("must be one of " + ", ".join(names))
@@ -37,6 +39,7 @@ def _choice(*names):
 
 @dataclass(frozen=True)
 class Setting:
+    """One TIERED_* setting: its name, parser, default value and documentation."""
     name: str
     parse: Callable[[str], Any]
     default: Any

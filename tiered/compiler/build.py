@@ -50,6 +50,7 @@ class Builder(Merging):
 
     # ---- values --------------------------------------------------------------------------
     def _new(self, op, args, type, attrs=None, state=None):
+        """Make a new Value with the next id (not yet in any block)."""
         v = Value(self.next_id, op, args, type, attrs, state)
         self.next_id += 1
         return v
@@ -74,6 +75,7 @@ class Builder(Merging):
         return self.emit("const", [], {"value": value}, type=t)
 
     def _frame_state(self):
+        """The FrameState before the current instruction: its offset, bound locals and stack."""
         st = self.pre_state
         return FrameState(self.pre_offset, tuple((n, v) for n, v in st.locals.items() if v is not None),
                           tuple(st.stack))
@@ -119,6 +121,7 @@ class Builder(Merging):
         return self.fn
 
     def _walk_block(self, block, state, by_offset, out_states):
+        """Interpret a block from its entry state until it ends; a loop header polls first."""
         block.header_state = state
         state = state.copy()
         self.current = block
@@ -148,74 +151,90 @@ class Builder(Merging):
         return handler(i, st, block, out_states)
 
     def _val(self, item):
+        """The item as a Value; refuse other stack items (objects, tuples, iterators)."""
         if not isinstance(item, Value):
             raise Unsupported("UNSUPPORTED_TYPE", f"{item!r} used as a number")
         return item
 
     def _op_load_fast(self, i, st, block, out):
+        """LOAD_FAST: push the local's value (refuses a possibly unbound local)."""
         v = st.locals.get(i.arg)
         if v is None:
             raise Unsupported("UNBOUND_LOCAL", i.arg)
         st.stack.append(v)
 
     def _op_store_fast(self, i, st, block, out):
+        """STORE_FAST: pop a value into the local."""
         st.locals[i.arg] = self._val(st.stack.pop())
 
     def _op_load_const(self, i, st, block, out):
+        """LOAD_CONST: push a scalar constant, or a tuple constant as a VTuple of constants."""
         if type(i.arg) is tuple:
             st.stack.append(VTuple(tuple(self.const(x) for x in i.arg)))
         else:
             st.stack.append(self.const(i.arg))
 
     def _op_build_tuple(self, i, st, block, out):
+        """BUILD_TUPLE: replace the top arg values by one VTuple of them."""
         items = tuple(self._val(x) for x in st.stack[len(st.stack) - i.arg:])
         del st.stack[len(st.stack) - i.arg:]
         st.stack.append(VTuple(items))
 
     def _op_unpack(self, i, st, block, out):
+        """UNPACK_SEQUENCE: replace a VTuple of arg items by its items, the first on top."""
         t = st.stack.pop()
         if not isinstance(t, VTuple) or len(t.items) != i.arg:
             raise Unsupported("UNSUPPORTED_TYPE", "unpacking something other than a tuple of that size")
         st.stack.extend(reversed(t.items))
 
     def _op_pop_top(self, i, st, block, out):
+        """POP_TOP: drop the top of the stack."""
         st.stack.pop()
 
     def _op_push_null(self, i, st, block, out):
+        """PUSH_NULL: push the NULL marker."""
         st.stack.append(NULL)
 
     def _op_copy(self, i, st, block, out):
+        """COPY: push the arg-th item from the top again."""
         st.stack.append(st.stack[-i.arg])
 
     def _op_swap(self, i, st, block, out):
+        """SWAP: exchange the top item with the arg-th from the top."""
         s = st.stack
         s[-1], s[-i.arg] = s[-i.arg], s[-1]
 
     def _op_binary(self, i, st, block, out):
+        """BINARY_OP: replace the top two values by the specialised operation's result."""
         y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
         r = infer.binary(self, i.arg, x, y)
         del st.stack[-2:]
         st.stack.append(r)
 
     def _op_unary(self, i, st, block, out):
+        """UNARY_*: replace the top value by the specialised operation's result."""
         r = infer.unary(self, i.arg, self._val(st.stack[-1]))
         st.stack[-1] = r
 
     def _op_compare(self, i, st, block, out):
+        """COMPARE_OP: replace the top two values by the specialised comparison."""
         y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
         r = infer.compare(self, i.arg, x, y)
         del st.stack[-2:]
         st.stack.append(r)
 
     def _op_return_const(self, i, st, block, out):
+        """RETURN_CONST: end the block returning the constant."""
         self._ret(block, self.const(i.arg))
         return True
 
     def _op_return(self, i, st, block, out):
+        """RETURN_VALUE: end the block returning the popped value."""
         self._ret(block, self._val(st.stack.pop()))
         return True
 
     def _ret(self, block, v):
+        """End the block with a return of v; every return must have the same type."""
         if self.fn.return_type is None:
             self.fn.return_type = v.type
         elif self.fn.return_type != v.type:
@@ -223,11 +242,13 @@ class Builder(Merging):
         block.term = ("ret", v)
 
     def _op_jump(self, i, st, block, out):
+        """JUMP_*: end the block with a branch to the target, passing the state along."""
         out[(block.offset, i.target)] = st
         block.term = ("br", i.target)
         return True
 
     def _op_branch(self, i, st, block, out):
+        """POP_JUMP_IF_*/JUMP_IF_*_OR_POP: branch on the top's truth (kept when an or_pop jumps)."""
         when, kind = i.arg
         cond = self._val(st.stack[-1])
         t = infer.truth(self, cond)
@@ -242,9 +263,11 @@ class Builder(Merging):
         return True
 
     def _next_offset(self, i):
+        """The offset of the instruction after the current one."""
         return self.ins[self.k + 1].offset
 
     def _op_get_iter(self, i, st, block, out):
+        """GET_ITER: turn range() arguments into a range iterator (nothing else is iterable)."""
         r = st.stack[-1]
         if not isinstance(r, RangeArgs):
             raise Unsupported("UNSUPPORTED_TYPE", "iteration over something other than range()")
@@ -252,6 +275,7 @@ class Builder(Merging):
         st.stack[-1] = RangeIter(r.start, n, r.step)
 
     def _op_for_iter(self, i, st, block, out):
+        """FOR_ITER: branch on items left; the body gets the advanced iterator and the item."""
         it = st.stack[-1]
         if not isinstance(it, RangeIter):
             raise Unsupported("UNSUPPORTED_TYPE", "for over a non-range iterator")
@@ -270,6 +294,7 @@ class Builder(Merging):
         return True
 
     def _op_load_global(self, i, st, block, out):
+        """LOAD_GLOBAL: push the guarded global or builtin (NULL first when asked)."""
         name, push_null = i.arg
         where = self.globals if name in self.globals else self.builtins
         if name not in where:
@@ -282,6 +307,7 @@ class Builder(Merging):
         st.stack.append(self._known_or_value(obj))
 
     def _op_load_attr(self, i, st, block, out):
+        """LOAD_ATTR: replace a known module by its guarded attribute (NULL below for a method)."""
         name, is_method = i.arg
         owner = st.stack[-1]
         if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
@@ -296,11 +322,13 @@ class Builder(Merging):
         st.stack.append(self._known_or_value(d[name]))
 
     def _known_or_value(self, obj):
+        """A constant for a supported scalar, else the object as Known."""
         if infer.type_of_constant(obj) is not None:
             return self.const(obj)
         return Known(obj)
 
     def _op_call(self, i, st, block, out):
+        """CALL: replace callee and arguments by range(), a native call or a builtin's result."""
         n = i.arg
         args = st.stack[len(st.stack) - n:]
         callee, below = st.stack[-n - 1], st.stack[-n - 2]
@@ -318,6 +346,7 @@ class Builder(Merging):
         st.stack.append(r)
 
     def _range(self, vals):
+        """range() arguments as RangeArgs (ints, bools widened; a given step is guarded nonzero)."""
         if not 1 <= len(vals) <= 3 or any(v.type not in (INT, BOOL) for v in vals):
             raise Unsupported("UNSUPPORTED_CALL", "range() needs 1-3 int arguments")
         vals = [self.emit("bool_to_int", [v]) if v.type == BOOL else v for v in vals]
@@ -329,6 +358,7 @@ class Builder(Merging):
         return RangeArgs(*vals)
 
     def _call_python(self, fn, vals):
+        """Emit a native call to fn (itself, or a compiled specialisation); refuse otherwise."""
         types_ = tuple(v.type for v in vals)
         if fn is self.func:
             if self.self_return is None:

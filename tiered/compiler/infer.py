@@ -27,6 +27,7 @@ def type_of_constant(value):
 
 
 def _as_int(b, v):
+    """v as an int: a bool is widened, an int is returned unchanged."""
     return b.emit("bool_to_int", [v]) if v.type == BOOL else v
 
 
@@ -101,12 +102,15 @@ def compare(b, sym, x, y):
 # ---- calls to known builtins and math functions --------------------------------------------
 
 def _call_abs(b, args):
+    """abs(): float_abs on a float, int_abs on an int or bool."""
     (x,) = args
     return b.emit("float_abs", [x]) if x.type == FLOAT else b.emit("int_abs", [_as_int(b, x)])
 
 
 def _call_minmax(pred):
+    """Handler for min() or max() of 2+ same-typed numbers, comparing with pred."""
     def call(b, args):
+        """Fold the arguments with compare and select, keeping the first of equal items."""
         if len(args) < 2 or len({a.type for a in args}) != 1 or args[0].type not in NUMERIC:
             raise Unsupported("UNSUPPORTED_CALL", "min/max needs 2+ arguments of one type")
         best = args[0]
@@ -118,6 +122,7 @@ def _call_minmax(pred):
 
 
 def _call_int(b, args):
+    """int(): 0 without arguments; truncate a float, widen a bool."""
     if not args:
         return b.const(0)
     (x,) = args
@@ -125,16 +130,19 @@ def _call_int(b, args):
 
 
 def _call_float(b, args):
+    """float(): 0.0 without arguments, else the argument converted to float."""
     if not args:
         return b.const(0.0)
     return as_float(b, args[0])
 
 
 def _call_bool(b, args):
+    """bool(): the truth of the argument, False without one."""
     return truth(b, args[0]) if args else b.const(False)
 
 
 def _call_round(b, args):
+    """round(x) without ndigits: a float rounds half-even to int; an int stays (bool widened)."""
     if len(args) != 1:
         raise Unsupported("UNSUPPORTED_CALL", "round() with ndigits")
     (x,) = args
@@ -142,26 +150,34 @@ def _call_round(b, args):
 
 
 def _math1(name):
+    """Handler for a one-argument math function on a float (op math1)."""
     def call(b, args):
+        """Emit math1 of the argument converted to float."""
         return b.emit("math1", [as_float(b, args[0])], {"fn": name})
     return call
 
 
 def _math2(name):
+    """Handler for a two-argument math function on floats (op math2)."""
     def call(b, args):
+        """Emit math2 of both arguments converted to float."""
         return b.emit("math2", [as_float(b, args[0]), as_float(b, args[1])], {"fn": name})
     return call
 
 
 def _math_round(op):
+    """Handler for floor/ceil/trunc: op on a float; an int (bool widened) stays as it is."""
     def call(b, args):
+        """Emit op on a float argument; return an int argument (bool widened) unchanged."""
         (x,) = args
         return b.emit(op, [x]) if x.type == FLOAT else _as_int(b, x)
     return call
 
 
 def _float_test(name):
+    """Handler for isnan/isinf/isfinite (op float_test)."""
     def call(b, args):
+        """Emit float_test of the argument converted to float."""
         return b.emit("float_test", [as_float(b, args[0])], {"fn": name})
     return call
 
@@ -206,6 +222,7 @@ def call_known(b, fn, args):
 
 
 def _hashable(obj):
+    """True when obj can be hashed (so it may be looked up in CALLS)."""
     try:
         hash(obj)
         return True

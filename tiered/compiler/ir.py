@@ -17,6 +17,7 @@ class Value:
 
     @property
     def spec(self):
+        """The OpSpec of this value's op."""
         return OPS[self.op]
 
     def __repr__(self):
@@ -35,6 +36,7 @@ class Block:
     loop_header: bool = False
 
     def succs(self):
+        """The offsets of the successor blocks named by the terminator (none for a return)."""
         if self.term is None or self.term[0] == "ret":
             return []
         return [self.term[1]] if self.term[0] == "br" else [self.term[2], self.term[3]]

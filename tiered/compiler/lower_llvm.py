@@ -21,6 +21,7 @@ TICK_THREADS = 0x3FFFFF        # let other threads run every 2**22 iterations
 
 
 def _ptr(obj):
+    """An LLVM constant pointer to a Python object (by its address)."""
     return f"inttoptr (i64 {id(obj)} to ptr)"
 
 
@@ -36,32 +37,40 @@ class FnEmitter:
 
     # -- helpers used by the op lowerings
     def tmp(self):
+        """A fresh temporary name."""
         self.n += 1
         return f"%t{self.n}"
 
     def line(self, text):
+        """Append one indented instruction line."""
         self.lines.append("  " + text)
 
     def label(self, name):
+        """Start a new basic block with this label."""
         self.lines.append(f"{name}:")
         self.cur = name
 
     def op(self, text):
+        """Emit `%tmp = text` and return the temporary."""
         t = self.tmp()
         self.line(f"{t} = {text}")
         return t
 
     def define(self, v, text):
+        """Emit text as the definition of IR value v (%v<id>)."""
         self.names[v.id] = f"%v{v.id}"
         self.line(f"%v{v.id} = {text}")
 
     def alias(self, v, ref):
+        """Let IR value v be referred to by an existing LLVM operand."""
         self.names[v.id] = ref
 
     def ref(self, v):
+        """The LLVM operand for IR value v."""
         return self.names[v.id]
 
     def exit_id(self, v):
+        """The module-wide exit number of v (the function's exit base + its own index)."""
         return self.exit_base + v.attrs["exit"]
 
     def guard(self, cond, v, with_exception=False, reason=None):
@@ -71,6 +80,7 @@ class FnEmitter:
         self._branch_exit(cond, v, with_exception, Exit.SIGNAL if with_exception else (reason or v.spec.exit))
 
     def _branch_exit(self, cond, v, with_exception, reason):
+        """Branch to the exit block for (v, exception, reason) when cond holds, else continue."""
         k = self.exit_id(v)
         code = ((k * 2 + with_exception) * 64) + REASONS.index(reason)
         self.exits_used.setdefault(code, v)
@@ -111,6 +121,7 @@ class FnEmitter:
             self.guard("false", v)
 
     def loop_poll(self, v):
+        """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
         c = self.op("load i32, ptr @tiered_tick")
         c1 = self.op(f"add i32 {c}, 1")
         self.line(f"store i32 {c1}, ptr @tiered_tick")
@@ -127,6 +138,7 @@ class FnEmitter:
             self.guard("false", v)
 
     def call_native(self, v):
+        """Call a native specialisation with one less budget; exit at the limit or on its exit."""
         target = v.attrs["target"]
         callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
         ret_ll = LL[v.type]
@@ -142,6 +154,7 @@ class FnEmitter:
 
     # -- the function
     def emit(self):
+        """LLVM IR text of the whole specialisation: blocks, phis and exit blocks."""
         fn = self.fn
         params = ", ".join(f"{LL[p.type]} %v{p.id}" for p in fn.params)
         for p in fn.params:
@@ -163,11 +176,13 @@ class FnEmitter:
         return "\n".join(head + body + exits + ["}"])
 
     def _phi(self, item):
+        """The LLVM phi line of an IR phi, with each predecessor's final label."""
         _, b, p = item
         inc = ", ".join(f"[{self.ref(a)}, %{self.block_end[pred.id]}]" for a, pred in zip(p.args, b.preds))
         return f"  %v{p.id} = phi {LL[p.type]} {inc}"
 
     def _terminate(self, b):
+        """Emit a block's terminator: branch, conditional branch, or return with status 0."""
         t = b.term
         blk = {x.offset: x for x in self.fn.blocks}
         if t[0] == "br":
@@ -214,9 +229,11 @@ class ModuleEmitter:
         self.buffer_size = 1
 
     def keep(self, *objs):
+        """Keep objects alive as long as the module (those its code points at)."""
         self.kept.extend(o for o in objs if o is not None)
 
     def global_i64(self, value):
+        """Add an internal i64 global with an initial value; return its name."""
         name = f"@g{len(self.globals)}"
         self.globals.append(f"{name} = internal global i64 {value}")
         return name
@@ -256,6 +273,7 @@ class ModuleEmitter:
         return lines
 
     def _entry(self, fns, inner):
+        """The boxed entry: match argument types to a spec, unbox, call, box; else exit or miss."""
         n = len(fns[0].params)
         lines = [f"define ptr @{self.prefix}_entry(ptr %self, ptr %args, i64 %nargs) {{", "entry:",
                  "  %ovf = alloca i32"]

@@ -29,6 +29,7 @@ def literal(value, type_):
 
 
 def _ovf(e, v, kind):
+    """Checked int add/sub/mul via an overflow intrinsic; exit on overflow."""
     a, b = e.ref(v.args[0]), e.ref(v.args[1])
     p = e.tmp()
     e.line(f"{p} = call {{i64, i1}} @llvm.{kind}.with.overflow.i64(i64 {a}, i64 {b})")
@@ -37,12 +38,15 @@ def _ovf(e, v, kind):
 
 
 def _binop(instr, ty="i64"):
+    """Lowering of a plain two-operand LLVM instruction."""
     def lower(e, v):
+        """Define v as the instruction applied to its two operands."""
         e.define(v, f"{instr} {ty} {e.ref(v.args[0])}, {e.ref(v.args[1])}")
     return lower
 
 
 def _int_divmod(e, v, mod):
+    """Python int // or % (floor semantics); exit on a zero divisor or overflow."""
     a, b = e.ref(v.args[0]), e.ref(v.args[1])
     e.guard(e.op(f"icmp eq i64 {b}, 0"), v)
     minus1 = e.op(f"icmp eq i64 {b}, -1")
@@ -62,6 +66,7 @@ def _int_divmod(e, v, mod):
 
 
 def _int_truediv(e, v):
+    """int / int as a double; exit on a zero divisor or an operand beyond 2**53."""
     a, b = e.ref(v.args[0]), e.ref(v.args[1])
     e.guard(e.op(f"icmp eq i64 {b}, 0"), v)
     for x in (a, b):      # beyond 2**53 CPython rounds differently from double division
@@ -70,6 +75,7 @@ def _int_truediv(e, v):
 
 
 def _int_pow(e, v):
+    """int ** int via tiered_ipow; exit on a negative exponent or overflow."""
     a, b = e.ref(v.args[0]), e.ref(v.args[1])
     e.guard(e.op(f"icmp slt i64 {b}, 0"), v)             # negative exponent: a float result
     p = e.op(f"call {{i64, i1}} @tiered_ipow(i64 {a}, i64 {b})")
@@ -78,18 +84,21 @@ def _int_pow(e, v):
 
 
 def _int_neg(e, v):
+    """Integer negation; exit on -2**63."""
     a = e.ref(v.args[0])
     e.guard(e.op(f"icmp eq i64 {a}, {-2**63}"), v)
     e.define(v, f"sub i64 0, {a}")
 
 
 def _int_abs(e, v):
+    """Integer abs(); exit on -2**63."""
     a = e.ref(v.args[0])
     e.guard(e.op(f"icmp eq i64 {a}, {-2**63}"), v)
     e.define(v, f"select i1 {e.op(f'icmp slt i64 {a}, 0')}, i64 {e.op(f'sub i64 0, {a}')}, i64 {a}")
 
 
 def _int_lshift(e, v):
+    """int << int; exit on a negative count or when bits are lost."""
     a, b = e.ref(v.args[0]), e.ref(v.args[1])
     e.guard(e.op(f"icmp slt i64 {b}, 0"), v)
     big = e.op(f"icmp sgt i64 {b}, 63")
@@ -101,6 +110,7 @@ def _int_lshift(e, v):
 
 
 def _int_rshift(e, v):
+    """int >> int (counts above 63 act as 63); exit on a negative count."""
     a, b = e.ref(v.args[0]), e.ref(v.args[1])
     e.guard(e.op(f"icmp slt i64 {b}, 0"), v)
     sb = e.op(f"select i1 {e.op(f'icmp sgt i64 {b}, 63')}, i64 63, i64 {b}")
@@ -108,12 +118,15 @@ def _int_rshift(e, v):
 
 
 def _cmp(kind, table, ty):
+    """Lowering of a comparison: kind (icmp/fcmp) with the predicate table, on type ty."""
     def lower(e, v):
+        """Define v as the comparison of its two operands by its pred."""
         e.define(v, f"{kind} {table[v.attrs['pred']]} {ty} {e.ref(v.args[0])}, {e.ref(v.args[1])}")
     return lower
 
 
 def _int_float_cmp(e, v):
+    """Compare an int with a float; exit when the int is beyond 2**53 in magnitude."""
     i_first = v.attrs["int_first"]
     i = e.ref(v.args[0] if i_first else v.args[1])
     e.guard(e.op(f"icmp ugt i64 {e.op(f'add i64 {i}, {TWO53}')}, {2 * TWO53}"), v)
@@ -123,6 +136,7 @@ def _int_float_cmp(e, v):
 
 
 def _float_div(e, v):
+    """float / float; exit on a zero divisor."""
     e.guard(e.op(f"fcmp oeq double {e.ref(v.args[1])}, 0.0"), v)
     e.define(v, f"fdiv double {e.ref(v.args[0])}, {e.ref(v.args[1])}")
 
@@ -149,14 +163,17 @@ def _float_mod_parts(e, v):
 
 
 def _float_mod(e, v):
+    """float % float with Python's sign (from _float_mod_parts)."""
     e.alias(v, _float_mod_parts(e, v)[0])
 
 
 def _float_floordiv(e, v):
+    """float // float with Python's rounding (from _float_mod_parts)."""
     e.alias(v, _float_mod_parts(e, v)[1])
 
 
 def _finite(e, x):
+    """An i1 that is true when x is finite (neither inf nor nan)."""
     return e.op(f"fcmp olt double {e.op(f'call double @llvm.fabs.f64(double {x})')}, {fconst(float('inf'))}")
 
 
@@ -172,6 +189,7 @@ def _pow_guard(e, v, r, x, y):
 
 
 def _float_pow(e, v):
+    """float ** float via libm pow; exit unless CPython would return the same value."""
     x, y = e.ref(v.args[0]), e.ref(v.args[1])
     r = e.op(f"call double @pow(double {x}, double {y})")
     _pow_guard(e, v, r, x, y)
@@ -179,6 +197,7 @@ def _float_pow(e, v):
 
 
 def _math1(e, v):
+    """A one-argument math function; exit on a domain error or overflow (not for fabs)."""
     fn, x = v.attrs["fn"], e.ref(v.args[0])
     callee = INTRINSIC1.get(fn, fn)
     r = e.op(f"call double @{callee}(double {x})")
@@ -190,6 +209,7 @@ def _math1(e, v):
 
 
 def _math2(e, v):
+    """A two-argument math function (copysign inline); exit where CPython special-cases."""
     fn, x, y = v.attrs["fn"], e.ref(v.args[0]), e.ref(v.args[1])
     if fn == "copysign":
         e.define(v, f"call double @llvm.copysign.f64(double {x}, double {y})")
@@ -204,6 +224,7 @@ def _math2(e, v):
 
 
 def _to_int(e, v, intrinsic):
+    """float to int, rounded first by an optional intrinsic; exit outside the i64 range."""
     x = e.ref(v.args[0])
     if intrinsic:
         x = e.op(f"call double @{intrinsic}(double {x})")
@@ -214,6 +235,7 @@ def _to_int(e, v, intrinsic):
 
 
 def _float_test(e, v):
+    """math.isnan/isinf/isfinite of a double."""
     x, fn = e.ref(v.args[0]), v.attrs["fn"]
     if fn == "isnan":
         e.define(v, f"fcmp uno double {x}, 0.0")
@@ -224,6 +246,7 @@ def _float_test(e, v):
 
 
 def _range_len(e, v):
+    """The number of items of range(lo, hi, step) (the step is nonzero)."""
     lo, hi, step = (e.ref(a) for a in v.args)
     up = e.op(f"icmp sgt i64 {step}, 0")
     a = e.op(f"select i1 {up}, i64 {lo}, i64 {hi}")
@@ -235,10 +258,12 @@ def _range_len(e, v):
 
 
 def _const(e, v):
+    """A constant: refer to its LLVM literal."""
     e.alias(v, literal(v.attrs["value"], v.type))
 
 
 def _guard_nonzero(e, v):
+    """Exit when the int operand is zero."""
     e.guard(e.op(f"icmp eq i64 {e.ref(v.args[0])}, 0"), v)
 
 

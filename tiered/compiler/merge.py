@@ -19,6 +19,7 @@ class State:
         self.locals, self.stack = locals_, stack
 
     def copy(self):
+        """A copy whose locals dict and stack list can be changed independently."""
         return State(dict(self.locals), list(self.stack))
 
 
@@ -67,6 +68,7 @@ class Merging:
         return merged
 
     def _merge_items(self, block, items, loop):
+        """Merge one stack slot: iterators field-wise, values via phis; other objects must be equal."""
         first = items[0]
         if isinstance(first, RangeIter):
             if not all(isinstance(i, RangeIter) for i in items):
@@ -82,6 +84,7 @@ class Merging:
         return first
 
     def _merge_values(self, block, vals, loop):
+        """Join same-typed values: the value itself if all agree (outside loops), else a new phi."""
         if any(v.type != vals[0].type for v in vals):
             raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
         if not loop and all(v is vals[0] for v in vals):
@@ -105,6 +108,7 @@ class Merging:
                 raise AssertionError("phi arity")
 
     def _fill_one(self, block, state):
+        """Add one back edge's locals and stack values as inputs to the loop header's phis."""
         header = block.header_state
         for name, phi in header.locals.items():
             if phi is None:
@@ -123,6 +127,7 @@ class Merging:
                 raise Unsupported("UNSTABLE_TYPE", "different objects on a back edge")
 
     def _add_incoming(self, phi, v):
+        """Append v as a phi input; refuse when it is not a value of the phi's type."""
         if not isinstance(v, Value) or v.type != phi.type:
             raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
         phi.args.append(v)

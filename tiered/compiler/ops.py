@@ -9,6 +9,7 @@ INT, FLOAT, BOOL, NONE = "int", "float", "bool", "none"
 
 @dataclass(frozen=True)
 class OpSpec:
+    """The static description of one IR op: arity, result type, exit reason, purity."""
     name: str
     arity: int              # -1: variable
     result: Optional[str]   # None: given by the builder (phi, const, calls)
@@ -17,6 +18,7 @@ class OpSpec:
 
 
 def _op(name, arity, result, exit=None, pure=True):
+    """Make an OpSpec (shorthand for the OPS table)."""
     return OpSpec(name, arity, result, exit, pure)
 
 

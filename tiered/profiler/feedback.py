@@ -26,6 +26,7 @@ class Feedback:
         self.queue = SortedKeyList(key=lambda p: -p.count)
 
     def profile(self, code):
+        """The CodeProfile of a code object, created on first use."""
         p = self.profiles.get(code)
         if p is None:
             p = self.profiles[code] = CodeProfile(code)

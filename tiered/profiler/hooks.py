@@ -24,6 +24,7 @@ class MonitoringHook:
         self.feedback, self.on_hot, self.is_decided = feedback, on_hot, is_decided
 
     def start(self):
+        """Claim the tool id and count PY_START events; False when the id is already taken."""
         mon = sys.monitoring
         if mon.get_tool(TOOL_ID) is not None:
             return False
@@ -34,6 +35,7 @@ class MonitoringHook:
         return True
 
     def stop(self):
+        """Stop the PY_START events and free the tool id, if tiered still holds it."""
         mon = sys.monitoring
         if mon.get_tool(TOOL_ID) == "tiered":
             mon.set_events(TOOL_ID, 0)
@@ -41,6 +43,7 @@ class MonitoringHook:
             mon.free_tool_id(TOOL_ID)
 
     def _on_start(self, code, offset):
+        """PY_START callback: count the call, promote when hot; DISABLE the code once decided."""
         try:
             if self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
@@ -65,6 +68,7 @@ class SamplingHook:
         self.busy = False
 
     def start(self):
+        """Start the SIGPROF timer (main thread only); False when SIGPROF belongs to someone else."""
         if threading.current_thread() is not threading.main_thread():
             return False
         if signal.getsignal(signal.SIGPROF) not in (signal.SIG_DFL, signal.SIG_IGN, None):
@@ -75,11 +79,13 @@ class SamplingHook:
         return True
 
     def stop(self):
+        """Stop the timer and restore the previous SIGPROF handler if ours is still installed."""
         signal.setitimer(signal.ITIMER_PROF, 0, 0)
         if signal.getsignal(signal.SIGPROF) == self._on_sample:
             signal.signal(signal.SIGPROF, self.previous or signal.SIG_DFL)
 
     def _on_sample(self, signum, frame):
+        """SIGPROF handler: count the top two frames of every thread; promote when one got hot."""
         if self.busy or self.is_compiling():     # it may have interrupted a compile
             return
         self.busy = True
@@ -101,6 +107,7 @@ class SamplingHook:
             self.busy = False
 
     def _count(self, frame):
+        """Count one sample of a frame's code; True when the code just became hot."""
         code = frame.f_code
         if self.is_decided(code) or never_counted(code):
             return False

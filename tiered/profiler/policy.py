@@ -17,9 +17,11 @@ class Promoter:
         self.draining = False
 
     def start(self):
+        """Start the interpreter hook; False when it could not be installed."""
         return self.hook.start()
 
     def stop(self):
+        """Stop the interpreter hook."""
         self.hook.stop()
 
     def is_decided(self, code):
@@ -44,6 +46,7 @@ class Promoter:
             self.draining = False
 
     def _promote(self, p):
+        """Compile each function of a hot code for its most common signature (or refuse it)."""
         signature = p.signatures.most_common(1)[0][0] if p.signatures else None
         for func in functions_of(p.code):
             rec = manager.record_for(func)

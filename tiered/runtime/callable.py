@@ -5,6 +5,7 @@ METH_FASTCALL = 0x0080
 
 
 class _MethodDef(ctypes.Structure):
+    """ctypes mirror of CPython's PyMethodDef."""
     _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
                 ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
 

@@ -12,6 +12,7 @@ _local = threading.local()
 
 
 def _stack():
+    """This thread's stack of pending (stub, values) resume states, created on first use."""
     s = getattr(_local, "stack", None)
     if s is None:
         s = _local.stack = []
@@ -91,6 +92,7 @@ def make_helpers(record, layouts):
     last value is a pending exception that the interpreter must raise at the resume point).
     """
     def on_exit(code, address, exc=None):
+        """Decode an exit code, unbox the buffer's values, push the resume state, count the exit."""
         stub, reason_index = divmod(code, 64)
         k = stub // 2
         layout = layouts[k]
@@ -99,11 +101,13 @@ def make_helpers(record, layouts):
         record.count_exit(REASONS[reason_index], k)
 
     def on_miss(*args):
+        """No specialisation matched: count the argument types and resume in the interpreter."""
         record.count_miss(tuple(type(a) for a in args))
         _stack().append((-1, ()))
         return SENTINEL
 
     def on_traced():
+        """A tracer is active: count the call and run it in the interpreter."""
         record.traced_calls += 1
         _stack().append((-1, ()))
         return SENTINEL

@@ -58,6 +58,7 @@ class Record:
         return sum(ctypes.c_int64.from_address(a).value for a in self.counters)
 
     def add_counter(self, address):
+        """Remember the address of a module's native entry-call counter."""
         self.counters.append(address)
 
     def count_exit(self, reason, k):
@@ -75,6 +76,7 @@ class Record:
             compile_for(self.func, types_)
 
     def refuse(self, reason, detail=""):
+        """Record why the function stays in CPython (refused unless a spec is installed); log it."""
         self.refusal, self.refusal_detail = reason, detail
         if not self.specs or self.state != "compiled":
             self.state = "refused"
@@ -251,6 +253,7 @@ def compile_on_first_call(func):
     tracing.watch_monitoring()
 
     def hook(*args):
+        """Compile func for this call's argument types and call it (interpret if traced or refused)."""
         if tracing.traced():          # stay interpreted for the tool; compile on a later call
             deopt.push_state(-1, ())
             return deopt.SENTINEL

@@ -59,11 +59,13 @@ def watch_monitoring(own_tool=OWN_TOOL):
     OTHER_TOOLS.value = sum(1 for i in range(6) if i != own_tool and mon.get_tool(i) is not None)
 
     def use_tool_id(tool_id, name):
+        """sys.monitoring.use_tool_id wrapper that counts another tool in OTHER_TOOLS."""
         use(tool_id, name)
         if tool_id != own_tool:
             OTHER_TOOLS.value += 1
 
     def free_tool_id(tool_id):
+        """sys.monitoring.free_tool_id wrapper that uncounts another tool that was in use."""
         was = mon.get_tool(tool_id) is not None
         free(tool_id)
         if tool_id != own_tool and was:

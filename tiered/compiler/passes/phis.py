@@ -22,6 +22,7 @@ def run(fn):
 
 
 def _resolve(v, replace):
+    """Follow the replacements from v until a value that is kept."""
     while isinstance(v, Value) and v.id in replace:
         v = replace[v.id]
     return v
@@ -30,6 +31,7 @@ def _resolve(v, replace):
 def _substitute(fn, replace):
     """Rewrite every use (operands, frame states, terminators) through `replace`."""
     def item(x):
+        """Resolve a stack item, including the values inside a range iterator or a tuple."""
         if isinstance(x, RangeIter):
             return RangeIter(*(_resolve(getattr(x, f), replace) for f in ("next", "remaining", "step")))
         if isinstance(x, VTuple):
