@@ -17,7 +17,6 @@ from .ops import BOOL, FLOAT, INT, NONE
 
 REASONS = list(Exit)
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
-TICK_THREADS = 0x3FFFFF        # let other threads run every 2**22 iterations
 
 
 def _ptr(obj):

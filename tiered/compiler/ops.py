@@ -67,7 +67,4 @@ OPS = {o.name: o for o in [
     _op("range_len", 3, INT),                     # start, stop, step(!=0) -> number of items
     _op("guard_nonzero", 1, None, Exit.DOMAIN, pure=False),
     _op("loop_poll", 0, None, Exit.SIGNAL, pure=False),
-    _op("force_exit", 0, None, Exit.FORCED, pure=False),
 ]}
-
-TERMINATORS = ("br", "cbr", "ret")

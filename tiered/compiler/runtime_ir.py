@@ -99,7 +99,7 @@ done:
 
 define void @tiered_yield(i32 %tick) {
 entry:
-  %m = and i32 %tick, 4194303
+  %m = and i32 %tick, 4194303                ; let other threads run every 2**22 loop iterations
   %due = icmp eq i32 %m, 0
   br i1 %due, label %check, label %done
 check:

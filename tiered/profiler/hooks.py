@@ -11,7 +11,7 @@ import sys
 import threading
 
 from ..runtime import tracing
-from .feedback import arg_values, never_counted
+from .feedback import FEEDBACK_WINDOW, arg_values, never_counted
 
 TOOL_ID = tracing.OWN_TOOL
 HAS_MONITORING = hasattr(sys, "monitoring")
@@ -49,7 +49,7 @@ class MonitoringHook:
                 return sys.monitoring.DISABLE
             fb = self.feedback
             p = fb.profile(code)
-            values = arg_values(sys._getframe(1), code) if p.count >= fb.threshold - 8 else None
+            values = arg_values(sys._getframe(1), code) if p.count >= fb.threshold - FEEDBACK_WINDOW else None
             if fb.observe(p, values):
                 self.on_hot()
                 return sys.monitoring.DISABLE
