@@ -3,6 +3,7 @@ import contextlib
 import copy
 import io
 import math
+import sys
 import traceback
 import types
 
@@ -20,7 +21,7 @@ def fresh_copy(func):
 
 
 def outcome(func, args):
-    """(kind, payload, printed) of one call: ('ok', value) or ('raise', (type, message, frames))."""
+    """(kind, payload, printed, args after) of one call: kind 'ok' (value) or 'raise' ((type, message, frames))."""
     out = io.StringIO()
     args = copy.deepcopy(args)
     try:
@@ -32,14 +33,43 @@ def outcome(func, args):
         return "raise", (type(exc), str(exc), frames), out.getvalue(), args
 
 
+class TooSlow(BaseException):
+    """bounded_outcome(): the call ran too many lines or built too big a value."""
+
+
+def bounded_outcome(func, args, max_lines=3000, max_bits=4096, max_len=1000):
+    """outcome() traced (func's file only): TooSlow past max_lines lines, a max_bits int or a max_len list."""
+    lines = [0]
+
+    def local(frame, event, arg):
+        """Count a line and check the frame's variables."""
+        lines[0] += 1
+        if lines[0] > max_lines or any(type(v) is int and v.bit_length() > max_bits
+                                       or type(v) in (list, dict) and len(v) > max_len
+                                       for v in frame.f_locals.values()):
+            raise TooSlow
+        return local
+
+    filename, old = func.__code__.co_filename, sys.gettrace()
+    sys.settrace(lambda frame, event, arg: local if frame.f_code.co_filename == filename else None)
+    try:
+        return outcome(func, args)
+    finally:
+        sys.settrace(old)
+
+
 def same_value(a, b):
-    """Equal with the same type; floats compared by repr so -0.0, nan and inf count."""
+    """Equal with the same type: floats by repr (-0.0, nan, inf count), containers by item, instances by __dict__."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, float):
+    if isinstance(a, (float, complex)):
         return repr(a) == repr(b)
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
+    if type(a).__module__ != "builtins" and hasattr(a, "__dict__") and not callable(a):
+        return same_value(vars(a), vars(b))
     return a == b
 
 
@@ -54,6 +84,9 @@ def assert_same(ref, got, args):
     assert out_r == out_g and same_value(list(args_r), list(args_g))
 
 
+_ALIVE = []     # records hold functions weakly; tests use rec.func after check() returns
+
+
 def check(func, *arg_sets, native=True, compile_with=None):
     """Compile a copy of func for the types of the first arg set (or `compile_with`), then
     compare CPython and the JIT on every arg set.  Returns the JIT copy's record.
@@ -62,6 +95,7 @@ def check(func, *arg_sets, native=True, compile_with=None):
     asserts exits really happened (when the function has any exit site)."""
     expected = [outcome(func, args) for args in arg_sets]      # pure CPython, before compiling
     jitted = fresh_copy(func)
+    _ALIVE.append(jitted)
     own_name = func.__globals__.get(func.__name__) is func
     if own_name:                       # recursive calls by name reach the compiled copy
         func.__globals__[func.__name__] = jitted
@@ -109,4 +143,5 @@ def forced_exits():
 
 FLOAT_SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e300, -1e300, 5e-324, math.inf, -math.inf, math.nan]
 INT_EDGES = [0, 1, -1, 2, -7, 7, 2**31, 2**53, 2**53 + 1, -2**53 - 1, 2**62, 2**63 - 1, -2**63]
-__all__ = ["check", "refused", "outcome", "fresh_copy", "exits_of", "Exit", "FLOAT_SPECIALS", "INT_EDGES"]
+__all__ = ["check", "refused", "outcome", "bounded_outcome", "TooSlow", "fresh_copy", "exits_of", "Exit",
+           "FLOAT_SPECIALS", "INT_EDGES"]

@@ -1,11 +1,12 @@
 """tiered: a profile-guided tiered JIT for CPython (public face: enable, disable, stats, jit)."""
 import atexit
 import logging
+import os
 import warnings
 
 from . import config, report
 from .profiler import policy
-from .runtime import manager, tracing
+from .runtime import eager, manager, tracing
 
 __version__ = "0.1.0"
 __all__ = ["enable", "disable", "stats", "jit"]
@@ -48,6 +49,15 @@ def _stop_profiler():
         _promoter.stop()
 
 
+def _after_fork_in_child():
+    """The child of a fork keeps profiling (3.11's timer is not inherited)."""
+    if _promoter is not None:
+        _promoter.hook.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def disable():
     """Stop profiling and put every original code object back."""
     global _promoter
@@ -66,7 +76,7 @@ def jit(func):
     """Decorator: compile func at its first call, for the argument types of that call."""
     if not policy.supported() or config.get("TIERED_DISABLE"):
         return func
-    return manager.compile_on_first_call(func)
+    return eager.compile_on_first_call(func)
 
 
 def _configure_logging():

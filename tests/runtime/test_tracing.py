@@ -56,6 +56,8 @@ def test_setprofile_sees_the_call():
     finally:
         sys.setprofile(None)
     assert ("work", "call") in calls and rec.traced_calls == 1
+    # no Python frame of tiered's runs under the profiler: only the function itself is called
+    assert [c for c in calls if c[1] == "call"] == [("work", "call")]
 
 
 def test_cprofile_sees_the_function():

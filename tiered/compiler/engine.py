@@ -1,42 +1,79 @@
-"""Compiler backend: LLVM IR text → machine code in one MCJIT engine (the only importer of llvmlite.binding)."""
+"""Compiler backend: LLVM IR text → machine code owned by a Compiled handle (the only importer of llvmlite.binding).
+
+Memory: MCJIT frees machine code only when its whole engine is disposed, and an engine costs
+~750 KB while a module added to one costs ~16 KB.  So modules are grouped, MODULES_PER_ENGINE
+to an engine; each Compiled handle holds its engine, and an engine that is no longer the current
+one is disposed (by llvmlite, on garbage collection) once every handle of its modules is gone.
+Whoever calls into a module's code keeps its handle alive (installed code, native callers).
+"""
 import threading
+import weakref
 
 import llvmlite.binding as llvm
 
 from ..runtime import capi
 from . import runtime_ir
 
+MODULES_PER_ENGINE = 32
 _lock = threading.Lock()
-_engine = None
-_target_machine = None
+_shared = None               # the runtime helpers' engine: lives as long as the process
+_target_machine = None       # the optimiser's target machine (owned by the shared engine)
+_current = None              # the engine new modules go to
+_live = weakref.WeakSet()    # engines not yet disposed (for tests and stats)
+
+
+class _Engine:
+    """One MCJIT engine and how many modules it was given."""
+
+    def __init__(self):
+        self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
+        self.modules = 0
+        _live.add(self)
+
+
+class Compiled:
+    """The addresses of one JIT-compiled module; its machine code lives as long as this object."""
+    __slots__ = ("addresses", "_engine", "__weakref__")
+
+    def __init__(self, addresses, engine):
+        self.addresses, self._engine = addresses, engine
+
+    def __getitem__(self, name):
+        return self.addresses[name]
+
+
+def _new_target_machine():
+    """A target machine for this host (an engine takes ownership of the one it is given)."""
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+        opt=2, codemodel="jitdefault")
 
 
 def _init():
-    """Create the target machine and engine once, and bind the C-API symbols."""
-    global _engine, _target_machine
-    if _engine is not None:
+    """Compile the shared runtime helpers once and bind the C-API symbols."""
+    global _shared, _target_machine
+    if _shared is not None:
         return
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    target = llvm.Target.from_default_triple()
-    _target_machine = target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-        opt=2, codemodel="jitdefault")
     for name, address in capi.symbols().items():
         llvm.add_symbol(name, address)
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
-    shared = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
-    shared.verify()
-    engine.add_module(shared)
-    engine.finalize_object()
+    _target_machine = _new_target_machine()
+    shared = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
+    helpers = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
+    helpers.verify()
+    shared.add_module(helpers)
+    shared.finalize_object()
     for name in runtime_ir.names():
-        llvm.add_symbol(name, engine.get_function_address(name))
-    _engine = engine
+        llvm.add_symbol(name, shared.get_function_address(name))
+    _shared = shared
 
 
 def compile_module(ir_text, names, opt_level=2, data=()):
-    """Parse, verify, optimise and JIT one module; return the addresses of functions `names`
-    and of global variables `data`."""
+    """Parse, verify, optimise and JIT one module; a Compiled handle with the addresses of
+    functions `names` and of global variables `data`."""
+    global _current
     with _lock:
         _init()
         module = llvm.parse_assembly(ir_text)
@@ -45,10 +82,20 @@ def compile_module(ir_text, names, opt_level=2, data=()):
             options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
             builder = llvm.create_pass_builder(_target_machine, options)
             builder.getModulePassManager().run(module, builder)
-        _engine.add_module(module)
-        _engine.finalize_object()
-        addresses = {name: _engine.get_function_address(name) for name in names}
-        addresses.update({name: _engine.get_global_value_address(name) for name in data})
+        if _current is None or _current.modules >= MODULES_PER_ENGINE:
+            _current = _Engine()
+        engine = _current
+        engine.ee.add_module(module)
+        engine.modules += 1
+        engine.ee.finalize_object()
+        addresses = {name: engine.ee.get_function_address(name) for name in names}
+        addresses.update({name: engine.ee.get_global_value_address(name) for name in data})
     if not all(addresses.values()):
         raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
-    return addresses
+    return Compiled(addresses, engine)
+
+
+def live_engines():
+    """How many engines for compiled functions are alive (the shared helpers' one not counted)."""
+    return len(_live)
+

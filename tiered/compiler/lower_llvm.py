@@ -140,6 +140,8 @@ class FnEmitter:
         """Call a native specialisation with one less budget; exit at the limit or on its exit."""
         target = v.attrs["target"]
         callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
+        if not v.attrs["self"]:
+            self.m.keep(target.compiled)        # the callee's machine code lives as long as ours
         ret_ll = LL[v.type]
         # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
         self.guard(self.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
@@ -221,10 +223,11 @@ class FnEmitter:
 class ModuleEmitter:
     """Collects the specialisations of one function into one LLVM module."""
 
-    def __init__(self, prefix, helpers, sentinel, force_exits=False):
-        self.prefix, self.sentinel, self.force = prefix, sentinel, force_exits
-        self.exit_helper, self.miss_helper, self.traced_helper = helpers
-        self.globals, self.kept = [], list(helpers) + [sentinel]
+    def __init__(self, prefix, helpers, sentinels, force_exits=False):
+        self.prefix, self.force = prefix, force_exits
+        self.sentinel, self.interpret = sentinels
+        self.exit_helper, self.miss_helper = helpers
+        self.globals, self.kept = [], list(helpers) + list(sentinels)
         self.buffer_size = 1
 
     def keep(self, *objs):
@@ -244,14 +247,15 @@ class ModuleEmitter:
             sym = f"{self.prefix}_s{k}"
             inner.append(sym)
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
-        entry = f"@{self.prefix}_calls = global i64 0\n" + self._entry([fn for fn, _ in specs], inner)
+        entry = (f"@{self.prefix}_calls = global i64 0\n@{self.prefix}_traced = global i64 0\n"
+                 + self._entry([fn for fn, _ in specs], inner))
         text = "\n".join([capi.declarations(), PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           f"@tiered_exit_buffer = internal global [{self.buffer_size} x i64] zeroinitializer",
                           *self.globals, *bodies, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
-        return text, f"{self.prefix}_entry", inner, f"{self.prefix}_calls"
+        return text, f"{self.prefix}_entry", inner, (f"{self.prefix}_calls", f"{self.prefix}_traced")
 
     def _traced_check(self):
         """Entry lines that send the call to the interpreter while a tracer or profiler is active."""
@@ -266,9 +270,10 @@ class ModuleEmitter:
                       "  %either = or i1 %tr, %pr", "  %busy2 = or i1 %either, %busy"]
         else:
             lines.append("  %busy2 = or i1 %busy, false")
+        counter, interpret = f"@{self.prefix}_traced", _ptr(self.interpret)
         lines += ["  br i1 %busy2, label %traced, label %untraced", "traced:",
-                  f"  %tr_r = call ptr @PyObject_Vectorcall(ptr {_ptr(self.traced_helper)}, ptr null, i64 0, ptr null)",
-                  "  ret ptr %tr_r", "untraced:"]
+                  f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
+                  f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "untraced:"]
         return lines
 
     def _entry(self, fns, inner):
@@ -316,7 +321,8 @@ class ModuleEmitter:
         k = len(fns)
         phis = ", ".join(f"[%s{j}, %spec{j}_call]" for j in range(k))
         lines += ["exited:", f"  %st = phi i32 {phis}",
-                  f"  %handed = call i1 @tiered_exit(ptr {_ptr(self.exit_helper)}, ptr @tiered_exit_buffer, i32 %st)",
+                  f"  %handed = call i1 @tiered_exit(ptr {_ptr(self.exit_helper)}, ptr @tiered_exit_buffer, "
+                  f"i64 {self.buffer_size - 1}, i32 %st)",
                   "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
                   "resume:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
                   "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "

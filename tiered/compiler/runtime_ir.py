@@ -47,24 +47,35 @@ done:
   ret ptr %r
 }
 
-define i1 @tiered_exit(ptr %helper, ptr %buffer, i32 %status) cold noinline {
+define i1 @tiered_exit(ptr %helper, ptr %buffer, i64 %nvals, i32 %status) cold noinline {
 entry:
+  ; the module's buffer is shared by all threads: copy the values out before any Python code
+  ; runs (the helper's first instruction may hand the GIL to a thread that exits too)
+  %vals = getelementptr i64, ptr %buffer, i64 1
+  %nbytes = mul i64 %nvals, 8
+  %raw = call ptr @PyBytes_FromStringAndSize(ptr %vals, i64 %nbytes)
   %argv = alloca [3 x ptr]
   %code = load i64, ptr %buffer
   %c = call ptr @PyLong_FromLongLong(i64 %code)
-  %vals = getelementptr i64, ptr %buffer, i64 1
-  %addr = ptrtoint ptr %vals to i64
-  %a = call ptr @PyLong_FromLongLong(i64 %addr)
+  %rawnull = icmp eq ptr %raw, null
+  %cnull = icmp eq ptr %c, null
+  %nomem = or i1 %rawnull, %cnull
+  br i1 %nomem, label %oom, label %boxed
+oom:                                     ; MemoryError is set: the call raises it
+  call void @tiered_xdecref(ptr %raw)
+  call void @tiered_xdecref(ptr %c)
+  ret i1 false
+boxed:
   %hasexc = icmp eq i32 %status, 2
   br i1 %hasexc, label %fetch, label %call
 fetch:
   %fetched = call ptr @tiered_fetch_exception()
   br label %call
 call:
-  %exc = phi ptr [null, %entry], [%fetched, %fetch]
+  %exc = phi ptr [null, %boxed], [%fetched, %fetch]
   store ptr %c, ptr %argv
   %p1 = getelementptr ptr, ptr %argv, i64 1
-  store ptr %a, ptr %p1
+  store ptr %raw, ptr %p1
   %p2 = getelementptr ptr, ptr %argv, i64 2
   store ptr %exc, ptr %p2
   %n = select i1 %hasexc, i64 3, i64 2
@@ -72,7 +83,7 @@ call:
   %ok = icmp ne ptr %r, null
   call void @tiered_xdecref(ptr %r)
   call void @tiered_xdecref(ptr %c)
-  call void @tiered_xdecref(ptr %a)
+  call void @tiered_xdecref(ptr %raw)
   call void @tiered_xdecref(ptr %exc)
   ret i1 %ok
 }

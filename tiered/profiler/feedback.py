@@ -1,20 +1,30 @@
 """Profiler feedback: events (code object, argument values) → counts, observed types, a hottest-first queue."""
 import gc
 import os
+import threading
 import types
+import weakref
+
+from ..weaktable import WeakTable
 from collections import Counter
 
 from sortedcontainers import SortedKeyList
 
 FEEDBACK_WINDOW = 8          # argument types are recorded for this many events before promotion
+COLD_LIMIT = 1 << 16         # distinct cold codes counted before the cold counts start afresh
 
 
 class CodeProfile:
-    """Counts and observed argument-type signatures of one code object."""
-    __slots__ = ("code", "count", "signatures", "decided")
+    """Counts and observed argument-type signatures of one code object (held weakly)."""
+    __slots__ = ("code_ref", "count", "signatures", "decided")
 
     def __init__(self, code):
-        self.code, self.count, self.signatures, self.decided = code, 0, Counter(), False
+        self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Counter(), False
+
+    @property
+    def code(self):
+        """The code object, or None once it died."""
+        return self.code_ref()
 
 
 class Feedback:
@@ -22,8 +32,15 @@ class Feedback:
 
     def __init__(self, threshold):
         self.threshold = threshold
-        self.profiles = {}
+        # Cold codes are counted in a plain dict of ints (by id: a heuristic that creates no
+        # object per code, so a program counting gc objects sees none); a code gets a profile
+        # only near the threshold.
+        self.cold = {}
+        self.profiles = WeakTable()
         self.queue = SortedKeyList(key=lambda p: -p.count)
+        # Events come from every thread and, on 3.11, from a signal handler that may interrupt
+        # a thread inside observe(): whoever finds the lock taken skips its event, never waits.
+        self.lock = threading.Lock()
 
     def profile(self, code):
         """The CodeProfile of a code object, created on first use."""
@@ -32,20 +49,45 @@ class Feedback:
             p = self.profiles[code] = CodeProfile(code)
         return p
 
-    def observe(self, p, arg_values):
+    def event(self, code, frame):
+        """One call (3.12) or sample (3.11) of code running in frame; True when it just got hot."""
+        p = self.profiles.get(code)
+        if p is None:
+            n = self.cold.get(id(code), 0) + 1
+            if n < self.threshold - FEEDBACK_WINDOW:
+                if len(self.cold) >= COLD_LIMIT:
+                    self.cold.clear()
+                self.cold[id(code)] = n
+                return False
+            self.cold.pop(id(code), None)
+            p = self.profile(code)
+            p.count = n - 1
+        return self.observe(p, arg_values(frame, code))
+
+    def observe(self, p, values):
         """Count one event; True when the code just became hot (it is then queued)."""
-        p.count += 1
-        if p.count > self.threshold - FEEDBACK_WINDOW and arg_values is not None:
-            p.signatures[tuple(type(v) for v in arg_values)] += 1
-        if p.count >= self.threshold and not p.decided:
-            p.decided = True
-            self.queue.add(p)
-            return True
-        return False
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            p.count += 1
+            if p.count > self.threshold - FEEDBACK_WINDOW and values is not None:
+                p.signatures[tuple(type(v) for v in values)] += 1
+            if p.count >= self.threshold and not p.decided:
+                p.decided = True
+                self.queue.add(p)
+                return True
+            return False
+        finally:
+            self.lock.release()
 
     def pop_hottest(self):
-        """The hottest queued profile, or None."""
-        return self.queue.pop(0) if self.queue else None
+        """The hottest queued profile, or None (also None while another thread holds the queue)."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.queue.pop(0) if self.queue else None
+        finally:
+            self.lock.release()
 
 
 def functions_of(code):

@@ -11,7 +11,7 @@ import sys
 import threading
 
 from ..runtime import tracing
-from .feedback import FEEDBACK_WINDOW, arg_values, never_counted
+from .feedback import never_counted
 
 TOOL_ID = tracing.OWN_TOOL
 HAS_MONITORING = hasattr(sys, "monitoring")
@@ -20,8 +20,8 @@ HAS_MONITORING = hasattr(sys, "monitoring")
 class MonitoringHook:
     """3.12+: count PY_START events per code object; DISABLE once decided."""
 
-    def __init__(self, feedback, on_hot, is_decided):
-        self.feedback, self.on_hot, self.is_decided = feedback, on_hot, is_decided
+    def __init__(self, feedback, on_hot, is_decided, on_error):
+        self.feedback, self.on_hot, self.is_decided, self.on_error = feedback, on_hot, is_decided, on_error
 
     def start(self):
         """Claim the tool id and count PY_START events; False when the id is already taken."""
@@ -33,6 +33,9 @@ class MonitoringHook:
         mon.register_callback(TOOL_ID, mon.events.PY_START, self._on_start)
         mon.set_events(TOOL_ID, mon.events.PY_START)
         return True
+
+    def after_fork_in_child(self):
+        """sys.monitoring state is part of the interpreter: a forked child keeps it."""
 
     def stop(self):
         """Stop the PY_START events and free the tool id, if tiered still holds it."""
@@ -48,12 +51,13 @@ class MonitoringHook:
             if self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
             fb = self.feedback
-            p = fb.profile(code)
-            values = arg_values(sys._getframe(1), code) if p.count >= fb.threshold - FEEDBACK_WINDOW else None
-            if fb.observe(p, values):
+            hot = fb.event(code, sys._getframe(1))
+            if hot or fb.queue:        # also drains what another thread queued and could not
                 self.on_hot()
+            if hot:
                 return sys.monitoring.DISABLE
-        except Exception:          # the profiler never disturbs the program
+        except Exception as exc:   # noqa: BLE001 - the profiler never disturbs the program
+            self.on_error(code, exc)
             return sys.monitoring.DISABLE
         return None
 
@@ -61,9 +65,9 @@ class MonitoringHook:
 class SamplingHook:
     """3.11: a SIGPROF timer samples the top two frames of every thread."""
 
-    def __init__(self, feedback, on_hot, is_decided, hz, is_compiling):
+    def __init__(self, feedback, on_hot, is_decided, on_error, hz, is_compiling):
         self.feedback, self.on_hot, self.is_decided, self.hz = feedback, on_hot, is_decided, hz
-        self.is_compiling = is_compiling
+        self.on_error, self.is_compiling = on_error, is_compiling
         self.previous = None
         self.busy = False
 
@@ -75,8 +79,17 @@ class SamplingHook:
             return False               # somebody else profiles: do not take their signal
         self.previous = signal.signal(signal.SIGPROF, self._on_sample)
         signal.siginterrupt(signal.SIGPROF, False)
-        signal.setitimer(signal.ITIMER_PROF, 1.0 / self.hz, 1.0 / self.hz)
+        self._arm()
         return True
+
+    def _arm(self):
+        """Start the CPU-time timer."""
+        signal.setitimer(signal.ITIMER_PROF, 1.0 / self.hz, 1.0 / self.hz)
+
+    def after_fork_in_child(self):
+        """A forked child does not inherit timers: re-arm ours if our handler is installed."""
+        if signal.getsignal(signal.SIGPROF) == self._on_sample:
+            self._arm()
 
     def stop(self):
         """Stop the timer and restore the previous SIGPROF handler if ours is still installed."""
@@ -99,9 +112,9 @@ class SamplingHook:
                     if f.f_code.co_name != "_on_sample":
                         hot |= self._count(f)
                     f = f.f_back
-            if hot:
+            if hot or self.feedback.queue:
                 self.on_hot()
-        except Exception:
+        except Exception:          # noqa: BLE001 - the profiler never disturbs the program
             pass
         finally:
             self.busy = False
@@ -109,16 +122,20 @@ class SamplingHook:
     def _count(self, frame):
         """Count one sample of a frame's code; True when the code just became hot."""
         code = frame.f_code
-        if self.is_decided(code) or never_counted(code):
+        try:
+            if self.is_decided(code) or never_counted(code):
+                return False
+            return self.feedback.event(code, frame)
+        except Exception as exc:   # noqa: BLE001 - counted for this code, which is then left alone
+            self.on_error(code, exc)
             return False
-        return self.feedback.observe(self.feedback.profile(code), arg_values(frame, code))
 
 
-def make_hook(feedback, on_hot, is_decided, hz, is_compiling):
+def make_hook(feedback, on_hot, is_decided, on_error, hz, is_compiling):
     """The hook this Python version supports."""
     if HAS_MONITORING:
-        return MonitoringHook(feedback, on_hot, is_decided)
-    return SamplingHook(feedback, on_hot, is_decided, hz, is_compiling)
+        return MonitoringHook(feedback, on_hot, is_decided, on_error)
+    return SamplingHook(feedback, on_hot, is_decided, on_error, hz, is_compiling)
 
 
 def samples_for(threshold):

@@ -1,6 +1,8 @@
 """Profiler promotion policy: hot code objects from the queue → compile requests, hottest first."""
 import sys
+import threading
 
+from ..reasons import Refusal
 from ..runtime import manager
 from . import hooks
 from .feedback import Feedback, functions_of
@@ -13,8 +15,9 @@ class Promoter:
         self.threshold = threshold
         counted = hooks.samples_for(threshold) if not hooks.HAS_MONITORING else threshold
         self.feedback = Feedback(counted)
-        self.hook = hooks.make_hook(self.feedback, self.drain, self.is_decided, hz, manager.busy)
-        self.draining = False
+        self.hook = hooks.make_hook(self.feedback, self.drain, self.is_decided, self.on_error, hz,
+                                    manager.busy)
+        self.draining = threading.Lock()    # one thread drains; others go on interpreting
 
     def start(self):
         """Start the interpreter hook; False when it could not be installed."""
@@ -32,27 +35,40 @@ class Promoter:
         return p is not None and p.decided
 
     def drain(self):
-        """Compile every queued profile, hottest first (not re-entrant)."""
-        if self.draining:
+        """Compile every queued profile, hottest first (not re-entrant, never waits)."""
+        if not self.draining.acquire(blocking=False):
             return
-        self.draining = True
         try:
             while True:
                 p = self.feedback.pop_hottest()
                 if p is None:
                     return
-                self._promote(p)
+                code = p.code
+                try:
+                    if code is not None:
+                        self._promote(p, code)
+                except Exception as exc:   # noqa: BLE001 - the profiler never disturbs the program
+                    self.on_error(code, exc)
         finally:
-            self.draining = False
+            self.draining.release()
 
-    def _promote(self, p):
+    def on_error(self, code, exc):
+        """The profiler failed on a code object: leave it alone and say why in stats()."""
+        try:
+            self.feedback.profile(code).decided = True
+            for func in functions_of(code):
+                manager.record_for(func).refuse(Refusal.PROFILER_ERROR, f"{type(exc).__name__}: {exc}")
+        except Exception:          # noqa: BLE001 - nothing more can be done without risk
+            pass
+
+    def _promote(self, p, code):
         """Compile each function of a hot code for its most common signature (or refuse it)."""
         signature = p.signatures.most_common(1)[0][0] if p.signatures else None
-        for func in functions_of(p.code):
+        for func in functions_of(code):
             rec = manager.record_for(func)
             rec.calls = max(rec.calls, p.count)
             if signature is None:
-                rec.refuse(manager.Refusal.NO_FEEDBACK, "no argument types observed")
+                rec.refuse(Refusal.NO_FEEDBACK, "no argument types observed")
                 continue
             manager.compile_for(func, signature)
 

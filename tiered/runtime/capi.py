@@ -8,6 +8,7 @@ _api = ctypes.pythonapi
 FUNCTIONS = {
     "PyFloat_FromDouble": "declare ptr @PyFloat_FromDouble(double)",
     "PyLong_FromLongLong": "declare ptr @PyLong_FromLongLong(i64)",
+    "PyBytes_FromStringAndSize": "declare ptr @PyBytes_FromStringAndSize(ptr, i64)",
     "PyLong_AsLongLongAndOverflow": "declare i64 @PyLong_AsLongLongAndOverflow(ptr, ptr)",
     "PyBool_FromLong": "declare ptr @PyBool_FromLong(i64)",
     "Py_IncRef": "declare void @Py_IncRef(ptr)",

@@ -1,5 +1,4 @@
 """Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
-import ctypes
 import struct
 import threading
 
@@ -7,6 +6,10 @@ from ..compiler.frame_state import NULL, Known, RangeIter, VTuple
 from ..reasons import Exit
 
 SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
+# "run this call in the interpreter from the start" (a tracer is active, no specialisation
+# matched, ...): the prologue jumps to the original body without calling any Python helper,
+# so a tracer or debugger sees no frame of tiered's
+INTERPRET = type("TieredInterpret", (), {"__repr__": lambda self: "<tiered interpret>"})()
 REASONS = list(Exit)
 _local = threading.local()
 
@@ -57,11 +60,10 @@ class Layout:
         return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
 
 
-def unbox(address, types):
-    """The Python values of an exit's raw 64-bit slots, by their IR types."""
-    raw = (ctypes.c_int64 * len(types)).from_address(address) if types else ()
+def unbox(raw, types):
+    """The Python values of an exit's raw 64-bit slots (bytes copied from the buffer), by IR types."""
     out = []
-    for bits, t in zip(raw, types):
+    for bits, t in zip(struct.unpack_from(f"<{len(types)}q", raw), types):
         if t == "float":
             out.append(struct.unpack("<d", struct.pack("<q", bits))[0])
         elif t == "bool":
@@ -85,36 +87,24 @@ def _kind(item):
 
 
 def make_helpers(record, layouts):
-    """The Python callables native code calls: on an exit, when no specialisation matches, and
-    when a tracer is active (the call then runs in the interpreter).
+    """The Python callables native code calls: on an exit, and when no specialisation matches.
 
     Native code passes `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
     last value is a pending exception that the interpreter must raise at the resume point).
     """
-    def on_exit(code, address, exc=None):
+    def on_exit(code, raw, exc=None):
         """Decode an exit code, unbox the buffer's values, push the resume state, count the exit."""
         stub, reason_index = divmod(code, 64)
         k = stub // 2
         layout = layouts[k]
-        values = layout.values(unbox(address, layout.types), exc)
+        values = layout.values(unbox(raw, layout.types), exc)
         _stack().append((stub, values))
         record.count_exit(REASONS[reason_index], k)
 
     def on_miss(*args):
         """No specialisation matched: count the argument types and resume in the interpreter."""
         record.count_miss(tuple(type(a) for a in args))
-        _stack().append((-1, ()))
-        return SENTINEL
+        return INTERPRET
 
-    def on_traced():
-        """A tracer is active: count the call and run it in the interpreter."""
-        record.traced_calls += 1
-        _stack().append((-1, ()))
-        return SENTINEL
+    return on_exit, on_miss
 
-    return on_exit, on_miss, on_traced
-
-
-def push_state(stub, values):
-    """Hand (stub, values) to the prologue about to call pop_state() in this thread."""
-    _stack().append((stub, values))

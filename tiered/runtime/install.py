@@ -2,7 +2,8 @@
 
 The installed code is the ORIGINAL bytecode with a prologue after RESUME:
 
-    r = NATIVE(*params); if r is not SENTINEL: return r
+    r = NATIVE(*params); if r is not SENTINEL and r is not INTERPRET: return r
+    if r is INTERPRET: <jump to the original body>      # traced, no match: no helper call
     stub, values = pop_state()          # which exit, and the live values
     <jump to the stub of that exit>     # restores locals and stack, jumps to the resume instruction
 
@@ -17,7 +18,7 @@ from bytecode import Bytecode, Compare, Instr, Label
 from bytecode.instr import InstrLocation
 
 from ..compiler.decode import JUMP_IF_TRUE, prologue_call
-from .deopt import SENTINEL, pop_state
+from .deopt import INTERPRET, SENTINEL, pop_state
 
 
 class InstallError(Exception):
@@ -57,12 +58,16 @@ def build_code(orig, native, layouts):
         bc[p:p] = insert
 
     start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
-    body, slow = Label(), Label()
+    body, slow, interpret = Label(), Label(), Label()
     loads = [Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
     pro = prologue_call(native, loads, first, Instr) + [
         Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
         Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, slow, location=first),
-        Instr("RETURN_VALUE", location=first), slow, Instr("POP_TOP", location=first)]
+        Instr("COPY", 1, location=first), Instr("LOAD_CONST", INTERPRET, location=first),
+        Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, interpret, location=first),
+        Instr("RETURN_VALUE", location=first),
+        interpret, Instr("POP_TOP", location=first), Instr("JUMP_FORWARD", body, location=first),
+        slow, Instr("POP_TOP", location=first)]
     pro += prologue_call(pop_state, [], first, Instr)
     pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
     stubs = []

@@ -1,25 +1,30 @@
 """Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
 import ctypes
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import Counter
+from contextlib import contextmanager
 from itertools import count
 
 from .. import config
 from ..compiler.infer import Unsupported
 from ..compiler.ops import BOOL, FLOAT, INT
 from ..reasons import Exit, Refusal
-from . import deopt, tracing
+from ..weaktable import WeakTable
+from . import deopt
 from .callable import make_callable
 
 log = logging.getLogger("tiered")
 PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
 EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
-_lock = threading.RLock()
+compile_lock = threading.RLock()    # one compile at a time; threads that find it taken do not wait
 _names = count()
-RECORDS = {}                 # function -> Record
-_installed = set()           # ids of code objects tiered installed (kept alive by their records)
+RECORDS = WeakTable()        # function -> Record (the record goes some time after the function)
+_records_lock = threading.Lock()
+_installed = WeakTable()     # code objects tiered installed -> True
 
 
 class Spec:
@@ -30,13 +35,15 @@ class Spec:
         self.return_type = fn.return_type
         self.quiet = fn.attrs.get("quiet", False)      # its native code never runs Python code
         self.address = None
+        self.compiled = None      # the engine handle holding `address` (native callers keep it)
 
 
 class Record:
     """Everything tiered knows about one function: counts, state, specialisations, exits."""
 
     def __init__(self, func):
-        self.func, self.original_code = func, func.__code__
+        self._func, self.original_code = weakref.ref(func), func.__code__
+        self.name = func.__qualname__
         self.calls = 0
         self.state = "interpreted"
         self.specs = []
@@ -44,22 +51,55 @@ class Record:
         self.exits = Counter()
         self.exit_sites = Counter()
         self.misses = Counter()
+        self.attempted = set()    # IR signatures a compile was tried for
         self.refusal = None
         self.refusal_detail = None
-        self.kept = []            # every compiled module's objects stay alive (callers may call it)
+        self.compiled = None      # the engine handle of the newest module (all specs are in it)
+        self.counters = {}        # its native counters: "native_calls"/"traced_calls" -> address
+        self.retired = Counter()  # counts of modules that are no longer the newest
         self.compiling = False
-        self.counters = []        # addresses of the native entry-call counters, one per module
         self.eager = False        # compiled on request (jit decorator, tests): always installed
-        self.traced_calls = 0     # calls run in the interpreter because a tracer was active
+
+    @property
+    def func(self):
+        """The function, or None once it died."""
+        return self._func()
+
+    def _count(self, name):
+        """A native counter of the newest module plus what retired modules counted."""
+        live = ctypes.c_int64.from_address(self.counters[name]).value if self.compiled is not None else 0
+        return self.retired[name] + live
 
     @property
     def native_calls(self):
         """Calls that entered native code (a specialisation matched), over all modules."""
-        return sum(ctypes.c_int64.from_address(a).value for a in self.counters)
+        return self._count("native_calls")
 
-    def add_counter(self, address):
-        """Remember the address of a module's native entry-call counter."""
-        self.counters.append(address)
+    @property
+    def traced_calls(self):
+        """Calls sent to the interpreter because a tracer, profiler or monitoring tool was active."""
+        return self._count("traced_calls")
+
+    @property
+    def traced_base(self):
+        """Traced calls counted outside native code (the first-call hook)."""
+        return self.retired["traced_calls"]
+
+    @traced_base.setter
+    def traced_base(self, value):
+        self.retired["traced_calls"] = value
+
+    def set_module(self, compiled, counters):
+        """The newest module replaces the previous one (whose counts so far are kept)."""
+        self.retire_module()
+        self.compiled, self.counters = compiled, counters
+
+    def retire_module(self):
+        """Stop reading the newest module's counters; its code is freed once nobody calls it."""
+        if self.compiled is not None:
+            for name in self.counters:
+                self.retired[name] += ctypes.c_int64.from_address(self.counters[name]).value
+        self.compiled, self.counters = None, {}
 
     def count_exit(self, reason, k):
         """Called on every exit; too many at one site sends the function back to CPython."""
@@ -72,21 +112,25 @@ class Record:
     def count_miss(self, types_):
         """Called when no specialisation matches the argument types: maybe compile one more."""
         self.misses[types_] += 1
-        if self.misses[types_] == max(2, config.get("TIERED_THRESHOLD") // 10) and self.state == "compiled":
-            compile_for(self.func, types_)
+        func = self.func
+        if (self.misses[types_] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
+                and self.state == "compiled" and ir_types(types_) not in self.attempted):
+            compile_for(func, types_, wait=False)
 
     def refuse(self, reason, detail=""):
         """Record why the function stays in CPython (refused unless a spec is installed); log it."""
         self.refusal, self.refusal_detail = reason, detail
         if not self.specs or self.state != "compiled":
             self.state = "refused"
-        log.info("tiered: %s stays in CPython: %s (%s)", self.func.__qualname__, reason.name, detail)
+        log.info("tiered: %s stays in CPython: %s (%s)", self.name, reason.name, detail)
 
     def restore(self):
         """Put the original code object back."""
-        if self.func.__code__ is not self.original_code:
-            self.func.__code__ = self.original_code
-        self.specs = []           # compiled code stays alive in `kept`: native callers may use it
+        func = self.func
+        if func is not None and func.__code__ is not self.original_code:
+            func.__code__ = self.original_code
+        self.specs = []           # running frames and native callers keep the code they use alive
+        self.retire_module()
         self.state = "interpreted" if self.refusal is None else "refused"
 
 
@@ -94,7 +138,10 @@ def record_for(func):
     """The record of a function, created on first use."""
     rec = RECORDS.get(func)
     if rec is None:
-        rec = RECORDS[func] = Record(func)
+        with _records_lock:
+            rec = RECORDS.get(func)
+            if rec is None:
+                rec = RECORDS[func] = Record(func)
     return rec
 
 
@@ -112,19 +159,52 @@ def busy():
     return _busy[0] > 0
 
 
-def compile_for(func, py_types):
-    """Compile and install a specialisation of func for these argument types; never raises."""
-    with _lock, _counting():
-        rec = record_for(func)
-        types_ = ir_types(py_types) if py_types is not None else None
-        try:
-            return _compile(rec, types_)
-        except Unsupported as exc:
-            rec.refuse(Refusal[exc.reason], str(exc))
-        except Exception as exc:          # LLVM, the installer, anything: never reaches the program
-            log.debug("tiered: compile of %s failed", func.__qualname__, exc_info=True)
-            rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
+def compile_for(func, py_types, wait=True):
+    """Compile and install a specialisation of func for these argument types; never raises.
+    With wait=False it returns None at once when another thread is compiling."""
+    if not compile_lock.acquire(blocking=wait):
         return None
+    try:
+        with _counting():
+            rec = record_for(func)
+            types_ = ir_types(py_types) if py_types is not None else None
+            try:
+                return _compile(rec, types_)
+            except Unsupported as exc:
+                rec.refuse(Refusal[exc.reason], str(exc))
+            except _Failed as exc:        # LLVM, the installer, anything: never reaches the program
+                log.debug("tiered: compile of %s failed", rec.name, exc_info=True)
+                rec.refuse(exc.reason, exc.detail)
+            except Exception as exc:      # noqa: BLE001 - a bug outside the stages: still contained
+                log.debug("tiered: compile of %s failed", rec.name, exc_info=True)
+                rec.refuse(_reason_for(exc, Refusal.COMPILER_ERROR), f"{type(exc).__name__}: {exc}")
+            return None
+    finally:
+        compile_lock.release()
+
+
+class _Failed(Exception):
+    """A compile stage failed: the refusal reason to record, and what went wrong."""
+
+    def __init__(self, reason, exc):
+        super().__init__(reason.name)
+        self.reason, self.detail = reason, f"{type(exc).__name__}: {exc}"
+
+
+def _reason_for(exc, reason):
+    """The refusal for an exception raised in a stage whose own reason is `reason`."""
+    return Refusal.OUT_OF_MEMORY if isinstance(exc, MemoryError) else reason
+
+
+@contextmanager
+def _stage(reason):
+    """Turn any failure inside a compile stage (other than a refusal) into _Failed(reason)."""
+    try:
+        yield
+    except (Unsupported, _Failed):
+        raise
+    except Exception as exc:              # noqa: BLE001 - classified and recorded, never re-raised
+        raise _Failed(_reason_for(exc, reason), exc) from exc
 
 
 class _counting:
@@ -148,6 +228,7 @@ def _compile(rec, types_):
             return spec
     if rec.compiling:
         return None                       # mutual recursion while compiling: call it generically
+    rec.attempted.add(types_)
     if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
         rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))
         return None
@@ -167,38 +248,41 @@ _child_seconds = [0.0]       # time spent in compiles nested inside the current 
 
 def _build_and_install(rec, types_, started):
     """Build, optimise, lower and JIT all specialisations, then install the new code object."""
-    from ..compiler import build as build_mod          # loaded on the first compile, not at import
-    from ..compiler.passes import pipeline
+    RECORDS.prune()                       # records (and machine code) of functions that died
     func = rec.func
     force = config.get("TIERED_FORCE_EXITS")
     rec.compiling = True
     try:
-        fn = pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
-                                          code=rec.original_code))
+        with _stage(Refusal.COMPILER_ERROR):
+            from ..compiler import build as build_mod      # loaded on the first compile, not at import
+            from ..compiler.passes import pipeline
+            fn = pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
+                                              code=rec.original_code))
     finally:
         rec.compiling = False
-    from ..compiler import engine                      # llvmlite: only once something will compile
-    from ..compiler.lower_llvm import ModuleEmitter
-    from . import install
     base = (max((s.exit_base + s.fn.attrs["exit_span"] for s in rec.specs), default=0))
     fn.attrs["exit_span"] = max((v.attrs["exit"] for v in fn.exits), default=-1) + 1
     new = Spec(types_, fn, base)
     specs = rec.specs + [new]
-    layouts = {}
-    for s in specs:
-        for v in s.fn.exits:
-            layouts[s.exit_base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"))
-    helpers = deopt.make_helpers(rec, layouts)
-    prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-    mod = ModuleEmitter(prefix, helpers, deopt.SENTINEL, force)
-    text, entry, inner, counter = mod.emit([(s.fn, s.exit_base) for s in specs])
-    addresses = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), [counter])
-    rec.add_counter(addresses[counter])
-    native = make_callable(addresses[entry], func.__name__, keep=mod.kept + [layouts])
-    code = install.build_code(rec.original_code, native, layouts)
+    with _stage(Refusal.LLVM_ERROR):
+        from ..compiler import engine                  # llvmlite: only once something will compile
+        from ..compiler.lower_llvm import ModuleEmitter
+        layouts = {}
+        for s in specs:
+            for v in s.fn.exits:
+                layouts[s.exit_base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"))
+        helpers = deopt.make_helpers(rec, layouts)
+        prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
+        mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET), force)
+        text, entry, inner, counters = mod.emit([(s.fn, s.exit_base) for s in specs])
+        compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), counters)
+    with _stage(Refusal.INSTALL_ERROR):
+        from . import install
+        native = make_callable(compiled[entry], func.__name__, keep=mod.kept + [layouts, compiled])
+        code = install.build_code(rec.original_code, native, layouts)
     for s, sym in zip(specs, inner):
-        s.address = addresses[sym]
-    rec.kept.append((native, mod.kept))
+        s.address, s.compiled = compiled[sym], compiled
+    rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
     rec.specs = specs
     # build, passes, LLVM and install, without the callees compiled on the way
     rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
@@ -207,11 +291,10 @@ def _build_and_install(rec, types_, started):
         # callers still call the compiled specialisation directly
         rec.refuse(Refusal.TOO_SMALL, f"{sum(_work(s.fn) for s in specs)} operations, no loop")
         return new
-    _installed.add(id(code))
-    rec.kept.append(code)
+    mark_installed(code)
     func.__code__ = code
     rec.state = "compiled"
-    log.info("tiered: compiled %s%s in %.1f ms", func.__qualname__, types_, rec.compile_seconds[-1] * 1e3)
+    log.info("tiered: compiled %s%s in %.1f ms", rec.name, types_, rec.compile_seconds[-1] * 1e3)
     return new
 
 
@@ -246,44 +329,25 @@ def _resolve_callee(fn, types_):
     return spec if spec is not None and spec.address else None
 
 
-def compile_on_first_call(func):
-    """Install a hook so that func's first call compiles it for that call's argument types."""
-    rec = record_for(func)
-    rec.eager = True
-    tracing.watch_monitoring()
-
-    def hook(*args):
-        """Compile func for this call's argument types and call it (interpret if traced or refused)."""
-        if tracing.traced():          # stay interpreted for the tool; compile on a later call
-            deopt.push_state(-1, ())
-            return deopt.SENTINEL
-        rec.func.__code__ = rec.original_code
-        spec = compile_for(func, tuple(type(a) for a in args))
-        if spec is None:
-            deopt.push_state(-1, ())
-            return deopt.SENTINEL
-        return func(*args)
-    try:
-        from . import install
-        code = install.build_code(rec.original_code, hook, {})
-        _installed.add(id(code))
-        rec.kept.append(code)
-        func.__code__ = code
-        rec.state = "profiling"
-    except Exception as exc:              # the function simply stays interpreted
-        rec.refuse(Refusal.BACKEND_ERROR, f"{type(exc).__name__}: {exc}")
-    return func
+def mark_installed(code):
+    """Remember that tiered put this code object in place (forgotten when it dies)."""
+    _installed[code] = True
 
 
 def is_installed_code(code):
     """True for code objects that tiered put in place."""
-    return id(code) in _installed
+    return code in _installed
 
 
 def restore_all():
     """Every function gets its original code back (disable())."""
-    with _lock:
+    with compile_lock:
         for rec in RECORDS.values():
             rec.restore()
             if rec.state == "compiled":
                 rec.state = "interpreted"
+
+
+# A fork waits for a compile in progress, so the child never inherits a half-built state.
+os.register_at_fork(before=compile_lock.acquire, after_in_parent=compile_lock.release,
+                   after_in_child=compile_lock.release)

@@ -1,0 +1,46 @@
+"""Runtime eager compiles: a function (jit decorator, tests) → compiled at its first call, for that call's types."""
+from ..reasons import Refusal
+from . import deopt, manager, tracing
+
+
+def compile_on_first_call(func):
+    """Install a hook so that func's first call compiles it for that call's argument types."""
+    rec = manager.record_for(func)
+    rec.eager = True
+    tracing.watch_monitoring()
+    try:
+        from . import install
+        hook_code = install.build_code(rec.original_code, _make_hook(rec), {})
+    except Exception as exc:              # noqa: BLE001 - the function simply stays interpreted
+        rec.refuse(Refusal.INSTALL_ERROR, f"{type(exc).__name__}: {exc}")
+        return func
+    manager.mark_installed(hook_code)
+    func.__code__ = hook_code
+    rec.state = "profiling"
+    return func
+
+
+def _make_hook(rec):
+    """The prologue callable: compile for this call's types, then run the call natively.
+
+    It holds the record, never the function (the function holds this through its code), so
+    a decorated function that dies is freed.  A thread that finds another thread compiling
+    does not wait: that call runs in the interpreter and a later call compiles."""
+    def hook(*args):
+        """Compile the function for this call's argument types and call it (interpret if not)."""
+        func = rec.func
+        if tracing.traced():
+            rec.traced_base += 1
+            return deopt.INTERPRET
+        if func is None or not manager.compile_lock.acquire(blocking=False):
+            return deopt.INTERPRET
+        try:
+            if func.__code__ is not rec.original_code and rec.state == "profiling":
+                func.__code__ = rec.original_code         # stays interpreted if the compile fails
+            spec = manager.compile_for(func, tuple(type(a) for a in args))
+        finally:
+            manager.compile_lock.release()
+        if spec is None:
+            return deopt.INTERPRET
+        return func(*args)
+    return hook
