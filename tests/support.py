@@ -117,7 +117,7 @@ def check(func, *arg_sets, native=True, compile_with=None):
             manager.RECORDS[f].restore()
     if native:
         assert rec.native_calls > before, "the native entry never ran"
-        if forced_exits() and any(s.fn.exits for s in rec.specs):
+        if forced_exits() and any(s.exit_count for s in rec.specs):
             assert sum(rec.exits.values()) > 0, "forced-exit mode but no exit was taken"
     return rec
 

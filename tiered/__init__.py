@@ -9,7 +9,7 @@ from .profiler import policy
 from .runtime import eager, manager, tracing
 
 __version__ = "0.1.0"
-__all__ = ["enable", "disable", "stats", "jit"]
+__all__ = ["enable", "disable", "stats", "totals", "jit"]
 _promoter = None
 _warned_version = False
 
@@ -70,6 +70,11 @@ def disable():
 def stats():
     """Plain data about every function tiered looked at (see README)."""
     return report.stats(manager.RECORDS)
+
+
+def totals():
+    """Process-wide counts, including functions that have died: compiled, installed, exits, refusals."""
+    return report.totals(manager.TOTALS)
 
 
 def jit(func):

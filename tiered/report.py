@@ -23,6 +23,12 @@ def stats(records):
     return out
 
 
+def totals(counts):
+    """Process-wide counts (functions that died included): compiles, installs, exits, refusals."""
+    return {"compiled": counts["compiled"], "installed": counts["installed"],
+            "exits": dict(counts["exits"]), "refusals": dict(counts["refusals"])}
+
+
 def summary(data):
     """A table of the stats for people."""
     if not data:

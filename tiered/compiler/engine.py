@@ -6,6 +6,7 @@ to an engine; each Compiled handle holds its engine, and an engine that is no lo
 one is disposed (by llvmlite, on garbage collection) once every handle of its modules is gone.
 Whoever calls into a module's code keeps its handle alive (installed code, native callers).
 """
+import sys
 import threading
 import weakref
 
@@ -23,12 +24,27 @@ _live = weakref.WeakSet()    # engines not yet disposed (for tests and stats)
 
 
 class _Engine:
-    """One MCJIT engine and how many modules it was given."""
+    """One MCJIT engine, how many modules it was given, and their LLVM contexts.
+
+    Each module is parsed in a context of its own: constants such as `inttoptr` of an object's
+    address are interned in their context forever, so one shared context grows with every
+    compile.  The contexts are disposed after the engine (which owns their modules)."""
 
     def __init__(self):
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
         self.modules = 0
+        self.contexts = []
         _live.add(self)
+
+    def __del__(self, _finalizing=sys.is_finalizing):
+        try:
+            if _finalizing():                # the process is ending: its memory goes anyway
+                return
+            self.ee.close()
+            for context in self.contexts:
+                context.close()
+        except Exception:                    # noqa: BLE001 - never a message from a destructor
+            pass
 
 
 class Compiled:
@@ -76,7 +92,8 @@ def compile_module(ir_text, names, opt_level=2, data=()):
     global _current
     with _lock:
         _init()
-        module = llvm.parse_assembly(ir_text)
+        context = llvm.create_context()
+        module = llvm.parse_assembly(ir_text, context=context)
         module.verify()
         if opt_level:
             options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
@@ -86,6 +103,7 @@ def compile_module(ir_text, names, opt_level=2, data=()):
             _current = _Engine()
         engine = _current
         engine.ee.add_module(module)
+        engine.contexts.append(context)
         engine.modules += 1
         engine.ee.finalize_object()
         addresses = {name: engine.ee.get_function_address(name) for name in names}

@@ -1,6 +1,7 @@
 """Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
 import struct
 import threading
+import weakref
 
 from ..compiler.frame_state import NULL, Known, RangeIter, VTuple
 from ..reasons import Exit
@@ -28,17 +29,21 @@ def pop_state():
 
 
 class Layout:
-    """How one exit's flat values map back to the frame: stack items first, then locals."""
+    """How one exit's flat values map back to the frame: stack items first, then locals.
+
+    The function itself, when on the stack (a recursive call), is not stored but taken from
+    the record at the exit: the installed code holds layouts, and nothing it holds may lead
+    back to the function (see manager)."""
     __slots__ = ("offset", "local_names", "stack_kinds", "raises", "types")
 
-    def __init__(self, state, raises):
+    def __init__(self, state, raises, func):
         self.offset = state.offset
         self.raises = raises
         self.types = [v.type for v in state.values()]
         self.local_names = [n for n, _ in state.locals]
-        self.stack_kinds = [_kind(x) for x in state.stack]
+        self.stack_kinds = [_kind(x, func) for x in state.stack]
 
-    def values(self, flat, exc):
+    def values(self, flat, exc, func):
         """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception."""
         nloc = len(self.local_names)
         locals_, rest = list(flat[:nloc]), list(flat[nloc:])
@@ -52,6 +57,8 @@ class Layout:
                 stack.append(iter(range(nxt, nxt + left * step, step)) if left else iter(range(0)))
             elif kind == "value":
                 stack.append(rest.pop(0))
+            elif kind == "self":
+                stack.append(func)
             elif kind[0] == "tuple":
                 stack.append(tuple(rest[:kind[1]]))
                 del rest[:kind[1]]
@@ -73,10 +80,13 @@ def unbox(raw, types):
     return out
 
 
-def _kind(item):
-    """How a frame-state stack item travels: a value, a range iterator, a tuple, NULL, or known."""
+def _kind(item, func):
+    """How a frame-state stack item travels: a value, a range iterator, a tuple, NULL, the
+    function itself, or another known object."""
     if item is NULL:
         return "null"
+    if isinstance(item, Known) and item.obj is func:
+        return "self"
     if isinstance(item, RangeIter):
         return "range"
     if isinstance(item, VTuple):
@@ -89,21 +99,27 @@ def _kind(item):
 def make_helpers(record, layouts):
     """The Python callables native code calls: on an exit, and when no specialisation matches.
 
-    Native code passes `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
+    They hold the record weakly (the installed code holds them).  Native code passes
+    `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
     last value is a pending exception that the interpreter must raise at the resume point).
     """
+    record_ref = weakref.ref(record)
+
     def on_exit(code, raw, exc=None):
         """Decode an exit code, unbox the buffer's values, push the resume state, count the exit."""
         stub, reason_index = divmod(code, 64)
         k = stub // 2
         layout = layouts[k]
-        values = layout.values(unbox(raw, layout.types), exc)
+        rec = record_ref()           # alive: the function runs, and its record lives as long
+        values = layout.values(unbox(raw, layout.types), exc, rec.func)
         _stack().append((stub, values))
-        record.count_exit(REASONS[reason_index], k)
+        rec.count_exit(REASONS[reason_index], k)
 
     def on_miss(*args):
         """No specialisation matched: count the argument types and resume in the interpreter."""
-        record.count_miss(tuple(type(a) for a in args))
+        rec = record_ref()
+        if rec is not None:
+            rec.count_miss(tuple(type(a) for a in args))
         return INTERPRET
 
     return on_exit, on_miss

@@ -25,17 +25,27 @@ _names = count()
 RECORDS = WeakTable()        # function -> Record (the record goes some time after the function)
 _records_lock = threading.Lock()
 _installed = WeakTable()     # code objects tiered installed -> True
+# process-wide counts, kept after the functions they are about have died
+TOTALS = {"compiled": 0, "installed": 0, "exits": Counter(), "refusals": Counter()}
 
 
 class Spec:
-    """One compiled type signature of a function."""
+    """One compiled type signature of a function.  Its IR is not kept: the IR holds the
+    function's globals, which hold the function, and records must not keep functions alive."""
 
-    def __init__(self, param_types, fn, exit_base):
-        self.param_types, self.fn, self.exit_base = param_types, fn, exit_base
-        self.return_type = fn.return_type
-        self.quiet = fn.attrs.get("quiet", False)      # its native code never runs Python code
+    def __init__(self, param_types, fn):
+        self.param_types = param_types
+        self.describe(fn)
         self.address = None
         self.compiled = None      # the engine handle holding `address` (native callers keep it)
+
+    def describe(self, fn):
+        """Keep what is needed later from the IR of this specialisation."""
+        self.return_type = fn.return_type
+        self.quiet = fn.attrs.get("quiet", False)      # its native code never runs Python code
+        self.ops = frozenset(v.op for b in fn.blocks for v in b.body)
+        self.work = _work(fn)
+        self.exit_count = len(fn.exits)
 
 
 class Record:
@@ -104,6 +114,7 @@ class Record:
     def count_exit(self, reason, k):
         """Called on every exit; too many at one site sends the function back to CPython."""
         self.exits[reason] += 1
+        TOTALS["exits"][reason.name] += 1
         self.exit_sites[k] += 1
         if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL):
             self.restore()
@@ -120,6 +131,7 @@ class Record:
     def refuse(self, reason, detail=""):
         """Record why the function stays in CPython (refused unless a spec is installed); log it."""
         self.refusal, self.refusal_detail = reason, detail
+        TOTALS["refusals"][reason.name] += 1
         if not self.specs or self.state != "compiled":
             self.state = "refused"
         log.info("tiered: %s stays in CPython: %s (%s)", self.name, reason.name, detail)
@@ -131,6 +143,9 @@ class Record:
             func.__code__ = self.original_code
         self.specs = []           # running frames and native callers keep the code they use alive
         self.retire_module()
+        self.attempted.clear()    # a later compile starts afresh
+        self.misses.clear()
+        self.exit_sites.clear()
         self.state = "interpreted" if self.refusal is None else "refused"
 
 
@@ -246,53 +261,73 @@ def _compile(rec, types_):
 _child_seconds = [0.0]       # time spent in compiles nested inside the current one
 
 
-def _build_and_install(rec, types_, started):
-    """Build, optimise, lower and JIT all specialisations, then install the new code object."""
-    RECORDS.prune()                       # records (and machine code) of functions that died
-    func = rec.func
-    force = config.get("TIERED_FORCE_EXITS")
+def _build_ir(rec, func, types_, force):
+    """The optimised IR of func for these argument types (Unsupported if it cannot compile)."""
     rec.compiling = True
     try:
         with _stage(Refusal.COMPILER_ERROR):
             from ..compiler import build as build_mod      # loaded on the first compile, not at import
             from ..compiler.passes import pipeline
-            fn = pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
-                                              code=rec.original_code))
+            return pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
+                                                code=rec.original_code))
     finally:
         rec.compiling = False
-    base = (max((s.exit_base + s.fn.attrs["exit_span"] for s in rec.specs), default=0))
-    fn.attrs["exit_span"] = max((v.attrs["exit"] for v in fn.exits), default=-1) + 1
-    new = Spec(types_, fn, base)
-    specs = rec.specs + [new]
+
+
+def _build_and_install(rec, types_, started):
+    """Build the new specialisation and rebuild the others, lower and JIT them into one module,
+    then install the new code object."""
+    RECORDS.prune()                       # records (and machine code) of functions that died
+    func = rec.func
+    force = config.get("TIERED_FORCE_EXITS")
+    fn = _build_ir(rec, func, types_, force)
+    built = []
+    for s in rec.specs:
+        try:
+            built.append((s, _build_ir(rec, func, s.param_types, force)))
+        except (Unsupported, _Failed):    # no longer compiles (a global changed): interpreted
+            log.debug("tiered: %s%s dropped on rebuild", rec.name, s.param_types)
+    new = Spec(types_, fn)
+    built.append((new, fn))
+    bases, layouts, base = [], {}, 0
+    for s, f in built:
+        bases.append(base)
+        for v in f.exits:
+            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"), func)
+        base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
         from ..compiler import engine                  # llvmlite: only once something will compile
         from ..compiler.lower_llvm import ModuleEmitter
-        layouts = {}
-        for s in specs:
-            for v in s.fn.exits:
-                layouts[s.exit_base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"))
         helpers = deopt.make_helpers(rec, layouts)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
         mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET), force)
-        text, entry, inner, counters = mod.emit([(s.fn, s.exit_base) for s in specs])
+        text, entry, inner, counters = mod.emit([(f, b) for (_, f), b in zip(built, bases)])
         compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), counters)
     with _stage(Refusal.INSTALL_ERROR):
         from . import install
-        native = make_callable(compiled[entry], func.__name__, keep=mod.kept + [layouts, compiled])
+        # The code object (not tracked by the garbage collector) holds this: nothing in it may
+        # lead back to the function, or a function that dies is never freed.  The function and
+        # its globals are alive whenever its native code runs (its frame or caller holds them).
+        keep = [o for o in mod.kept if o is not func and o is not func.__globals__]
+        native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled])
         code = install.build_code(rec.original_code, native, layouts)
-    for s, sym in zip(specs, inner):
+    for (s, f), sym in zip(built, inner):
+        s.describe(f)
         s.address, s.compiled = compiled[sym], compiled
+    specs = [s for s, _ in built]
     rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
     rec.specs = specs
     # build, passes, LLVM and install, without the callees compiled on the way
     rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
+    TOTALS["compiled"] += 1
     if not (rec.eager or worth_installing(specs)):
         # the prologue and boxing cost ~15 ns a call: a tiny body is faster interpreted; native
         # callers still call the compiled specialisation directly
-        rec.refuse(Refusal.TOO_SMALL, f"{sum(_work(s.fn) for s in specs)} operations, no loop")
+        rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
         return new
     mark_installed(code)
     func.__code__ = code
+    TOTALS["installed"] += 1
     rec.state = "compiled"
     log.info("tiered: compiled %s%s in %.1f ms", rec.name, types_, rec.compile_seconds[-1] * 1e3)
     return new
@@ -310,8 +345,7 @@ def _work(fn):
 def worth_installing(specs):
     """True when native entry pays: a loop, a native call, or enough operations."""
     for s in specs:
-        ops = {v.op for b in s.fn.blocks for v in b.body}
-        if "loop_poll" in ops or "call_native" in ops or _work(s.fn) >= SMALL_BODY:
+        if "loop_poll" in s.ops or "call_native" in s.ops or s.work >= SMALL_BODY:
             return True
     return False
 

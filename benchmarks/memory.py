@@ -1,0 +1,114 @@
+"""Memory over time: compile / exit / re-specialise / deopt cycles on functions that live and die → RSS and live engines.
+
+Each cycle compiles a function for ints, runs it natively, makes it exit (an int overflows),
+calls it with floats until a second specialisation is compiled, then gives it back to the
+interpreter (deopt) and compiles it again for ints; every 10th cycle the function is replaced
+by a new one (new code object) and the old one dies.  Memory must stay flat: machine code,
+records and profiles of what died are freed.
+Run: python benchmarks/memory.py [--cycles N] [--json]
+"""
+import argparse
+import gc
+import json
+import sys
+import time
+import tracemalloc
+import weakref
+
+import tiered
+from tiered.compiler import engine
+from tiered.runtime import manager
+
+SOURCE = '''
+def kernel(n, x):
+    s = x
+    for i in range(n):
+        s = s + i * x
+    return s
+'''
+
+
+def new_function():
+    """A fresh function (new code object each time) with the kernel's body."""
+    ns = {}
+    exec(compile(SOURCE, "<memory-bench>", "exec"), ns)
+    return ns["kernel"]
+
+
+def expected(n, x):
+    """What the kernel computes, plainly."""
+    s = x
+    for i in range(n):
+        s = s + i * x
+    return s
+
+
+def cycle(f):
+    """One compile / native / exit / re-specialise / deopt / recompile round on f."""
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (int, int)) is not None
+    assert f(50, 3) == expected(50, 3)                       # native
+    assert f(50, 2**62) == expected(50, 2**62)               # overflows: exits to the interpreter
+    for _ in range(200):                                      # misses until a float spec exists
+        assert f(50, 0.5) == expected(50, 0.5)
+        if len(rec.specs) == 2:
+            break
+    assert len(rec.specs) == 2, "never re-specialised"
+    rec.restore()                                             # deopt: back to CPython
+    assert manager.compile_for(f, (int, int)) is not None     # and compiled again
+    assert f(5, 1) == expected(5, 1)
+
+
+def rss_kb():
+    """Resident set size of this process, in KiB (Linux), or 0 when unknown."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * 4
+    except OSError:
+        return 0
+
+
+def run(cycles):
+    """Run the cycles; samples of (cycle, RSS KiB, traced Python KiB, live engines, live records)."""
+    tracemalloc.start()
+    f, dead, samples = new_function(), [], []
+    started = time.perf_counter()
+    every = max(1, cycles // 10)
+    for k in range(1, cycles + 1):
+        cycle(f)
+        if k % 10 == 0:
+            dead.append(weakref.ref(f))
+            f = new_function()
+        if k % every == 0 or k == cycles:
+            gc.collect()
+            manager.RECORDS.prune()
+            samples.append((k, rss_kb(), tracemalloc.get_traced_memory()[0] // 1024,
+                            engine.live_engines(), len(manager.RECORDS)))
+    seconds = time.perf_counter() - started
+    tracemalloc.stop()
+    return {"cycles": cycles, "seconds": round(seconds, 1), "samples": samples,
+            "dead_functions_alive": sum(r() is not None for r in dead), "dead_functions": len(dead),
+            "totals": tiered.totals()}
+
+
+def main():
+    """Parse arguments, run, print a table (or JSON)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cycles", type=int, default=2000)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = p.parse_args()
+    out = run(args.cycles)
+    if args.json:
+        print(json.dumps(out))
+        return
+    print(f"Python {sys.version.split()[0]}: {out['cycles']} cycles in {out['seconds']} s "
+          f"({out['totals']['compiled']} compiles)")
+    print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB':>10} {'engines':>8} {'records':>8}")
+    for k, rss, py, engines, records in out["samples"]:
+        print(f"{k:>8} {rss / 1024:8.1f} {py / 1024:10.2f} {engines:>8} {records:>8}")
+    print(f"dead functions still alive: {out['dead_functions_alive']} of {out['dead_functions']}")
+
+
+if __name__ == "__main__":
+    main()
