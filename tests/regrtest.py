@@ -2,7 +2,8 @@
 
 Run from the repo root: python -m tests.regrtest [--timeout S] [MODULE ...]
 Each module of the interpreter's `test` package runs in two child processes: plainly, and with
-TIERED_THRESHOLD=1 and tiered.enable() called before the module is imported. Exit status 1 if a
+TIERED_THRESHOLD=1 and tiered.enable() called before the module is imported (with --eager, every
+function the module defines is also compiled at its first call). Exit status 1 if a
 test fails only under the JIT, or the JIT child crashed or timed out while the plain one did not.
 """
 import argparse
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import unittest
 
 MODULES = [
@@ -29,20 +31,43 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def child(mode, module, out_path):
     """In the child: run test.<module> with unittest (JIT on if mode is 'jit'); write the JSON result."""
-    if mode == "jit":
+    if mode != "plain":
         import tiered
         if not tiered.enable():
             sys.exit("regrtest: tiered.enable() did not turn the JIT on")
     suite = unittest.defaultTestLoader.loadTestsFromName("test." + module)   # honours load_tests
+    if mode == "eager":             # and every function of the module compiled at its first call
+        jit_everything(sys.modules["test." + module], tiered.jit)
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=2).run(suite)
     failed = result.failures + [(t, "unexpected success") for t in result.unexpectedSuccesses]
     out = {"run": result.testsRun, "skipped": len(result.skipped),
            "failed": {t.id(): tb for t, tb in failed},
            "errored": {t.id(): tb for t, tb in result.errors}}
-    if mode == "jit":
+    if mode != "plain":
         out.update(jit_summary(tiered.stats(), tiered.totals()))
     with open(out_path, "w") as f:
         json.dump(out, f)
+
+
+def jit_everything(module, jit):
+    """Wrap each function and method defined in the module (classes nested 3 deep) with jit, so
+    that it is compiled at its first call even where the profiler would not find it hot (3.11
+    samples CPU time, and most of these tests are short)."""
+    seen = set()
+
+    def visit(namespace, depth):
+        """Wrap the functions of one namespace and visit its classes."""
+        for value in list(vars(namespace).values()):
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if id(value) in seen or getattr(value, "__module__", None) != module.__name__:
+                continue
+            seen.add(id(value))
+            if isinstance(value, types.FunctionType):
+                jit(value)
+            elif isinstance(value, type) and depth < 3:
+                visit(value, depth + 1)
+    visit(module, 0)
 
 
 def jit_summary(stats, totals):
@@ -56,7 +81,7 @@ def jit_summary(stats, totals):
 
 def run_child(mode, module, timeout):
     """Run one child process; its result dict, or {'crash': description} with the stderr tail."""
-    env = dict(os.environ, TIERED_THRESHOLD="1") if mode == "jit" else dict(os.environ)
+    env = dict(os.environ, TIERED_THRESHOLD="1") if mode != "plain" else dict(os.environ)
     fd, out_path = tempfile.mkstemp(suffix=".json", prefix=f"regrtest-{mode}-")
     os.close(fd)
     cmd = [sys.executable, "-m", "tests.regrtest", "--child", mode, module, out_path]
@@ -102,9 +127,9 @@ ROW = "{:22} {:>5} {:>4} {:>5} {:>4} {:>4} {:>8} {:>10} {:>8}  {}"
 COLUMNS = ("module", "run", "skip", "plain", "jit", "NEW", "compiled", "native", "exits", "s plain/jit")
 
 
-def compare(module, timeout, totals):
+def compare(module, timeout, totals, jit_mode="jit"):
     """Run one module plain and under the JIT, print its row and add it to totals; its regressions."""
-    plain, jit = run_child("plain", module, timeout), run_child("jit", module, timeout)
+    plain, jit = run_child("plain", module, timeout), run_child(jit_mode, module, timeout)
     for mode, result in (("plain", plain), ("jit", jit)):
         if "crash" in result:
             report_crash(module, mode, result)
@@ -127,6 +152,8 @@ def compare(module, timeout, totals):
 def main(argv=None):
     """Parse arguments, compare every module, print the totals; the exit status."""
     p = argparse.ArgumentParser(prog="python -m tests.regrtest", description=__doc__.splitlines()[0])
+    p.add_argument("--eager", action="store_true",
+                   help="also compile every function of the test module at its first call")
     p.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per child process")
     p.add_argument("modules", nargs="*", default=MODULES, metavar="MODULE",
                    help="modules of the `test` package (default: %d of them)" % len(MODULES))
@@ -135,7 +162,7 @@ def main(argv=None):
     print(ROW.format(*COLUMNS))
     totals, regressions, start = collections.Counter(), [], time.monotonic()
     for module in args.modules:
-        regressions += compare(module, args.timeout, totals)
+        regressions += compare(module, args.timeout, totals, "eager" if args.eager else "jit")
     t = totals
     print(ROW.format(f"TOTAL ({t['modules']} modules)", t["run"], t["skip"], t["plain"], t["jit"],
                      t["new"], t["compiled"], t["native"], t["exits"],

@@ -32,6 +32,12 @@ class WeakTable:
         if len(self._items) >= self._prune_at:
             self.prune()
 
+    def discard(self, key):
+        """Forget this object's entry, if it has one."""
+        item = self._items.get(id(key))
+        if item is not None and item[0]() is key:
+            del self._items[id(key)]
+
     def __contains__(self, key):
         return self.get(key, _MISSING) is not _MISSING
 

@@ -1,9 +1,17 @@
 """Profiler: hot functions are found, compiled for the types they see, and disable() undoes it all."""
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+import pytest
 
 import tiered
 from tiered.profiler import feedback
 from tiered.runtime import manager
+
+ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
 def hot(x, n):
@@ -50,3 +58,29 @@ def test_feedback_queue_hottest_first():
 
 def test_functions_of_code():
     assert feedback.functions_of(hot.__code__) == [hot]
+
+
+GC_COUNT = '''
+import gc, tiered
+assert tiered.enable()
+class G:
+    def __eq__(self, other):
+        return False
+g = G()
+before = len(gc.get_objects())
+for i in range(10):
+    g == g          # hot at once with TIERED_THRESHOLD=1: promoted, nothing to compile
+print(len(gc.get_objects()) - before)
+'''
+
+
+@pytest.mark.parametrize("threshold", ["1", "1000"])
+def test_profiling_a_function_creates_no_gc_objects(tmp_path, threshold):
+    """Leak checks that count gc objects (CPython's test_descr does) see nothing of tiered's
+    when a function is first called, counted, promoted and found to have nothing to compile."""
+    (tmp_path / "child.py").write_text(GC_COUNT)
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD=threshold)
+    p = subprocess.run([sys.executable, "child.py"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "0"

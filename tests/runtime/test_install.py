@@ -123,3 +123,13 @@ def test_tiny_function_stays_interpreted_but_native_callers_use_it():
         assert any("call_native" in s.ops for s in crec.specs)
     finally:
         caller.__globals__["tiny"] = tiny
+
+
+def test_jit_leaves_generators_untouched():
+    def gen(n):
+        for i in range(n):
+            yield i * 2
+    code = gen.__code__
+    g = tiered.jit(gen)
+    assert g is gen and gen.__code__ is code and list(gen(3)) == [0, 2, 4]
+    assert manager.record_for(gen).refusal.name == "GENERATOR"

@@ -49,8 +49,9 @@ class Feedback:
             p = self.profiles[code] = CodeProfile(code)
         return p
 
-    def event(self, code, frame):
-        """One call (3.12) or sample (3.11) of code running in frame; True when it just got hot."""
+    def event(self, code, frame, at_start=False):
+        """One call (3.12, at_start) or sample (3.11) of code running in frame; True when it just
+        got hot."""
         p = self.profiles.get(code)
         if p is None:
             n = self.cold.get(id(code), 0) + 1
@@ -62,7 +63,7 @@ class Feedback:
             self.cold.pop(id(code), None)
             p = self.profile(code)
             p.count = n - 1
-        return self.observe(p, arg_values(frame, code))
+        return self.observe(p, arg_values(frame, code, at_start))
 
     def observe(self, p, values):
         """Count one event; True when the code just became hot (it is then queued)."""
@@ -95,9 +96,16 @@ def functions_of(code):
     return [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
 
 
-def arg_values(frame, code):
-    """The current values of the frame's parameters (None if one is unbound)."""
+def arg_values(frame, code, at_start=False):
+    """The current values of the frame's parameters (None if one is unbound).
+
+    At the function's start every parameter is bound and the locals come parameters first,
+    so the names are not needed: reading co_varnames would create (and cache on the code)
+    a tuple, an object a program counting its gc objects would see appear."""
     loc = frame.f_locals
+    if at_start:
+        values = list(loc.values())[:code.co_argcount]
+        return values if len(values) == code.co_argcount else None
     try:
         return [loc[n] for n in code.co_varnames[:code.co_argcount]]
     except KeyError:

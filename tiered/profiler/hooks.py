@@ -51,7 +51,7 @@ class MonitoringHook:
             if self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
             fb = self.feedback
-            hot = fb.event(code, sys._getframe(1))
+            hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
                 self.on_hot()
             if hot:

@@ -64,12 +64,18 @@ class Promoter:
     def _promote(self, p, code):
         """Compile each function of a hot code for its most common signature (or refuse it)."""
         signature = p.signatures.most_common(1)[0][0] if p.signatures else None
+        if hooks.HAS_MONITORING:
+            # sys.monitoring no longer reports this code: the profile is not needed any more
+            self.feedback.profiles.discard(code)
+        if signature is None or manager.ir_types(signature) is None:
+            # nothing to compile: no record either (a program counting its gc objects sees none)
+            manager.count_refusal(Refusal.NO_FEEDBACK if signature is None else Refusal.UNSUPPORTED_TYPE,
+                                  code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
+                                  signature)
+            return
         for func in functions_of(code):
             rec = manager.record_for(func)
             rec.calls = max(rec.calls, p.count)
-            if signature is None:
-                rec.refuse(Refusal.NO_FEEDBACK, "no argument types observed")
-                continue
             manager.compile_for(func, signature)
 
 

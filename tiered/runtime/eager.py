@@ -1,4 +1,5 @@
 """Runtime eager compiles: a function (jit decorator, tests) → compiled at its first call, for that call's types."""
+from ..profiler.feedback import never_counted
 from ..reasons import Refusal
 from . import deopt, manager, tracing
 
@@ -7,6 +8,9 @@ def compile_on_first_call(func):
     """Install a hook so that func's first call compiles it for that call's argument types."""
     rec = manager.record_for(func)
     rec.eager = True
+    if never_counted(rec.original_code):      # generators, coroutines: no prologue at all
+        rec.refuse(Refusal.GENERATOR, "generators and coroutines run in CPython")
+        return func
     tracing.watch_monitoring()
     try:
         from . import install

@@ -149,6 +149,12 @@ class Record:
         self.state = "interpreted" if self.refusal is None else "refused"
 
 
+def count_refusal(reason, name, detail):
+    """A refusal decided before any record exists (the profiler saw nothing to compile)."""
+    TOTALS["refusals"][reason.name] += 1
+    log.info("tiered: %s stays in CPython: %s (%s)", name, reason.name, detail)
+
+
 def record_for(func):
     """The record of a function, created on first use."""
     rec = RECORDS.get(func)
