@@ -84,3 +84,37 @@ def test_profiling_a_function_creates_no_gc_objects(tmp_path, threshold):
                        text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "0"
+
+
+NAMESPACE = '''
+import tiered
+tiered.enable()
+calls = []
+class Recording(dict):
+    """A namespace mapping that logs every method the interpreter (or anyone) calls on it."""
+    def __getitem__(self, key):
+        calls.append(("getitem", key))
+        return dict.__getitem__(self, key)
+    def __setitem__(self, key, value):
+        calls.append(("setitem", key))
+        dict.__setitem__(self, key, value)
+    def values(self):
+        calls.append(("values",))
+        return dict.values(self)
+for i in range(3):
+    exec("x = 1\\ny = x + 1", {}, Recording())
+print(calls)
+'''
+
+
+def test_profiler_never_touches_a_user_namespace(tmp_path):
+    """Module and class bodies can run in a user's mapping: the profiler must not call it."""
+    (tmp_path / "child.py").write_text(NAMESPACE)
+    outs = []
+    for disable in ("1", "0"):
+        env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="1", TIERED_DISABLE=disable)
+        p = subprocess.run([sys.executable, "child.py"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout)
+    assert outs[0] == outs[1] and "setitem" in outs[0]

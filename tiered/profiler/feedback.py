@@ -102,6 +102,8 @@ def arg_values(frame, code, at_start=False):
     At the function's start every parameter is bound and the locals come parameters first,
     so the names are not needed: reading co_varnames would create (and cache on the code)
     a tuple, an object a program counting its gc objects would see appear."""
+    if not code.co_argcount:
+        return []                # module and class bodies: their namespace may be a user mapping
     loc = frame.f_locals
     if at_start:
         values = list(loc.values())[:code.co_argcount]
