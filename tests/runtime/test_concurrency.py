@@ -116,6 +116,7 @@ def spin(n):
 def test_other_threads_do_not_wait_for_a_compile(monkeypatch):
     """While one thread is inside LLVM, another thread's compile request returns at once and
     its call runs interpreted; the first compile then completes."""
+    first, second = tiered.jit(fresh_copy(spin)), tiered.jit(fresh_copy(spin))
     inside, other_done = threading.Event(), threading.Event()
     real = engine.compile_module
 
@@ -125,7 +126,6 @@ def test_other_threads_do_not_wait_for_a_compile(monkeypatch):
         assert other_done.wait(60), "the other thread was blocked by the compile"
         return real(*args, **kwargs)
     monkeypatch.setattr(engine, "compile_module", slow_compile)
-    first, second = tiered.jit(fresh_copy(spin)), tiered.jit(fresh_copy(spin))
     results = {}
     t = threading.Thread(target=lambda: results.setdefault("first", first(1000)))
     t.start()

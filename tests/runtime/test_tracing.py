@@ -98,3 +98,20 @@ def test_stats_report_traced_calls():
         sys.settrace(None)
     assert rec.traced_calls == 1
     assert any(v["traced_calls"] == 1 for v in tiered.stats().values())
+
+
+def test_first_call_of_a_jit_function_under_a_tracer_shows_only_the_function():
+    f = tiered.jit(fresh_copy(work))
+    seen = []
+
+    def tracer(frame, event, arg):
+        seen.append((frame.f_code.co_name, event))
+        return tracer
+    sys.settrace(tracer)
+    try:
+        assert f(3) == work(3)
+    finally:
+        sys.settrace(None)
+    assert {name for name, _ in seen} == {"work"} and ("work", "line") in seen
+    assert manager.record_for(f).state == "profiling"        # not compiled under the tracer
+    assert f(3) == work(3) and manager.record_for(f).native_calls == 1

@@ -259,22 +259,11 @@ class ModuleEmitter:
 
     def _traced_check(self):
         """Entry lines that send the call to the interpreter while a tracer or profiler is active."""
-        lines = [f"  %tools = load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)",
-                 "  %busy = icmp ne i64 %tools, 0"]
-        if tracing.OFFSETS is not None:
-            t, p = tracing.OFFSETS
-            lines += ["  %ts = call ptr @PyThreadState_Get()",
-                      f"  %tfp = getelementptr i8, ptr %ts, i64 {t}", "  %tf = load ptr, ptr %tfp",
-                      f"  %pfp = getelementptr i8, ptr %ts, i64 {p}", "  %pf = load ptr, ptr %pfp",
-                      "  %tr = icmp ne ptr %tf, null", "  %pr = icmp ne ptr %pf, null",
-                      "  %either = or i1 %tr, %pr", "  %busy2 = or i1 %either, %busy"]
-        else:
-            lines.append("  %busy2 = or i1 %busy, false")
         counter, interpret = f"@{self.prefix}_traced", _ptr(self.interpret)
-        lines += ["  br i1 %busy2, label %traced, label %untraced", "traced:",
-                  f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
-                  f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "untraced:"]
-        return lines
+        return traced_check() + [
+            "  br i1 %busy2, label %traced, label %untraced", "traced:",
+            f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
+            f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "untraced:"]
 
     def _entry(self, fns, inner):
         """The boxed entry: match argument types to a spec, unbox, call, box; else exit or miss."""
@@ -328,3 +317,28 @@ class ModuleEmitter:
                   "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
                   f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
         return "\n".join(lines)
+
+
+def traced_check():
+    """IR lines setting %busy2: a trace or profile function is set in this thread, or another
+    sys.monitoring tool is registered."""
+    lines = [f"  %tools = load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)",
+             "  %busy = icmp ne i64 %tools, 0"]
+    if tracing.OFFSETS is None:
+        return lines + ["  %busy2 = or i1 %busy, false"]
+    t, p = tracing.OFFSETS
+    return lines + ["  %ts = call ptr @PyThreadState_Get()",
+                    f"  %tfp = getelementptr i8, ptr %ts, i64 {t}", "  %tf = load ptr, ptr %tfp",
+                    f"  %pfp = getelementptr i8, ptr %ts, i64 {p}", "  %pf = load ptr, ptr %pfp",
+                    "  %tr = icmp ne ptr %tf, null", "  %pr = icmp ne ptr %pf, null",
+                    "  %either = or i1 %tr, %pr", "  %busy2 = or i1 %either, %busy"]
+
+
+def gate_module(interpret):
+    """IR of `tiered_gate(self, args, n)`: `interpret` while a tool traces this thread, else
+    self(*args).  It fronts the first-call hook (a Python function a tracer would see)."""
+    return "\n".join([capi.declarations(), "define ptr @tiered_gate(ptr %self, ptr %args, i64 %nargs) {",
+                      "entry:", *traced_check(), "  br i1 %busy2, label %traced, label %call", "traced:",
+                      f"  call void @Py_IncRef(ptr {_ptr(interpret)})", f"  ret ptr {_ptr(interpret)}",
+                      "call:", "  %r = call ptr @PyObject_Vectorcall(ptr %self, ptr %args, i64 %nargs, ptr null)",
+                      "  ret ptr %r", "}"])

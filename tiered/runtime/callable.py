@@ -12,16 +12,17 @@ class _MethodDef(ctypes.Structure):
 
 _new = ctypes.pythonapi.PyCFunction_NewEx
 _new.restype = ctypes.py_object
-_new.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object]
+_new.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
 
 
 class _Owner(str):
     """The callable's __module__: a str that keeps the method def and baked objects alive."""
 
 
-def make_callable(address, name, keep=()):
-    """Wrap `PyObject *f(PyObject *self, PyObject *const *args, Py_ssize_t n)` as a builtin."""
+def make_callable(address, name, keep=(), self_obj=None):
+    """Wrap `PyObject *f(PyObject *self, PyObject *const *args, Py_ssize_t n)` as a builtin
+    (self_obj is what the C function receives as self)."""
     method = _MethodDef(name.encode(), address, METH_FASTCALL, None)
     owner = _Owner("tiered.native")
     owner.keep = (method,) + tuple(keep)
-    return _new(ctypes.addressof(method), None, owner)
+    return _new(ctypes.addressof(method), self_obj, owner)

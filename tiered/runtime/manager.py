@@ -90,15 +90,6 @@ class Record:
         """Calls sent to the interpreter because a tracer, profiler or monitoring tool was active."""
         return self._count("traced_calls")
 
-    @property
-    def traced_base(self):
-        """Traced calls counted outside native code (the first-call hook)."""
-        return self.retired["traced_calls"]
-
-    @traced_base.setter
-    def traced_base(self, value):
-        self.retired["traced_calls"] = value
-
     def set_module(self, compiled, counters):
         """The newest module replaces the previous one (whose counts so far are kept)."""
         self.retire_module()
