@@ -118,3 +118,33 @@ def test_profiler_never_touches_a_user_namespace(tmp_path):
         assert p.returncode == 0, p.stderr
         outs.append(p.stdout)
     assert outs[0] == outs[1] and "setitem" in outs[0]
+
+
+TRACED_WHILE_PROFILING = '''
+import sys, tiered
+assert tiered.enable(threshold=20)
+def spin(n):
+    s = 0
+    for i in range(n):
+        s = (s + i * i) % 7919
+    return s
+names = set()
+def tracer(frame, event, arg):
+    names.add(frame.f_code.co_filename)
+    return tracer
+sys.settrace(tracer)
+for _ in range(40):
+    spin(30000)          # CPU time: the 3.11 sampler's timer fires many times meanwhile
+sys.settrace(None)
+print(sorted(n for n in names if "tiered" in n))
+'''
+
+
+def test_a_tracer_never_sees_the_profiler(tmp_path):
+    """The profiler's own code (3.11's signal handler, 3.12's callbacks) stays out of traces."""
+    (tmp_path / "child.py").write_text(TRACED_WHILE_PROFILING)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.run([sys.executable, "child.py"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"

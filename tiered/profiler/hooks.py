@@ -11,6 +11,7 @@ import sys
 import threading
 
 from ..runtime import tracing
+from ..runtime.gate import gated
 from .feedback import never_counted
 
 TOOL_ID = tracing.OWN_TOOL
@@ -70,6 +71,7 @@ class SamplingHook:
         self.on_error, self.is_compiling = on_error, is_compiling
         self.previous = None
         self.busy = False
+        self.handler = self._on_sample
 
     def start(self):
         """Start the SIGPROF timer (main thread only); False when SIGPROF belongs to someone else."""
@@ -77,7 +79,11 @@ class SamplingHook:
             return False
         if signal.getsignal(signal.SIGPROF) not in (signal.SIG_DFL, signal.SIG_IGN, None):
             return False               # somebody else profiles: do not take their signal
-        self.previous = signal.signal(signal.SIGPROF, self._on_sample)
+        try:                           # a trace function must not see (or raise in) the handler
+            self.handler = gated("tiered_sample", self._on_sample)
+        except Exception:              # noqa: BLE001 - no LLVM: the plain handler still works
+            self.handler = self._on_sample
+        self.previous = signal.signal(signal.SIGPROF, self.handler)
         signal.siginterrupt(signal.SIGPROF, False)
         self._arm()
         return True
@@ -88,13 +94,13 @@ class SamplingHook:
 
     def after_fork_in_child(self):
         """A forked child does not inherit timers: re-arm ours if our handler is installed."""
-        if signal.getsignal(signal.SIGPROF) == self._on_sample:
+        if signal.getsignal(signal.SIGPROF) is self.handler:
             self._arm()
 
     def stop(self):
         """Stop the timer and restore the previous SIGPROF handler if ours is still installed."""
         signal.setitimer(signal.ITIMER_PROF, 0, 0)
-        if signal.getsignal(signal.SIGPROF) == self._on_sample:
+        if signal.getsignal(signal.SIGPROF) is self.handler:
             signal.signal(signal.SIGPROF, self.previous or signal.SIG_DFL)
 
     def _on_sample(self, signum, frame):

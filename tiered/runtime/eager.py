@@ -2,7 +2,7 @@
 from ..profiler.feedback import never_counted
 from ..reasons import Refusal
 from . import deopt, manager, tracing
-from .callable import make_callable
+from .gate import gated
 
 
 def compile_on_first_call(func):
@@ -14,7 +14,7 @@ def compile_on_first_call(func):
         return func
     tracing.watch_monitoring()
     try:
-        gate = _gate(func.__name__, _make_hook(rec))
+        gate = gated(func.__name__, _make_hook(rec))
     except Exception as exc:              # noqa: BLE001 - the function simply stays interpreted
         rec.refuse(Refusal.LLVM_ERROR, f"{type(exc).__name__}: {exc}")
         return func
@@ -52,16 +52,3 @@ def _make_hook(rec):
         return func(*args)
     return hook
 
-
-_gate_code = []              # the compiled gate, shared by every hook (compiled once)
-
-
-def _gate(name, hook):
-    """A native callable that returns INTERPRET while a tracer is active and calls hook
-    otherwise: the hook is Python code, and a tracer or debugger must not see it run."""
-    if not _gate_code:
-        from ..compiler import engine
-        from ..compiler.lower_llvm import gate_module
-        _gate_code.append(engine.compile_module(gate_module(deopt.INTERPRET), ["tiered_gate"], 0))
-    compiled = _gate_code[0]
-    return make_callable(compiled["tiered_gate"], name, keep=[compiled], self_obj=hook)
