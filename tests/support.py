@@ -21,7 +21,7 @@ def fresh_copy(func):
 
 
 def outcome(func, args):
-    """(kind, payload, printed, args after) of one call: kind 'ok' (value) or 'raise' ((type, message, frames))."""
+    """(kind, payload, printed output, arguments after) of one call; payload: value or (type, message, frames)."""
     out = io.StringIO()
     args = copy.deepcopy(args)
     try:
@@ -59,7 +59,7 @@ def bounded_outcome(func, args, max_lines=3000, max_bits=4096, max_len=1000):
 
 
 def same_value(a, b):
-    """Equal with the same type: floats by repr (-0.0, nan, inf count), containers by item, instances by __dict__."""
+    """Same type and equal: floats by repr (-0.0, nan, inf count), containers by item, instances by __dict__."""
     if type(a) is not type(b):
         return False
     if isinstance(a, (float, complex)):
