@@ -110,9 +110,9 @@ def calls_tiny(n):
 
 def test_tiny_function_stays_interpreted_but_native_callers_use_it():
     f = fresh_copy(tiny)
-    assert manager.compile_for(f, (int, int, int)) is not None
+    assert manager.compile_for(f, (int, int, int)) is None       # no LLVM work for it alone
     rec = manager.record_for(f)
-    assert rec.refusal.name == "TOO_SMALL" and f.__code__ is tiny.__code__
+    assert rec.refusal.name == "TOO_SMALL" and f.__code__ is tiny.__code__ and not rec.specs
     caller = fresh_copy(calls_tiny)
     caller.__globals__["tiny"] = f
     try:
@@ -121,6 +121,7 @@ def test_tiny_function_stays_interpreted_but_native_callers_use_it():
         assert caller(20) == calls_tiny(20)
         assert crec.native_calls == 1
         assert any("call_native" in s.ops for s in crec.specs)
+        assert len(rec.specs) == 1 and f.__code__ is tiny.__code__   # compiled for the caller only
     finally:
         caller.__globals__["tiny"] = tiny
 

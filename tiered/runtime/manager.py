@@ -171,9 +171,10 @@ def busy():
     return _busy[0] > 0
 
 
-def compile_for(func, py_types, wait=True):
+def compile_for(func, py_types, wait=True, for_caller=False):
     """Compile and install a specialisation of func for these argument types; never raises.
-    With wait=False it returns None at once when another thread is compiling."""
+    With wait=False it returns None at once when another thread is compiling; for_caller: a
+    native caller needs it, so it is compiled even when too small to install."""
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
@@ -181,7 +182,7 @@ def compile_for(func, py_types, wait=True):
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
-                return _compile(rec, types_)
+                return _compile(rec, types_, for_caller)
             except Unsupported as exc:
                 rec.refuse(Refusal[exc.reason], str(exc))
             except _Failed as exc:        # LLVM, the installer, anything: never reaches the program
@@ -229,7 +230,7 @@ class _counting:
         _busy[0] -= 1
 
 
-def _compile(rec, types_):
+def _compile(rec, types_, for_caller=False):
     """Checks, then a timed build-and-install (the specialisation, or None)."""
     if types_ is None:
         raise Unsupported("UNSUPPORTED_TYPE", "argument types")
@@ -249,7 +250,7 @@ def _compile(rec, types_):
     started, outer_children = time.perf_counter(), _child_seconds[0]
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
     try:
-        return _build_and_install(rec, types_, started)
+        return _build_and_install(rec, types_, started, for_caller)
     finally:
         total = time.perf_counter() - started
         _child_seconds[0] = outer_children + total
@@ -271,7 +272,7 @@ def _build_ir(rec, func, types_, force):
         rec.compiling = False
 
 
-def _build_and_install(rec, types_, started):
+def _build_and_install(rec, types_, started, for_caller=False):
     """Build the new specialisation and rebuild the others, lower and JIT them into one module,
     then install the new code object."""
     RECORDS.prune()                       # records (and machine code) of functions that died
@@ -286,6 +287,11 @@ def _build_and_install(rec, types_, started):
             log.debug("tiered: %s%s dropped on rebuild", rec.name, s.param_types)
     new = Spec(types_, fn)
     built.append((new, fn))
+    if not (rec.eager or for_caller or worth_installing([s for s, _ in built])):
+        # a tiny body is faster interpreted (the prologue and boxing cost ~15 ns a call): no
+        # LLVM work for it unless a native caller asks (each LLVM compile also keeps memory)
+        rec.refuse(Refusal.TOO_SMALL, f"{new.work} operations, no loop")
+        return None
     bases, layouts, base = [], {}, 0
     for s, f in built:
         bases.append(base)
@@ -318,8 +324,7 @@ def _build_and_install(rec, types_, started):
     rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
     TOTALS["compiled"] += 1
     if not (rec.eager or worth_installing(specs)):
-        # the prologue and boxing cost ~15 ns a call: a tiny body is faster interpreted; native
-        # callers still call the compiled specialisation directly
+        # compiled for a native caller, which calls the specialisation directly
         rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
         return new
     mark_installed(code)
@@ -356,7 +361,7 @@ def _resolve_callee(fn, types_):
     if rec.compiling:
         return None
     py = {v: k for k, v in PY_TYPES.items()}
-    spec = compile_for(fn, tuple(py[t] for t in types_))
+    spec = compile_for(fn, tuple(py[t] for t in types_), for_caller=True)
     return spec if spec is not None and spec.address else None
 
 
