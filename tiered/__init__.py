@@ -32,6 +32,7 @@ def enable(threshold=None):
         threshold = config.get("TIERED_THRESHOLD")
     elif not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise ValueError(f"threshold must be a positive int, not {threshold!r}")
+    manager.preload()
     promoter = policy.Promoter(threshold, config.get("TIERED_SAMPLE_HZ"))
     tracing.watch_monitoring()
     if not promoter.start():

@@ -148,3 +148,27 @@ def test_a_tracer_never_sees_the_profiler(tmp_path):
                        text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+REENTRANT = '''
+import tiered
+assert tiered.enable(threshold=1)
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+f = tiered.jit(work)      # the first LLVM use: the engine's start-up calls re (hot at once)
+print(f(10), f(10))
+'''
+
+
+def test_library_code_run_by_the_compiler_never_starts_a_nested_compile(tmp_path):
+    """With everything hot at once, the stdlib code the compiler calls must not be compiled
+    from inside the compiler (the engine's lock is not re-entrant: that was a hang)."""
+    (tmp_path / "child.py").write_text(REENTRANT)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.run([sys.executable, "child.py"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["45", "45"]

@@ -36,7 +36,7 @@ class Promoter:
 
     def drain(self):
         """Compile every queued profile, hottest first (not re-entrant, never waits)."""
-        if not self.draining.acquire(blocking=False):
+        if manager.active_here() or not self.draining.acquire(blocking=False):
             return
         try:
             while True:

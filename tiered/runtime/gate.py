@@ -17,5 +17,7 @@ def gated(name, func):
     if not _compiled:
         from ..compiler import engine
         from ..compiler.lower_llvm import gate_module
-        _compiled.append(engine.compile_module(gate_module(deopt.INTERPRET), ["tiered_gate"], 0))
+        from .manager import inside
+        with inside():
+            _compiled.append(engine.compile_module(gate_module(deopt.INTERPRET), ["tiered_gate"], 0))
     return make_callable(_compiled[0]["tiered_gate"], name, keep=[_compiled[0]], self_obj=func)

@@ -1,5 +1,6 @@
 """Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
 import ctypes
+import importlib
 import logging
 import os
 import threading
@@ -140,6 +141,14 @@ class Record:
         self.state = "interpreted" if self.refusal is None else "refused"
 
 
+def preload():
+    """Import the whole compiler now (enable()): a compile can start while the program is in the
+    middle of importing a module, and importing llvmlite there could meet that half-made module."""
+    for name in ("compiler.build", "compiler.passes.pipeline", "compiler.engine", "compiler.lower_llvm",
+                 "runtime.install"):
+        importlib.import_module(f"tiered.{name}")
+
+
 def count_refusal(reason, name, detail):
     """A refusal decided before any record exists (the profiler saw nothing to compile)."""
     TOTALS["refusals"][reason.name] += 1
@@ -171,6 +180,25 @@ def busy():
     return _busy[0] > 0
 
 
+_here = threading.local()
+
+
+def active_here():
+    """True while this thread runs tiered's compiler: the profiler must not start another compile
+    from the library code it calls (re, enum, ...): the engine's lock is not re-entrant."""
+    return getattr(_here, "depth", 0) > 0
+
+
+@contextmanager
+def inside():
+    """Mark this thread as running tiered's compiler."""
+    _here.depth = getattr(_here, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _here.depth -= 1
+
+
 def compile_for(func, py_types, wait=True, for_caller=False):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
@@ -178,7 +206,7 @@ def compile_for(func, py_types, wait=True, for_caller=False):
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
-        with _counting():
+        with _counting(), inside():
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
