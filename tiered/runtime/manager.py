@@ -17,6 +17,7 @@ from ..reasons import Exit, Refusal
 from ..weaktable import WeakTable
 from . import deopt
 from .callable import make_callable
+from .specs import Spec, worth_installing
 
 log = logging.getLogger("tiered")
 PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
@@ -28,25 +29,6 @@ _records_lock = threading.Lock()
 _installed = WeakTable()     # code objects tiered installed -> True
 # process-wide counts, kept after the functions they are about have died
 TOTALS = {"compiled": 0, "installed": 0, "exits": Counter(), "refusals": Counter()}
-
-
-class Spec:
-    """One compiled type signature of a function.  Its IR is not kept: the IR holds the
-    function's globals, which hold the function, and records must not keep functions alive."""
-
-    def __init__(self, param_types, fn):
-        self.param_types = param_types
-        self.describe(fn)
-        self.address = None
-        self.compiled = None      # the engine handle holding `address` (native callers keep it)
-
-    def describe(self, fn):
-        """Keep what is needed later from the IR of this specialisation."""
-        self.return_type = fn.return_type
-        self.quiet = fn.attrs.get("quiet", False)      # its native code never runs Python code
-        self.ops = frozenset(v.op for b in fn.blocks for v in b.body)
-        self.work = _work(fn)
-        self.exit_count = len(fn.exits)
 
 
 class Record:
@@ -361,23 +343,6 @@ def _build_and_install(rec, types_, started, for_caller=False):
     rec.state = "compiled"
     log.info("tiered: compiled %s%s in %.1f ms", rec.name, types_, rec.compile_seconds[-1] * 1e3)
     return new
-
-
-SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
-_FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select"}
-
-
-def _work(fn):
-    """Operations in a specialisation that do real work."""
-    return sum(v.op not in _FREE_OPS for b in fn.blocks for v in b.body)
-
-
-def worth_installing(specs):
-    """True when native entry pays: a loop, a native call, or enough operations."""
-    for s in specs:
-        if "loop_poll" in s.ops or "call_native" in s.ops or s.work >= SMALL_BODY:
-            return True
-    return False
 
 
 def _resolve_callee(fn, types_):

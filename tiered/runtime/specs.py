@@ -1,0 +1,37 @@
+"""Runtime specialisations: the IR of one compiled signature → the few facts kept about it (no IR)."""
+
+
+class Spec:
+    """One compiled type signature of a function.  Its IR is not kept: the IR holds the
+    function's globals, which hold the function, and records must not keep functions alive."""
+
+    def __init__(self, param_types, fn):
+        self.param_types = param_types
+        self.describe(fn)
+        self.address = None
+        self.compiled = None      # the engine handle holding `address` (native callers keep it)
+
+    def describe(self, fn):
+        """Keep what is needed later from the IR of this specialisation."""
+        self.return_type = fn.return_type
+        self.quiet = fn.attrs.get("quiet", False)      # its native code never runs Python code
+        self.ops = frozenset(v.op for b in fn.blocks for v in b.body)
+        self.work = _work(fn)
+        self.exit_count = len(fn.exits)
+
+
+SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
+_FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select"}
+
+
+def _work(fn):
+    """Operations in a specialisation that do real work."""
+    return sum(v.op not in _FREE_OPS for b in fn.blocks for v in b.body)
+
+
+def worth_installing(specs):
+    """True when native entry pays: a loop, a native call, or enough operations."""
+    for s in specs:
+        if "loop_poll" in s.ops or "call_native" in s.ops or s.work >= SMALL_BODY:
+            return True
+    return False
