@@ -69,8 +69,9 @@ def rss_kb():
         return 0
 
 
-def run(cycles):
-    """Run the cycles; samples of (cycle, RSS KiB, traced Python KiB, live engines, live records)."""
+def run(cycles, on_sample=None):
+    """Run the cycles; samples of (cycle, RSS KiB, traced Python KiB, live engines, live records),
+    each also passed to on_sample as it is taken (a long soak shows its progress)."""
     tracemalloc.start()
     f, dead, samples = new_function(), [], []
     started = time.perf_counter()
@@ -85,11 +86,19 @@ def run(cycles):
             manager.RECORDS.prune()
             samples.append((k, rss_kb(), tracemalloc.get_traced_memory()[0] // 1024,
                             engine.live_engines(), len(manager.RECORDS)))
+            if on_sample:
+                on_sample(samples[-1])
     seconds = time.perf_counter() - started
     tracemalloc.stop()
     return {"cycles": cycles, "seconds": round(seconds, 1), "samples": samples,
             "dead_functions_alive": sum(r() is not None for r in dead), "dead_functions": len(dead),
             "totals": tiered.totals()}
+
+
+def print_sample(sample):
+    """One row of the table, printed at once."""
+    k, rss, py, engines, records = sample
+    print(f"{k:>8} {rss / 1024:8.1f} {py / 1024:10.2f} {engines:>8} {records:>8}", flush=True)
 
 
 def main():
@@ -98,15 +107,13 @@ def main():
     p.add_argument("--cycles", type=int, default=2000)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = p.parse_args()
-    out = run(args.cycles)
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(run(args.cycles)))
         return
+    print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB':>10} {'engines':>8} {'records':>8}", flush=True)
+    out = run(args.cycles, on_sample=print_sample)
     print(f"Python {sys.version.split()[0]}: {out['cycles']} cycles in {out['seconds']} s "
           f"({out['totals']['compiled']} compiles)")
-    print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB':>10} {'engines':>8} {'records':>8}")
-    for k, rss, py, engines, records in out["samples"]:
-        print(f"{k:>8} {rss / 1024:8.1f} {py / 1024:10.2f} {engines:>8} {records:>8}")
     print(f"dead functions still alive: {out['dead_functions_alive']} of {out['dead_functions']}")
 
 
