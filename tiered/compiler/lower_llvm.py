@@ -1,13 +1,14 @@
 """Compiler stage 4: IR specialisations of one function → one LLVM module (inner functions + boxed entry).
 
-Each specialisation becomes `{T, i32 status} inner(args unboxed..., i64 budget)`.  Status 0:
-the result is valid; 1: it exited; 2: it exited and an exception is pending (a signal handler
-raised).  An exit writes its exit code and live values into the module's exit buffer; a
-native caller that sees a non-zero status exits at its own call instruction (overwriting
-the buffer: the callee is pure, so the interpreter simply calls it again), so when the
-status reaches the boxed entry the buffer holds the outermost frame's state, which the
-entry hands to the runtime before returning the sentinel.  `budget` counts the native
-frames the chain may still add (the recursion limit at the entry).
+Each specialisation becomes `{T, i32 status, ptr state} inner(args unboxed..., i64 budget)`.
+Status 0: the result is valid; 1: it exited; 2: it exited and an exception is pending (a
+signal handler or a C-API call raised).  An exit boxes its exit code and live values into a
+new tuple, `state` (owned; NULL with status 2 when even that failed: the MemoryError is
+pending).  A native caller that sees a non-zero status drops the callee's state and exits at
+its own call instruction (the callee is pure, so the interpreter simply calls it again), so
+the state that reaches the boxed entry is the outermost frame's, which the entry hands to the
+runtime before returning the sentinel.  `budget` counts the native frames the chain may still
+add (the recursion limit at the entry).
 """
 from ..reasons import Exit
 from ..runtime import capi, tracing
@@ -137,7 +138,8 @@ class FnEmitter:
             self.guard("false", v)
 
     def call_native(self, v):
-        """Call a native specialisation with one less budget; exit at the limit or on its exit."""
+        """Call a native specialisation with one less budget; exit at the limit or on its exit
+        (dropping the callee's exit state: this frame's own replaces it)."""
         target = v.attrs["target"]
         callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
         if not v.attrs["self"]:
@@ -146,9 +148,16 @@ class FnEmitter:
         # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
         self.guard(self.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
         args = "".join(f"{LL[a.type]} {self.ref(a)}, " for a in v.args)
-        pair = self.op(f"call {{{ret_ll}, i32}} {callee}({args}i64 {self.op('sub i64 %budget, 1')})")
-        r = self.op(f"extractvalue {{{ret_ll}, i32}} {pair}, 0")
-        st = self.op(f"extractvalue {{{ret_ll}, i32}} {pair}, 1")
+        ty = result_type(ret_ll)
+        pair = self.op(f"call {ty} {callee}({args}i64 {self.op('sub i64 %budget, 1')})")
+        r = self.op(f"extractvalue {ty} {pair}, 0")
+        st = self.op(f"extractvalue {ty} {pair}, 1")
+        exited, go = self.tmp()[1:], self.tmp()[1:]
+        self.line(f"br i1 {self.op(f'icmp ne i32 {st}, 0')}, label %{exited}, label %{go}, !prof !0")
+        self.label(exited)
+        self.line(f"call void @tiered_discard(ptr {self.op(f'extractvalue {ty} {pair}, 2')})")
+        self.line(f"br label %{go}")
+        self.label(go)
         self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
         self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
         self.alias(v, r)
@@ -161,7 +170,7 @@ class FnEmitter:
         for p in fn.params:
             self.names[p.id] = f"%v{p.id}"
         ret = LL[fn.return_type or NONE]
-        head = [f"define {{{ret}, i32}} @{self.symbol}({params}{', ' if params else ''}i64 %budget) {{",
+        head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %budget) {{",
                 "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
             self.label(f"b{b.id}")
@@ -194,30 +203,60 @@ class FnEmitter:
             v = t[1]
             self.line(self._ret(self.ref(v) if v.type != NONE else "false", 0))
 
-    def _ret(self, value, status):
-        """`ret {T, i32}` of a value and a status (0 ok, 1 exited, 2 exited with an exception)."""
-        ty = f"{{{LL[self.fn.return_type or NONE]}, i32}}"
-        part = self.op(f"insertvalue {ty} undef, {LL[self.fn.return_type or NONE]} {value}, 0")
-        return f"ret {ty} {self.op(f'insertvalue {ty} {part}, i32 {status}, 1')}"
+    def _ret(self, value, status, state="null"):
+        """`ret {T, i32, ptr}` of a value, a status (0 ok, 1 exited, 2 exited with an exception)
+        and an exit state tuple."""
+        ll = LL[self.fn.return_type or NONE]
+        ty = result_type(ll)
+        part = self.op(f"insertvalue {ty} undef, {ll} {value}, 0")
+        part = self.op(f"insertvalue {ty} {part}, i32 {status}, 1")
+        return f"ret {ty} {self.op(f'insertvalue {ty} {part}, ptr {state}, 2')}"
 
     def _exit_blocks(self):
-        """One block per used exit: the exit code and raw values go to the module's exit buffer."""
+        """One block per used exit: a new tuple (exit code, live values boxed) is returned as the
+        exit state; each object value's reference moves into it."""
         out = []
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
-            with_exc = (code // 64) % 2
+            status = 2 if (code // 64) % 2 else 1
             values = v.state.values()
-            self.m.buffer_size = max(self.m.buffer_size, len(values) + 1)
             self.lines = []
-            self.line(f"store i64 {code}, ptr @tiered_exit_buffer")
-            for k, x in enumerate(values, 1):
-                slot = self.op(f"getelementptr i64, ptr @tiered_exit_buffer, i64 {k}")
-                if x.type == BOOL:
-                    self.line(f"store i64 {self.op(f'zext i1 {self.ref(x)} to i64')}, ptr {slot}")
-                else:
-                    self.line(f"store {LL[x.type]} {self.ref(x)}, ptr {slot}")
-            self.line(self._ret("undef", 2 if with_exc else 1))
+            t = self.op(f"call ptr @PyTuple_New(i64 {len(values) + 1})")
+            fill, failed = f"x{code}f", f"x{code}m"
+            self.line(f"br i1 {self.op(f'icmp eq ptr {t}, null')}, label %{failed}, label %{fill}")
+            self.label(fill)
+            items = self.op(f"getelementptr i8, ptr {t}, i64 {capi.TUPLE_ITEMS}")
+            for k, x in enumerate([None] + values):
+                boxed = (self.op(f"call ptr @tiered_box_int(i64 {code})") if x is None
+                         else self.box(x))
+                self.line(f"store ptr {boxed}, ptr {self.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
+            done = f"x{code}d"
+            ok = self.op(f"call i1 @tiered_tuple_complete(ptr {t}, i64 {len(values) + 1})")
+            self.line(f"br i1 {ok}, label %{done}, label %{failed}b")
+            self.label(f"{failed}b")                      # a box failed: MemoryError is pending
+            self.line(f"call void @tiered_discard(ptr {t})")
+            self.line(self._ret("undef", 2))
+            self.label(failed)                            # no tuple: drop what the values own
+            for x in values:
+                if LL[x.type] == "ptr":
+                    self.line(f"call void @tiered_discard(ptr {self.ref(x)})")
+            self.line(self._ret("undef", 2))
+            self.label(done)
+            self.line(self._ret("undef", status, t))
             out += [f"x{code}:"] + self.lines
         return out
+
+    def box(self, x):
+        """A new reference to IR value x as a Python object (an object value is passed as is:
+        its reference moves)."""
+        if LL[x.type] == "ptr":
+            return self.ref(x)
+        arg = self.ref(x) if x.type != NONE else "false"
+        return self.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {arg})")
+
+
+def result_type(ll):
+    """The LLVM struct an inner function returns: value, status, exit state."""
+    return f"{{{ll}, i32, ptr}}"
 
 
 class ModuleEmitter:
@@ -228,7 +267,6 @@ class ModuleEmitter:
         self.sentinel, self.interpret = sentinels
         self.exit_helper, self.miss_helper = helpers
         self.globals, self.kept = [], list(helpers) + list(sentinels)
-        self.buffer_size = 1
 
     def keep(self, *objs):
         """Keep objects alive as long as the module (those its code points at)."""
@@ -252,7 +290,6 @@ class ModuleEmitter:
         text = "\n".join([capi.declarations(), PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
-                          f"@tiered_exit_buffer = internal global [{self.buffer_size} x i64] zeroinitializer",
                           *self.globals, *bodies, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
         return text, f"{self.prefix}_entry", inner, (f"{self.prefix}_calls", f"{self.prefix}_traced")
@@ -302,16 +339,19 @@ class ModuleEmitter:
             lines += [f"  br label %spec{k}_call", f"spec{k}_call:",
                       f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
                       f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
-            lines.append(f"  %pr{k} = call {{{LL[ret]}, i32}} @{inner[k]}({', '.join(args + ['i64 %limit64'])})")
-            lines += [f"  %r{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 0",
-                      f"  %s{k} = extractvalue {{{LL[ret]}, i32}} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
+            ty = result_type(LL[ret])
+            lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %limit64'])})")
+            lines += [f"  %r{k} = extractvalue {ty} %pr{k}, 0", f"  %x{k} = extractvalue {ty} %pr{k}, 2",
+                      f"  %s{k} = extractvalue {ty} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
             lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
         k = len(fns)
         phis = ", ".join(f"[%s{j}, %spec{j}_call]" for j in range(k))
-        lines += ["exited:", f"  %st = phi i32 {phis}",
-                  f"  %handed = call i1 @tiered_exit(ptr {_ptr(self.exit_helper)}, ptr @tiered_exit_buffer, "
-                  f"i64 {self.buffer_size - 1}, i32 %st)",
+        states = ", ".join(f"[%x{j}, %spec{j}_call]" for j in range(k))
+        lines += ["exited:", f"  %st = phi i32 {phis}", f"  %state = phi ptr {states}",
+                  "  %nostate = icmp eq ptr %state, null",       # MemoryError while exiting
+                  "  br i1 %nostate, label %failed, label %handoff", "handoff:",
+                  f"  %handed = call i1 @tiered_exit(ptr {_ptr(self.exit_helper)}, ptr %state, i32 %st)",
                   "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
                   "resume:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
                   "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "

@@ -1,6 +1,8 @@
 """Compiler runtime IR: helper functions every module calls, compiled once per process and shared."""
 import re
 
+from ..runtime import capi
+
 HELPERS = r"""
 define i1 @tiered_force(ptr %state) {
 entry:
@@ -47,45 +49,69 @@ done:
   ret ptr %r
 }
 
-define i1 @tiered_exit(ptr %helper, ptr %buffer, i64 %nvals, i32 %status) cold noinline {
+define i1 @tiered_exit(ptr %helper, ptr %state, i32 %status) cold noinline {
 entry:
-  ; the module's buffer is shared by all threads: copy the values out before any Python code
-  ; runs (the helper's first instruction may hand the GIL to a thread that exits too)
-  %vals = getelementptr i64, ptr %buffer, i64 1
-  %nbytes = mul i64 %nvals, 8
-  %raw = call ptr @PyBytes_FromStringAndSize(ptr %vals, i64 %nbytes)
-  %argv = alloca [3 x ptr]
-  %code = load i64, ptr %buffer
-  %c = call ptr @PyLong_FromLongLong(i64 %code)
-  %rawnull = icmp eq ptr %raw, null
-  %cnull = icmp eq ptr %c, null
-  %nomem = or i1 %rawnull, %cnull
-  br i1 %nomem, label %oom, label %boxed
-oom:                                     ; MemoryError is set: the call raises it
-  call void @tiered_xdecref(ptr %raw)
-  call void @tiered_xdecref(ptr %c)
-  ret i1 false
-boxed:
+  ; %state: the exit's own tuple (exit code, live values...), owned here
   %hasexc = icmp eq i32 %status, 2
   br i1 %hasexc, label %fetch, label %call
 fetch:
   %fetched = call ptr @tiered_fetch_exception()
   br label %call
 call:
-  %exc = phi ptr [null, %boxed], [%fetched, %fetch]
-  store ptr %c, ptr %argv
+  %exc = phi ptr [null, %entry], [%fetched, %fetch]
+  %argv = alloca [2 x ptr]
+  store ptr %state, ptr %argv
   %p1 = getelementptr ptr, ptr %argv, i64 1
-  store ptr %raw, ptr %p1
-  %p2 = getelementptr ptr, ptr %argv, i64 2
-  store ptr %exc, ptr %p2
-  %n = select i1 %hasexc, i64 3, i64 2
+  store ptr %exc, ptr %p1
+  %n = select i1 %hasexc, i64 2, i64 1
   %r = call ptr @PyObject_Vectorcall(ptr %helper, ptr %argv, i64 %n, ptr null)
   %ok = icmp ne ptr %r, null
   call void @tiered_xdecref(ptr %r)
-  call void @tiered_xdecref(ptr %c)
-  call void @tiered_xdecref(ptr %raw)
+  call void @tiered_xdecref(ptr %state)
   call void @tiered_xdecref(ptr %exc)
   ret i1 %ok
+}
+
+define void @tiered_discard(ptr %o) cold noinline {
+entry:
+  ; drop a reference while an exception may be pending (a destructor must not see it)
+  %z = icmp eq ptr %o, null
+  br i1 %z, label %done, label %dec
+dec:
+  %t = alloca ptr
+  %v = alloca ptr
+  %tb = alloca ptr
+  call void @PyErr_Fetch(ptr %t, ptr %v, ptr %tb)
+  call void @Py_DecRef(ptr %o)
+  %tv = load ptr, ptr %t
+  %vv = load ptr, ptr %v
+  %tbv = load ptr, ptr %tb
+  call void @PyErr_Restore(ptr %tv, ptr %vv, ptr %tbv)
+  br label %done
+done:
+  ret void
+}
+
+define i1 @tiered_tuple_complete(ptr %t, i64 %n) cold noinline {
+entry:
+  br label %loop
+loop:
+  %k = phi i64 [0, %entry], [%k1, %next]
+  %end = icmp eq i64 %k, %n
+  br i1 %end, label %yes, label %check
+check:
+  %p = getelementptr ptr, ptr %t, i64 %k
+  %slot = getelementptr i8, ptr %p, i64 TUPLE_ITEMS
+  %item = load ptr, ptr %slot
+  %missing = icmp eq ptr %item, null
+  %k1 = add i64 %k, 1
+  br i1 %missing, label %no, label %next
+next:
+  br label %loop
+yes:
+  ret i1 true
+no:
+  ret i1 false
 }
 
 define ptr @tiered_fetch_exception() {
@@ -150,6 +176,9 @@ define ptr @tiered_box_none(i1 %x) {
   ret ptr @_Py_NoneStruct
 }
 """
+
+
+HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
 
 
 def declarations():

@@ -17,6 +17,7 @@ FUNCTIONS = {
     "PyErr_Occurred": "declare ptr @PyErr_Occurred()",
     "PyErr_Clear": "declare void @PyErr_Clear()",
     "PyErr_Fetch": "declare void @PyErr_Fetch(ptr, ptr, ptr)",
+    "PyErr_Restore": "declare void @PyErr_Restore(ptr, ptr, ptr)",
     "PyErr_NormalizeException": "declare void @PyErr_NormalizeException(ptr, ptr, ptr)",
     "PyException_SetTraceback": "declare i32 @PyException_SetTraceback(ptr, ptr)",
     "PyObject_Vectorcall": "declare ptr @PyObject_Vectorcall(ptr, ptr, i64, ptr)",
@@ -77,6 +78,8 @@ def _ob_type_offset():
 OB_TYPE = _ob_type_offset()
 OB_FVAL = float.__basicsize__ - ctypes.sizeof(ctypes.c_double)
 assert ctypes.c_double.from_address(id(2.5) + OB_FVAL).value == 2.5
+TUPLE_ITEMS = tuple.__basicsize__        # ob_item[] of a tuple: right after the header
+assert ctypes.c_void_p.from_address(id((1.5,)) + TUPLE_ITEMS).value is not None
 POINTER_BITS = ctypes.sizeof(ctypes.c_void_p) * 8
 assert POINTER_BITS == 64 and sys.maxsize == 2**63 - 1, "tiered needs a 64-bit CPython"
 

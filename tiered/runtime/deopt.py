@@ -1,5 +1,4 @@
 """Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
-import struct
 import threading
 import weakref
 
@@ -34,12 +33,11 @@ class Layout:
     The function itself, when on the stack (a recursive call), is not stored but taken from
     the record at the exit: the installed code holds layouts, and nothing it holds may lead
     back to the function (see manager)."""
-    __slots__ = ("offset", "local_names", "stack_kinds", "raises", "types")
+    __slots__ = ("offset", "local_names", "stack_kinds", "raises")
 
     def __init__(self, state, raises, func):
         self.offset = state.offset
         self.raises = raises
-        self.types = [v.type for v in state.values()]
         self.local_names = [n for n, _ in state.locals]
         self.stack_kinds = [_kind(x, func) for x in state.stack]
 
@@ -67,19 +65,6 @@ class Layout:
         return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
 
 
-def unbox(raw, types):
-    """The Python values of an exit's raw 64-bit slots (bytes copied from the buffer), by IR types."""
-    out = []
-    for bits, t in zip(struct.unpack_from(f"<{len(types)}q", raw), types):
-        if t == "float":
-            out.append(struct.unpack("<d", struct.pack("<q", bits))[0])
-        elif t == "bool":
-            out.append(bool(bits))
-        else:
-            out.append(int(bits))
-    return out
-
-
 def _kind(item, func):
     """How a frame-state stack item travels: a value, a range iterator, a tuple, NULL, the
     function itself, or another known object."""
@@ -99,19 +84,19 @@ def _kind(item, func):
 def make_helpers(record, layouts):
     """The Python callables native code calls: on an exit, and when no specialisation matches.
 
-    They hold the record weakly (the installed code holds them).  Native code passes
-    `code = stub * 64 + reason`, where stub = 2 * exit number + (1 when the
-    last value is a pending exception that the interpreter must raise at the resume point).
+    They hold the record weakly (the installed code holds them).  Native code passes a tuple
+    (code, live values...) with `code = stub * 64 + reason`, where stub = 2 * exit number +
+    (1 when the exception passed after it must be raised by the interpreter at the resume point).
     """
     record_ref = weakref.ref(record)
 
-    def on_exit(code, raw, exc=None):
-        """Decode an exit code, unbox the buffer's values, push the resume state, count the exit."""
-        stub, reason_index = divmod(code, 64)
+    def on_exit(state, exc=None):
+        """Decode an exit's code, push the resume state built from its values, count the exit."""
+        stub, reason_index = divmod(state[0], 64)
         k = stub // 2
         layout = layouts[k]
         rec = record_ref()           # alive: the function runs, and its record lives as long
-        values = layout.values(unbox(raw, layout.types), exc, rec.func)
+        values = layout.values(state[1:], exc, rec.func)
         _stack().append((stub, values))
         rec.count_exit(REASONS[reason_index], k)
 
