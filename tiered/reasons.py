@@ -13,6 +13,9 @@ class Exit(Enum):
     SIGNAL = "a signal handler raised inside a native loop"
     RECURSION = "native recursion reached the recursion limit"
     FORCED = "TIERED_FORCE_EXITS made the guard fail"
+    TYPE_GUARD = "a value's type was not the one speculated"
+    INDEX = "an index was out of range (CPython raises)"
+    RAISED = "a C-API call raised (the interpreter raises it at that instruction)"
 
 
 class Refusal(Enum):

@@ -6,19 +6,17 @@ import builtins
 import types
 
 from . import infer
-from .decode import CO_GENERATOR_LIKE, decode
-from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter, VTuple
+from .build_calls import Calls, NeedReturnType
+from .build_objects import Objects
+from .decode import CO_GENERATOR_LIKE, decode, hints
+from .frame_state import FrameState, RangeArgs, RangeIter, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
 from .merge import Merging, State
-from .ops import BOOL, FLOAT, INT, NONE, OPS
+from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 
 
-class NeedReturnType(Exception):
-    """A self-recursive call was met before the function's return type is known."""
-
-
-class Builder(Merging):
+class Builder(Merging, Calls, Objects):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False):
@@ -37,6 +35,7 @@ class Builder(Merging):
         self.self_return = self_return
         self.force_exits = force_exits
         self.ins = decode(code)
+        self.hints = hints(code)          # what CPython's specialising interpreter saw
         self.next_id = 0
         self.blocks = {}
         self.current = None
@@ -125,6 +124,9 @@ class Builder(Merging):
         block.header_state = state
         state = state.copy()
         self.current = block
+        if block is self.fn.blocks[0]:    # the frame holds a reference to each argument
+            for p in self.fn.params:
+                self._acquire(p)
         k = by_offset[block.offset]
         if block.loop_header:           # polls signals and lets other threads run
             self.pre_state, self.pre_offset = state, self.ins[k].offset
@@ -161,11 +163,15 @@ class Builder(Merging):
         v = st.locals.get(i.arg)
         if v is None:
             raise Unsupported("UNBOUND_LOCAL", i.arg)
+        self._acquire(v)
         st.stack.append(v)
 
     def _op_store_fast(self, i, st, block, out):
-        """STORE_FAST: pop a value into the local."""
+        """STORE_FAST: pop a value into the local; the old value is released after."""
+        old = st.locals.get(i.arg)
         st.locals[i.arg] = self._val(st.stack.pop())
+        if old is not None:
+            self._release(old)
 
     def _op_load_const(self, i, st, block, out):
         """LOAD_CONST: push a scalar constant, or a tuple constant as a VTuple of constants."""
@@ -188,8 +194,8 @@ class Builder(Merging):
         st.stack.extend(reversed(t.items))
 
     def _op_pop_top(self, i, st, block, out):
-        """POP_TOP: drop the top of the stack."""
-        st.stack.pop()
+        """POP_TOP: drop the top of the stack (and what it owns)."""
+        self._release_item(st.stack.pop())
 
     def _op_push_null(self, i, st, block, out):
         """PUSH_NULL: push the NULL marker."""
@@ -197,7 +203,12 @@ class Builder(Merging):
 
     def _op_copy(self, i, st, block, out):
         """COPY: push the arg-th item from the top again."""
-        st.stack.append(st.stack[-i.arg])
+        item = st.stack[-i.arg]
+        if isinstance(item, (SeqIter, VTuple)):
+            raise Unsupported("UNSUPPORTED_OPCODE", "COPY of an iterator or tuple")
+        if isinstance(item, Value):
+            self._acquire(item)
+        st.stack.append(item)
 
     def _op_swap(self, i, st, block, out):
         """SWAP: exchange the top item with the arg-th from the top."""
@@ -207,7 +218,10 @@ class Builder(Merging):
     def _op_binary(self, i, st, block, out):
         """BINARY_OP: replace the top two values by the specialised operation's result."""
         y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
-        r = infer.binary(self, i.arg, x, y)
+        nx, ny = self._numbers(i, x, y)
+        r = infer.binary(self, i.arg, nx, ny)
+        self._release(x)
+        self._release(y)
         del st.stack[-2:]
         st.stack.append(r)
 
@@ -219,26 +233,38 @@ class Builder(Merging):
     def _op_compare(self, i, st, block, out):
         """COMPARE_OP: replace the top two values by the specialised comparison."""
         y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
-        r = infer.compare(self, i.arg, x, y)
+        nx, ny = self._numbers(i, x, y)
+        r = infer.compare(self, i.arg, nx, ny)
+        self._release(x)
+        self._release(y)
         del st.stack[-2:]
         st.stack.append(r)
 
     def _op_return_const(self, i, st, block, out):
         """RETURN_CONST: end the block returning the constant."""
-        self._ret(block, self.const(i.arg))
+        self._ret(block, self.const(i.arg), st)
         return True
 
     def _op_return(self, i, st, block, out):
         """RETURN_VALUE: end the block returning the popped value."""
-        self._ret(block, self._val(st.stack.pop()))
+        self._ret(block, self._val(st.stack.pop()), st)
         return True
 
-    def _ret(self, block, v):
-        """End the block with a return of v; every return must have the same type."""
-        if self.fn.return_type is None:
+    def _ret(self, block, v, st):
+        """End the block with a return of v (an object's reference goes to the caller) after
+        the frame releases its locals, in slot order; every return must have the same type."""
+        for item in st.stack:
+            self._release_item(item)
+        for local in st.locals.values():
+            if local is not None:
+                self._release(local)
+        t = self.fn.return_type
+        if t is None:
             self.fn.return_type = v.type
-        elif self.fn.return_type != v.type:
-            raise Unsupported("UNSTABLE_TYPE", f"returns {self.fn.return_type} and {v.type}")
+        elif is_obj(t) and is_obj(v.type):
+            self.fn.return_type = t if t == v.type else OBJ
+        elif t != v.type:
+            raise Unsupported("UNSTABLE_TYPE", f"returns {t} and {v.type}")
         block.term = ("ret", v)
 
     def _op_jump(self, i, st, block, out):
@@ -269,6 +295,8 @@ class Builder(Merging):
     def _op_get_iter(self, i, st, block, out):
         """GET_ITER: turn range() arguments into a range iterator (nothing else is iterable)."""
         r = st.stack[-1]
+        if isinstance(r, Value) and is_obj(r.type):
+            return self._seq_get_iter(st)
         if not isinstance(r, RangeArgs):
             raise Unsupported("UNSUPPORTED_TYPE", "iteration over something other than range()")
         n = self.emit("range_len", [r.start, r.stop, r.step])
@@ -277,6 +305,8 @@ class Builder(Merging):
     def _op_for_iter(self, i, st, block, out):
         """FOR_ITER: branch on items left; the body gets the advanced iterator and the item."""
         it = st.stack[-1]
+        if isinstance(it, SeqIter):
+            return self._seq_for_iter(i, st, block, out)
         if not isinstance(it, RangeIter):
             raise Unsupported("UNSUPPORTED_TYPE", "for over a non-range iterator")
         more = self.emit("int_cmp", [it.remaining, self.const(0)], {"pred": ">"})
@@ -292,85 +322,6 @@ class Builder(Merging):
         out[(block.offset, i.target)] = done
         block.term = ("cbr", more, nxt, i.target)
         return True
-
-    def _op_load_global(self, i, st, block, out):
-        """LOAD_GLOBAL: push the guarded global or builtin (NULL first when asked)."""
-        name, push_null = i.arg
-        where = self.globals if name in self.globals else self.builtins
-        if name not in where:
-            raise Unsupported("UNSUPPORTED_OPCODE", f"global {name} is not defined")
-        obj = where[name]
-        self.emit("guard_global", [], {"dict": self.globals, "name": name, "expected": obj,
-                                       "builtins": self.builtins})
-        if push_null:
-            st.stack.append(NULL)
-        st.stack.append(self._known_or_value(obj))
-
-    def _op_load_attr(self, i, st, block, out):
-        """LOAD_ATTR: replace a known module by its guarded attribute (NULL below for a method)."""
-        name, is_method = i.arg
-        owner = st.stack[-1]
-        if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
-            raise Unsupported("UNSUPPORTED_OPCODE", f"attribute {name}")
-        d = owner.obj.__dict__
-        if name not in d:
-            raise Unsupported("UNSUPPORTED_OPCODE", f"module attribute {name} missing")
-        self.emit("guard_global", [], {"dict": d, "name": name, "expected": d[name], "builtins": None})
-        st.stack.pop()
-        if is_method:
-            st.stack.append(NULL)
-        st.stack.append(self._known_or_value(d[name]))
-
-    def _known_or_value(self, obj):
-        """A constant for a supported scalar, else the object as Known."""
-        if infer.type_of_constant(obj) is not None:
-            return self.const(obj)
-        return Known(obj)
-
-    def _op_call(self, i, st, block, out):
-        """CALL: replace callee and arguments by range(), a native call or a builtin's result."""
-        n = i.arg
-        args = st.stack[len(st.stack) - n:]
-        callee, below = st.stack[-n - 1], st.stack[-n - 2]
-        if below is not NULL or not isinstance(callee, Known):
-            raise Unsupported("UNSUPPORTED_CALL", "call of an unknown object")
-        fn = callee.obj
-        vals = [self._val(a) for a in args]
-        if fn is range:
-            r = self._range(vals)
-        elif isinstance(fn, types.FunctionType):
-            r = self._call_python(fn, vals)
-        else:
-            r = infer.call_known(self, fn, vals)
-        del st.stack[-n - 2:]
-        st.stack.append(r)
-
-    def _range(self, vals):
-        """range() arguments as RangeArgs (ints, bools widened; a given step is guarded nonzero)."""
-        if not 1 <= len(vals) <= 3 or any(v.type not in (INT, BOOL) for v in vals):
-            raise Unsupported("UNSUPPORTED_CALL", "range() needs 1-3 int arguments")
-        vals = [self.emit("bool_to_int", [v]) if v.type == BOOL else v for v in vals]
-        if len(vals) == 1:
-            return RangeArgs(self.const(0), vals[0], self.const(1))
-        if len(vals) == 2:
-            return RangeArgs(vals[0], vals[1], self.const(1))
-        self.emit("guard_nonzero", [vals[2]])
-        return RangeArgs(*vals)
-
-    def _call_python(self, fn, vals):
-        """Emit a native call to fn (itself, or a compiled specialisation); refuse otherwise."""
-        types_ = tuple(v.type for v in vals)
-        if fn is self.func:
-            if self.self_return is None:
-                raise NeedReturnType()
-            return self.emit("call_native", vals, {"target": None, "self": True},
-                             type=self.self_return)
-        target = self.resolve_callee(fn, types_)
-        if target is None:
-            raise Unsupported("UNSUPPORTED_CALL", f"call to {fn.__qualname__}{types_}")
-        return self.emit("call_native", vals, {"target": target, "self": False},
-                         type=target.return_type)
-
 
 def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None):
     """IR for `func` (its original `code`) specialised on `arg_types`; tries return types for

@@ -7,6 +7,8 @@ from typing import Any, Optional
 PY = sys.version_info[:2]
 SUPPORTED = ((3, 11), (3, 12))
 
+IMMORTAL_OBJECTS = PY >= (3, 12)    # None, small ints... keep their refcount: Py_INCREF skips them
+
 CO_GENERATOR_LIKE = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async gen
 
 
@@ -29,7 +31,8 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "LOAD_FAST": "load_f
            "POP_TOP": "pop_top", "COPY": "copy", "SWAP": "swap", "GET_ITER": "get_iter",
            "END_FOR": "end_for", "CALL": "call", "JUMP_FORWARD": "jump", "JUMP_BACKWARD": "jump",
            "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary",
-           "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple"}
+           "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple", "BINARY_SUBSCR": "subscr",
+           "STORE_SUBSCR": "store_subscr"}
 _BRANCH = {  # opname -> (jump when truthy?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
     "POP_JUMP_FORWARD_IF_FALSE": (False, "pop"), "POP_JUMP_FORWARD_IF_TRUE": (True, "pop"),
@@ -58,6 +61,19 @@ def decode(code):
             ins.target = alias.get(ins.target, ins.target)
         out.append(ins)
     return out
+
+
+def hints(code):
+    """What CPython's specialising interpreter learned about each instruction: offset → the
+    specialised instruction name (e.g. BINARY_SUBSCR_LIST_INT), for those it specialised."""
+    try:
+        out = {}
+        for i in dis.get_instructions(code, adaptive=True):
+            if i.opname != i.baseopname if hasattr(i, "baseopname") else i.opname not in dis.opmap:
+                out[i.offset] = i.opname
+        return out
+    except Exception:                      # noqa: BLE001 - a hint is only ever a hint
+        return {}
 
 
 def _one(i, raw, k):

@@ -39,6 +39,14 @@ class RangeIter:
 
 
 @dataclass(frozen=True)
+class SeqIter:
+    """An iterator over a list or tuple kept as values: the sequence (whose reference it owns)
+    and the next index."""
+    seq: Any
+    index: Any
+
+
+@dataclass(frozen=True)
 class VTuple:
     """A tuple that exists only as its items (BUILD_TUPLE or a constant, then UNPACK_SEQUENCE)."""
     items: Tuple[Any, ...]
@@ -57,6 +65,8 @@ class FrameState:
         for item in self.stack:
             if isinstance(item, RangeIter):
                 out += [item.next, item.remaining, item.step]
+            elif isinstance(item, SeqIter):
+                out += [item.seq, item.index]
             elif isinstance(item, VTuple):
                 out += list(item.items)
             elif not isinstance(item, (Known, _Null)):

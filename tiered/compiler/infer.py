@@ -44,6 +44,8 @@ def truth(b, v):
         return v
     if v.type == NONE:
         return b.const(False)
+    if v.type not in (INT, FLOAT):
+        raise Unsupported("UNSUPPORTED_TYPE", f"truth of {v.type}")
     return b.emit({INT: "int_truth", FLOAT: "float_truth"}[v.type], [v])
 
 

@@ -13,10 +13,14 @@ add (the recursion limit at the entry).
 from ..reasons import Exit
 from ..runtime import capi, tracing
 from . import runtime_ir
+from . import lower_objects
 from .lower_ops import LL, LOWER, PRELUDE
-from .ops import BOOL, FLOAT, INT, NONE
+from .ops import BOOL, FLOAT, INT, NONE, is_obj
+
+LOWER = {**LOWER, **lower_objects.LOWER}
 
 REASONS = list(Exit)
+HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
 
 
@@ -34,6 +38,7 @@ class FnEmitter:
         self.lines, self.names, self.n = [], {}, 0
         self.exits_used = {}               # exit id -> (value, with_exception)
         self.block_end = {}
+        self.allocas = []                  # entry-block stack slots (never inside a loop)
 
     # -- helpers used by the op lowerings
     def tmp(self):
@@ -69,6 +74,12 @@ class FnEmitter:
         """The LLVM operand for IR value v."""
         return self.names[v.id]
 
+    def entry_alloca(self, ll_type):
+        """A stack slot allocated once in the entry block; its pointer."""
+        name = f"%a{len(self.allocas)}"
+        self.allocas.append(f"  {name} = alloca {ll_type}")
+        return name
+
     def exit_id(self, v):
         """The module-wide exit number of v (the function's exit base + its own index)."""
         return self.exit_base + v.attrs["exit"]
@@ -77,7 +88,7 @@ class FnEmitter:
         """Leave for the interpreter at v's frame state when cond is true."""
         if self.force and not with_exception:        # testing: the guard fails now and then
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
-        self._branch_exit(cond, v, with_exception, Exit.SIGNAL if with_exception else (reason or v.spec.exit))
+        self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
     def _branch_exit(self, cond, v, with_exception, reason):
         """Branch to the exit block for (v, exception, reason) when cond holds, else continue."""
@@ -183,7 +194,7 @@ class FnEmitter:
             self._terminate(b)
         body = [self._phi(x) if isinstance(x, tuple) else x for x in self.lines]
         exits = self._exit_blocks()
-        return "\n".join(head + body + exits + ["}"])
+        return "\n".join(head[:2] + self.allocas + head[2:] + body + exits + ["}"])
 
     def _phi(self, item):
         """The LLVM phi line of an IR phi, with each predecessor's final label."""
@@ -237,7 +248,7 @@ class FnEmitter:
             self.line(self._ret("undef", 2))
             self.label(failed)                            # no tuple: drop what the values own
             for x in values:
-                if LL[x.type] == "ptr":
+                if is_obj(x.type):
                     self.line(f"call void @tiered_discard(ptr {self.ref(x)})")
             self.line(self._ret("undef", 2))
             self.label(done)
@@ -248,7 +259,7 @@ class FnEmitter:
     def box(self, x):
         """A new reference to IR value x as a Python object (an object value is passed as is:
         its reference moves)."""
-        if LL[x.type] == "ptr":
+        if is_obj(x.type):
             return self.ref(x)
         arg = self.ref(x) if x.type != NONE else "false"
         return self.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {arg})")
@@ -287,7 +298,7 @@ class ModuleEmitter:
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
         entry = (f"@{self.prefix}_calls = global i64 0\n@{self.prefix}_traced = global i64 0\n"
                  + self._entry([fn for fn, _ in specs], inner))
-        text = "\n".join([capi.declarations(), PRELUDE, runtime_ir.declarations(),
+        text = "\n".join([capi.declarations(), PRELUDE, lower_objects.PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           *self.globals, *bodies, entry,
@@ -301,6 +312,21 @@ class ModuleEmitter:
             "  br i1 %busy2, label %traced, label %untraced", "traced:",
             f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
             f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "untraced:"]
+
+    def _class_check(self, t, ty, out):
+        """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class.
+        A class that may die is compared through a weak reference, which the module keeps:
+        once it died, no other class at its address matches."""
+        scalar = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Type"}
+        if not is_obj(t):
+            return [f"  {out} = icmp eq ptr {ty}, {scalar[t]}"]
+        cls = t.cls
+        if not cls.__flags__ & HEAP_TYPE:
+            self.keep(cls)
+            return [f"  {out} = icmp eq ptr {ty}, {_ptr(cls)}"]
+        self.keep(t.ref)
+        return [f"  {out}w = load ptr, ptr getelementptr (i8, ptr {_ptr(t.ref)}, i64 {capi.WEAKREF_OBJECT})",
+                f"  {out} = icmp eq ptr {ty}, {out}w"]
 
     def _entry(self, fns, inner):
         """The boxed entry: match argument types to a spec, unbox, call, box; else exit or miss."""
@@ -320,11 +346,12 @@ class ModuleEmitter:
             args = []
             for j, p in enumerate(fn.params):
                 ok = f"c{k}_{j}"
-                tyname = {INT: "PyLong_Type", FLOAT: "PyFloat_Type", BOOL: "PyBool_Type"}[p.type]
-                lines.append(f"  %is{k}_{j} = icmp eq ptr %ty{j}, @{tyname}")
+                lines += self._class_check(p.type, f"%ty{j}", f"%is{k}_{j}")
                 lines.append(f"  br i1 %is{k}_{j}, label %{ok}, label %{nxt}")
                 lines.append(f"{ok}:")
-                if p.type == INT:
+                if is_obj(p.type):
+                    lines.append(f"  %u{k}_{j} = bitcast ptr %a{j} to ptr")
+                elif p.type == INT:
                     lines += ["  store i32 0, ptr %ovf",
                               f"  %u{k}_{j} = call i64 @PyLong_AsLongLongAndOverflow(ptr %a{j}, ptr %ovf)",
                               f"  %o{k}_{j} = load i32, ptr %ovf", f"  %big{k}_{j} = icmp ne i32 %o{k}_{j}, 0",
@@ -344,7 +371,10 @@ class ModuleEmitter:
             lines += [f"  %r{k} = extractvalue {ty} %pr{k}, 0", f"  %x{k} = extractvalue {ty} %pr{k}, 2",
                       f"  %s{k} = extractvalue {ty} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
-            lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
+            if is_obj(ret):                       # the reference the function returned
+                lines.append(f"  ret ptr %r{k}")
+            else:
+                lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
         k = len(fns)
         phis = ", ".join(f"[%s{j}, %spec{j}_call]" for j in range(k))
         states = ", ".join(f"[%x{j}, %spec{j}_call]" for j in range(k))

@@ -2,9 +2,19 @@
 import struct
 
 from ..runtime import capi
-from .ops import BOOL, FLOAT, INT, NONE
+from .ops import BOOL, FLOAT, INT, NONE, is_obj
 
-LL = {INT: "i64", FLOAT: "double", BOOL: "i1", NONE: "i1"}
+
+class _LLTypes(dict):
+    """IR type → LLVM type; every object type is a `ptr`."""
+
+    def __missing__(self, t):
+        if is_obj(t):
+            return "ptr"
+        raise KeyError(t)
+
+
+LL = _LLTypes({INT: "i64", FLOAT: "double", BOOL: "i1", NONE: "i1"})
 ICMP = {"<": "slt", "<=": "sle", ">": "sgt", ">=": "sge", "==": "eq", "!=": "ne"}
 FCMP = {"<": "olt", "<=": "ole", ">": "ogt", ">=": "oge", "==": "oeq", "!=": "une"}
 TWO53 = 2**53

@@ -6,9 +6,12 @@ jump (a loop header) gets a phi for every defined slot first, and the back edges
 fill them in later.  A local that is unbound on some path is dropped from the
 merged state; reading it refuses the function, so an exit never needs it.
 """
-from .frame_state import RangeIter
+from .frame_state import RangeIter, SeqIter
 from .infer import Unsupported
 from .ir import Value
+from .ops import is_obj
+
+_FIELDS = {RangeIter: ("next", "remaining", "step"), SeqIter: ("seq", "index")}
 
 
 class State:
@@ -59,6 +62,8 @@ class Merging:
         for name in first.locals:
             vals = [s.locals.get(name) for s in states]
             if any(v is None for v in vals):
+                if any(v is not None and is_obj(v.type) for v in vals):   # its reference would be lost
+                    raise Unsupported("UNBOUND_LOCAL", f"object {name} bound on some paths only")
                 merged.locals[name] = None
             else:
                 merged.locals[name] = self._merge_values(block, vals, loop)
@@ -70,11 +75,12 @@ class Merging:
     def _merge_items(self, block, items, loop):
         """Merge one stack slot: iterators field-wise, values via phis; other objects must be equal."""
         first = items[0]
-        if isinstance(first, RangeIter):
-            if not all(isinstance(i, RangeIter) for i in items):
-                raise Unsupported("UNSTABLE_TYPE", "iterator merge")
-            return RangeIter(*(self._merge_values(block, [getattr(i, f) for i in items], loop)
-                               for f in ("next", "remaining", "step")))
+        for kind in (RangeIter, SeqIter):
+            if isinstance(first, kind):
+                if not all(isinstance(i, kind) for i in items):
+                    raise Unsupported("UNSTABLE_TYPE", "iterator merge")
+                return kind(*(self._merge_values(block, [getattr(i, f) for i in items], loop)
+                              for f in _FIELDS[kind]))
         if isinstance(first, Value):
             if not all(isinstance(i, Value) for i in items):
                 raise Unsupported("UNSTABLE_TYPE", "stack merge")
@@ -118,8 +124,10 @@ class Merging:
                 raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge")
             self._add_incoming(phi, v)
         for item, new in zip(header.stack, state.stack):
-            if isinstance(item, RangeIter):
-                for f in ("next", "remaining", "step"):
+            if isinstance(item, (RangeIter, SeqIter)):
+                if type(new) is not type(item):
+                    raise Unsupported("UNSTABLE_TYPE", "iterator on a back edge")
+                for f in _FIELDS[type(item)]:
                     self._add_incoming(getattr(item, f), getattr(new, f))
             elif isinstance(item, Value):
                 self._add_incoming(item, new)

@@ -1,10 +1,50 @@
 """Compiler op table: every IR op with its operand count, result type, effects and exit reason."""
+import weakref
 from dataclasses import dataclass
 from typing import Optional
 
 from ..reasons import Exit
 
 INT, FLOAT, BOOL, NONE = "int", "float", "bool", "none"
+
+
+class ObjType:
+    """The IR type of a Python object value (a PyObject* owning a reference): its exact class,
+    or None when the class is not known.  The class is held weakly (records keep their
+    signatures, and a class keeps its methods alive)."""
+    __slots__ = ("_ref", "_id")
+
+    def __init__(self, cls=None):
+        self._ref = weakref.ref(cls) if cls is not None else None
+        self._id = id(cls) if cls is not None else 0
+
+    @property
+    def cls(self):
+        """The class (None when unknown, or when it has died)."""
+        return self._ref() if self._ref is not None else None
+
+    @property
+    def ref(self):
+        """The weak reference to the class (native code checks through it that it is alive)."""
+        return self._ref
+
+    def __eq__(self, other):
+        return isinstance(other, ObjType) and other._id == self._id and other.cls is self.cls
+
+    def __hash__(self):
+        return hash(("obj", self._id))
+
+    def __repr__(self):
+        cls = self.cls
+        return "obj" if self._id == 0 else f"obj[{getattr(cls, '__qualname__', '<dead class>')}]"
+
+
+OBJ = ObjType()
+
+
+def is_obj(t):
+    """True for an object type (any class, or unknown)."""
+    return isinstance(t, ObjType)
 
 
 @dataclass(frozen=True)
@@ -15,11 +55,13 @@ class OpSpec:
     result: Optional[str]   # None: given by the builder (phi, const, calls)
     exit: Optional[Exit]    # the reason an exit from this op is counted under; None: never exits
     pure: bool = True       # no side effects: may be folded, moved or removed when unused
+    raises: bool = False    # its exits may carry a pending exception for the interpreter to raise
+    python: bool = False    # may run Python code (a destructor, a descriptor, a signal handler)
 
 
-def _op(name, arity, result, exit=None, pure=True):
+def _op(name, arity, result, exit=None, pure=True, raises=False, python=False):
     """Make an OpSpec (shorthand for the OPS table)."""
-    return OpSpec(name, arity, result, exit, pure)
+    return OpSpec(name, arity, result, exit, pure, raises, python)
 
 
 # THE op table: adding an op is one line here plus one lowering in lower_llvm.py.
@@ -63,8 +105,22 @@ OPS = {o.name: o for o in [
     _op("math2", 2, FLOAT, Exit.DOMAIN),          # attrs: fn (a name in lower_llvm.MATH2)
     _op("float_test", 1, BOOL),                   # attrs: fn isnan/isinf/isfinite
     _op("guard_global", 0, None, Exit.GLOBAL_CHANGED, pure=False),
-    _op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False),
+    _op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True),
     _op("range_len", 3, INT),                     # start, stop, step(!=0) -> number of items
     _op("guard_nonzero", 1, None, Exit.DOMAIN, pure=False),
-    _op("loop_poll", 0, None, Exit.SIGNAL, pure=False),
+    _op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True),
+    # objects: every object value owns one reference per place (local, stack slot) holding it
+    _op("incref", 1, NONE, pure=False),
+    _op("decref", 1, NONE, pure=False, python=True),         # may run a destructor (never exits)
+    _op("box", 1, OBJ, Exit.RAISED, pure=False, raises=True),   # a number as a new object
+    _op("guard_class", 1, None, Exit.TYPE_GUARD, pure=False),  # attrs: cls; the same pointer, typed
+    _op("unbox_float", 1, FLOAT, Exit.TYPE_GUARD, pure=False),
+    _op("unbox_int", 1, INT, Exit.TYPE_GUARD, pure=False),
+    _op("seq_len", 1, INT, pure=False),            # a list's or tuple's size (a list's changes)
+    _op("seq_getitem", 2, OBJ, Exit.INDEX, pure=False),     # list/tuple[int], a new reference
+    _op("seq_next", 3, OBJ, pure=False),           # seq, index, more: seq[index] (new) if more else NULL
+    _op("release_unless", 2, NONE, pure=False, python=True),  # x, cond: drop x's reference unless cond
+    _op("list_setitem", 3, NONE, Exit.INDEX, pure=False, python=True),  # the old item is released
+    _op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # attrs: name
+    _op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
 ]}

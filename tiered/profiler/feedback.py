@@ -6,7 +6,7 @@ import types
 import weakref
 
 from ..weaktable import WeakTable
-from collections import Counter
+from ..tally import Tally
 
 from sortedcontainers import SortedKeyList
 
@@ -19,7 +19,7 @@ class CodeProfile:
     __slots__ = ("code_ref", "count", "signatures", "decided")
 
     def __init__(self, code):
-        self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Counter(), False
+        self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Tally(), False
 
     @property
     def code(self):

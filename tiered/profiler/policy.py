@@ -4,6 +4,7 @@ import threading
 
 from ..reasons import Refusal
 from ..runtime import manager
+from ..runtime.specs import looks_tiny
 from . import hooks
 from .feedback import Feedback, functions_of
 
@@ -67,10 +68,12 @@ class Promoter:
         if hooks.HAS_MONITORING:
             # sys.monitoring no longer reports this code: the profile is not needed any more
             self.feedback.profiles.discard(code)
-        if signature is None or manager.ir_types(signature) is None:
+        reason = (Refusal.NO_FEEDBACK if signature is None
+                  else Refusal.UNSUPPORTED_TYPE if manager.ir_types(signature) is None
+                  else Refusal.TOO_SMALL if looks_tiny(code) else None)
+        if reason is not None:
             # nothing to compile: no record either (a program counting its gc objects sees none)
-            manager.count_refusal(Refusal.NO_FEEDBACK if signature is None else Refusal.UNSUPPORTED_TYPE,
-                                  code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
+            manager.count_refusal(reason, code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
                                   signature)
             return
         for func in functions_of(code):

@@ -1,6 +1,7 @@
 """Runtime C-API binding: names of the CPython C-API the generated code calls → their addresses and IR declarations."""
 import ctypes
 import sys
+import weakref
 
 _api = ctypes.pythonapi
 
@@ -26,6 +27,9 @@ FUNCTIONS = {
     "PyEval_SaveThread": "declare ptr @PyEval_SaveThread()",
     "PyEval_RestoreThread": "declare void @PyEval_RestoreThread(ptr)",
     "Py_GetRecursionLimit": "declare i32 @Py_GetRecursionLimit()",
+    "_Py_Dealloc": "declare void @_Py_Dealloc(ptr)",
+    "PyObject_GetAttr": "declare ptr @PyObject_GetAttr(ptr, ptr)",
+    "PyObject_GetItem": "declare ptr @PyObject_GetItem(ptr, ptr)",
     "PyDict_GetItemWithError": "declare ptr @PyDict_GetItemWithError(ptr, ptr)",
     "PyThreadState_Get": "declare ptr @PyThreadState_Get()",
     "PyThreadState_GetInterpreter": "declare ptr @PyThreadState_GetInterpreter(ptr)",
@@ -35,7 +39,8 @@ FUNCTIONS = {
 
 # data symbols (type objects and singletons): their address is the object's id().
 DATA = {
-    "PyFloat_Type": float, "PyLong_Type": int, "PyBool_Type": bool,
+    "PyFloat_Type": float, "PyLong_Type": int, "PyBool_Type": bool, "PyList_Type": list,
+    "PyTuple_Type": tuple,
     "_Py_NoneStruct": None, "_Py_TrueStruct": True, "_Py_FalseStruct": False,
 }
 
@@ -78,8 +83,16 @@ def _ob_type_offset():
 OB_TYPE = _ob_type_offset()
 OB_FVAL = float.__basicsize__ - ctypes.sizeof(ctypes.c_double)
 assert ctypes.c_double.from_address(id(2.5) + OB_FVAL).value == 2.5
+_probe = (2.5, [3.5])
 TUPLE_ITEMS = tuple.__basicsize__        # ob_item[] of a tuple: right after the header
-assert ctypes.c_void_p.from_address(id((1.5,)) + TUPLE_ITEMS).value is not None
+assert ctypes.c_void_p.from_address(id(_probe) + TUPLE_ITEMS).value == id(_probe[0])
+OB_SIZE = TUPLE_ITEMS - 8                # ob_size of a variable-size object (list, tuple)
+assert ctypes.c_ssize_t.from_address(id(_probe[1]) + OB_SIZE).value == 1
+LIST_ITEMS = OB_SIZE + 8                 # a list's pointer to its item array
+assert ctypes.c_void_p.from_address(
+    ctypes.c_void_p.from_address(id(_probe[1]) + LIST_ITEMS).value).value == id(_probe[1][0])
+WEAKREF_OBJECT = 16                      # a weak reference's referent (None once it died)
+assert ctypes.c_void_p.from_address(id(weakref.ref(float)) + WEAKREF_OBJECT).value == id(float)
 POINTER_BITS = ctypes.sizeof(ctypes.c_void_p) * 8
 assert POINTER_BITS == 64 and sys.maxsize == 2**63 - 1, "tiered needs a 64-bit CPython"
 

@@ -2,7 +2,7 @@
 import threading
 import weakref
 
-from ..compiler.frame_state import NULL, Known, RangeIter, VTuple
+from ..compiler.frame_state import NULL, Known, RangeIter, SeqIter, VTuple
 from ..reasons import Exit
 
 SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
@@ -53,6 +53,12 @@ class Layout:
                 nxt, left, step = rest[:3]
                 del rest[:3]
                 stack.append(iter(range(nxt, nxt + left * step, step)) if left else iter(range(0)))
+            elif kind == "seqiter":            # a list or tuple iterator at its position
+                seq, index = rest[:2]
+                del rest[:2]
+                it = iter(seq)
+                it.__setstate__(index)
+                stack.append(it)
             elif kind == "value":
                 stack.append(rest.pop(0))
             elif kind == "self":
@@ -74,6 +80,8 @@ def _kind(item, func):
         return "self"
     if isinstance(item, RangeIter):
         return "range"
+    if isinstance(item, SeqIter):
+        return "seqiter"
     if isinstance(item, VTuple):
         return ("tuple", len(item.items))
     if isinstance(item, Known):

@@ -6,13 +6,13 @@ import os
 import threading
 import time
 import weakref
-from collections import Counter
+from ..tally import Tally
 from contextlib import contextmanager
 from itertools import count
 
 from .. import config
 from ..compiler.infer import Unsupported
-from ..compiler.ops import BOOL, FLOAT, INT
+from ..compiler.ops import BOOL, FLOAT, INT, ObjType
 from ..reasons import Exit, Refusal
 from ..weaktable import WeakTable
 from . import deopt
@@ -28,7 +28,7 @@ RECORDS = WeakTable()        # function -> Record (the record goes some time aft
 _records_lock = threading.Lock()
 _installed = WeakTable()     # code objects tiered installed -> True
 # process-wide counts, kept after the functions they are about have died
-TOTALS = {"compiled": 0, "installed": 0, "exits": Counter(), "refusals": Counter()}
+TOTALS = {"compiled": 0, "installed": 0, "exits": Tally(), "refusals": Tally()}
 
 
 class Record:
@@ -41,15 +41,15 @@ class Record:
         self.state = "interpreted"
         self.specs = []
         self.compile_seconds = []
-        self.exits = Counter()
-        self.exit_sites = Counter()
-        self.misses = Counter()
+        self.exits = Tally()
+        self.exit_sites = Tally()
+        self.misses = Tally()
         self.attempted = set()    # IR signatures a compile was tried for
         self.refusal = None
         self.refusal_detail = None
         self.compiled = None      # the engine handle of the newest module (all specs are in it)
         self.counters = {}        # its native counters: "native_calls"/"traced_calls" -> address
-        self.retired = Counter()  # counts of modules that are no longer the newest
+        self.retired = Tally()  # counts of modules that are no longer the newest
         self.compiling = False
         self.eager = False        # compiled on request (jit decorator, tests): always installed
 
@@ -149,9 +149,19 @@ def record_for(func):
 
 
 def ir_types(py_types):
-    """IR types for a tuple of Python argument types, or None if one is unsupported."""
-    out = tuple(PY_TYPES.get(t) for t in py_types)
+    """IR types for a tuple of Python argument types (an object of any other class is typed
+    by its exact class), or None if one is unsupported."""
+    out = tuple(PY_TYPES.get(t) or _object_type(t) for t in py_types)
     return None if None in out else out
+
+
+def _object_type(cls):
+    """The IR type of an argument of this class (None for a class without weak references,
+    which the native entry could not check safely)."""
+    try:
+        return ObjType(cls)
+    except TypeError:
+        return None
 
 
 _busy = [0]                  # compiles in progress (a signal handler must not start another)
@@ -306,7 +316,7 @@ def _build_and_install(rec, types_, started, for_caller=False):
     for s, f in built:
         bases.append(base)
         for v in f.exits:
-            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.op in ("loop_poll", "call_native"), func)
+            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.spec.raises, func)
         base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
         from ..compiler import engine                  # llvmlite: only once something will compile
@@ -354,6 +364,8 @@ def _resolve_callee(fn, types_):
     if rec.compiling:
         return None
     py = {v: k for k, v in PY_TYPES.items()}
+    if not all(t in py for t in types_):
+        return None          # objects: an exit in the callee could not simply call it again
     spec = compile_for(fn, tuple(py[t] for t in types_), for_caller=True)
     return spec if spec is not None and spec.address else None
 

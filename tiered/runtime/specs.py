@@ -1,4 +1,5 @@
 """Runtime specialisations: the IR of one compiled signature → the few facts kept about it (no IR)."""
+import dis
 
 
 class Spec:
@@ -21,7 +22,7 @@ class Spec:
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
-_FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select"}
+_FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select", "incref", "decref"}
 
 
 def _work(fn):
@@ -35,3 +36,18 @@ def worth_installing(specs):
         if "loop_poll" in s.ops or "call_native" in s.ops or s.work >= SMALL_BODY:
             return True
     return False
+
+
+_WORK_OPNAMES = ("BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "STORE_SUBSCR", "LOAD_ATTR", "STORE_ATTR",
+                 "LOAD_METHOD", "UNARY_", "CONTAINS_OP", "BUILD_")
+
+
+def looks_tiny(code):
+    """True when a code object can only compile to a tiny body: no loop, no call, and fewer
+    than SMALL_BODY instructions that do work (read from its bytecode, before any IR)."""
+    work = 0
+    for i in dis.get_instructions(code):
+        if i.opname.startswith(("JUMP_BACKWARD", "CALL", "FOR_ITER")):
+            return False
+        work += i.opname.startswith(_WORK_OPNAMES)
+    return work < SMALL_BODY

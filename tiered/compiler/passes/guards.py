@@ -1,9 +1,10 @@
 """Pass: IR → IR where a global guard repeated in a block is dropped while nothing could have rebound it.
 
 Only Python code can rebind a name.  Between two guards in one block, native code runs
-no Python code unless it polls signals (handlers are Python) or lets other threads run,
-which only loops do.  So a direct call to a "quiet" function (no loops, calling only quiet
-functions) keeps earlier guards valid; any other call forgets them.
+no Python code unless an op may run some (the op table's `python` flag: loop polls run
+signal handlers and let other threads run, releasing an object may run its destructor, an
+attribute load a descriptor).  A direct call to a "quiet" function (none of those ops,
+calling only quiet functions) keeps earlier guards valid; any other such op forgets them.
 """
 
 
@@ -11,9 +12,10 @@ def is_quiet(fn):
     """True when fn's native code never runs Python code (no loop polls, only quiet callees)."""
     for b in fn.blocks:
         for v in b.body:
-            if v.op == "loop_poll":
-                return False
-            if v.op == "call_native" and not v.attrs["self"] and not v.attrs["target"].quiet:
+            if v.op == "call_native":
+                if not v.attrs["self"] and not v.attrs["target"].quiet:
+                    return False
+            elif v.spec.python:
                 return False
     return True
 
@@ -29,6 +31,8 @@ def run(fn):
                 callee_quiet = quiet if v.attrs["self"] else v.attrs["target"].quiet
                 if not callee_quiet:
                     seen.clear()
+            elif v.spec.python:
+                seen.clear()
             if v.op == "guard_global":
                 key = (id(v.attrs["dict"]), v.attrs["name"])
                 if key in seen:

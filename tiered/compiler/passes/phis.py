@@ -1,5 +1,5 @@
 """Pass: IR → IR without trivial phis (all inputs the same value, or the phi itself)."""
-from ..frame_state import FrameState, RangeIter, VTuple
+from ..frame_state import FrameState, RangeIter, SeqIter, VTuple
 from ..ir import Value
 
 
@@ -34,6 +34,8 @@ def _substitute(fn, replace):
         """Resolve a stack item, including the values inside a range iterator or a tuple."""
         if isinstance(x, RangeIter):
             return RangeIter(*(_resolve(getattr(x, f), replace) for f in ("next", "remaining", "step")))
+        if isinstance(x, SeqIter):
+            return SeqIter(_resolve(x.seq, replace), _resolve(x.index, replace))
         if isinstance(x, VTuple):
             return VTuple(tuple(_resolve(v, replace) for v in x.items))
         return _resolve(x, replace)

@@ -1,0 +1,99 @@
+"""Compiler stage 2c: globals, module attributes and calls → guarded known objects, native calls, builtins."""
+import types
+
+from . import infer
+from .frame_state import NULL, Known, RangeArgs
+from .infer import Unsupported
+from .ir import Value
+from .ops import BOOL, INT, is_obj
+
+
+class NeedReturnType(Exception):
+    """A self-recursive call was met before the function's return type is known."""
+
+
+class Calls:
+    """The names-and-calls half of the builder (mixed into Builder)."""
+
+    def _op_load_global(self, i, st, block, out):
+        """LOAD_GLOBAL: push the guarded global or builtin (NULL first when asked)."""
+        name, push_null = i.arg
+        where = self.globals if name in self.globals else self.builtins
+        if name not in where:
+            raise Unsupported("UNSUPPORTED_OPCODE", f"global {name} is not defined")
+        obj = where[name]
+        self.emit("guard_global", [], {"dict": self.globals, "name": name, "expected": obj,
+                                       "builtins": self.builtins})
+        if push_null:
+            st.stack.append(NULL)
+        st.stack.append(self._known_or_value(obj))
+
+    def _op_load_attr(self, i, st, block, out):
+        """LOAD_ATTR: replace a known module by its guarded attribute (NULL below for a method),
+        or an object by its attribute."""
+        name, is_method = i.arg
+        owner = st.stack[-1]
+        if isinstance(owner, Value) and is_obj(owner.type) and not is_method:
+            return self._load_attr_obj(name, st)
+        if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
+            raise Unsupported("UNSUPPORTED_OPCODE", f"attribute {name}")
+        d = owner.obj.__dict__
+        if name not in d:
+            raise Unsupported("UNSUPPORTED_OPCODE", f"module attribute {name} missing")
+        self.emit("guard_global", [], {"dict": d, "name": name, "expected": d[name], "builtins": None})
+        st.stack.pop()
+        if is_method:
+            st.stack.append(NULL)
+        st.stack.append(self._known_or_value(d[name]))
+
+    def _known_or_value(self, obj):
+        """A constant for a supported scalar, else the object as Known."""
+        if infer.type_of_constant(obj) is not None:
+            return self.const(obj)
+        return Known(obj)
+
+    def _op_call(self, i, st, block, out):
+        """CALL: replace callee and arguments by range(), a native call or a builtin's result."""
+        n = i.arg
+        args = st.stack[len(st.stack) - n:]
+        callee, below = st.stack[-n - 1], st.stack[-n - 2]
+        if below is not NULL or not isinstance(callee, Known):
+            raise Unsupported("UNSUPPORTED_CALL", "call of an unknown object")
+        fn = callee.obj
+        vals = [self._val(a) for a in args]
+        if any(is_obj(v.type) for v in vals):
+            r = self._call_with_objects(fn, vals)
+        elif fn is range:
+            r = self._range(vals)
+        elif isinstance(fn, types.FunctionType):
+            r = self._call_python(fn, vals)
+        else:
+            r = infer.call_known(self, fn, vals)
+        del st.stack[-n - 2:]
+        st.stack.append(r)
+
+    def _range(self, vals):
+        """range() arguments as RangeArgs (ints, bools widened; a given step is guarded nonzero)."""
+        if not 1 <= len(vals) <= 3 or any(v.type not in (INT, BOOL) for v in vals):
+            raise Unsupported("UNSUPPORTED_CALL", "range() needs 1-3 int arguments")
+        vals = [self.emit("bool_to_int", [v]) if v.type == BOOL else v for v in vals]
+        if len(vals) == 1:
+            return RangeArgs(self.const(0), vals[0], self.const(1))
+        if len(vals) == 2:
+            return RangeArgs(vals[0], vals[1], self.const(1))
+        self.emit("guard_nonzero", [vals[2]])
+        return RangeArgs(*vals)
+
+    def _call_python(self, fn, vals):
+        """Emit a native call to fn (itself, or a compiled specialisation); refuse otherwise."""
+        types_ = tuple(v.type for v in vals)
+        if fn is self.func:
+            if self.self_return is None:
+                raise NeedReturnType()
+            return self.emit("call_native", vals, {"target": None, "self": True},
+                             type=self.self_return)
+        target = self.resolve_callee(fn, types_)
+        if target is None:
+            raise Unsupported("UNSUPPORTED_CALL", f"call to {fn.__qualname__}{types_}")
+        return self.emit("call_native", vals, {"target": target, "self": False},
+                         type=target.return_type)

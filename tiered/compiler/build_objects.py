@@ -1,0 +1,160 @@
+"""Compiler stage 2d: instructions on Python objects → reference-counted object ops and guarded fast paths.
+
+The reference rule is CPython's: every place that holds an object (a local, a stack slot,
+a virtual iterator) owns one reference to it.  Pushing a local's value takes a reference,
+popping releases one, an instruction releases its operands after its result exists, and
+an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
+before any count changes of their instruction, so an exit always sees the state before it.
+"""
+from .frame_state import SeqIter, VTuple
+from .infer import Unsupported
+from .ir import Value
+from .ops import BOOL, FLOAT, INT, OBJ, ObjType, is_obj
+
+SEQUENCES = (list, tuple)
+# a specialised instruction of CPython's → the class its operands had
+_HINT_CLASS = {"BINARY_SUBSCR_LIST_INT": list, "BINARY_SUBSCR_TUPLE_INT": tuple,
+               "STORE_SUBSCR_LIST_INT": list, "FOR_ITER_LIST": list, "FOR_ITER_TUPLE": tuple}
+
+
+class Objects:
+    """The object half of the builder (mixed into Builder)."""
+
+    def _acquire(self, v):
+        """A new place holds v: take a reference when it is an object."""
+        if is_obj(v.type):
+            self.emit("incref", [v])
+
+    def _release(self, v):
+        """A place let go of v: release its reference when it is an object."""
+        if is_obj(v.type):
+            self.emit("decref", [v])
+
+    def _release_item(self, item):
+        """Release whatever a stack item owns (a value, a virtual tuple's items, an iterator's
+        sequence)."""
+        if isinstance(item, Value):
+            self._release(item)
+        elif isinstance(item, VTuple):
+            for x in item.items:
+                self._release(x)
+        elif isinstance(item, SeqIter):
+            self._release(item.seq)
+
+    def _hint(self, offset=None):
+        """CPython's specialised name for the instruction at offset (the current one by default)."""
+        return self.hints.get(self.pre_offset if offset is None else offset, "")
+
+    def _as_class(self, st, pos, cls):
+        """The stack item at pos (negative) guarded to be exactly of cls (exit if not); the
+        guarded value replaces it in the slot, which keeps its one reference."""
+        v = st.stack[pos]
+        if v.type.cls is cls:
+            return v
+        if v.type != OBJ:
+            raise Unsupported("UNSUPPORTED_TYPE", f"{v.type} used as {cls.__name__}")
+        g = self.emit("guard_class", [v], {"cls": cls}, type=ObjType(cls))
+        st.stack[pos] = g
+        return g
+
+    # ---- numbers inside objects ----------------------------------------------------------
+    def _numbers(self, i, x, y):
+        """Operands for numeric code: an object operand is unboxed, guarded to the type CPython
+        saw (the instruction's specialisation) or else the other operand's number type.  The
+        objects are released by the caller once the result exists."""
+        if not (is_obj(x.type) or is_obj(y.type)):
+            return x, y
+        hint = self._hint()
+        want = FLOAT if "FLOAT" in hint else INT if "INT" in hint else None
+        out = []
+        for v, other in ((x, y), (y, x)):
+            if not is_obj(v.type):
+                out.append(v)
+                continue
+            if v.type.cls is not None:              # known, and not an int or a float
+                raise Unsupported("UNSUPPORTED_TYPE", f"{i.arg} on {v.type}")
+            t = want or (other.type if other.type in (INT, FLOAT) else None)
+            if t is None:
+                raise Unsupported("UNSUPPORTED_TYPE", f"{i.arg} on objects of unknown types")
+            out.append(self.emit("unbox_float" if t == FLOAT else "unbox_int", [v]))
+        return out
+
+    # ---- containers ------------------------------------------------------------------------
+    def _op_subscr(self, i, st, block, out):
+        """BINARY_SUBSCR: list/tuple[int] on the fast path, any other object through the C-API."""
+        key, seq = self._val(st.stack[-1]), self._val(st.stack[-2])
+        if not is_obj(seq.type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"subscript of {seq.type}")
+        cls = seq.type.cls or _HINT_CLASS.get(self._hint())
+        if cls in SEQUENCES and key.type in (INT, BOOL):
+            seq = self._as_class(st, -2, cls)
+            r = self.emit("seq_getitem", [seq, key])
+        else:
+            if not is_obj(key.type):
+                raise Unsupported("UNSUPPORTED_TYPE", f"{seq.type}[{key.type}]")
+            r = self.emit("obj_getitem", [seq, key])
+        self._release(seq)
+        self._release(key)
+        del st.stack[-2:]
+        st.stack.append(r)
+
+    def _op_store_subscr(self, i, st, block, out):
+        """STORE_SUBSCR: list[int] = value (the list takes its own reference to the value)."""
+        key, seq, value = (self._val(x) for x in st.stack[-3:][::-1])
+        cls = seq.type.cls if is_obj(seq.type) else None
+        cls = cls or (_HINT_CLASS.get(self._hint()) if seq.type == OBJ else None)
+        if cls is not list or key.type not in (INT, BOOL):
+            raise Unsupported("UNSUPPORTED_TYPE", f"{seq.type}[{key.type}] = ...")
+        seq = self._as_class(st, -2, list)
+        self.emit("list_setitem", [seq, key, value])
+        for v in (value, seq, key):
+            self._release(v)
+        del st.stack[-3:]
+
+    def _seq_get_iter(self, st):
+        """GET_ITER on a list or tuple: a virtual iterator that takes over the slot's reference."""
+        seq = st.stack[-1]
+        nxt = self.ins[self.k + 1]
+        cls = seq.type.cls or _HINT_CLASS.get(self._hint(nxt.offset))
+        if cls not in SEQUENCES:
+            raise Unsupported("UNSUPPORTED_TYPE", f"iteration over {seq.type}")
+        seq = self._as_class(st, -1, cls)
+        st.stack[-1] = SeqIter(seq, self.const(0))
+
+    def _seq_for_iter(self, i, st, block, out):
+        """FOR_ITER over a list or tuple: the length is read at every step (a list may change
+        while it is iterated); when done, the iterator's reference to the sequence goes."""
+        it = st.stack[-1]
+        more = self.emit("int_cmp", [it.index, self.emit("seq_len", [it.seq])], {"pred": "<"})
+        item = self.emit("seq_next", [it.seq, it.index, more])
+        self.emit("release_unless", [it.seq, more])
+        body = st.copy()
+        body.stack[-1] = SeqIter(it.seq, self.emit("int_add_wrap", [it.index, self.const(1)]))
+        body.stack.append(item)
+        done = st.copy()
+        done.stack.pop()
+        nxt = self._next_offset(i)
+        out[(block.offset, nxt)] = body
+        out[(block.offset, i.target)] = done
+        block.term = ("cbr", more, nxt, i.target)
+        return True
+
+    # ---- attributes and calls --------------------------------------------------------------
+    def _load_attr_obj(self, name, st):
+        """LOAD_ATTR on an object (not a method call): through the C-API, which raises exactly
+        as CPython does; the owner is released after."""
+        owner = st.stack[-1]
+        r = self.emit("getattr", [owner], {"name": name})
+        self._release(owner)
+        st.stack[-1] = r
+
+    def _call_with_objects(self, fn, vals):
+        """A builtin called with objects: len() of a list or tuple; the arguments are
+        released after."""
+        if fn is len and len(vals) == 1 and is_obj(vals[0].type) and vals[0].type.cls in SEQUENCES:
+            r = self.emit("seq_len", [vals[0]])
+        else:
+            raise Unsupported("UNSUPPORTED_CALL", f"{getattr(fn, '__name__', fn)} with objects")
+        for v in vals:
+            self._release(v)
+        return r

@@ -1,0 +1,201 @@
+"""Compiler lowering of object ops: one IR op on PyObject* values → LLVM IR lines (merged into LOWER).
+
+Reference counts are changed inline, as CPython's own macros do (3.12: immortal objects are
+left alone).  Every op here either cannot exit or exits before it changes any count.
+"""
+from ..runtime import capi
+from .decode import IMMORTAL_OBJECTS
+from .ops import BOOL, NONE, is_obj
+from .lower_ops import LL
+
+_SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
+  %low1 = add i32 %low, 1
+  %immortal = icmp eq i32 %low1, 0
+  br i1 %immortal, label %done, label %inc
+inc:
+  store i32 %low1, ptr %o
+  br label %done
+""" if IMMORTAL_OBJECTS else """  %rc = load i64, ptr %o
+  %rc1 = add i64 %rc, 1
+  store i64 %rc1, ptr %o
+  br label %done
+"""
+
+_SKIP_IMMORTAL_DEC = """  %low = load i32, ptr %o
+  %immortal = icmp slt i32 %low, 0
+  br i1 %immortal, label %done, label %dec
+dec:
+""" if IMMORTAL_OBJECTS else """  br label %dec
+dec:
+"""
+
+PRELUDE = f"""
+define internal void @tiered_incref(ptr %o) alwaysinline {{
+entry:
+{_SKIP_IMMORTAL_INC}done:
+  ret void
+}}
+
+define internal void @tiered_decref(ptr %o) alwaysinline {{
+entry:
+{_SKIP_IMMORTAL_DEC}  %rc = load i64, ptr %o
+  %rc1 = sub i64 %rc, 1
+  store i64 %rc1, ptr %o
+  %zero = icmp eq i64 %rc1, 0
+  br i1 %zero, label %free, label %done, !prof !0
+free:
+  call void @_Py_Dealloc(ptr %o)
+  br label %done
+done:
+  ret void
+}}
+"""
+
+
+def _type_of(e, x):
+    """Load an object's type pointer."""
+    return e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {x}, i64 {capi.OB_TYPE}')}")
+
+
+def _field(e, x, offset, ty="i64"):
+    """Load a field at a byte offset of an object."""
+    return e.op(f"load {ty}, ptr {e.op(f'getelementptr i8, ptr {x}, i64 {offset}')}")
+
+
+def pointer(obj):
+    """The LLVM operand for an object's address (the module or the runtime keeps it alive)."""
+    return f"inttoptr (i64 {id(obj)} to ptr)"
+
+
+def _guard_class(e, v):
+    """Exit unless the object is exactly of the class; the value is then typed by it."""
+    x = e.ref(v.args[0])
+    e.guard(e.op(f"icmp ne ptr {_type_of(e, x)}, {pointer(v.attrs['cls'])}"), v)
+    e.alias(v, x)
+
+
+def _unbox_float(e, v):
+    """Exit unless the object is exactly a float; its double."""
+    x = e.ref(v.args[0])
+    e.guard(e.op(f"icmp ne ptr {_type_of(e, x)}, @PyFloat_Type"), v)
+    e.alias(v, _field(e, x, capi.OB_FVAL, "double"))
+
+
+def _unbox_int(e, v):
+    """Exit unless the object is exactly an int that fits in 64 bits; its value."""
+    x = e.ref(v.args[0])
+    e.guard(e.op(f"icmp ne ptr {_type_of(e, x)}, @PyLong_Type"), v)
+    flag = e.entry_alloca("i32")
+    e.line(f"store i32 0, ptr {flag}")
+    r = e.op(f"call i64 @PyLong_AsLongLongAndOverflow(ptr {x}, ptr {flag})")
+    e.guard(e.op(f"icmp ne i32 {e.op(f'load i32, ptr {flag}')}, 0"), v)
+    e.alias(v, r)
+
+
+def _box(e, v):
+    """A number as a new object (exit with the MemoryError when that fails)."""
+    x = v.args[0]
+    r = e.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {e.ref(x) if x.type != NONE else 'false'})")
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _items(e, seq_value):
+    """Pointer to the first item slot of a list or tuple value."""
+    x = e.ref(seq_value)
+    if seq_value.type.cls is tuple:
+        return e.op(f"getelementptr i8, ptr {x}, i64 {capi.TUPLE_ITEMS}")
+    return _field(e, x, capi.LIST_ITEMS, "ptr")
+
+
+def _index(e, v, seq_value, index_value):
+    """The checked slot pointer of seq[index] (a negative index counts from the end); exit
+    when it is out of range, where CPython raises IndexError."""
+    n = _field(e, e.ref(seq_value), capi.OB_SIZE)
+    i = e.ref(index_value)
+    if index_value.type == BOOL:
+        i = e.op(f"zext i1 {i} to i64")
+    k = e.op(f"select i1 {e.op(f'icmp slt i64 {i}, 0')}, i64 {e.op(f'add i64 {i}, {n}')}, i64 {i}")
+    e.guard(e.op(f"icmp uge i64 {k}, {n}"), v)
+    return e.op(f"getelementptr ptr, ptr {_items(e, seq_value)}, i64 {k}")
+
+
+def _seq_getitem(e, v):
+    """list/tuple[int]: a new reference to the item."""
+    slot = _index(e, v, v.args[0], v.args[1])
+    item = e.op(f"load ptr, ptr {slot}")
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.alias(v, item)
+
+
+def _list_setitem(e, v):
+    """list[int] = value: the list takes a new reference (a number is boxed), the old item
+    is released after the store, as list_ass_item does."""
+    slot = _index(e, v, v.args[0], v.args[1])
+    x = v.args[2]
+    if is_obj(x.type):
+        new = e.ref(x)
+        e.line(f"call void @tiered_incref(ptr {new})")
+    else:
+        new = e.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {e.ref(x) if x.type != NONE else 'false'})")
+        e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
+    old = e.op(f"load ptr, ptr {slot}")
+    e.line(f"store ptr {new}, ptr {slot}")
+    e.line(f"call void @tiered_decref(ptr {old})")
+
+
+def _seq_next(e, v):
+    """seq[index] as a new reference when `more`, else NULL (the loop is done)."""
+    seq, index, more = v.args
+    load, done = e.tmp()[1:], e.tmp()[1:]
+    before = e.cur
+    e.line(f"br i1 {e.ref(more)}, label %{load}, label %{done}")
+    e.label(load)
+    item = e.op(f"load ptr, ptr {e.op(f'getelementptr ptr, ptr {_items(e, seq)}, i64 {e.ref(index)}')}")
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi ptr [{item}, %{load}], [null, %{before}]")
+
+
+def _release_unless(e, v):
+    """Drop the object's reference when the condition is false."""
+    x, cond = v.args
+    drop, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.ref(cond)}, label %{done}, label %{drop}")
+    e.label(drop)
+    e.line(f"call void @tiered_decref(ptr {e.ref(x)})")
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
+def _capi_call(fn):
+    """Lowering of a C-API call returning a new reference, NULL when it raised: exit with the
+    exception pending, for the interpreter to raise at that instruction."""
+    def lower(e, v):
+        """Define v as fn(args..., attrs['name'] when given)."""
+        args = [f"ptr {e.ref(a)}" for a in v.args]
+        if "name" in v.attrs:
+            e.m.keep(v.attrs["name"])
+            args.append(f"ptr {pointer(v.attrs['name'])}")
+        r = e.op(f"call ptr @{fn}({', '.join(args)})")
+        e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+        e.alias(v, r)
+    return lower
+
+
+LOWER = {
+    "incref": lambda e, v: e.line(f"call void @tiered_incref(ptr {e.ref(v.args[0])})"),
+    "decref": lambda e, v: e.line(f"call void @tiered_decref(ptr {e.ref(v.args[0])})"),
+    "box": _box,
+    "guard_class": _guard_class,
+    "unbox_float": _unbox_float,
+    "unbox_int": _unbox_int,
+    "seq_len": lambda e, v: e.alias(v, _field(e, e.ref(v.args[0]), capi.OB_SIZE)),
+    "seq_getitem": _seq_getitem,
+    "seq_next": _seq_next,
+    "release_unless": _release_unless,
+    "list_setitem": _list_setitem,
+    "getattr": _capi_call("PyObject_GetAttr"),
+    "obj_getitem": _capi_call("PyObject_GetItem"),
+}
