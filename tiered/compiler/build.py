@@ -9,7 +9,7 @@ from . import infer
 from .build_calls import Calls, NeedReturnType
 from .build_objects import Objects
 from .decode import CO_GENERATOR_LIKE, decode, hints
-from .frame_state import FrameState, RangeArgs, RangeIter, SeqIter, VTuple
+from .frame_state import NULL, FrameState, RangeArgs, RangeIter, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
 from .merge import Merging, State
