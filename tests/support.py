@@ -59,7 +59,8 @@ def bounded_outcome(func, args, max_lines=3000, max_bits=4096, max_len=1000):
 
 
 def same_value(a, b):
-    """Same type and equal: floats by repr (-0.0, nan, inf count), containers by item, instances by __dict__."""
+    """Same type and equal: floats by repr (-0.0, nan, inf count), containers by item, instances by
+    __dict__ or __slots__."""
     if type(a) is not type(b):
         return False
     if isinstance(a, (float, complex)):
@@ -70,6 +71,9 @@ def same_value(a, b):
         return list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
     if type(a).__module__ != "builtins" and hasattr(a, "__dict__") and not callable(a):
         return same_value(vars(a), vars(b))
+    if type(a).__module__ != "builtins" and hasattr(type(a), "__slots__"):
+        missing = object()
+        return all(same_value(getattr(a, n, missing), getattr(b, n, missing)) for n in type(a).__slots__)
     return a == b
 
 

@@ -12,14 +12,15 @@ from .decode import CO_GENERATOR_LIKE, decode, hints
 from .frame_state import NULL, FrameState, RangeArgs, RangeIter, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
-from .merge import Merging, State
+from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 
 
 class Builder(Merging, Calls, Objects):
     """Builds one specialisation of one function."""
 
-    def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False):
+    def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
+                 unbound=frozenset()):
         if code.co_flags & CO_GENERATOR_LIKE:
             raise Unsupported("GENERATOR", "generator or coroutine")
         if code.co_cellvars or code.co_freevars:
@@ -36,6 +37,7 @@ class Builder(Merging, Calls, Objects):
         self.force_exits = force_exits
         self.ins = decode(code)
         self.hints = hints(code)          # what CPython's specialising interpreter saw
+        self.unbound = unbound            # object locals that start as NULL (see NeedUnbound)
         self.next_id = 0
         self.blocks = {}
         self.current = None
@@ -127,6 +129,8 @@ class Builder(Merging, Calls, Objects):
         if block is self.fn.blocks[0]:    # the frame holds a reference to each argument
             for p in self.fn.params:
                 self._acquire(p)
+            for name in self.unbound:
+                state.locals[name] = self.emit("const", [], {"value": None, "maybe_null": True}, type=OBJ)
         k = by_offset[block.offset]
         if block.loop_header:           # polls signals and lets other threads run
             self.pre_state, self.pre_offset = state, self.ins[k].offset
@@ -161,7 +165,7 @@ class Builder(Merging, Calls, Objects):
     def _op_load_fast(self, i, st, block, out):
         """LOAD_FAST: push the local's value (refuses a possibly unbound local)."""
         v = st.locals.get(i.arg)
-        if v is None:
+        if v is None or v.attrs.get("maybe_null"):
             raise Unsupported("UNBOUND_LOCAL", i.arg)
         self._acquire(v)
         st.stack.append(v)
@@ -217,13 +221,7 @@ class Builder(Merging, Calls, Objects):
 
     def _op_binary(self, i, st, block, out):
         """BINARY_OP: replace the top two values by the specialised operation's result."""
-        y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
-        nx, ny = self._numbers(i, x, y)
-        r = infer.binary(self, i.arg, nx, ny)
-        self._release(x)
-        self._release(y)
-        del st.stack[-2:]
-        st.stack.append(r)
+        self._operate(i, st, infer.binary, "obj_binary")
 
     def _op_unary(self, i, st, block, out):
         """UNARY_*: replace the top value by the specialised operation's result."""
@@ -232,13 +230,7 @@ class Builder(Merging, Calls, Objects):
 
     def _op_compare(self, i, st, block, out):
         """COMPARE_OP: replace the top two values by the specialised comparison."""
-        y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
-        nx, ny = self._numbers(i, x, y)
-        r = infer.compare(self, i.arg, nx, ny)
-        self._release(x)
-        self._release(y)
-        del st.stack[-2:]
-        st.stack.append(r)
+        self._operate(i, st, infer.compare, "obj_compare")
 
     def _op_return_const(self, i, st, block, out):
         """RETURN_CONST: end the block returning the constant."""
@@ -277,7 +269,12 @@ class Builder(Merging, Calls, Objects):
         """POP_JUMP_IF_*/JUMP_IF_*_OR_POP: branch on the top's truth (kept when an or_pop jumps)."""
         when, kind = i.arg
         cond = self._val(st.stack[-1])
-        t = infer.truth(self, cond)
+        if is_obj(cond.type):
+            if kind != "pop":
+                raise Unsupported("UNSUPPORTED_TYPE", "an object kept by JUMP_IF_*_OR_POP")
+            t = self._object_truth(cond)
+        else:
+            t = infer.truth(self, cond)
         nxt = self._next_offset(i)
         taken, fall = st.copy(), st.copy()
         fall.stack.pop()
@@ -307,6 +304,8 @@ class Builder(Merging, Calls, Objects):
         it = st.stack[-1]
         if isinstance(it, SeqIter):
             return self._seq_for_iter(i, st, block, out)
+        if isinstance(it, Value) and is_obj(it.type):
+            return self._iter_for_iter(i, st, block, out)
         if not isinstance(it, RangeIter):
             raise Unsupported("UNSUPPORTED_TYPE", "for over a non-range iterator")
         more = self.emit("int_cmp", [it.remaining, self.const(0)], {"pred": ">"})
@@ -328,16 +327,29 @@ def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=F
     self-recursion."""
     code = code or func.__code__
     try:
-        return Builder(func, code, arg_types, resolve_callee, None, force_exits).build()
+        return _build(func, code, arg_types, resolve_callee, None, force_exits)
     except NeedReturnType:
         pass
     last = None
     for guess in (INT, FLOAT, BOOL, NONE):
         try:
-            fn = Builder(func, code, arg_types, resolve_callee, guess, force_exits).build()
+            fn = _build(func, code, arg_types, resolve_callee, guess, force_exits)
         except Unsupported as exc:
             last = exc
             continue
         if fn.return_type == guess:
             return fn
     raise last or Unsupported("UNSTABLE_TYPE", "recursive return type")
+
+
+def _build(func, code, arg_types, resolve_callee, self_return, force_exits):
+    """Build, again with more object locals starting unbound (NULL) while the merges ask."""
+    unbound = set()
+    while True:
+        try:
+            return Builder(func, code, arg_types, resolve_callee, self_return, force_exits,
+                           frozenset(unbound)).build()
+        except NeedUnbound as need:
+            if need.name in unbound:
+                raise Unsupported("UNBOUND_LOCAL", need.name) from None
+            unbound.add(need.name)

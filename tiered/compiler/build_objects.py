@@ -28,7 +28,7 @@ class Objects:
     def _release(self, v):
         """A place let go of v: release its reference when it is an object."""
         if is_obj(v.type):
-            self.emit("decref", [v])
+            self.emit("xdecref" if v.attrs.get("maybe_null") else "decref", [v])
 
     def _release_item(self, item):
         """Release whatever a stack item owns (a value, a virtual tuple's items, an iterator's
@@ -59,11 +59,10 @@ class Objects:
 
     # ---- numbers inside objects ----------------------------------------------------------
     def _numbers(self, i, x, y):
-        """Operands for numeric code: an object operand is unboxed, guarded to the type CPython
-        saw (the instruction's specialisation) or else the other operand's number type.  The
-        objects are released by the caller once the result exists."""
-        if not (is_obj(x.type) or is_obj(y.type)):
-            return x, y
+        """Operands for numeric code, or None when the operation must be generic.  An object
+        operand is unboxed under a guard, to the type CPython saw (the instruction's
+        specialisation) or else to the other operand's number type; an object of a known
+        class (not int or float: those are numbers already) is never a number."""
         hint = self._hint()
         want = FLOAT if "FLOAT" in hint else INT if "INT" in hint else None
         out = []
@@ -71,13 +70,32 @@ class Objects:
             if not is_obj(v.type):
                 out.append(v)
                 continue
-            if v.type.cls is not None:              # known, and not an int or a float
-                raise Unsupported("UNSUPPORTED_TYPE", f"{i.arg} on {v.type}")
             t = want or (other.type if other.type in (INT, FLOAT) else None)
-            if t is None:
-                raise Unsupported("UNSUPPORTED_TYPE", f"{i.arg} on objects of unknown types")
+            if v.type.cls is not None or t is None:
+                return None
             out.append(self.emit("unbox_float" if t == FLOAT else "unbox_int", [v]))
         return out
+
+    def _operate(self, i, st, numeric, generic):
+        """BINARY_OP / COMPARE_OP: replace the top two values by the result, numeric (the
+        function `numeric(builder, sym, x, y)`) when both are or can be numbers, else the
+        C-API op `generic`; object operands are released after the result exists."""
+        y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
+        nums = self._numbers(i, x, y) if (is_obj(x.type) or is_obj(y.type)) else (x, y)
+        if nums is None:
+            r = self.emit(generic, [x, y], {"sym": i.arg, "inplace": i.inplace})
+        else:
+            r = numeric(self, i.arg, *nums)
+        self._release(x)
+        self._release(y)
+        del st.stack[-2:]
+        st.stack.append(r)
+
+    def _object_truth(self, cond):
+        """The truth of an object (its __bool__ or __len__ may raise: then the interpreter does)."""
+        t = self.emit("obj_truth", [cond])
+        self._release(cond)
+        return t
 
     # ---- containers ------------------------------------------------------------------------
     def _op_subscr(self, i, st, block, out):
@@ -116,10 +134,21 @@ class Objects:
         seq = st.stack[-1]
         nxt = self.ins[self.k + 1]
         cls = seq.type.cls or _HINT_CLASS.get(self._hint(nxt.offset))
-        if cls not in SEQUENCES:
-            raise Unsupported("UNSUPPORTED_TYPE", f"iteration over {seq.type}")
-        seq = self._as_class(st, -1, cls)
-        st.stack[-1] = SeqIter(seq, self.const(0))
+        if cls in SEQUENCES:
+            seq = self._as_class(st, -1, cls)
+            st.stack[-1] = SeqIter(seq, self.const(0))
+            return
+        it = self.emit("obj_iter", [seq])       # any other iterable: its real iterator
+        self._release(seq)
+        st.stack[-1] = it
+
+    def _iter_for_iter(self, i, st, block, out):
+        """FOR_ITER over an iterator object: its next item, or the end (the iterator goes)."""
+        it = st.stack[-1]
+        item = self.emit("iter_next", [it])
+        more = self.emit("bool_not", [self.emit("is_null", [item])])
+        self.emit("release_unless", [it, more])
+        return self._for_iter_edges(i, st, block, out, more, it, item)
 
     def _seq_for_iter(self, i, st, block, out):
         """FOR_ITER over a list or tuple: the length is read at every step (a list may change
@@ -128,8 +157,14 @@ class Objects:
         more = self.emit("int_cmp", [it.index, self.emit("seq_len", [it.seq])], {"pred": "<"})
         item = self.emit("seq_next", [it.seq, it.index, more])
         self.emit("release_unless", [it.seq, more])
+        nxt = SeqIter(it.seq, self.emit("int_add_wrap", [it.index, self.const(1)]))
+        return self._for_iter_edges(i, st, block, out, more, nxt, item)
+
+    def _for_iter_edges(self, i, st, block, out, more, advanced, item):
+        """End a FOR_ITER block: the body gets the advanced iterator and the item, the exit
+        edge the stack without the iterator."""
         body = st.copy()
-        body.stack[-1] = SeqIter(it.seq, self.emit("int_add_wrap", [it.index, self.const(1)]))
+        body.stack[-1] = advanced
         body.stack.append(item)
         done = st.copy()
         done.stack.pop()
@@ -149,10 +184,10 @@ class Objects:
         st.stack[-1] = r
 
     def _call_with_objects(self, fn, vals):
-        """A builtin called with objects: len() of a list or tuple; the arguments are
-        released after."""
-        if fn is len and len(vals) == 1 and is_obj(vals[0].type) and vals[0].type.cls in SEQUENCES:
-            r = self.emit("seq_len", [vals[0]])
+        """A builtin called with objects: len() (read directly from a list or tuple); the
+        arguments are released after."""
+        if fn is len and len(vals) == 1:
+            r = self.emit("seq_len" if vals[0].type.cls in SEQUENCES else "obj_len", [vals[0]])
         else:
             raise Unsupported("UNSUPPORTED_CALL", f"{getattr(fn, '__name__', fn)} with objects")
         for v in vals:

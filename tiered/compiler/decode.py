@@ -20,6 +20,7 @@ class Ins:
     arg: Any = None
     target: Optional[int] = None
     line: Optional[int] = None
+    inplace: bool = False        # BINARY_OP of an augmented assignment (+= ...)
 
 
 _BIN_SYMBOL = [sym.rstrip("=") if sym.endswith("=") and sym not in ("==",) else sym
@@ -106,7 +107,9 @@ def _one(i, raw, k):
         resume = prev.offset if (prev is not None and prev.opname == "PRECALL") else i.offset
         return Ins(resume, "call", i.arg, None, line)
     if name == "BINARY_OP":
-        return mk("binary", _BIN_SYMBOL[i.arg])
+        ins = mk("binary", _BIN_SYMBOL[i.arg])
+        ins.inplace = dis._nb_ops[i.arg][1].endswith("=")
+        return ins
     if name == "COMPARE_OP":
         return mk("compare", i.argval)
     op = _SIMPLE.get(name)
@@ -132,3 +135,4 @@ def prologue_call(d_const, loads, location, instr_cls):
 
 
 JUMP_IF_TRUE = "POP_JUMP_FORWARD_IF_TRUE" if PY == (3, 11) else "POP_JUMP_IF_TRUE"
+JUMP_IF_FALSE = "POP_JUMP_FORWARD_IF_FALSE" if PY == (3, 11) else "POP_JUMP_IF_FALSE"

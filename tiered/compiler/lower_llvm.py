@@ -90,6 +90,12 @@ class FnEmitter:
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
+    def force_point(self, v):
+        """Testing (TIERED_FORCE_EXITS): now and then leave at v's state before an op that may
+        run Python code, whose only exit is with its exception, runs at all."""
+        if self.force:
+            self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
+
     def _branch_exit(self, cond, v, with_exception, reason):
         """Branch to the exit block for (v, exception, reason) when cond holds, else continue."""
         k = self.exit_id(v)
@@ -260,7 +266,13 @@ class FnEmitter:
         """A new reference to IR value x as a Python object (an object value is passed as is:
         its reference moves)."""
         if is_obj(x.type):
-            return self.ref(x)
+            if not x.attrs.get("maybe_null"):
+                return self.ref(x)
+            # a local not bound yet travels as the UNBOUND marker (the stub leaves it unbound)
+            unbound = _ptr(self.m.unbound)
+            null = self.op(f"icmp eq ptr {self.ref(x)}, null")
+            self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {null}, ptr {unbound}, ptr null')})")
+            return self.op(f"select i1 {null}, ptr {unbound}, ptr {self.ref(x)}")
         arg = self.ref(x) if x.type != NONE else "false"
         return self.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {arg})")
 
@@ -275,7 +287,7 @@ class ModuleEmitter:
 
     def __init__(self, prefix, helpers, sentinels, force_exits=False):
         self.prefix, self.force = prefix, force_exits
-        self.sentinel, self.interpret = sentinels
+        self.sentinel, self.interpret, self.unbound = sentinels
         self.exit_helper, self.miss_helper = helpers
         self.globals, self.kept = [], list(helpers) + list(sentinels)
 

@@ -30,6 +30,17 @@ dec:
 """
 
 PRELUDE = f"""
+define internal void @tiered_xrelease(ptr %o) alwaysinline {{
+entry:
+  %null = icmp eq ptr %o, null
+  br i1 %null, label %done, label %dec
+dec:
+  call void @tiered_decref(ptr %o)
+  br label %done
+done:
+  ret void
+}}
+
 define internal void @tiered_incref(ptr %o) alwaysinline {{
 entry:
 {_SKIP_IMMORTAL_INC}done:
@@ -174,6 +185,7 @@ def _capi_call(fn):
     exception pending, for the interpreter to raise at that instruction."""
     def lower(e, v):
         """Define v as fn(args..., attrs['name'] when given)."""
+        e.force_point(v)
         args = [f"ptr {e.ref(a)}" for a in v.args]
         if "name" in v.attrs:
             e.m.keep(v.attrs["name"])
@@ -184,9 +196,90 @@ def _capi_call(fn):
     return lower
 
 
+NUMBER_FUNCTIONS = {"+": "Add", "-": "Subtract", "*": "Multiply", "/": "TrueDivide", "//": "FloorDivide",
+                    "%": "Remainder", "<<": "Lshift", ">>": "Rshift", "&": "And", "|": "Or", "^": "Xor",
+                    "@": "MatrixMultiply", "**": "Power"}
+RICH_COMPARE = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
+
+
+def _generic(e, v, call):
+    """Call `call(operands)` on v's operands as objects (numbers boxed just for the call, and
+    released right after it), then exit with the exception pending if it returned NULL."""
+    e.force_point(v)
+    operands, temps = [], []
+    for a in v.args:
+        if is_obj(a.type):
+            operands.append(e.ref(a))
+        else:
+            t = e.op(f"call ptr @tiered_box_{a.type}({LL[a.type]} {e.ref(a) if a.type != NONE else 'false'})")
+            operands.append(t)
+            temps.append(t)
+    if temps:                 # a box failed: drop the others, exit with the MemoryError
+        nulls = [e.op(f"icmp eq ptr {t}, null") for t in temps]
+        bad = nulls[0] if len(nulls) == 1 else e.op(f"or i1 {nulls[0]}, {nulls[1]}")
+        drop, go = e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {bad}, label %{drop}, label %{go}, !prof !0")
+        e.label(drop)
+        for t in temps:
+            e.line(f"call void @tiered_discard(ptr {t})")
+        e.guard("true", v, with_exception=True, reason=v.spec.exit)
+        e.line(f"br label %{go}")
+        e.label(go)
+    r = call(operands)
+    for t in temps:
+        e.line(f"call void @tiered_decref(ptr {t})")
+    return r
+
+
+def _obj_binary(e, v):
+    """x op y on objects: PyNumber_<Op> (InPlace for an augmented assignment)."""
+    sym = v.attrs["sym"]
+    fn = f"PyNumber_{'InPlace' if v.attrs['inplace'] else ''}{NUMBER_FUNCTIONS[sym]}"
+    extra = ", ptr @_Py_NoneStruct" if sym == "**" else ""
+    r = _generic(e, v, lambda ops: e.op(f"call ptr @{fn}(ptr {ops[0]}, ptr {ops[1]}{extra})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _obj_len(e, v):
+    """len() of any object: PyObject_Size (exit with its exception on -1)."""
+    e.force_point(v)
+    r = e.op(f"call i64 @PyObject_Size(ptr {e.ref(v.args[0])})")
+    e.guard(e.op(f"icmp slt i64 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _iter_next(e, v):
+    """The next item of an iterator object (a new reference), NULL when it is exhausted; exit
+    with the exception when it raised."""
+    e.force_point(v)
+    r = e.op(f"call ptr @PyIter_Next(ptr {e.ref(v.args[0])})")
+    failed = e.op(f"icmp ne ptr {e.op('call ptr @PyErr_Occurred()')}, null")
+    e.guard(e.op(f"and i1 {e.op(f'icmp eq ptr {r}, null')}, {failed}"), v, with_exception=True,
+            reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _obj_compare(e, v):
+    """x cmp y on objects: PyObject_RichCompare."""
+    op = RICH_COMPARE[v.attrs["sym"]]
+    r = _generic(e, v, lambda ops: e.op(f"call ptr @PyObject_RichCompare(ptr {ops[0]}, ptr {ops[1]}, i32 {op})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _obj_truth(e, v):
+    """The truth of an object: PyObject_IsTrue (exit with its exception on -1)."""
+    e.force_point(v)
+    r = e.op(f"call i32 @PyObject_IsTrue(ptr {e.ref(v.args[0])})")
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+    e.define(v, f"icmp ne i32 {r}, 0")
+
+
 LOWER = {
     "incref": lambda e, v: e.line(f"call void @tiered_incref(ptr {e.ref(v.args[0])})"),
     "decref": lambda e, v: e.line(f"call void @tiered_decref(ptr {e.ref(v.args[0])})"),
+    "xdecref": lambda e, v: e.line(f"call void @tiered_xrelease(ptr {e.ref(v.args[0])})"),
     "box": _box,
     "guard_class": _guard_class,
     "unbox_float": _unbox_float,
@@ -198,4 +291,11 @@ LOWER = {
     "list_setitem": _list_setitem,
     "getattr": _capi_call("PyObject_GetAttr"),
     "obj_getitem": _capi_call("PyObject_GetItem"),
+    "obj_binary": _obj_binary,
+    "obj_compare": _obj_compare,
+    "obj_truth": _obj_truth,
+    "obj_len": _obj_len,
+    "obj_iter": _capi_call("PyObject_GetIter"),
+    "iter_next": _iter_next,
+    "is_null": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, null"),
 }

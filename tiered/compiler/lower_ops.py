@@ -35,6 +35,9 @@ def literal(value, type_):
         return fconst(value)
     if type_ in (BOOL, NONE):
         return "true" if value else "false"
+    if is_obj(type_):           # the only object constant: NULL, a local not bound yet
+        assert value is None
+        return "null"
     return str(int(value))
 
 

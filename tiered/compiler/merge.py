@@ -9,9 +9,18 @@ merged state; reading it refuses the function, so an exit never needs it.
 from .frame_state import RangeIter, SeqIter
 from .infer import Unsupported
 from .ir import Value
-from .ops import is_obj
+from .ops import OBJ, is_obj
 
 _FIELDS = {RangeIter: ("next", "remaining", "step"), SeqIter: ("seq", "index")}
+
+
+class NeedUnbound(Exception):
+    """An object local is bound on some paths only: build again with it starting as NULL (as
+    an unbound local is in CPython's frame), so that its reference is never lost."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
 
 
 class State:
@@ -63,7 +72,7 @@ class Merging:
             vals = [s.locals.get(name) for s in states]
             if any(v is None for v in vals):
                 if any(v is not None and is_obj(v.type) for v in vals):   # its reference would be lost
-                    raise Unsupported("UNBOUND_LOCAL", f"object {name} bound on some paths only")
+                    raise NeedUnbound(name)
                 merged.locals[name] = None
             else:
                 merged.locals[name] = self._merge_values(block, vals, loop)
@@ -90,12 +99,18 @@ class Merging:
         return first
 
     def _merge_values(self, block, vals, loop):
-        """Join same-typed values: the value itself if all agree (outside loops), else a new phi."""
-        if any(v.type != vals[0].type for v in vals):
-            raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
+        """Join same-typed values (objects of different classes join as objects): the value
+        itself if all agree (outside loops), else a new phi, which may be NULL if one may."""
+        t = vals[0].type
+        if any(v.type != t for v in vals):
+            if not all(is_obj(v.type) for v in vals):
+                raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
+            t = OBJ
         if not loop and all(v is vals[0] for v in vals):
             return vals[0]
-        phi = self._new("phi", list(vals), vals[0].type)
+        phi = self._new("phi", list(vals), t)
+        if any(v.attrs.get("maybe_null") for v in vals):
+            phi.attrs["maybe_null"] = True
         phi.block = block
         block.phis.append(phi)
         return phi
@@ -118,6 +133,9 @@ class Merging:
         header = block.header_state
         for name, phi in header.locals.items():
             if phi is None:
+                v = state.locals.get(name)
+                if v is not None and is_obj(v.type):     # first bound inside the loop
+                    raise NeedUnbound(name)
                 continue
             v = state.locals.get(name)
             if v is None:
@@ -136,8 +154,10 @@ class Merging:
 
     def _add_incoming(self, phi, v):
         """Append v as a phi input; refuse when it is not a value of the phi's type."""
-        if not isinstance(v, Value) or v.type != phi.type:
+        if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
             raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
+        if v.attrs.get("maybe_null") and not phi.attrs.get("maybe_null"):
+            raise Unsupported("UNBOUND_LOCAL", "a local may become unbound in a loop")
         phi.args.append(v)
 
     # ---- one block -----------------------------------------------------------------------

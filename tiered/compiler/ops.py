@@ -112,6 +112,7 @@ OPS = {o.name: o for o in [
     # objects: every object value owns one reference per place (local, stack slot) holding it
     _op("incref", 1, NONE, pure=False),
     _op("decref", 1, NONE, pure=False, python=True),         # may run a destructor (never exits)
+    _op("xdecref", 1, NONE, pure=False, python=True),        # the same for a local that may be unbound
     _op("box", 1, OBJ, Exit.RAISED, pure=False, raises=True),   # a number as a new object
     _op("guard_class", 1, None, Exit.TYPE_GUARD, pure=False),  # attrs: cls; the same pointer, typed
     _op("unbox_float", 1, FLOAT, Exit.TYPE_GUARD, pure=False),
@@ -123,4 +124,12 @@ OPS = {o.name: o for o in [
     _op("list_setitem", 3, NONE, Exit.INDEX, pure=False, python=True),  # the old item is released
     _op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # attrs: name
     _op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
+    # generic operators through the C-API (a number operand is boxed for the call): attrs sym
+    _op("obj_binary", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # + inplace
+    _op("obj_compare", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_truth", 1, BOOL, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_len", 1, INT, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_iter", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("iter_next", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),  # NULL: exhausted
+    _op("is_null", 1, BOOL),
 ]}

@@ -10,6 +10,8 @@ SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
 # matched, ...): the prologue jumps to the original body without calling any Python helper,
 # so a tracer or debugger sees no frame of tiered's
 INTERPRET = type("TieredInterpret", (), {"__repr__": lambda self: "<tiered interpret>"})()
+# an exit's value for a local not bound yet: the stub leaves that local unbound
+UNBOUND = type("TieredUnbound", (), {"__repr__": lambda self: "<tiered unbound>"})()
 REASONS = list(Exit)
 _local = threading.local()
 
@@ -33,12 +35,13 @@ class Layout:
     The function itself, when on the stack (a recursive call), is not stored but taken from
     the record at the exit: the installed code holds layouts, and nothing it holds may lead
     back to the function (see manager)."""
-    __slots__ = ("offset", "local_names", "stack_kinds", "raises")
+    __slots__ = ("offset", "local_names", "maybe_unbound", "stack_kinds", "raises")
 
     def __init__(self, state, raises, func):
         self.offset = state.offset
         self.raises = raises
         self.local_names = [n for n, _ in state.locals]
+        self.maybe_unbound = {n for n, v in state.locals if v.attrs.get("maybe_null")}
         self.stack_kinds = [_kind(x, func) for x in state.stack]
 
     def values(self, flat, exc, func):

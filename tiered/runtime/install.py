@@ -17,8 +17,8 @@ import dis
 from bytecode import Bytecode, Compare, Instr, Label
 from bytecode.instr import InstrLocation
 
-from ..compiler.decode import JUMP_IF_TRUE, prologue_call
-from .deopt import INTERPRET, SENTINEL, pop_state
+from ..compiler.decode import JUMP_IF_FALSE, JUMP_IF_TRUE, prologue_call
+from .deopt import INTERPRET, SENTINEL, UNBOUND, pop_state
 
 
 class InstallError(Exception):
@@ -109,7 +109,15 @@ def _stub(lay, with_exc, resume, raise_at, loc):
         idx += 1
     for name in lay.local_names:
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
-                Instr("BINARY_SUBSCR", location=loc), Instr("STORE_FAST", name, location=loc)]
+                Instr("BINARY_SUBSCR", location=loc)]
+        if name in lay.maybe_unbound:          # UNBOUND: leave the local unbound, as it was
+            store, done = Label(), Label()
+            seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
+                    Instr("IS_OP", 0, location=loc), Instr(JUMP_IF_FALSE, store, location=loc),
+                    Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", done, location=loc), store,
+                    Instr("STORE_FAST", name, location=loc), done]
+        else:
+            seq.append(Instr("STORE_FAST", name, location=loc))
         idx += 1
     if with_exc:
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),

@@ -96,10 +96,13 @@ class Record:
 
     def count_miss(self, types_):
         """Called when no specialisation matches the argument types: maybe compile one more."""
-        self.misses[types_] += 1
+        key = ir_types(types_)       # IR types hold classes weakly: a record keeps no class alive
+        if key is None:
+            return
+        self.misses[key] += 1
         func = self.func
-        if (self.misses[types_] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
-                and self.state == "compiled" and ir_types(types_) not in self.attempted):
+        if (self.misses[key] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
+                and self.state == "compiled" and key not in self.attempted):
             compile_for(func, types_, wait=False)
 
     def refuse(self, reason, detail=""):
@@ -323,7 +326,7 @@ def _build_and_install(rec, types_, started, for_caller=False):
         from ..compiler.lower_llvm import ModuleEmitter
         helpers = deopt.make_helpers(rec, layouts)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-        mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET), force)
+        mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET, deopt.UNBOUND), force)
         text, entry, inner, counters = mod.emit([(f, b) for (_, f), b in zip(built, bases)])
         compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), counters)
     with _stage(Refusal.INSTALL_ERROR):
