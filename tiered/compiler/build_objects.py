@@ -6,6 +6,7 @@ popping releases one, an instruction releases its operands after its result exis
 an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
 before any count changes of their instruction, so an exit always sees the state before it.
 """
+from .decode import attr_cache
 from .frame_state import SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
@@ -176,10 +177,11 @@ class Objects:
 
     # ---- attributes and calls --------------------------------------------------------------
     def _load_attr_obj(self, name, st):
-        """LOAD_ATTR on an object (not a method call): through the C-API, which raises exactly
-        as CPython does; the owner is released after."""
+        """LOAD_ATTR on an object (not a method call): as CPython's specialisation of it read
+        it when there is one, else through the C-API; the owner is released after."""
         owner = st.stack[-1]
-        r = self.emit("getattr", [owner], {"name": name})
+        cache = attr_cache(self.code, self.pre_offset, self._hint())
+        r = self.emit("getattr", [owner], {"name": name, "cache": cache})
         self._release(owner)
         st.stack[-1] = r
 

@@ -77,6 +77,25 @@ def hints(code):
         return {}
 
 
+ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT")
+
+
+def attr_cache(code, offset, hint):
+    """What CPython's specialised LOAD_ATTR at offset cached: (kind, type version, index) for
+    an attribute in an instance's inline values (index: its slot) or in a __slots__ member
+    (index: its byte offset), else None.  Both versions lay the cache out alike: a counter,
+    the type version as two 16-bit halves, the index."""
+    if hint not in ATTR_CACHED:
+        return None
+    try:
+        raw = code._co_code_adaptive
+        u16 = [int.from_bytes(raw[offset + 2 * k:offset + 2 * k + 2], "little") for k in range(2, 6)]
+    except (AttributeError, ValueError):
+        return None
+    version = u16[0] | (u16[1] << 16)
+    return (hint, version, u16[2]) if version else None
+
+
 def _one(i, raw, k):
     """Translate one dis.Instruction."""
     name, line = i.opname, i.positions.lineno if i.positions else None

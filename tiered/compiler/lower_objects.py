@@ -249,6 +249,50 @@ def _obj_len(e, v):
     e.alias(v, r)
 
 
+def _getattr(e, v):
+    """obj.name: where CPython had specialised the instruction, read the attribute as it does
+    (the same type-version, inline-values or slot guards); anything else, and every guard
+    miss, calls PyObject_GetAttr, which raises exactly as CPython does."""
+    cache = v.attrs.get("cache")
+    if cache is None or capi.ATTRIBUTES is None:
+        return _capi_call("PyObject_GetAttr")(e, v)
+    kind, version, index = cache
+    tag_offset, values_kind, values_offset = capi.ATTRIBUTES
+    e.force_point(v)
+    x = e.ref(v.args[0])
+    fast, slow, hit, done = (e.tmp()[1:] for _ in range(4))
+    same = e.op(f"icmp eq i32 {_field(e, _type_of(e, x), tag_offset, 'i32')}, {version}")
+    e.line(f"br i1 {same}, label %{fast}, label %{slow}")
+    e.label(fast)
+    if kind == "LOAD_ATTR_SLOT":
+        slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
+    else:
+        word = _field(e, x, values_offset)
+        if values_kind == "tagged":          # the word is values - 1, tagged by its low bit
+            have = e.op(f"icmp ne i64 {e.op(f'and i64 {word}, 1')}, 0")
+            values = e.op(f"inttoptr i64 {e.op(f'add i64 {word}, 1')} to ptr")
+        else:
+            have = e.op(f"icmp ne i64 {word}, 0")
+            values = e.op(f"inttoptr i64 {word} to ptr")
+        inline = e.tmp()[1:]
+        e.line(f"br i1 {have}, label %{inline}, label %{slow}")
+        e.label(inline)
+        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+    item = e.op(f"load ptr, ptr {slot}")
+    e.line(f"br i1 {e.op(f'icmp ne ptr {item}, null')}, label %{hit}, label %{slow}")
+    e.label(hit)
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.line(f"br label %{done}")
+    e.label(slow)
+    e.m.keep(v.attrs["name"])
+    r = e.op(f"call ptr @PyObject_GetAttr(ptr {x}, ptr {pointer(v.attrs['name'])})")
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    slow_end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi ptr [{item}, %{hit}], [{r}, %{slow_end}]")
+
+
 def _iter_next(e, v):
     """The next item of an iterator object (a new reference), NULL when it is exhausted; exit
     with the exception when it raised."""
@@ -289,7 +333,7 @@ LOWER = {
     "seq_next": _seq_next,
     "release_unless": _release_unless,
     "list_setitem": _list_setitem,
-    "getattr": _capi_call("PyObject_GetAttr"),
+    "getattr": _getattr,
     "obj_getitem": _capi_call("PyObject_GetItem"),
     "obj_binary": _obj_binary,
     "obj_compare": _obj_compare,

@@ -1,5 +1,6 @@
 """Runtime C-API binding: names of the CPython C-API the generated code calls → their addresses and IR declarations."""
 import ctypes
+import dis
 import sys
 import weakref
 
@@ -125,3 +126,40 @@ DICT_VERSION = _dict_version_offset()
 def dict_version(d):
     """The current version tag of a dict (changes whenever the dict is modified)."""
     return ctypes.c_uint64.from_address(id(d) + DICT_VERSION).value
+
+
+def _attribute_layout():
+    """Where CPython keeps what LOAD_ATTR_INSTANCE_VALUE reads, found on a live instance: the
+    offset of tp_version_tag in a type, and how an instance points at its inline values
+    ("tagged": a word before the object holding values - 1, as 3.12 does; "pointer": a plain
+    pointer, as 3.11 does) with that word's offset.  None when not found: no fast path."""
+    class Probe:
+        def __init__(self):
+            self.a, self.b = 1.5, 2.5
+
+    def read(o):
+        return o.b
+
+    for _ in range(64):                              # let CPython specialise read()
+        read(Probe())
+    try:
+        raw = read.__code__._co_code_adaptive
+        at = next(i.offset for i in dis.get_instructions(read.__code__, adaptive=True)
+                  if i.opname == "LOAD_ATTR_INSTANCE_VALUE")
+    except (AttributeError, StopIteration):
+        return None
+    version = int.from_bytes(raw[at + 4:at + 6], "little") | (int.from_bytes(raw[at + 6:at + 8], "little") << 16)
+    index = int.from_bytes(raw[at + 8:at + 10], "little")
+    tags = [k for k in range(8 * 16, 8 * 80, 4) if ctypes.c_uint32.from_address(id(Probe) + k).value == version]
+    if len(tags) != 1:
+        return None
+    p = Probe()
+    for kind, offset in (("tagged", -24), ("pointer", -32)):
+        word = ctypes.c_uint64.from_address(id(p) + offset).value
+        values = word + 1 if kind == "tagged" and word & 1 else word if kind == "pointer" else 0
+        if values and ctypes.c_void_p.from_address(values + 8 * index).value == id(p.b):
+            return tags[0], kind, offset
+    return None
+
+
+ATTRIBUTES = _attribute_layout()     # (tp_version_tag offset, values kind, values word offset)
