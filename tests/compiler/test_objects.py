@@ -381,3 +381,48 @@ class Counting:
 
 def test_iteration_over_a_generator():
     check(count_items, (Counting(3),), (Counting(0),))
+
+
+def twice_x(p):
+    return p.x * 2.0
+
+
+def test_cached_attribute_read_sees_every_change():
+    """The native read follows CPython's own specialisation; each way it can go stale is seen."""
+    class Plain:
+        def __init__(self, x):
+            self.x = x
+
+    class Sub(Plain):
+        pass
+
+    warm(twice_x, Plain(1.0))
+    rec = check(twice_x, (Plain(1.5),), (Sub(2.0),), compile_with=(Plain,))
+    g = rec.func
+    p = Plain(3.0)
+    assert g(p) == 6.0
+    p.__dict__["x"] = 4.0                 # the instance's dict materialised and changed
+    assert g(p) == 8.0
+    q = Plain(5.0)
+    del q.x
+    try:
+        g(q)
+        raise AssertionError("no AttributeError")
+    except AttributeError as e:
+        assert "x" in str(e)
+    r = Plain(1.0)
+    Plain.x = property(lambda self: 7.0)  # a data descriptor now wins over the instance value
+    assert g(r) == 14.0
+
+
+def test_cached_slot_read_sees_deletion():
+    warm(twice_x, Slotted(1.0, 2.0))
+    rec = check(twice_x, (Slotted(1.5, 0.0),))
+    s = Slotted(2.0, 0.0)
+    assert rec.func(s) == 4.0
+    del s.x
+    try:
+        rec.func(s)
+        raise AssertionError("no AttributeError")
+    except AttributeError:
+        pass
