@@ -426,3 +426,84 @@ def test_cached_slot_read_sees_deletion():
         raise AssertionError("no AttributeError")
     except AttributeError:
         pass
+
+
+def describe(o):
+    if o is None:
+        return "none"
+    if o is not None and isinstance(o, Point):
+        return "point " + str(o.x)
+    return "other"
+
+
+def test_is_none_isinstance_and_calls_of_builtins():
+    check(describe, (None,), (Point(1, 2),), (3,), ("x",), compile_with=(Point,))
+
+
+class Counter2:
+    def __init__(self):
+        self.n = 0
+        self.seen = []
+
+    def bump(self, k):
+        self.n += k
+        self.seen.append(k)
+        return self.n
+
+
+def use_methods(c, m):
+    total = 0
+    for k in range(m):
+        total += c.bump(k)
+    c.last = total
+    return total
+
+
+def test_method_calls_and_attribute_stores():
+    check(use_methods, (Counter2(), 5), (Counter2(), 0))
+
+
+def failing_call(c, k):
+    try:
+        return c.bump(k)
+    except TypeError as e:
+        return "caught " + str(e)
+
+
+def test_exception_from_a_call_inside_try():
+    check(failing_call, (Counter2(), 3), (Counter2(), "x"), compile_with=(Counter2, int))
+
+
+def membership(xs, d, k):
+    a = k in xs
+    b = k not in d
+    return a, b
+
+
+def test_in_and_not_in():
+    check(membership, ([1, 2], {"a": 1}, 2), ([1, 2], {"a": 1}, "a"), ([], {}, 0),
+          compile_with=(list, dict, int))
+
+
+def make_list(a, b):
+    xs = [a, b, a * 2]
+    xs[0] = "s"
+    d = {}
+    d["k"] = xs
+    return d
+
+
+def test_lists_built_and_stores_into_dicts():
+    check(make_list, (1.5, 2.5), (1, 2), compile_with=(float, float))
+
+
+def unhashable(d, k):
+    try:
+        d[k] = 1
+    except TypeError as e:
+        return str(e)
+    return len(d)
+
+
+def test_store_that_raises():
+    check(unhashable, ({}, [1]), ({}, "a"), compile_with=(dict, list))

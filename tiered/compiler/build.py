@@ -9,7 +9,7 @@ from . import infer
 from .build_calls import Calls, NeedReturnType
 from .build_objects import Objects
 from .decode import CO_GENERATOR_LIKE, decode, hints
-from .frame_state import NULL, FrameState, RangeArgs, RangeIter, SeqIter, VTuple
+from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
 from .merge import Merging, NeedUnbound, State
@@ -156,6 +156,19 @@ class Builder(Merging, Calls, Objects):
             raise Unsupported("UNSUPPORTED_OPCODE", f"{i.arg or i.op} at offset {i.offset}")
         return handler(i, st, block, out_states)
 
+    def _top(self, st, n):
+        """The top n stack items as values, bottom first; a known object (a global) or a virtual
+        tuple becomes an object value in its slot, which then owns a reference to it."""
+        out = []
+        for k in range(len(st.stack) - n, len(st.stack)):
+            item = st.stack[k]
+            if isinstance(item, Known):
+                item = st.stack[k] = self._object_constant(item.obj)
+            elif isinstance(item, VTuple):
+                item = self._materialise(st, k)
+            out.append(self._val(item))
+        return out
+
     def _val(self, item):
         """The item as a Value; refuse other stack items (objects, tuples, iterators)."""
         if not isinstance(item, Value):
@@ -173,20 +186,24 @@ class Builder(Merging, Calls, Objects):
     def _op_store_fast(self, i, st, block, out):
         """STORE_FAST: pop a value into the local; the old value is released after."""
         old = st.locals.get(i.arg)
-        st.locals[i.arg] = self._val(st.stack.pop())
+        st.locals[i.arg] = self._top(st, 1)[0]
+        st.stack.pop()
         if old is not None:
             self._release(old)
 
     def _op_load_const(self, i, st, block, out):
-        """LOAD_CONST: push a scalar constant, or a tuple constant as a VTuple of constants."""
-        if type(i.arg) is tuple:
+        """LOAD_CONST: push a scalar constant, a tuple of them as a VTuple, or any other
+        constant (a str, a tuple of objects) as an object value."""
+        if type(i.arg) is tuple and all(infer.type_of_constant(x) for x in i.arg):
             st.stack.append(VTuple(tuple(self.const(x) for x in i.arg)))
+        elif infer.type_of_constant(i.arg) is None:
+            st.stack.append(self._object_constant(i.arg))
         else:
             st.stack.append(self.const(i.arg))
 
     def _op_build_tuple(self, i, st, block, out):
         """BUILD_TUPLE: replace the top arg values by one VTuple of them."""
-        items = tuple(self._val(x) for x in st.stack[len(st.stack) - i.arg:])
+        items = tuple(self._top(st, i.arg))
         del st.stack[len(st.stack) - i.arg:]
         st.stack.append(VTuple(items))
 
@@ -225,7 +242,7 @@ class Builder(Merging, Calls, Objects):
 
     def _op_unary(self, i, st, block, out):
         """UNARY_*: replace the top value by the specialised operation's result."""
-        r = infer.unary(self, i.arg, self._val(st.stack[-1]))
+        r = infer.unary(self, i.arg, self._top(st, 1)[0])
         st.stack[-1] = r
 
     def _op_compare(self, i, st, block, out):
@@ -234,12 +251,15 @@ class Builder(Merging, Calls, Objects):
 
     def _op_return_const(self, i, st, block, out):
         """RETURN_CONST: end the block returning the constant."""
-        self._ret(block, self.const(i.arg), st)
+        c = self.const(i.arg) if infer.type_of_constant(i.arg) else self._object_constant(i.arg)
+        self._ret(block, c, st)
         return True
 
     def _op_return(self, i, st, block, out):
         """RETURN_VALUE: end the block returning the popped value."""
-        self._ret(block, self._val(st.stack.pop()), st)
+        v = self._top(st, 1)[0]
+        st.stack.pop()
+        self._ret(block, v, st)
         return True
 
     def _ret(self, block, v, st):
@@ -266,10 +286,13 @@ class Builder(Merging, Calls, Objects):
         return True
 
     def _op_branch(self, i, st, block, out):
-        """POP_JUMP_IF_*/JUMP_IF_*_OR_POP: branch on the top's truth (kept when an or_pop jumps)."""
+        """POP_JUMP_IF_*/JUMP_IF_*_OR_POP: branch on the top's truth, or on it being None (kept
+        when an or_pop jumps)."""
         when, kind = i.arg
-        cond = self._val(st.stack[-1])
-        if is_obj(cond.type):
+        cond = self._top(st, 1)[0]
+        if kind == "none":
+            t = self._is_none(cond)
+        elif is_obj(cond.type):
             if kind != "pop":
                 raise Unsupported("UNSUPPORTED_TYPE", "an object kept by JUMP_IF_*_OR_POP")
             t = self._object_truth(cond)
@@ -278,7 +301,7 @@ class Builder(Merging, Calls, Objects):
         nxt = self._next_offset(i)
         taken, fall = st.copy(), st.copy()
         fall.stack.pop()
-        if kind == "pop":
+        if kind != "or_pop":
             taken.stack.pop()
         out[(block.offset, i.target)] = taken
         out[(block.offset, nxt)] = fall

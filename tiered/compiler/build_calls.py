@@ -33,8 +33,11 @@ class Calls:
         or an object by its attribute."""
         name, is_method = i.arg
         owner = st.stack[-1]
-        if isinstance(owner, Value) and is_obj(owner.type) and not is_method:
-            return self._load_attr_obj(name, st)
+        if isinstance(owner, Value) and is_obj(owner.type):
+            self._load_attr_obj(name, st)
+            if is_method:                 # the bound method, called with nothing below it
+                st.stack.insert(len(st.stack) - 1, NULL)
+            return
         if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
             raise Unsupported("UNSUPPORTED_OPCODE", f"attribute {name}")
         d = owner.obj.__dict__
@@ -53,24 +56,34 @@ class Calls:
         return Known(obj)
 
     def _op_call(self, i, st, block, out):
-        """CALL: replace callee and arguments by range(), a native call or a builtin's result."""
+        """CALL: range(), a native call of a compiled function, a specialised builtin, or any
+        other call through PyObject_Vectorcall."""
         n = i.arg
-        args = st.stack[len(st.stack) - n:]
         callee, below = st.stack[-n - 1], st.stack[-n - 2]
-        if below is not NULL or not isinstance(callee, Known):
-            raise Unsupported("UNSUPPORTED_CALL", "call of an unknown object")
-        fn = callee.obj
-        vals = [self._val(a) for a in args]
-        if any(is_obj(v.type) for v in vals):
-            r = self._call_with_objects(fn, vals)
-        elif fn is range:
-            r = self._range(vals)
-        elif isinstance(fn, types.FunctionType):
-            r = self._call_python(fn, vals)
-        else:
-            r = infer.call_known(self, fn, vals)
+        if below is not NULL:
+            raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
+        vals = self._top(st, n)
+        r = self._call_known(callee.obj, vals) if isinstance(callee, Known) else None
+        if r is None:
+            fn = self._top(st, n + 1)[0]
+            r = self.emit("obj_call", [fn] + vals)
+            self._release(fn)
+            for v in vals:
+                self._release(v)
         del st.stack[-n - 2:]
         st.stack.append(r)
+
+    def _call_known(self, fn, vals):
+        """The specialised call of a known callable (None: make a generic call)."""
+        if any(is_obj(v.type) for v in vals):
+            return self._call_with_objects(fn, vals)
+        if fn is range:
+            return self._range(vals)
+        if isinstance(fn, types.FunctionType):
+            return self._call_python(fn, vals)
+        if infer.has_specialisation(fn):
+            return infer.call_known(self, fn, vals)
+        return None
 
     def _range(self, vals):
         """range() arguments as RangeArgs (ints, bools widened; a given step is guarded nonzero)."""
@@ -94,6 +107,6 @@ class Calls:
                              type=self.self_return)
         target = self.resolve_callee(fn, types_)
         if target is None:
-            raise Unsupported("UNSUPPORTED_CALL", f"call to {fn.__qualname__}{types_}")
+            return None                       # not compiled for these types: call it generically
         return self.emit("call_native", vals, {"target": target, "self": False},
                          type=target.return_type)

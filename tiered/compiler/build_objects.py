@@ -10,7 +10,7 @@ from .decode import attr_cache
 from .frame_state import SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
-from .ops import BOOL, FLOAT, INT, OBJ, ObjType, is_obj
+from .ops import BOOL, FLOAT, INT, NONE, OBJ, ObjType, is_obj
 
 SEQUENCES = (list, tuple)
 # a specialised instruction of CPython's → the class its operands had
@@ -41,6 +41,13 @@ class Objects:
                 self._release(x)
         elif isinstance(item, SeqIter):
             self._release(item.seq)
+
+    def _object_constant(self, obj):
+        """A new place holding a constant object (a str, a global's value): an object value
+        typed by its class, with its reference."""
+        v = self.emit("obj_const", [], {"value": obj}, type=ObjType(type(obj)))
+        self._acquire(v)
+        return v
 
     def _hint(self, offset=None):
         """CPython's specialised name for the instruction at offset (the current one by default)."""
@@ -81,7 +88,7 @@ class Objects:
         """BINARY_OP / COMPARE_OP: replace the top two values by the result, numeric (the
         function `numeric(builder, sym, x, y)`) when both are or can be numbers, else the
         C-API op `generic`; object operands are released after the result exists."""
-        y, x = self._val(st.stack[-1]), self._val(st.stack[-2])
+        x, y = self._top(st, 2)
         nums = self._numbers(i, x, y) if (is_obj(x.type) or is_obj(y.type)) else (x, y)
         if nums is None:
             r = self.emit(generic, [x, y], {"sym": i.arg, "inplace": i.inplace})
@@ -101,7 +108,7 @@ class Objects:
     # ---- containers ------------------------------------------------------------------------
     def _op_subscr(self, i, st, block, out):
         """BINARY_SUBSCR: list/tuple[int] on the fast path, any other object through the C-API."""
-        key, seq = self._val(st.stack[-1]), self._val(st.stack[-2])
+        seq, key = self._top(st, 2)
         if not is_obj(seq.type):
             raise Unsupported("UNSUPPORTED_TYPE", f"subscript of {seq.type}")
         cls = seq.type.cls or _HINT_CLASS.get(self._hint())
@@ -118,14 +125,17 @@ class Objects:
         st.stack.append(r)
 
     def _op_store_subscr(self, i, st, block, out):
-        """STORE_SUBSCR: list[int] = value (the list takes its own reference to the value)."""
-        key, seq, value = (self._val(x) for x in st.stack[-3:][::-1])
-        cls = seq.type.cls if is_obj(seq.type) else None
-        cls = cls or (_HINT_CLASS.get(self._hint()) if seq.type == OBJ else None)
-        if cls is not list or key.type not in (INT, BOOL):
+        """STORE_SUBSCR: list[int] = value on the fast path (the list takes its own reference),
+        anything else through PyObject_SetItem."""
+        value, seq, key = self._top(st, 3)
+        if not is_obj(seq.type):
             raise Unsupported("UNSUPPORTED_TYPE", f"{seq.type}[{key.type}] = ...")
-        seq = self._as_class(st, -2, list)
-        self.emit("list_setitem", [seq, key, value])
+        cls = seq.type.cls or _HINT_CLASS.get(self._hint())
+        if cls is list and key.type in (INT, BOOL):
+            seq = self._as_class(st, -2, list)
+            self.emit("list_setitem", [seq, key, value])
+        else:
+            self.emit("obj_setitem", [seq, key, value])
         for v in (value, seq, key):
             self._release(v)
         del st.stack[-3:]
@@ -191,7 +201,83 @@ class Objects:
         if fn is len and len(vals) == 1:
             r = self.emit("seq_len" if vals[0].type.cls in SEQUENCES else "obj_len", [vals[0]])
         else:
-            raise Unsupported("UNSUPPORTED_CALL", f"{getattr(fn, '__name__', fn)} with objects")
+            return None
         for v in vals:
             self._release(v)
         return r
+
+    # ---- identity, membership, attribute stores, lists -------------------------------------
+    def _op_is(self, i, st, block, out):
+        """IS_OP: identity of two objects or of an object and None; on numbers only where the
+        answer is fixed (a number is not None)."""
+        x, y = self._top(st, 2)
+        kinds = {is_obj(x.type) or x.type == NONE, is_obj(y.type) or y.type == NONE}
+        if x.type == NONE and y.type == NONE:
+            r = self.const(True)
+        elif kinds == {True}:
+            r = self.emit("same_object", [self._none_or(x), self._none_or(y)])
+        elif NONE in (x.type, y.type):
+            r = self.const(False)                 # a number is never None
+        else:
+            raise Unsupported("UNSUPPORTED_TYPE", f"{x.type} is {y.type}")
+        for v in (x, y):
+            self._release(v)
+        del st.stack[-2:]
+        st.stack.append(self.emit("bool_not", [r]) if i.arg else r)
+
+    def _is_none(self, v):
+        """`v is None` as a bool (v is released: the branch pops it)."""
+        if v.type == NONE:
+            return self.const(True)
+        if not is_obj(v.type):
+            return self.const(False)
+        r = self.emit("same_object", [v, self._none_or(self.const(None))])
+        self._release(v)
+        return r
+
+    def _none_or(self, v):
+        """v, or the None object for the None constant (borrowed: None lives forever)."""
+        return self.emit("obj_const", [], {"value": None}, type=ObjType(type(None))) if v.type == NONE else v
+
+    def _op_contains(self, i, st, block, out):
+        """CONTAINS_OP: `x in container` through PySequence_Contains (a number is boxed)."""
+        x, c = self._top(st, 2)
+        if not is_obj(c.type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"in {c.type}")
+        r = self.emit("obj_contains", [c, x])
+        for v in (x, c):
+            self._release(v)
+        del st.stack[-2:]
+        st.stack.append(self.emit("bool_not", [r]) if i.arg else r)
+
+    def _op_store_attr(self, i, st, block, out):
+        """STORE_ATTR: owner.name = value through PyObject_SetAttr (a number is boxed)."""
+        value, owner = self._top(st, 2)
+        if not is_obj(owner.type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
+        self.emit("obj_setattr", [owner, value], {"name": i.arg})
+        self._release(value)
+        self._release(owner)
+        del st.stack[-2:]
+
+    def _op_build_map(self, i, st, block, out):
+        """BUILD_MAP: a new dict of the key/value pairs, which are released after it exists."""
+        items = self._top(st, 2 * i.arg)
+        r = self.emit("build_map", items, type=ObjType(dict))
+        for v in items:
+            self._release(v)
+        del st.stack[len(st.stack) - 2 * i.arg:]
+        st.stack.append(r)
+
+    def _materialise(self, st, k):
+        """The virtual tuple at stack slot k as a real tuple (its items' references move in)."""
+        t = st.stack[k]
+        st.stack[k] = self.emit("build_tuple", list(t.items), type=ObjType(tuple))
+        return st.stack[k]
+
+    def _op_build_list(self, i, st, block, out):
+        """BUILD_LIST: a new list; the items' references move into it (numbers are boxed)."""
+        items = self._top(st, i.arg)
+        r = self.emit("build_list", items, type=ObjType(list))
+        del st.stack[len(st.stack) - i.arg:]
+        st.stack.append(r)

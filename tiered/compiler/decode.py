@@ -34,11 +34,14 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "LOAD_FAST": "load_f
            "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary",
            "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple", "BINARY_SUBSCR": "subscr",
            "STORE_SUBSCR": "store_subscr"}
-_BRANCH = {  # opname -> (jump when truthy?, kind)
+_BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
     "POP_JUMP_FORWARD_IF_FALSE": (False, "pop"), "POP_JUMP_FORWARD_IF_TRUE": (True, "pop"),
     "POP_JUMP_BACKWARD_IF_FALSE": (False, "pop"), "POP_JUMP_BACKWARD_IF_TRUE": (True, "pop"),
     "JUMP_IF_FALSE_OR_POP": (False, "or_pop"), "JUMP_IF_TRUE_OR_POP": (True, "or_pop"),
+    # "none": the condition is `top is None`, popped either way
+    **{f"POP_JUMP_{way}IF_{neg}NONE": (not neg, "none") for way in ("", "FORWARD_", "BACKWARD_")
+       for neg in ("", "NOT_")},
 }
 _INTRINSIC_UNARY_POSITIVE = 5
 
@@ -125,6 +128,12 @@ def _one(i, raw, k):
             return mk("unsupported", "CALL with keywords")
         resume = prev.offset if (prev is not None and prev.opname == "PRECALL") else i.offset
         return Ins(resume, "call", i.arg, None, line)
+    if name in ("IS_OP", "CONTAINS_OP"):
+        return mk("is" if name == "IS_OP" else "contains", bool(i.arg))
+    if name == "STORE_ATTR":
+        return mk("store_attr", i.argval)
+    if name in ("BUILD_LIST", "BUILD_MAP"):
+        return mk(name.lower(), i.arg)
     if name == "BINARY_OP":
         ins = mk("binary", _BIN_SYMBOL[i.arg])
         ins.inplace = dis._nb_ops[i.arg][1].endswith("=")

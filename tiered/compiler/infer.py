@@ -223,6 +223,11 @@ def call_known(b, fn, args):
     return handler(b, args)
 
 
+def has_specialisation(fn):
+    """True when calls of fn have a numeric specialisation here (CALLS)."""
+    return _hashable(fn) and fn in CALLS
+
+
 def _hashable(obj):
     """True when obj can be hashed (so it may be looked up in CALLS)."""
     try:

@@ -320,7 +320,128 @@ def _obj_truth(e, v):
     e.define(v, f"icmp ne i32 {r}, 0")
 
 
+def _status_call(fn, name=False):
+    """Lowering of a C-API call on objects (numbers boxed for it) returning an int status,
+    -1 when it raised: exit with the exception.  `name`: pass attrs['name'] second."""
+    def lower(e, v):
+        """Call fn; define v as the status being 1 (for the calls that answer a question)."""
+        if name:
+            e.m.keep(v.attrs["name"])
+
+        def call(ops):
+            """The call itself, with the name spliced in."""
+            if name:
+                ops = [ops[0], pointer(v.attrs["name"])] + ops[1:]
+            return e.op(f"call i32 @{fn}({', '.join(f'ptr {o}' for o in ops)})")
+        r = _generic(e, v, call)
+        e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+        if v.type == BOOL:
+            e.define(v, f"icmp ne i32 {r}, 0")
+    return lower
+
+
+def _obj_call(e, v):
+    """callable(*args) through PyObject_Vectorcall: the arguments in a stack array (numbers
+    boxed for the call)."""
+    n = len(v.args) - 1
+    argv = e.entry_alloca(f"[{max(n, 1)} x ptr]")
+
+    def call(ops):
+        """Store the arguments and call."""
+        for k, o in enumerate(ops[1:]):
+            e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
+        return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n}, ptr null)")
+    r = _generic(e, v, call)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _build_sequence(e, v):
+    """A new list or tuple of the items: their references move into it (numbers are boxed
+    first; when memory runs out nothing has moved, and the exit carries the MemoryError)."""
+    e.force_point(v)
+    boxed = []
+    for a in v.args:
+        if is_obj(a.type):
+            boxed.append(e.ref(a))
+            continue
+        boxed.append(e.op(f"call ptr @tiered_box_{a.type}({LL[a.type]} {e.ref(a) if a.type != NONE else 'false'})"))
+    new = "PyList_New" if v.type.cls is list else "PyTuple_New"
+    seq = e.op(f"call ptr @{new}(i64 {len(v.args)})")
+    failed = e.op(f"icmp eq ptr {seq}, null")
+    for b, a in zip(boxed, v.args):
+        if not is_obj(a.type):
+            failed = e.op(f"or i1 {failed}, {e.op(f'icmp eq ptr {b}, null')}")
+    drop, go = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {failed}, label %{drop}, label %{go}, !prof !0")
+    e.label(drop)
+    for b, a in zip(boxed, v.args):
+        if not is_obj(a.type):
+            e.line(f"call void @tiered_discard(ptr {b})")
+    e.line(f"call void @tiered_discard(ptr {seq})")
+    e.guard("true", v, with_exception=True, reason=v.spec.exit)
+    e.line(f"br label %{go}")
+    e.label(go)
+    items = (_field(e, seq, capi.LIST_ITEMS, "ptr") if v.type.cls is list
+             else e.op(f"getelementptr i8, ptr {seq}, i64 {capi.TUPLE_ITEMS}"))
+    for k, b in enumerate(boxed):
+        e.line(f"store ptr {b}, ptr {e.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
+    e.alias(v, seq)
+
+
+def _build_map(e, v):
+    """A new dict of the pairs (PyDict_SetItem takes its own references; numbers are boxed
+    for it); a key that cannot be hashed, or no memory, drops the dict and exits with the
+    exception."""
+    e.force_point(v)
+    fail = e.tmp()[1:]
+    d = e.op("call ptr @PyDict_New()")
+    nxt = e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp eq ptr {d}, null')}, label %{fail}, label %{nxt}, !prof !0")
+    e.label(nxt)
+    for k in range(0, len(v.args), 2):
+        ops, temps = [], []
+        for a in v.args[k:k + 2]:
+            if is_obj(a.type):
+                ops.append(e.ref(a))
+            else:
+                t = e.op(f"call ptr @tiered_box_{a.type}({LL[a.type]} {e.ref(a) if a.type != NONE else 'false'})")
+                ops.append(t)
+                temps.append(t)
+        ok = "true"
+        for t in temps:
+            ok = e.op(f"and i1 {ok}, {e.op(f'icmp ne ptr {t}, null')}")
+        put, after = e.tmp()[1:], e.tmp()[1:]
+        before = e.cur
+        e.line(f"br i1 {ok}, label %{put}, label %{after}")
+        e.label(put)
+        r = e.op(f"call i32 @PyDict_SetItem(ptr {d}, ptr {ops[0]}, ptr {ops[1]})")
+        e.line(f"br label %{after}")
+        e.label(after)
+        status = e.op(f"phi i32 [{r}, %{put}], [-1, %{before}]")
+        for t in temps:
+            e.line(f"call void @tiered_discard(ptr {t})")
+        nxt = e.tmp()[1:]
+        e.line(f"br i1 {e.op(f'icmp slt i32 {status}, 0')}, label %{fail}, label %{nxt}, !prof !0")
+        e.label(nxt)
+    done = e.tmp()[1:]
+    e.line(f"br label %{done}")
+    e.label(fail)
+    e.line(f"call void @tiered_discard(ptr {d})")
+    e.guard("true", v, with_exception=True, reason=v.spec.exit)
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.alias(v, d)
+
+
+def _obj_const(e, v):
+    """An object the module keeps alive, by its address."""
+    e.m.keep(v.attrs["value"])
+    e.alias(v, pointer(v.attrs["value"]))
+
+
 LOWER = {
+    "obj_const": _obj_const,
     "incref": lambda e, v: e.line(f"call void @tiered_incref(ptr {e.ref(v.args[0])})"),
     "decref": lambda e, v: e.line(f"call void @tiered_decref(ptr {e.ref(v.args[0])})"),
     "xdecref": lambda e, v: e.line(f"call void @tiered_xrelease(ptr {e.ref(v.args[0])})"),
@@ -342,4 +463,12 @@ LOWER = {
     "obj_iter": _capi_call("PyObject_GetIter"),
     "iter_next": _iter_next,
     "is_null": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, null"),
+    "same_object": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, {e.ref(v.args[1])}"),
+    "obj_contains": _status_call("PySequence_Contains"),
+    "obj_setattr": _status_call("PyObject_SetAttr", name=True),
+    "obj_setitem": _status_call("PyObject_SetItem"),
+    "obj_call": _obj_call,
+    "build_list": _build_sequence,
+    "build_tuple": _build_sequence,
+    "build_map": _build_map,
 }

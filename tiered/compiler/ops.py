@@ -110,6 +110,7 @@ OPS = {o.name: o for o in [
     _op("guard_nonzero", 1, None, Exit.DOMAIN, pure=False),
     _op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True),
     # objects: every object value owns one reference per place (local, stack slot) holding it
+    _op("obj_const", 0, None),                    # attrs: value (the module keeps it alive)
     _op("incref", 1, NONE, pure=False),
     _op("decref", 1, NONE, pure=False, python=True),         # may run a destructor (never exits)
     _op("xdecref", 1, NONE, pure=False, python=True),        # the same for a local that may be unbound
@@ -132,4 +133,12 @@ OPS = {o.name: o for o in [
     _op("obj_iter", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     _op("iter_next", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),  # NULL: exhausted
     _op("is_null", 1, BOOL),
+    _op("same_object", 2, BOOL),
+    _op("obj_contains", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # attrs: name
+    _op("obj_setitem", 3, NONE, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, args
+    _op("build_list", -1, None, Exit.RAISED, pure=False, raises=True),             # items move in
+    _op("build_tuple", -1, None, Exit.RAISED, pure=False, raises=True),            # items move in
+    _op("build_map", -1, None, Exit.RAISED, pure=False, raises=True, python=True),  # k, v, k, v...
 ]}
