@@ -1,7 +1,9 @@
 """Benchmarks: each kernel under plain CPython and under tiered in the same process, alternating.
 
 Prints median steady-state times, their ratio, the first (warm-up) call under tiered, and the
-compile time; checks both give the same result.  Run: python benchmarks/run.py [--rounds N] [names]
+compile time; checks both give the same result.  Run: python benchmarks/run.py [--rounds N]
+[--suite numeric|objects] [names].  The numeric suite compiles each kernel at its first call; the
+objects suite compiles every function and method of objects.py at its first call.
 """
 import argparse
 import importlib.util
@@ -10,17 +12,19 @@ import os
 import statistics
 import sys
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SUITES = {"numeric": "kernels.py", "objects": "objects.py"}
 sys.path.insert(0, os.path.dirname(HERE))
 
 import tiered  # noqa: E402
 from tiered.runtime import manager  # noqa: E402
 
 
-def load(name):
-    """A fresh copy of kernels.py as its own module (so plain and tiered copies never share code)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, "kernels.py"))
+def load(name, suite):
+    """A fresh copy of the suite's kernels as its own module (plain and tiered copies never share code)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, SUITES[suite]))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -36,21 +40,37 @@ def same(a, b):
     return type(a) is type(b) and (a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)))
 
 
+def functions_of(module):
+    """The functions a module defines, and the methods of its classes."""
+    for obj in vars(module).values():
+        if isinstance(obj, types.FunctionType):
+            yield obj
+        elif isinstance(obj, type):
+            yield from (m for m in vars(obj).values() if isinstance(m, types.FunctionType))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--suite", choices=sorted(SUITES), default="numeric")
     ap.add_argument("names", nargs="*")
     opts = ap.parse_args()
-    plain, jitted = load("kernels_plain"), load("kernels_tiered")
+    plain, jitted = load("kernels_plain", opts.suite), load("kernels_tiered", opts.suite)
+    functions = list(functions_of(jitted))
+    if opts.suite == "objects":
+        for f in functions:
+            tiered.jit(f)
     names = opts.names or list(plain.KERNELS)
-    print(f"Python {sys.version.split()[0]}, tiered {tiered.__version__}; medians of {opts.rounds} rounds")
+    print(f"Python {sys.version.split()[0]}, tiered {tiered.__version__}, {opts.suite} suite; "
+          f"medians of {opts.rounds} rounds")
     print(f"{'kernel':14} {'CPython ms':>11} {'tiered ms':>10} {'speed-up':>9} {'first call ms':>14} "
           f"{'compile ms':>11}  result")
     ratios, compiles = [], []
     for name in names:
         pf, args = plain.KERNELS[name]
         jf = getattr(jitted, pf.__name__)
-        tiered.jit(jf)
+        if opts.suite == "numeric":
+            tiered.jit(jf)
         first, r_jit = timed(jf, args)
         t_plain, t_jit = [], []
         for _ in range(opts.rounds):
@@ -59,16 +79,17 @@ def main():
             t_plain.append(tp)
             t_jit.append(tj)
         ok = same(r_plain, r_jit)
-        recs = [manager.RECORDS[f] for f in vars(jitted).values() if callable(f) and f in manager.RECORDS]
+        recs = [manager.RECORDS[f] for f in functions if f in manager.RECORDS]
         comp = sum(sum(r.compile_seconds) for r in recs)
-        compiled = manager.record_for(jf).state == "compiled"
+        compiled = [r.name.rsplit(".", 1)[-1] for r in recs if r.state == "compiled" and r.specs]
         mp, mj = statistics.median(t_plain), statistics.median(t_jit)
         ratios.append(mp / mj)
         compiles += [t for r in recs for t in r.compile_seconds if r.func is jf or r.func is not jf]
         for r in recs:           # each kernel's compile time counts once
             r.compile_seconds = []
         print(f"{name:14} {mp * 1e3:11.1f} {mj * 1e3:10.2f} {mp / mj:8.1f}x {first * 1e3:14.1f} "
-              f"{comp * 1e3:11.1f}  {'equal' if ok else 'DIFFERENT'}{'' if compiled else ' (NOT COMPILED)'}")
+              f"{comp * 1e3:11.1f}  {'equal' if ok else 'DIFFERENT'}"
+              f"{'' if compiled else ' (NOT COMPILED)'}{' ' + ','.join(compiled) if opts.suite == 'objects' else ''}")
         if not ok:
             print(f"   CPython {r_plain!r} vs tiered {r_jit!r}")
     if ratios:

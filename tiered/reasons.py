@@ -16,6 +16,7 @@ class Exit(Enum):
     TYPE_GUARD = "a value's type was not the one speculated"
     INDEX = "an index was out of range (CPython raises)"
     RAISED = "a C-API call raised (the interpreter raises it at that instruction)"
+    TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
 
 
 class Refusal(Enum):

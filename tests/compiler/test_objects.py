@@ -507,3 +507,47 @@ def unhashable(d, k):
 
 def test_store_that_raises():
     check(unhashable, ({}, [1]), ({}, "a"), compile_with=(dict, list))
+
+
+def generic_index(rows, i):
+    r = rows[i]
+    return r[0] + r[-1]
+
+
+def test_int_index_into_an_object_of_unknown_class():
+    # no warm-up: CPython has not specialised anything, so r is an object of unknown class
+    check(generic_index, ([[1.0, 2.0], (3.0, 4.0), {0: 5.0, -1: 6.0}], 0), ([[1.0, 2.0], (3.0,)], 1),
+          ([[1.0, 2.0], {0: 5.0, -1: 6.0}], 1), ([[1.0], []], 1), compile_with=(list, int))
+
+
+def sets_tracer(f):
+    sys.settrace(f)
+    sys._getframe(1).f_trace = f
+
+
+def traced_after_call(n):
+    sets_tracer(tracer)
+    a = n + 1
+    b = a * 2
+    sys.settrace(None)
+    return b
+
+
+EVENTS = []
+
+
+def tracer(frame, event, arg):
+    if frame.f_code.co_name == "traced_after_call":
+        EVENTS.append((event, frame.f_lineno - frame.f_code.co_firstlineno))
+    return tracer
+
+
+def test_a_tracer_set_by_a_callee_sees_the_rest_of_the_function():
+    EVENTS.clear()
+    traced_after_call(1)
+    expected = list(EVENTS)
+    EVENTS.clear()
+    rec = check(traced_after_call, (1,))          # runs it in CPython, then compiled
+    assert expected and EVENTS == expected * 2, (EVENTS, expected)
+    if not forced_exits():
+        assert exits_of(rec, Exit.TRACED) == 1

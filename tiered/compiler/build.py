@@ -60,6 +60,8 @@ class Builder(Merging, Calls, Objects):
         """Append an op to the current block; ops that may exit capture the pre-instruction state."""
         spec = OPS[op]
         state = self._frame_state() if spec.exit is not None else None
+        if spec.python:                 # it may set a tracer: checked before the next instruction
+            self.pre_state.called = True
         v = self._new(op, args, type or spec.result, attrs, state)
         if state is not None:
             v.attrs["exit"] = len(self.exits)
@@ -131,7 +133,7 @@ class Builder(Merging, Calls, Objects):
                 self._acquire(p)
             for name in self.unbound:
                 state.locals[name] = self.emit("const", [], {"value": None, "maybe_null": True}, type=OBJ)
-        k = by_offset[block.offset]
+        k = self.first_k = by_offset[block.offset]
         if block.loop_header:           # polls signals and lets other threads run
             self.pre_state, self.pre_offset = state, self.ins[k].offset
             self.emit("loop_poll", [])
@@ -151,6 +153,13 @@ class Builder(Merging, Calls, Objects):
         """Interpret one instruction; True when it ended the block."""
         if i.op == "nop":
             return False
+        if (st.called and i.starts_line) or (block.loop_header and self.k == self.first_k):
+            # Python code ran (a call, a destructor...): if it set a tracer, continue in the
+            # interpreter from the next line, whose line event the tracer sees as in CPython
+            # (at loop headers always: a back edge may bring it; a pass drops these checks
+            # where nothing runs Python code)
+            self.emit("trace_check", [])
+            st.called = False
         handler = getattr(self, "_op_" + i.op, None)
         if handler is None:
             raise Unsupported("UNSUPPORTED_OPCODE", f"{i.arg or i.op} at offset {i.offset}")
@@ -251,16 +260,23 @@ class Builder(Merging, Calls, Objects):
 
     def _op_return_const(self, i, st, block, out):
         """RETURN_CONST: end the block returning the constant."""
+        self._check_tracing_before_return(st)
         c = self.const(i.arg) if infer.type_of_constant(i.arg) else self._object_constant(i.arg)
         self._ret(block, c, st)
         return True
 
     def _op_return(self, i, st, block, out):
         """RETURN_VALUE: end the block returning the popped value."""
+        self._check_tracing_before_return(st)
         v = self._top(st, 1)[0]
         st.stack.pop()
         self._ret(block, v, st)
         return True
+
+    def _check_tracing_before_return(self, st):
+        """A tracer set on this line sees the return event: check before anything is popped."""
+        if st.called:
+            self.emit("trace_check", [])
 
     def _ret(self, block, v, st):
         """End the block with a return of v (an object's reference goes to the caller) after

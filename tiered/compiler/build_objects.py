@@ -116,8 +116,6 @@ class Objects:
             seq = self._as_class(st, -2, cls)
             r = self.emit("seq_getitem", [seq, key])
         else:
-            if not is_obj(key.type):
-                raise Unsupported("UNSUPPORTED_TYPE", f"{seq.type}[{key.type}]")
             r = self.emit("obj_getitem", [seq, key])
         self._release(seq)
         self._release(key)

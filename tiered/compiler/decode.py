@@ -21,6 +21,7 @@ class Ins:
     target: Optional[int] = None
     line: Optional[int] = None
     inplace: bool = False        # BINARY_OP of an augmented assignment (+= ...)
+    starts_line: bool = False    # the first instruction of a source line
 
 
 _BIN_SYMBOL = [sym.rstrip("=") if sym.endswith("=") and sym not in ("==",) else sym
@@ -61,6 +62,7 @@ def decode(code):
     out = []
     for k, i in enumerate(raw):
         ins = _one(i, raw, k)
+        ins.starts_line = i.starts_line is not None and i.starts_line is not False
         if ins.target is not None:
             ins.target = alias.get(ins.target, ins.target)
         out.append(ins)

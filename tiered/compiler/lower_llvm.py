@@ -137,6 +137,16 @@ class FnEmitter:
         if self.force:
             self.guard("false", v)
 
+    def trace_check(self, v):
+        """Exit when a trace or profile function, or a monitoring tool, is now set."""
+        busy = self.op(f"icmp ne i64 {self.op(f'load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
+        if tracing.OFFSETS is not None:
+            ts = self.op("call ptr @PyThreadState_Get()")
+            for offset in tracing.OFFSETS:
+                f = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
+                busy = self.op(f"or i1 {busy}, {self.op(f'icmp ne ptr {f}, null')}")
+        self.guard(busy, v)
+
     def loop_poll(self, v):
         """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
         c = self.op("load i32, ptr @tiered_tick")

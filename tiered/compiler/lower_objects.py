@@ -5,7 +5,7 @@ left alone).  Every op here either cannot exit or exits before it changes any co
 """
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
-from .ops import BOOL, NONE, is_obj
+from .ops import BOOL, INT, NONE, is_obj
 from .lower_ops import LL
 
 _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
@@ -202,10 +202,11 @@ NUMBER_FUNCTIONS = {"+": "Add", "-": "Subtract", "*": "Multiply", "/": "TrueDivi
 RICH_COMPARE = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
 
 
-def _generic(e, v, call):
+def _generic(e, v, call, force=True):
     """Call `call(operands)` on v's operands as objects (numbers boxed just for the call, and
-    released right after it), then exit with the exception pending if it returned NULL."""
-    e.force_point(v)
+    released right after it); its result (the caller checks it and exits on failure)."""
+    if force:
+        e.force_point(v)
     operands, temps = [], []
     for a in v.args:
         if is_obj(a.type):
@@ -291,6 +292,39 @@ def _getattr(e, v):
     e.line(f"br label %{done}")
     e.label(done)
     e.define(v, f"phi ptr [{item}, %{hit}], [{r}, %{slow_end}]")
+
+
+def _obj_getitem(e, v):
+    """obj[key] through PyObject_GetItem (a number key boxed for it); an int key into an exact
+    list or tuple, in range, is read inline first."""
+    seq, key = v.args
+    if key.type not in (INT, BOOL):
+        return _capi_call("PyObject_GetItem")(e, v)
+    e.force_point(v)
+    x = e.ref(seq)
+    i = e.ref(key) if key.type == INT else e.op(f"zext i1 {e.ref(key)} to i64")
+    ty = _type_of(e, x)
+    is_list = e.op(f"icmp eq ptr {ty}, @PyList_Type")
+    is_seq = e.op(f"or i1 {is_list}, {e.op(f'icmp eq ptr {ty}, @PyTuple_Type')}")
+    check, fast, slow, done = (e.tmp()[1:] for _ in range(4))
+    e.line(f"br i1 {is_seq}, label %{check}, label %{slow}")
+    e.label(check)
+    n = _field(e, x, capi.OB_SIZE)
+    k = e.op(f"select i1 {e.op(f'icmp slt i64 {i}, 0')}, i64 {e.op(f'add i64 {i}, {n}')}, i64 {i}")
+    e.line(f"br i1 {e.op(f'icmp ult i64 {k}, {n}')}, label %{fast}, label %{slow}")
+    e.label(fast)
+    items = e.op(f"select i1 {is_list}, ptr {_field(e, x, capi.LIST_ITEMS, 'ptr')}, "
+                 f"ptr {e.op(f'getelementptr i8, ptr {x}, i64 {capi.TUPLE_ITEMS}')}")
+    item = e.op(f"load ptr, ptr {e.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.line(f"br label %{done}")
+    e.label(slow)
+    r = _generic(e, v, lambda ops: e.op(f"call ptr @PyObject_GetItem(ptr {ops[0]}, ptr {ops[1]})"), force=False)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    slow_end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi ptr [{item}, %{fast}], [{r}, %{slow_end}]")
 
 
 def _iter_next(e, v):
@@ -455,7 +489,7 @@ LOWER = {
     "release_unless": _release_unless,
     "list_setitem": _list_setitem,
     "getattr": _getattr,
-    "obj_getitem": _capi_call("PyObject_GetItem"),
+    "obj_getitem": _obj_getitem,
     "obj_binary": _obj_binary,
     "obj_compare": _obj_compare,
     "obj_truth": _obj_truth,

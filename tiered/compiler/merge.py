@@ -24,15 +24,16 @@ class NeedUnbound(Exception):
 
 
 class State:
-    """The abstract frame between instructions: locals (name → value) and the stack."""
-    __slots__ = ("locals", "stack")
+    """The abstract frame between instructions: locals (name → value), the stack, and whether
+    Python code may have run since tracing was last checked (`called`)."""
+    __slots__ = ("locals", "stack", "called")
 
-    def __init__(self, locals_, stack):
-        self.locals, self.stack = locals_, stack
+    def __init__(self, locals_, stack, called=False):
+        self.locals, self.stack, self.called = locals_, stack, called
 
     def copy(self):
         """A copy whose locals dict and stack list can be changed independently."""
-        return State(dict(self.locals), list(self.stack))
+        return State(dict(self.locals), list(self.stack), self.called)
 
 
 class Merging:
@@ -67,7 +68,7 @@ class Merging:
         first = states[0]
         if any(len(s.stack) != len(first.stack) for s in states):
             raise Unsupported("UNSUPPORTED_OPCODE", "stack depths differ at a merge")
-        merged = State({}, [])
+        merged = State({}, [], any(s.called for s in states))
         for name in first.locals:
             vals = [s.locals.get(name) for s in states]
             if any(v is None for v in vals):

@@ -1,4 +1,5 @@
-"""Pass: IR → IR where a global guard repeated in a block is dropped while nothing could have rebound it.
+"""Pass: IR → IR where a global guard repeated in a block is dropped while nothing could have rebound it
+(and tracer checks are dropped from functions that never run Python code).
 
 Only Python code can rebind a name.  Between two guards in one block, native code runs
 no Python code unless an op may run some (the op table's `python` flag: loop polls run
@@ -24,6 +25,9 @@ def run(fn):
     """Keep the first guard of each (dict, name) per block until something may rebind it."""
     quiet = is_quiet(fn)
     fn.attrs["quiet"] = quiet
+    if not any(v.spec.python and v.op != "loop_poll" for b in fn.blocks for v in b.body):
+        for b in fn.blocks:     # no tracer can be set from here (signal handlers aside)
+            b.body = [v for v in b.body if v.op != "trace_check"]
     for b in fn.blocks:
         seen, body = set(), []
         for v in b.body:
