@@ -58,6 +58,9 @@ SETTINGS = {s.name: s for s in [
             "log level of the 'tiered' logger (off/info/debug)"),
     Setting("TIERED_SAMPLE_HZ", _int_in(10, 10000), 200,
             "3.11 only: profiler samples per CPU-second"),
+    Setting("TIERED_OBJECTS", _bool, False,
+            "1 also compiles code on objects (the object tier, experimental: a tracer that a "
+            "callee sets on a compiled caller, as pdb.set_trace() does, sees one extra line event)"),
     Setting("TIERED_FORCE_EXITS", _bool, False,
             "testing: every guard fails, so every exit path runs"),
 ]}

@@ -156,14 +156,17 @@ def generator(n):
     yield n
 
 
-def test_refusals_keep_cpython():
+def test_refusals_keep_cpython(monkeypatch):
     assert refused(unstable, (int,)).name == "UNSTABLE_TYPE"
     assert refused(maybe_unbound, (int,)).name == "UNBOUND_LOCAL"
+    assert refused(uses_slice, (list,)).name == "UNSUPPORTED_TYPE"      # objects: off by default
+    monkeypatch.setenv("TIERED_OBJECTS", "1")
     assert refused(uses_slice, (list,)).name == "UNSUPPORTED_OPCODE"
     assert refused(generator, (int,)).name == "GENERATOR"
 
 
-def test_comparing_an_object_raises_as_cpython_does():
+def test_comparing_an_object_raises_as_cpython_does(monkeypatch):
+    monkeypatch.setenv("TIERED_OBJECTS", "1")
     check(branches, ("a",))
 
 

@@ -1,13 +1,21 @@
 """Object values: lists, tuples, instances and other objects as arguments, their fast paths, guards and C-API paths."""
 import gc
 import sys
+import warnings
 import weakref
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tiered.runtime import manager
-from tests.support import Exit, check, exits_of, fresh_copy, forced_exits
+from tests.support import Exit, check, exits_of, fresh_copy, forced_exits, refused
+
+
+@pytest.fixture(autouse=True)
+def object_tier(monkeypatch):
+    """These tests are about the object tier, which TIERED_OBJECTS=1 turns on."""
+    monkeypatch.setenv("TIERED_OBJECTS", "1")
 
 
 def warm(func, *args):
@@ -24,6 +32,12 @@ def total(xs):
     for x in xs:
         s += x
     return s
+
+
+def test_without_the_object_tier_objects_are_refused(monkeypatch):
+    monkeypatch.setenv("TIERED_OBJECTS", "0")
+    assert refused(total, (list,)).name == "UNSUPPORTED_TYPE"
+    assert refused(lengths, (int, int)).name == "UNSUPPORTED_TYPE"
 
 
 def test_sum_over_list_and_tuple():
@@ -551,3 +565,42 @@ def test_a_tracer_set_by_a_callee_sees_the_rest_of_the_function():
     assert expected and EVENTS == expected * 2, (EVENTS, expected)
     if not forced_exits():
         assert exits_of(rec, Exit.TRACED) == 1
+
+
+def caller_line():
+    f = sys._getframe(1)
+    return f.f_code.co_name, f.f_lineno - f.f_code.co_firstlineno
+
+
+def reports_lines(n):
+    a = caller_line()
+    total = 0
+    for i in range(n):
+        total += caller_line()[1]
+    b = [caller_line(), caller_line()]
+    return a, total, b
+
+
+def test_the_caller_frame_shows_its_line_while_native_code_calls_out():
+    check(reports_lines, (3,))
+
+
+def warns(n):
+    with_line = n + 1
+    warnings.warn("careful", UserWarning, 1)
+    return with_line
+
+
+def test_warning_location_from_a_compiled_function():
+    with warnings.catch_warnings(record=True) as plain:
+        warnings.simplefilter("always")
+        warns(1)
+    g = fresh_copy(warns)
+    manager.record_for(g).eager = True
+    assert manager.compile_for(g, (int,)) is not None
+    before = manager.record_for(g).native_calls
+    with warnings.catch_warnings(record=True) as jit:
+        warnings.simplefilter("always")
+        g(1)
+    assert manager.record_for(g).native_calls > before
+    assert [(w.filename, w.lineno) for w in jit] == [(w.filename, w.lineno) for w in plain]

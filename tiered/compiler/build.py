@@ -5,6 +5,7 @@ Blocks are processed in bytecode order; merge.py joins the states where paths me
 import builtins
 import types
 
+from .. import config
 from . import infer
 from .build_calls import Calls, NeedReturnType
 from .build_objects import Objects
@@ -38,6 +39,7 @@ class Builder(Merging, Calls, Objects):
         self.ins = decode(code)
         self.hints = hints(code)          # what CPython's specialising interpreter saw
         self.unbound = unbound            # object locals that start as NULL (see NeedUnbound)
+        self.objects = config.get("TIERED_OBJECTS")     # the object tier is on
         self.next_id = 0
         self.blocks = {}
         self.current = None
@@ -59,6 +61,8 @@ class Builder(Merging, Calls, Objects):
     def emit(self, op, args, attrs=None, type=None):
         """Append an op to the current block; ops that may exit capture the pre-instruction state."""
         spec = OPS[op]
+        if not self.objects and (is_obj(type or spec.result) or any(is_obj(a.type) for a in args)):
+            raise Unsupported("UNSUPPORTED_TYPE", f"objects ({op}; TIERED_OBJECTS=1 compiles them)")
         state = self._frame_state() if spec.exit is not None else None
         if spec.python:                 # it may set a tracer: checked before the next instruction
             self.pre_state.called = True

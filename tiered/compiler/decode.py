@@ -164,5 +164,19 @@ def prologue_call(d_const, loads, location, instr_cls):
     return seq
 
 
+def prologue_pop(holder, attr, location, instr_cls):
+    """The version's instruction sequence for `holder.attr.pop()` leaving the result on the
+    stack: attribute loads and a builtin method call, so no Python frame is entered."""
+    if PY == (3, 11):
+        return [instr_cls("LOAD_CONST", holder, location=location),
+                instr_cls("LOAD_ATTR", attr, location=location),
+                instr_cls("LOAD_METHOD", "pop", location=location),
+                instr_cls("PRECALL", 0, location=location), instr_cls("CALL", 0, location=location)]
+    return [instr_cls("LOAD_CONST", holder, location=location),
+            instr_cls("LOAD_ATTR", (False, attr), location=location),
+            instr_cls("LOAD_ATTR", (True, "pop"), location=location),
+            instr_cls("CALL", 0, location=location)]
+
+
 JUMP_IF_TRUE = "POP_JUMP_FORWARD_IF_TRUE" if PY == (3, 11) else "POP_JUMP_IF_TRUE"
 JUMP_IF_FALSE = "POP_JUMP_FORWARD_IF_FALSE" if PY == (3, 11) else "POP_JUMP_IF_FALSE"

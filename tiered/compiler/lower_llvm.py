@@ -90,6 +90,38 @@ class FnEmitter:
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
+    def line_enter(self, v):
+        """Before a call that may run Python code: point the running frame at v's instruction
+        (in the installed code: the address is filled in after install), so that what runs
+        sees the frame's f_lineno as CPython shows it.  What line_leave restores."""
+        if capi.FRAMES is None or v.state is None:
+            return None
+        addr = self.op(f"load i64, ptr {self.m.line_site(v.state.offset)}")
+        slot = self.op("call ptr @tiered_frame_slot()")
+        use, go = self.tmp()[1:], self.tmp()[1:]
+        before = self.cur
+        ok = self.op(f"and i1 {self.op(f'icmp ne ptr {slot}, null')}, {self.op(f'icmp ne i64 {addr}, 0')}")
+        self.line(f"br i1 {ok}, label %{use}, label %{go}")
+        self.label(use)
+        saved = self.op(f"load ptr, ptr {slot}")
+        self.line(f"store ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {slot}")
+        self.line(f"br label %{go}")
+        self.label(go)
+        return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
+                self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
+
+    def line_leave(self, token):
+        """After the call: give the frame back the instruction it was at."""
+        if token is None:
+            return
+        slot, saved = token
+        put, go = self.tmp()[1:], self.tmp()[1:]
+        self.line(f"br i1 {self.op(f'icmp ne ptr {slot}, null')}, label %{put}, label %{go}")
+        self.label(put)
+        self.line(f"store ptr {saved}, ptr {slot}")
+        self.line(f"br label %{go}")
+        self.label(go)
+
     def force_point(self, v):
         """Testing (TIERED_FORCE_EXITS): now and then leave at v's state before an op that may
         run Python code, whose only exit is with its exception, runs at all."""
@@ -300,6 +332,14 @@ class ModuleEmitter:
         self.sentinel, self.interpret, self.unbound = sentinels
         self.exit_helper, self.miss_helper = helpers
         self.globals, self.kept = [], list(helpers) + list(sentinels)
+        self.line_sites = {}     # original instruction offset -> global of its installed address
+
+    def line_site(self, offset):
+        """The global holding the installed address of the instruction at `offset`."""
+        if offset not in self.line_sites:
+            self.line_sites[offset] = f"{self.prefix}_line{offset}"
+            self.globals.append(f"@{self.line_sites[offset]} = global i64 0")
+        return f"@{self.line_sites[offset]}"
 
     def keep(self, *objs):
         """Keep objects alive as long as the module (those its code points at)."""

@@ -190,7 +190,9 @@ def _capi_call(fn):
         if "name" in v.attrs:
             e.m.keep(v.attrs["name"])
             args.append(f"ptr {pointer(v.attrs['name'])}")
+        token = e.line_enter(v)
         r = e.op(f"call ptr @{fn}({', '.join(args)})")
+        e.line_leave(token)
         e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
         e.alias(v, r)
     return lower
@@ -226,7 +228,9 @@ def _generic(e, v, call, force=True):
         e.guard("true", v, with_exception=True, reason=v.spec.exit)
         e.line(f"br label %{go}")
         e.label(go)
+    token = e.line_enter(v)
     r = call(operands)
+    e.line_leave(token)
     for t in temps:
         e.line(f"call void @tiered_decref(ptr {t})")
     return r
@@ -245,7 +249,9 @@ def _obj_binary(e, v):
 def _obj_len(e, v):
     """len() of any object: PyObject_Size (exit with its exception on -1)."""
     e.force_point(v)
+    token = e.line_enter(v)
     r = e.op(f"call i64 @PyObject_Size(ptr {e.ref(v.args[0])})")
+    e.line_leave(token)
     e.guard(e.op(f"icmp slt i64 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
     e.alias(v, r)
 
@@ -286,7 +292,9 @@ def _getattr(e, v):
     e.line(f"br label %{done}")
     e.label(slow)
     e.m.keep(v.attrs["name"])
+    token = e.line_enter(v)
     r = e.op(f"call ptr @PyObject_GetAttr(ptr {x}, ptr {pointer(v.attrs['name'])})")
+    e.line_leave(token)
     e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
     slow_end = e.cur
     e.line(f"br label %{done}")
@@ -331,7 +339,9 @@ def _iter_next(e, v):
     """The next item of an iterator object (a new reference), NULL when it is exhausted; exit
     with the exception when it raised."""
     e.force_point(v)
+    token = e.line_enter(v)
     r = e.op(f"call ptr @PyIter_Next(ptr {e.ref(v.args[0])})")
+    e.line_leave(token)
     failed = e.op(f"icmp ne ptr {e.op('call ptr @PyErr_Occurred()')}, null")
     e.guard(e.op(f"and i1 {e.op(f'icmp eq ptr {r}, null')}, {failed}"), v, with_exception=True,
             reason=v.spec.exit)
@@ -349,7 +359,9 @@ def _obj_compare(e, v):
 def _obj_truth(e, v):
     """The truth of an object: PyObject_IsTrue (exit with its exception on -1)."""
     e.force_point(v)
+    token = e.line_enter(v)
     r = e.op(f"call i32 @PyObject_IsTrue(ptr {e.ref(v.args[0])})")
+    e.line_leave(token)
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
     e.define(v, f"icmp ne i32 {r}, 0")
 
@@ -449,10 +461,13 @@ def _build_map(e, v):
         before = e.cur
         e.line(f"br i1 {ok}, label %{put}, label %{after}")
         e.label(put)
+        token = e.line_enter(v)
         r = e.op(f"call i32 @PyDict_SetItem(ptr {d}, ptr {ops[0]}, ptr {ops[1]})")
+        e.line_leave(token)
+        put_end = e.cur
         e.line(f"br label %{after}")
         e.label(after)
-        status = e.op(f"phi i32 [{r}, %{put}], [-1, %{before}]")
+        status = e.op(f"phi i32 [{r}, %{put_end}], [-1, %{before}]")
         for t in temps:
             e.line(f"call void @tiered_discard(ptr {t})")
         nxt = e.tmp()[1:]

@@ -64,7 +64,11 @@ call:
   %p1 = getelementptr ptr, ptr %argv, i64 1
   store ptr %exc, ptr %p1
   %n = select i1 %hasexc, i64 2, i64 1
+  ; a tracer may have been set by what native code called: it must not see tiered's helper
+  %ts = call ptr @PyThreadState_Get()
+  call void @PyThreadState_EnterTracing(ptr %ts)
   %r = call ptr @PyObject_Vectorcall(ptr %helper, ptr %argv, i64 %n, ptr null)
+  call void @PyThreadState_LeaveTracing(ptr %ts)
   %ok = icmp ne ptr %r, null
   call void @tiered_xdecref(ptr %r)
   call void @tiered_xdecref(ptr %state)
@@ -112,6 +116,22 @@ yes:
   ret i1 true
 no:
   ret i1 false
+}
+
+define ptr @tiered_frame_slot() {
+entry:
+  ; where the running frame keeps its current instruction (NULL if there is no frame)
+  %f = call ptr @PyEval_GetFrame()
+  %none = icmp eq ptr %f, null
+  br i1 %none, label %out, label %get
+get:
+  %fp = getelementptr i8, ptr %f, i64 F_FRAME
+  %iframe = load ptr, ptr %fp
+  %slot = getelementptr i8, ptr %iframe, i64 PREV_INSTR
+  br label %out
+out:
+  %r = phi ptr [null, %entry], [%slot, %get]
+  ret ptr %r
 }
 
 define ptr @tiered_fetch_exception() {
@@ -179,6 +199,8 @@ define ptr @tiered_box_none(i1 %x) {
 
 
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
+HELPERS = HELPERS.replace("F_FRAME", str((capi.FRAMES or (24, 56, 0))[0]))
+HELPERS = HELPERS.replace("PREV_INSTR", str((capi.FRAMES or (24, 56, 0))[1]))
 
 
 def declarations():

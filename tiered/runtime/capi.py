@@ -49,6 +49,9 @@ FUNCTIONS = {
                   "Rshift", "And", "Or", "Xor", "MatrixMultiply")},
     "PyDict_GetItemWithError": "declare ptr @PyDict_GetItemWithError(ptr, ptr)",
     "PyThreadState_Get": "declare ptr @PyThreadState_Get()",
+    "PyEval_GetFrame": "declare ptr @PyEval_GetFrame()",
+    "PyThreadState_EnterTracing": "declare void @PyThreadState_EnterTracing(ptr)",
+    "PyThreadState_LeaveTracing": "declare void @PyThreadState_LeaveTracing(ptr)",
     "PyThreadState_GetInterpreter": "declare ptr @PyThreadState_GetInterpreter(ptr)",
     "PyInterpreterState_ThreadHead": "declare ptr @PyInterpreterState_ThreadHead(ptr)",
     "PyThreadState_Next": "declare ptr @PyThreadState_Next(ptr)",
@@ -169,3 +172,28 @@ def _attribute_layout():
 
 
 ATTRIBUTES = _attribute_layout()     # (tp_version_tag offset, values kind, values word offset)
+
+
+def _frame_layout():
+    """Where a running frame keeps its current instruction, found on this very frame: the
+    interpreter frame behind a frame object (f_frame), its prev_instr field, and where a code
+    object's instructions start.  None when not found (compiled frames then report no line
+    while native code calls out)."""
+    get_frame = ctypes.pythonapi.PyEval_GetFrame
+    get_frame.restype = ctypes.c_void_p
+    frame = sys._getframe()
+    if get_frame() != id(frame):
+        return None
+    code = frame.f_code
+    start = type(code).__basicsize__               # co_code_adaptive follows the header
+    if ctypes.string_at(id(code) + start, 16) != code._co_code_adaptive[:16]:
+        return None
+    iframe = ctypes.c_void_p.from_address(id(frame) + 24).value
+    here = ctypes.c_void_p.from_address(iframe + 56).value - (id(code) + start)
+    calls = [i.offset for i in dis.get_instructions(code) if i.opname == "CALL"]
+    if not any(0 <= here - c < 16 for c in calls):
+        return None
+    return 24, 56, start
+
+
+FRAMES = _frame_layout()     # (f_frame in a frame object, prev_instr in it, code start in a code)

@@ -13,20 +13,16 @@ INTERPRET = type("TieredInterpret", (), {"__repr__": lambda self: "<tiered inter
 # an exit's value for a local not bound yet: the stub leaves that local unbound
 UNBOUND = type("TieredUnbound", (), {"__repr__": lambda self: "<tiered unbound>"})()
 REASONS = list(Exit)
-_local = threading.local()
+STATES = threading.local()     # .stack: this thread's pending (stub, values) resume states
 
 
 def _stack():
-    """This thread's stack of pending (stub, values) resume states, created on first use."""
-    s = getattr(_local, "stack", None)
+    """This thread's stack of pending (stub, values) resume states (the installed prologue
+    pops it with attribute loads and list.pop: no Python frame a tracer could see)."""
+    s = getattr(STATES, "stack", None)
     if s is None:
-        s = _local.stack = []
+        s = STATES.stack = []
     return s
-
-
-def pop_state():
-    """(exit number, values) of the newest exit of this thread; called by the installed prologue."""
-    return _stack().pop()
 
 
 class Layout:

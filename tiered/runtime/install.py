@@ -4,7 +4,7 @@ The installed code is the ORIGINAL bytecode with a prologue after RESUME:
 
     r = NATIVE(*params); if r is not SENTINEL and r is not INTERPRET: return r
     if r is INTERPRET: <jump to the original body>      # traced, no match: no helper call
-    stub, values = pop_state()          # which exit, and the live values
+    stub, values = STATES.stack.pop()   # which exit, and the live values (this thread's)
     <jump to the stub of that exit>     # restores locals and stack, jumps to the resume instruction
 
 so an exit continues in the same frame at the exact instruction, and exceptions and
@@ -17,8 +17,8 @@ import dis
 from bytecode import Bytecode, Compare, Instr, Label
 from bytecode.instr import InstrLocation
 
-from ..compiler.decode import JUMP_IF_FALSE, JUMP_IF_TRUE, prologue_call
-from .deopt import INTERPRET, SENTINEL, UNBOUND, pop_state
+from ..compiler.decode import JUMP_IF_FALSE, JUMP_IF_TRUE, prologue_call, prologue_pop
+from .deopt import INTERPRET, SENTINEL, STATES, UNBOUND
 
 
 class InstallError(Exception):
@@ -30,14 +30,17 @@ def param_names(code):
     return list(code.co_varnames[:code.co_argcount])
 
 
-def build_code(orig, native, layouts):
-    """The installed code object for `orig` calling `native`, with stubs for every exit layout."""
+def build_code(orig, native, layouts, installed=None):
+    """The installed code object for `orig` calling `native`, with stubs for every exit layout.
+    When `installed` (a dict) is given, it receives each original instruction's offset in the
+    installed code."""
     bc = Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
     instr_pos = [k for k, x in enumerate(bc) if isinstance(x, Instr)]
     raw = [i for i in dis.get_instructions(orig) if i.opname not in ("EXTENDED_ARG", "CACHE")]
     if len(raw) != len(instr_pos) or any(bc[p].name != r.opname for p, r in zip(instr_pos, raw)):
         raise InstallError("bytecode round-trip does not match the original instructions")
     pos_of = {r.offset: p for r, p in zip(raw, instr_pos)}
+    originals = {id(bc[p]): r.offset for r, p in zip(raw, instr_pos)}
     first = InstrLocation(None, None, None, None)     # no line: tracers see no extra line event
 
     # resume labels (and raise sites) just before each resume instruction, inserted back to front
@@ -68,7 +71,7 @@ def build_code(orig, native, layouts):
         Instr("RETURN_VALUE", location=first),
         interpret, Instr("POP_TOP", location=first), Instr("JUMP_FORWARD", body, location=first),
         slow, Instr("POP_TOP", location=first)]
-    pro += prologue_call(pop_state, [], first, Instr)
+    pro += prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
     pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
     stubs = []
     for stub_id, lay in _stub_ids(layouts):
@@ -83,7 +86,26 @@ def build_code(orig, native, layouts):
     pro.append(body)
     bc[start:start] = pro
     extra = max(len(loads) + 3, 4)
-    return bc.to_code(stacksize=orig.co_stacksize + extra, compute_exception_stack_depths=False)
+    concrete = bc.to_concrete_bytecode(compute_exception_stack_depths=False)
+    if installed is not None:
+        _installed_offsets(bc, concrete, originals, installed)
+    return concrete.to_code(stacksize=orig.co_stacksize + extra, compute_exception_stack_depths=False)
+
+
+def _installed_offsets(bc, concrete, originals, offsets):
+    """Fill offsets: original instruction offset → its offset in the installed code (the
+    concrete instructions follow the abstract ones in order, with caches in between)."""
+    instrs = [x for x in bc if isinstance(x, Instr)]
+    at, k = 0, 0
+    for ci in concrete:
+        if ci.name not in ("CACHE", "EXTENDED_ARG"):
+            if k >= len(instrs) or instrs[k].name != ci.name:
+                offsets.clear()                  # not as expected: no line information
+                return
+            if id(instrs[k]) in originals:
+                offsets[originals[id(instrs[k])]] = at
+            k += 1
+        at += ci.size
 
 
 def _stub_ids(layouts):

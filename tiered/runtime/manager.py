@@ -15,7 +15,7 @@ from ..compiler.infer import Unsupported
 from ..compiler.ops import BOOL, FLOAT, INT, ObjType
 from ..reasons import Exit, Refusal
 from ..weaktable import WeakTable
-from . import deopt
+from . import capi, deopt
 from .callable import make_callable
 from .specs import Spec, worth_installing
 
@@ -154,7 +154,8 @@ def record_for(func):
 def ir_types(py_types):
     """IR types for a tuple of Python argument types (an object of any other class is typed
     by its exact class), or None if one is unsupported."""
-    out = tuple(PY_TYPES.get(t) or _object_type(t) for t in py_types)
+    objects = config.get("TIERED_OBJECTS")
+    out = tuple(PY_TYPES.get(t) or (_object_type(t) if objects else None) for t in py_types)
     return None if None in out else out
 
 
@@ -328,7 +329,8 @@ def _build_and_install(rec, types_, started, for_caller=False):
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
         mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET, deopt.UNBOUND), force)
         text, entry, inner, counters = mod.emit([(f, b) for (_, f), b in zip(built, bases)])
-        compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"), counters)
+        compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"),
+                                         counters + tuple(mod.line_sites.values()))
     with _stage(Refusal.INSTALL_ERROR):
         from . import install
         # The code object (not tracked by the garbage collector) holds this: nothing in it may
@@ -336,7 +338,9 @@ def _build_and_install(rec, types_, started, for_caller=False):
         # its globals are alive whenever its native code runs (its frame or caller holds them).
         keep = [o for o in mod.kept if o is not func and o is not func.__globals__]
         native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled])
-        code = install.build_code(rec.original_code, native, layouts)
+        installed = {}
+        code = install.build_code(rec.original_code, native, layouts, installed)
+        _point_line_sites(mod.line_sites, compiled, code, installed)
     for (s, f), sym in zip(built, inner):
         s.describe(f)
         s.address, s.compiled = compiled[sym], compiled
@@ -358,6 +362,15 @@ def _build_and_install(rec, types_, started, for_caller=False):
     return new
 
 
+def _point_line_sites(sites, compiled, code, installed):
+    """Give each line site of the module the address of its instruction in the installed code
+    (a site left at 0 leaves the frame's line as it is)."""
+    for offset, name in sites.items():
+        if offset in installed and capi.FRAMES is not None:
+            address = id(code) + capi.FRAMES[2] + installed[offset]
+            ctypes.c_int64.from_address(compiled[name]).value = address
+
+
 def _resolve_callee(fn, types_):
     """A compiled specialisation of another function for a direct native call, or None."""
     rec = record_for(fn)
@@ -370,7 +383,7 @@ def _resolve_callee(fn, types_):
     if not all(t in py for t in types_):
         return None          # objects: an exit in the callee could not simply call it again
     spec = compile_for(fn, tuple(py[t] for t in types_), for_caller=True)
-    return spec if spec is not None and spec.address else None
+    return spec if spec is not None and spec.address and spec.numeric else None
 
 
 def mark_installed(code):

@@ -1,6 +1,8 @@
 """Runtime specialisations: the IR of one compiled signature → the few facts kept about it (no IR)."""
 import dis
 
+from ..compiler.ops import OPS, is_obj
+
 
 class Spec:
     """One compiled type signature of a function.  Its IR is not kept: the IR holds the
@@ -19,6 +21,10 @@ class Spec:
         self.ops = frozenset(v.op for b in fn.blocks for v in b.body)
         self.work = _work(fn)
         self.exit_count = len(fn.exits)
+        # only a function of numbers may be called natively by another: it runs no Python code
+        # (it has no frame of its own a callee could see) and an exit may simply call it again
+        self.numeric = not any(is_obj(v.type) for b in fn.blocks for v in b.phis + b.body) \
+            and not any(OPS[v.op].python and v.op != "loop_poll" for b in fn.blocks for v in b.body)
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
