@@ -604,3 +604,20 @@ def test_warning_location_from_a_compiled_function():
         g(1)
     assert manager.record_for(g).native_calls > before
     assert [(w.filename, w.lineno) for w in jit] == [(w.filename, w.lineno) for w in plain]
+
+
+def walk(node):
+    if isinstance(node, dict):
+        total = 0
+        for key in node:
+            total += walk(node[key])
+        return total
+    if isinstance(node, list):
+        return len(node)
+    return node
+
+
+def test_numbers_and_objects_returned_from_one_function():
+    tree = {"a": [1, 2], "b": {"c": 3, "d": "x"}, "e": 4.5}
+    check(walk, (tree,), ({"a": 1, "b": 2},), ({},))
+    check(walk, ({"z": "s", "y": "t"},), compile_with=(dict,))     # str + str: TypeError

@@ -17,11 +17,15 @@ from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 
 
+class NeedBoxedReturns(Exception):
+    """Some returns are objects and some numbers: build again returning every number boxed."""
+
+
 class Builder(Merging, Calls, Objects):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
-                 unbound=frozenset()):
+                 unbound=frozenset(), box_returns=False):
         if code.co_flags & CO_GENERATOR_LIKE:
             raise Unsupported("GENERATOR", "generator or coroutine")
         if code.co_cellvars or code.co_freevars:
@@ -40,6 +44,7 @@ class Builder(Merging, Calls, Objects):
         self.hints = hints(code)          # what CPython's specialising interpreter saw
         self.unbound = unbound            # object locals that start as NULL (see NeedUnbound)
         self.objects = config.get("TIERED_OBJECTS")     # the object tier is on
+        self.box_returns = box_returns    # numbers are returned as objects (see NeedBoxedReturns)
         self.next_id = 0
         self.blocks = {}
         self.current = None
@@ -266,6 +271,8 @@ class Builder(Merging, Calls, Objects):
         """RETURN_CONST: end the block returning the constant."""
         self._check_tracing_before_return(st)
         c = self.const(i.arg) if infer.type_of_constant(i.arg) else self._object_constant(i.arg)
+        if self.box_returns and not is_obj(c.type):
+            c = self.emit("box", [c])
         self._ret(block, c, st)
         return True
 
@@ -273,6 +280,8 @@ class Builder(Merging, Calls, Objects):
         """RETURN_VALUE: end the block returning the popped value."""
         self._check_tracing_before_return(st)
         v = self._top(st, 1)[0]
+        if self.box_returns and not is_obj(v.type):      # boxed while still on the stack
+            v = st.stack[-1] = self.emit("box", [v])
         st.stack.pop()
         self._ret(block, v, st)
         return True
@@ -295,6 +304,8 @@ class Builder(Merging, Calls, Objects):
             self.fn.return_type = v.type
         elif is_obj(t) and is_obj(v.type):
             self.fn.return_type = t if t == v.type else OBJ
+        elif (is_obj(t) or is_obj(v.type)) and self.objects:
+            raise NeedBoxedReturns()
         elif t != v.type:
             raise Unsupported("UNSTABLE_TYPE", f"returns {t} and {v.type}")
         block.term = ("ret", v)
@@ -386,13 +397,16 @@ def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=F
 
 
 def _build(func, code, arg_types, resolve_callee, self_return, force_exits):
-    """Build, again with more object locals starting unbound (NULL) while the merges ask."""
-    unbound = set()
+    """Build, again with more object locals starting unbound (NULL) while the merges ask, and
+    with numbers returned as objects when some returns are objects."""
+    unbound, box_returns = set(), False
     while True:
         try:
             return Builder(func, code, arg_types, resolve_callee, self_return, force_exits,
-                           frozenset(unbound)).build()
+                           frozenset(unbound), box_returns).build()
         except NeedUnbound as need:
             if need.name in unbound:
                 raise Unsupported("UNBOUND_LOCAL", need.name) from None
             unbound.add(need.name)
+        except NeedBoxedReturns:
+            box_returns = True
