@@ -67,3 +67,21 @@ def test_exit_storm_returns_function_to_cpython():
         except ZeroDivisionError:
             pass
     assert rec.func.__code__ is rec.original_code or exits_of(rec, Exit.FORCED)
+
+
+def doubled(x):
+    y = x * 2
+    return y + y
+
+
+def test_calls_with_types_nothing_compiles_for_stop_asking_the_runtime(monkeypatch):
+    """After a miss with argument types that cannot or will not compile, later misses go
+    straight to the interpreter (no Python call each), with CPython's results."""
+    import ctypes
+    monkeypatch.setenv("TIERED_OBJECTS", "0")
+    rec = check(doubled, (3,), ([1],), ("ab",))
+    assert rec.func([1]) == [1, 1, 1, 1]
+    assert ctypes.c_int64.from_address(rec.quiet_misses).value == 1
+    for _ in range(100):
+        assert rec.func("ab") == "abababab"
+    assert rec.func(5) == 20

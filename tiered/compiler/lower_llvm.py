@@ -359,13 +359,14 @@ class ModuleEmitter:
             inner.append(sym)
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
         entry = (f"@{self.prefix}_calls = global i64 0\n@{self.prefix}_traced = global i64 0\n"
-                 + self._entry([fn for fn, _ in specs], inner))
+                 f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
         text = "\n".join([capi.declarations(), PRELUDE, lower_objects.PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           *self.globals, *bodies, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
-        return text, f"{self.prefix}_entry", inner, (f"{self.prefix}_calls", f"{self.prefix}_traced")
+        return text, f"{self.prefix}_entry", inner, (f"{self.prefix}_calls", f"{self.prefix}_traced",
+                                                      f"{self.prefix}_quiet")
 
     def _traced_check(self):
         """Entry lines that send the call to the interpreter while a tracer or profiler is active."""
@@ -446,7 +447,11 @@ class ModuleEmitter:
                   f"  %handed = call i1 @tiered_exit(ptr {_ptr(self.exit_helper)}, ptr %state, i32 %st)",
                   "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
                   "resume:", f"  call void @Py_IncRef(ptr {_ptr(self.sentinel)})", f"  ret ptr {_ptr(self.sentinel)}",
-                  "miss:", f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
+                  "miss:", f"  %quiet = load i64, ptr @{self.prefix}_quiet",     # nothing more to learn
+                  "  %hush = icmp ne i64 %quiet, 0", "  br i1 %hush, label %hushed, label %count", "hushed:",
+                  f"  call void @Py_IncRef(ptr {_ptr(self.interpret)})", f"  ret ptr {_ptr(self.interpret)}",
+                  "count:",
+                  f"  %m = call ptr @PyObject_Vectorcall(ptr {_ptr(self.miss_helper)}, ptr %args, "
                   f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
         return "\n".join(lines)
 

@@ -49,6 +49,7 @@ class Record:
         self.refusal_detail = None
         self.compiled = None      # the engine handle of the newest module (all specs are in it)
         self.counters = {}        # its native counters: "native_calls"/"traced_calls" -> address
+        self.quiet_misses = 0     # address of the newest module's flag that silences misses
         self.retired = Tally()  # counts of modules that are no longer the newest
         self.compiling = False
         self.eager = False        # compiled on request (jit decorator, tests): always installed
@@ -97,7 +98,11 @@ class Record:
     def count_miss(self, types_):
         """Called when no specialisation matches the argument types: maybe compile one more."""
         key = ir_types(types_)       # IR types hold classes weakly: a record keeps no class alive
-        if key is None:
+        if key is None or key in self.attempted:
+            # nothing to compile for it: later unmatched calls go straight to the interpreter
+            # (a polymorphic function would otherwise pay a Python call per miss)
+            if self.quiet_misses and self.compiled is not None:
+                ctypes.c_int64.from_address(self.quiet_misses).value = 1
             return
         self.misses[key] += 1
         func = self.func
@@ -346,6 +351,7 @@ def _build_and_install(rec, types_, started, for_caller=False):
         s.address, s.compiled = compiled[sym], compiled
     specs = [s for s, _ in built]
     rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
+    rec.quiet_misses = compiled[counters[2]]      # set: unmatched calls stop calling on_miss
     rec.specs = specs
     # build, passes, LLVM and install, without the callees compiled on the way
     rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
