@@ -105,6 +105,8 @@ class Record:
                 ctypes.c_int64.from_address(self.quiet_misses).value = 1
             return
         self.misses[key] += 1
+        if active_here():        # a miss from code the compiler itself runs: never re-enter it
+            return
         func = self.func
         if (self.misses[key] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
                 and self.state == "compiled" and key not in self.attempted):
