@@ -363,18 +363,10 @@ class Builder(Merging, Calls, Objects):
         if not isinstance(it, RangeIter):
             raise Unsupported("UNSUPPORTED_TYPE", "for over a non-range iterator")
         more = self.emit("int_cmp", [it.remaining, self.const(0)], {"pred": ">"})
-        body = st.copy()
         step_next = self.emit("int_add_wrap", [it.next, it.step])
         left = self.emit("int_sub_wrap", [it.remaining, self.const(1)])
-        body.stack[-1] = RangeIter(step_next, left, it.step)
-        body.stack.append(it.next)
-        done = st.copy()
-        done.stack.pop()
-        nxt = self._next_offset(i)
-        out[(block.offset, nxt)] = body
-        out[(block.offset, i.target)] = done
-        block.term = ("cbr", more, nxt, i.target)
-        return True
+        return self._for_iter_edges(i, st, block, out, more, RangeIter(step_next, left, it.step), it.next)
+
 
 def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None):
     """IR for `func` (its original `code`) specialised on `arg_types`; tries return types for

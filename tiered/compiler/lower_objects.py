@@ -246,14 +246,20 @@ def _obj_binary(e, v):
     e.alias(v, r)
 
 
-def _obj_len(e, v):
-    """len() of any object: PyObject_Size (exit with its exception on -1)."""
+def _checked_call(e, v, call, ll):
+    """Call a one-object C-API function returning `ll`, negative when it raised: exit with the
+    exception then.  The result."""
     e.force_point(v)
     token = e.line_enter(v)
-    r = e.op(f"call i64 @PyObject_Size(ptr {e.ref(v.args[0])})")
+    r = e.op(f"call {ll} @{call}(ptr {e.ref(v.args[0])})")
     e.line_leave(token)
-    e.guard(e.op(f"icmp slt i64 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
-    e.alias(v, r)
+    e.guard(e.op(f"icmp slt {ll} {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+    return r
+
+
+def _obj_len(e, v):
+    """len() of any object: PyObject_Size."""
+    e.alias(v, _checked_call(e, v, "PyObject_Size", "i64"))
 
 
 def _getattr(e, v):
@@ -357,13 +363,8 @@ def _obj_compare(e, v):
 
 
 def _obj_truth(e, v):
-    """The truth of an object: PyObject_IsTrue (exit with its exception on -1)."""
-    e.force_point(v)
-    token = e.line_enter(v)
-    r = e.op(f"call i32 @PyObject_IsTrue(ptr {e.ref(v.args[0])})")
-    e.line_leave(token)
-    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
-    e.define(v, f"icmp ne i32 {r}, 0")
+    """The truth of an object: PyObject_IsTrue."""
+    e.define(v, f"icmp ne i32 {_checked_call(e, v, 'PyObject_IsTrue', 'i32')}, 0")
 
 
 def _status_call(fn, name=False):
