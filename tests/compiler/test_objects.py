@@ -250,7 +250,7 @@ def test_no_reference_leaks_on_any_path():
         warm(f, *args)
         g = fresh_copy(f)
         manager.record_for(g).eager = True
-        manager.compile_for(g, tuple(type(a) for a in args))
+        assert manager.compile_for(g, tuple(type(a) for a in args)) is not None
         r = None
         for _ in range(200):
             try:
@@ -258,6 +258,7 @@ def test_no_reference_leaks_on_any_path():
             except IndexError:
                 pass
         del r
+        assert manager.record_for(g).native_calls >= 200, f"{f.__name__} did not run native"
     del cases, args
     after = [sys.getrefcount(o) for o in items + [xs, p]]
     assert after == before
