@@ -262,6 +262,16 @@ def _obj_len(e, v):
     e.alias(v, _checked_call(e, v, "PyObject_Size", "i64"))
 
 
+def _join_slow_path(e, v, r, item, fast, done):
+    """End a C-API slow path whose result is r (exit with its exception when NULL) and define v
+    as the fast path's item or r."""
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    slow_end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi ptr [{item}, %{fast}], [{r}, %{slow_end}]")
+
+
 def _getattr(e, v):
     """obj.name: where CPython had specialised the instruction, read the attribute as it does
     (the same type-version, inline-values or slot guards); anything else, and every guard
@@ -301,11 +311,7 @@ def _getattr(e, v):
     token = e.line_enter(v)
     r = e.op(f"call ptr @PyObject_GetAttr(ptr {x}, ptr {pointer(v.attrs['name'])})")
     e.line_leave(token)
-    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
-    slow_end = e.cur
-    e.line(f"br label %{done}")
-    e.label(done)
-    e.define(v, f"phi ptr [{item}, %{hit}], [{r}, %{slow_end}]")
+    _join_slow_path(e, v, r, item, hit, done)
 
 
 def _obj_getitem(e, v):
@@ -334,11 +340,7 @@ def _obj_getitem(e, v):
     e.line(f"br label %{done}")
     e.label(slow)
     r = _generic(e, v, lambda ops: e.op(f"call ptr @PyObject_GetItem(ptr {ops[0]}, ptr {ops[1]})"), force=False)
-    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
-    slow_end = e.cur
-    e.line(f"br label %{done}")
-    e.label(done)
-    e.define(v, f"phi ptr [{item}, %{fast}], [{r}, %{slow_end}]")
+    _join_slow_path(e, v, r, item, fast, done)
 
 
 def _iter_next(e, v):
