@@ -16,7 +16,7 @@ import tracemalloc
 import weakref
 
 import tiered
-from tiered.compiler import engine
+from tiered.compiler import engine, optimiser
 from tiered.runtime import manager
 
 SOURCE = '''
@@ -60,17 +60,24 @@ def cycle(f):
     assert f(5, 1) == expected(5, 1)
 
 
-def rss_kb():
-    """Resident set size of this process, in KiB (Linux), or 0 when unknown."""
+def rss_kb(pid="self"):
+    """Resident set size of a process (this one by default), in KiB (Linux), or 0 when unknown."""
     try:
-        with open("/proc/self/statm") as fh:
+        with open(f"/proc/{pid}/statm") as fh:
             return int(fh.read().split()[1]) * 4
     except OSError:
         return 0
 
 
+def helper_rss_kb():
+    """Resident set size of the optimiser's helper process in KiB, 0 while there is none."""
+    pid = optimiser.helper_pid()
+    return rss_kb(pid) if pid else 0
+
+
 def run(cycles, on_sample=None):
-    """Run the cycles; samples of (cycle, RSS KiB, traced Python KiB, live engines, live records),
+    """Run the cycles; samples of (cycle, RSS KiB, traced Python KiB, live engines, live records,
+    RSS KiB of the optimiser's helper process or 0),
     each also passed to on_sample as it is taken (a long soak shows its progress)."""
     tracemalloc.start()
     f, dead, samples = new_function(), [], []
@@ -85,7 +92,7 @@ def run(cycles, on_sample=None):
             gc.collect()
             manager.RECORDS.prune()
             samples.append((k, rss_kb(), tracemalloc.get_traced_memory()[0] // 1024,
-                            engine.live_engines(), len(manager.RECORDS)))
+                            engine.live_engines(), len(manager.RECORDS), helper_rss_kb()))
             if on_sample:
                 on_sample(samples[-1])
     seconds = time.perf_counter() - started
@@ -97,8 +104,9 @@ def run(cycles, on_sample=None):
 
 def print_sample(sample):
     """One row of the table, printed at once."""
-    k, rss, py, engines, records = sample
-    print(f"{k:>8} {rss / 1024:8.1f} {py / 1024:10.2f} {engines:>8} {records:>8}", flush=True)
+    k, rss, py, engines, records, helper = sample
+    print(f"{k:>8} {rss / 1024:8.1f} {py / 1024:10.2f} {engines:>8} {records:>8} "
+          f"{helper / 1024:10.1f}", flush=True)
 
 
 def main():
@@ -110,7 +118,8 @@ def main():
     if args.json:
         print(json.dumps(run(args.cycles)))
         return
-    print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB':>10} {'engines':>8} {'records':>8}", flush=True)
+    print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB':>10} {'engines':>8} {'records':>8} "
+          f"{'helper MiB':>10}", flush=True)
     out = run(args.cycles, on_sample=print_sample)
     print(f"Python {sys.version.split()[0]}: {out['cycles']} cycles in {out['seconds']} s "
           f"({out['totals']['compiled']} compiles)")

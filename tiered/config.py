@@ -54,6 +54,9 @@ SETTINGS = {s.name: s for s in [
     Setting("TIERED_MAX_SPECIALIZATIONS", _int_in(1, 64), 4,
             "type signatures compiled per function before it stays in CPython"),
     Setting("TIERED_OPT_LEVEL", _int_in(0, 3), 2, "LLVM optimisation level 0-3"),
+    Setting("TIERED_OPT_PROCESS_AFTER", _int_in(0, 10**9), 2000,
+            "compiles optimised in this process before LLVM's optimiser moves to a helper "
+            "process (llvmlite leaks ~1.5 KB per optimisation run in the process that runs it)"),
     Setting("TIERED_LOG", _choice("off", "info", "debug"), "off",
             "log level of the 'tiered' logger (off/info/debug)"),
     Setting("TIERED_SAMPLE_HZ", _int_in(10, 10000), 200,

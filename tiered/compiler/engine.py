@@ -1,4 +1,4 @@
-"""Compiler backend: LLVM IR text → machine code owned by a Compiled handle (the only importer of llvmlite.binding).
+"""Compiler backend: LLVM IR text → machine code owned by a Compiled handle (optimised by optimiser.py).
 
 Memory: MCJIT frees machine code only when its whole engine is disposed, and an engine costs
 ~750 KB while a module added to one costs ~16 KB.  So modules are grouped, MODULES_PER_ENGINE
@@ -12,8 +12,9 @@ import weakref
 
 import llvmlite.binding as llvm
 
+from .. import config
 from ..runtime import capi
-from . import runtime_ir
+from . import optimiser, runtime_ir
 
 MODULES_PER_ENGINE = 32
 _lock = threading.Lock()
@@ -86,25 +87,6 @@ def _init():
     _shared = shared
 
 
-def _optimise(module, opt_level):
-    """Run LLVM's default pipeline at `opt_level` on module, freeing the pass manager after.
-
-    llvmlite 0.50's ModulePassManager.close() frees nothing (ObjectRef's no-op _dispose shadows
-    the pass manager's own), so every pipeline built leaked its passes and their state, about
-    64 KB a compile; it is disposed here by hand and detached so close() cannot free it twice.
-    The PassBuilder's instrumentation callbacks (about 1.5 KB) are still never freed by llvmlite."""
-    options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-    builder = llvm.create_pass_builder(_target_machine, options)
-    manager = builder.getModulePassManager()
-    try:
-        manager.run(module, builder)
-    finally:
-        llvm.ffi.lib.LLVMPY_DisposeNewModulePassManger(manager)
-        manager.detach()
-        builder.close()
-        options.close()
-
-
 def compile_module(ir_text, names, opt_level=2, data=()):
     """Parse, verify, optimise and JIT one module; a Compiled handle with the addresses of
     functions `names` and of global variables `data`."""
@@ -115,7 +97,8 @@ def compile_module(ir_text, names, opt_level=2, data=()):
         module = llvm.parse_assembly(ir_text, context=context)
         module.verify()
         if opt_level:
-            _optimise(module, opt_level)
+            module = optimiser.optimise(module, opt_level, _target_machine, context,
+                                        config.get("TIERED_OPT_PROCESS_AFTER"))
         if _current is None or _current.modules >= MODULES_PER_ENGINE:
             _current = _Engine()
         engine = _current
