@@ -6,7 +6,7 @@ import pytest
 import tiered
 from tests.support import fresh_copy
 from tiered.compiler import build, engine
-from tiered.compiler.lower_llvm import ModuleEmitter
+from tiered.compiler.lower_module import ModuleEmitter
 from tiered.compiler.passes import pipeline
 from tiered.profiler import feedback, hooks, policy
 from tiered.reasons import Refusal

@@ -64,7 +64,7 @@ def _op(name, arity, result, exit=None, pure=True, raises=False, python=False):
     return OpSpec(name, arity, result, exit, pure, raises, python)
 
 
-# THE op table: adding an op is one line here plus one lowering in lower_llvm.py.
+# THE op table: adding an op is one line here plus one lowering in a lower_*.py LOWER table.
 OPS = {o.name: o for o in [
     _op("const", 0, None),
     _op("phi", -1, None),
@@ -101,8 +101,8 @@ OPS = {o.name: o for o in [
     _op("float_ceil", 1, INT, Exit.FLOAT_CONVERSION),
     _op("int_truth", 1, BOOL), _op("float_truth", 1, BOOL), _op("bool_not", 1, BOOL),
     _op("select", 3, None),
-    _op("math1", 1, FLOAT, Exit.DOMAIN),          # attrs: fn (a name in lower_llvm.MATH1)
-    _op("math2", 2, FLOAT, Exit.DOMAIN),          # attrs: fn (a name in lower_llvm.MATH2)
+    _op("math1", 1, FLOAT, Exit.DOMAIN),          # attrs: fn (a name in infer.MATH1_NAMES)
+    _op("math2", 2, FLOAT, Exit.DOMAIN),          # attrs: fn (a name in infer.MATH2_NAMES)
     _op("float_test", 1, BOOL),                   # attrs: fn isnan/isinf/isfinite
     _op("guard_global", 0, None, Exit.GLOBAL_CHANGED, pure=False),
     _op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True),

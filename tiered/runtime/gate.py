@@ -16,7 +16,7 @@ def gated(name, func):
     is active in the calling thread, and func(*args) otherwise."""
     if not _compiled:
         from ..compiler import engine
-        from ..compiler.lower_llvm import gate_module
+        from ..compiler.lower_module import gate_module
         from .manager import inside
         with inside():
             _compiled.append(engine.compile_module(gate_module(deopt.INTERPRET), ["tiered_gate"], 0))

@@ -136,7 +136,7 @@ class Record:
 def preload():
     """Import the whole compiler now (enable()): a compile can start while the program is in the
     middle of importing a module, and importing llvmlite there could meet that half-made module."""
-    for name in ("compiler.build", "compiler.passes.pipeline", "compiler.engine", "compiler.lower_llvm",
+    for name in ("compiler.build", "compiler.passes.pipeline", "compiler.engine", "compiler.lower_module",
                  "runtime.install"):
         importlib.import_module(f"tiered.{name}")
 
@@ -331,7 +331,7 @@ def _build_and_install(rec, types_, started, for_caller=False):
         base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
         from ..compiler import engine                  # llvmlite: only once something will compile
-        from ..compiler.lower_llvm import ModuleEmitter
+        from ..compiler.lower_module import ModuleEmitter
         helpers = deopt.make_helpers(rec, layouts)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
         mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET, deopt.UNBOUND), force)

@@ -1,0 +1,280 @@
+"""Compiler lowering of generic object ops: one IR op on PyObject* values → LLVM IR lines calling
+the C-API (merged into LOWER); anything that raises exits with the exception pending, for the
+interpreter to raise at that instruction."""
+from ..runtime import capi
+from .ops import BOOL, NONE, is_obj
+from .lower_ops import LL
+
+
+def pointer(obj):
+    """The LLVM operand for an object's address (the module or the runtime keeps it alive)."""
+    return f"inttoptr (i64 {id(obj)} to ptr)"
+
+
+def type_of(e, x):
+    """Load an object's type pointer."""
+    return e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {x}, i64 {capi.OB_TYPE}')}")
+
+
+def field(e, x, offset, ty="i64"):
+    """Load a field at a byte offset of an object."""
+    return e.op(f"load {ty}, ptr {e.op(f'getelementptr i8, ptr {x}, i64 {offset}')}")
+
+
+def box_call(e, x):
+    """A new object for number value x (NULL when memory ran out)."""
+    return e.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {e.ref(x) if x.type != NONE else 'false'})")
+
+
+def capi_call(fn):
+    """Lowering of a C-API call returning a new reference, NULL when it raised: exit with the
+    exception pending, for the interpreter to raise at that instruction."""
+    def lower(e, v):
+        """Define v as fn(args..., attrs['name'] when given)."""
+        e.force_point(v)
+        args = [f"ptr {e.ref(a)}" for a in v.args]
+        if "name" in v.attrs:
+            e.m.keep(v.attrs["name"])
+            args.append(f"ptr {pointer(v.attrs['name'])}")
+        token = e.line_enter(v)
+        r = e.op(f"call ptr @{fn}({', '.join(args)})")
+        e.line_leave(token)
+        e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+        e.alias(v, r)
+    return lower
+
+
+NUMBER_FUNCTIONS = {"+": "Add", "-": "Subtract", "*": "Multiply", "/": "TrueDivide", "//": "FloorDivide",
+                    "%": "Remainder", "<<": "Lshift", ">>": "Rshift", "&": "And", "|": "Or", "^": "Xor",
+                    "@": "MatrixMultiply", "**": "Power"}
+
+
+RICH_COMPARE = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
+
+
+def generic(e, v, call, force=True):
+    """Call `call(operands)` on v's operands as objects (numbers boxed just for the call, and
+    released right after it); its result (the caller checks it and exits on failure)."""
+    if force:
+        e.force_point(v)
+    operands, temps = [], []
+    for a in v.args:
+        if is_obj(a.type):
+            operands.append(e.ref(a))
+        else:
+            t = box_call(e, a)
+            operands.append(t)
+            temps.append(t)
+    if temps:                 # a box failed: drop the others, exit with the MemoryError
+        nulls = [e.op(f"icmp eq ptr {t}, null") for t in temps]
+        bad = nulls[0] if len(nulls) == 1 else e.op(f"or i1 {nulls[0]}, {nulls[1]}")
+        drop, go = e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {bad}, label %{drop}, label %{go}, !prof !0")
+        e.label(drop)
+        for t in temps:
+            e.line(f"call void @tiered_discard(ptr {t})")
+        e.guard("true", v, with_exception=True, reason=v.spec.exit)
+        e.line(f"br label %{go}")
+        e.label(go)
+    token = e.line_enter(v)
+    r = call(operands)
+    e.line_leave(token)
+    for t in temps:
+        e.line(f"call void @tiered_decref(ptr {t})")
+    return r
+
+
+def _obj_binary(e, v):
+    """x op y on objects: PyNumber_<Op> (InPlace for an augmented assignment)."""
+    sym = v.attrs["sym"]
+    fn = f"PyNumber_{'InPlace' if v.attrs['inplace'] else ''}{NUMBER_FUNCTIONS[sym]}"
+    extra = ", ptr @_Py_NoneStruct" if sym == "**" else ""
+    r = generic(e, v, lambda ops: e.op(f"call ptr @{fn}(ptr {ops[0]}, ptr {ops[1]}{extra})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _checked_call(e, v, call, ll):
+    """Call a one-object C-API function returning `ll`, negative when it raised: exit with the
+    exception then.  The result."""
+    e.force_point(v)
+    token = e.line_enter(v)
+    r = e.op(f"call {ll} @{call}(ptr {e.ref(v.args[0])})")
+    e.line_leave(token)
+    e.guard(e.op(f"icmp slt {ll} {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+    return r
+
+
+def _obj_len(e, v):
+    """len() of any object: PyObject_Size."""
+    e.alias(v, _checked_call(e, v, "PyObject_Size", "i64"))
+
+
+def join_slow_path(e, v, r, item, fast, done):
+    """End a C-API slow path whose result is r (exit with its exception when NULL) and define v
+    as the fast path's item or r."""
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    slow_end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi ptr [{item}, %{fast}], [{r}, %{slow_end}]")
+
+
+def _iter_next(e, v):
+    """The next item of an iterator object (a new reference), NULL when it is exhausted; exit
+    with the exception when it raised."""
+    e.force_point(v)
+    token = e.line_enter(v)
+    r = e.op(f"call ptr @PyIter_Next(ptr {e.ref(v.args[0])})")
+    e.line_leave(token)
+    failed = e.op(f"icmp ne ptr {e.op('call ptr @PyErr_Occurred()')}, null")
+    e.guard(e.op(f"and i1 {e.op(f'icmp eq ptr {r}, null')}, {failed}"), v, with_exception=True,
+            reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _obj_compare(e, v):
+    """x cmp y on objects: PyObject_RichCompare."""
+    op = RICH_COMPARE[v.attrs["sym"]]
+    r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_RichCompare(ptr {ops[0]}, ptr {ops[1]}, i32 {op})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _obj_truth(e, v):
+    """The truth of an object: PyObject_IsTrue."""
+    e.define(v, f"icmp ne i32 {_checked_call(e, v, 'PyObject_IsTrue', 'i32')}, 0")
+
+
+def _status_call(fn, name=False):
+    """Lowering of a C-API call on objects (numbers boxed for it) returning an int status,
+    -1 when it raised: exit with the exception.  `name`: pass attrs['name'] second."""
+    def lower(e, v):
+        """Call fn; define v as the status being 1 (for the calls that answer a question)."""
+        if name:
+            e.m.keep(v.attrs["name"])
+
+        def call(ops):
+            """The call itself, with the name spliced in."""
+            if name:
+                ops = [ops[0], pointer(v.attrs["name"])] + ops[1:]
+            return e.op(f"call i32 @{fn}({', '.join(f'ptr {o}' for o in ops)})")
+        r = generic(e, v, call)
+        e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+        if v.type == BOOL:
+            e.define(v, f"icmp ne i32 {r}, 0")
+    return lower
+
+
+def _obj_call(e, v):
+    """callable(*args) through PyObject_Vectorcall: the arguments in a stack array (numbers
+    boxed for the call)."""
+    n = len(v.args) - 1
+    argv = e.entry_alloca(f"[{max(n, 1)} x ptr]")
+
+    def call(ops):
+        """Store the arguments and call."""
+        for k, o in enumerate(ops[1:]):
+            e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
+        return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n}, ptr null)")
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _build_sequence(e, v):
+    """A new list or tuple of the items: their references move into it (numbers are boxed
+    first; when memory runs out nothing has moved, and the exit carries the MemoryError)."""
+    e.force_point(v)
+    boxed = []
+    for a in v.args:
+        if is_obj(a.type):
+            boxed.append(e.ref(a))
+            continue
+        boxed.append(box_call(e, a))
+    new = "PyList_New" if v.type.cls is list else "PyTuple_New"
+    seq = e.op(f"call ptr @{new}(i64 {len(v.args)})")
+    failed = e.op(f"icmp eq ptr {seq}, null")
+    for b, a in zip(boxed, v.args):
+        if not is_obj(a.type):
+            failed = e.op(f"or i1 {failed}, {e.op(f'icmp eq ptr {b}, null')}")
+    drop, go = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {failed}, label %{drop}, label %{go}, !prof !0")
+    e.label(drop)
+    for b, a in zip(boxed, v.args):
+        if not is_obj(a.type):
+            e.line(f"call void @tiered_discard(ptr {b})")
+    e.line(f"call void @tiered_discard(ptr {seq})")
+    e.guard("true", v, with_exception=True, reason=v.spec.exit)
+    e.line(f"br label %{go}")
+    e.label(go)
+    items = (field(e, seq, capi.LIST_ITEMS, "ptr") if v.type.cls is list
+             else e.op(f"getelementptr i8, ptr {seq}, i64 {capi.TUPLE_ITEMS}"))
+    for k, b in enumerate(boxed):
+        e.line(f"store ptr {b}, ptr {e.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
+    e.alias(v, seq)
+
+
+def _build_map(e, v):
+    """A new dict of the pairs (PyDict_SetItem takes its own references; numbers are boxed
+    for it); a key that cannot be hashed, or no memory, drops the dict and exits with the
+    exception."""
+    e.force_point(v)
+    fail = e.tmp()[1:]
+    d = e.op("call ptr @PyDict_New()")
+    nxt = e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp eq ptr {d}, null')}, label %{fail}, label %{nxt}, !prof !0")
+    e.label(nxt)
+    for k in range(0, len(v.args), 2):
+        ops, temps = [], []
+        for a in v.args[k:k + 2]:
+            if is_obj(a.type):
+                ops.append(e.ref(a))
+            else:
+                t = box_call(e, a)
+                ops.append(t)
+                temps.append(t)
+        ok = "true"
+        for t in temps:
+            ok = e.op(f"and i1 {ok}, {e.op(f'icmp ne ptr {t}, null')}")
+        put, after = e.tmp()[1:], e.tmp()[1:]
+        before = e.cur
+        e.line(f"br i1 {ok}, label %{put}, label %{after}")
+        e.label(put)
+        token = e.line_enter(v)
+        r = e.op(f"call i32 @PyDict_SetItem(ptr {d}, ptr {ops[0]}, ptr {ops[1]})")
+        e.line_leave(token)
+        put_end = e.cur
+        e.line(f"br label %{after}")
+        e.label(after)
+        status = e.op(f"phi i32 [{r}, %{put_end}], [-1, %{before}]")
+        for t in temps:
+            e.line(f"call void @tiered_discard(ptr {t})")
+        nxt = e.tmp()[1:]
+        e.line(f"br i1 {e.op(f'icmp slt i32 {status}, 0')}, label %{fail}, label %{nxt}, !prof !0")
+        e.label(nxt)
+    done = e.tmp()[1:]
+    e.line(f"br label %{done}")
+    e.label(fail)
+    e.line(f"call void @tiered_discard(ptr {d})")
+    e.guard("true", v, with_exception=True, reason=v.spec.exit)
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.alias(v, d)
+
+
+LOWER = {
+    "obj_binary": _obj_binary,
+    "obj_compare": _obj_compare,
+    "obj_truth": _obj_truth,
+    "obj_len": _obj_len,
+    "obj_iter": capi_call("PyObject_GetIter"),
+    "iter_next": _iter_next,
+    "obj_contains": _status_call("PySequence_Contains"),
+    "obj_setattr": _status_call("PyObject_SetAttr", name=True),
+    "obj_setitem": _status_call("PyObject_SetItem"),
+    "obj_call": _obj_call,
+    "build_list": _build_sequence,
+    "build_tuple": _build_sequence,
+    "build_map": _build_map,
+}

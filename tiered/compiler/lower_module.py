@@ -1,0 +1,167 @@
+"""Compiler stage 4, module: the IR specialisations of one function → one LLVM module (their inner
+functions, see lower_llvm.py, plus the boxed entry that picks one by the arguments' types)."""
+from ..runtime import capi, tracing
+from . import lower_objects, runtime_ir
+from .lower_capi import pointer
+from .lower_llvm import FnEmitter, result_type
+from .lower_ops import LL, PRELUDE
+from .ops import BOOL, FLOAT, INT, NONE, is_obj
+
+HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
+
+
+class ModuleEmitter:
+    """Collects the specialisations of one function into one LLVM module."""
+
+    def __init__(self, prefix, helpers, sentinels, force_exits=False):
+        self.prefix, self.force = prefix, force_exits
+        self.sentinel, self.interpret, self.unbound = sentinels
+        self.exit_helper, self.miss_helper = helpers
+        self.globals, self.kept = [], list(helpers) + list(sentinels)
+        self.line_sites = {}     # original instruction offset -> global of its installed address
+
+    def line_site(self, offset):
+        """The global holding the installed address of the instruction at `offset`."""
+        if offset not in self.line_sites:
+            self.line_sites[offset] = f"{self.prefix}_line{offset}"
+            self.globals.append(f"@{self.line_sites[offset]} = global i64 0")
+        return f"@{self.line_sites[offset]}"
+
+    def keep(self, *objs):
+        """Keep objects alive as long as the module (those its code points at)."""
+        self.kept.extend(o for o in objs if o is not None)
+
+    def global_i64(self, value):
+        """Add an internal i64 global with an initial value; return its name."""
+        name = f"@g{len(self.globals)}"
+        self.globals.append(f"{name} = internal global i64 {value}")
+        return name
+
+    def emit(self, specs):
+        """LLVM IR text for specs [(ir function, exit base)], and the entry symbol name."""
+        bodies, inner = [], []
+        for k, (fn, base) in enumerate(specs):
+            sym = f"{self.prefix}_s{k}"
+            inner.append(sym)
+            bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
+        entry = (f"@{self.prefix}_calls = global i64 0\n@{self.prefix}_traced = global i64 0\n"
+                 f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
+        text = "\n".join([capi.declarations(), PRELUDE, lower_objects.PRELUDE, runtime_ir.declarations(),
+                          "@tiered_tick = internal global i32 0",
+                          "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
+                          *self.globals, *bodies, entry,
+                          '!0 = !{!"branch_weights", i32 1, i32 100000}'])
+        return text, f"{self.prefix}_entry", inner, (f"{self.prefix}_calls", f"{self.prefix}_traced",
+                                                      f"{self.prefix}_quiet")
+
+    def _traced_check(self):
+        """Entry lines that send the call to the interpreter while a tracer or profiler is active."""
+        counter, interpret = f"@{self.prefix}_traced", pointer(self.interpret)
+        return traced_check() + [
+            "  br i1 %busy2, label %traced, label %untraced", "traced:",
+            f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
+            f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "untraced:"]
+
+    def _class_check(self, t, ty, out):
+        """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class.
+        A class that may die is compared through a weak reference, which the module keeps:
+        once it died, no other class at its address matches."""
+        scalar = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Type"}
+        if not is_obj(t):
+            return [f"  {out} = icmp eq ptr {ty}, {scalar[t]}"]
+        cls = t.cls
+        if not cls.__flags__ & HEAP_TYPE:
+            self.keep(cls)
+            return [f"  {out} = icmp eq ptr {ty}, {pointer(cls)}"]
+        self.keep(t.ref)
+        return [f"  {out}w = load ptr, ptr getelementptr (i8, ptr {pointer(t.ref)}, i64 {capi.WEAKREF_OBJECT})",
+                f"  {out} = icmp eq ptr {ty}, {out}w"]
+
+    def _entry(self, fns, inner):
+        """The boxed entry: match argument types to a spec, unbox, call, box; else exit or miss."""
+        n = len(fns[0].params)
+        lines = [f"define ptr @{self.prefix}_entry(ptr %self, ptr %args, i64 %nargs) {{", "entry:",
+                 "  %ovf = alloca i32"]
+        lines += self._traced_check()
+        lines += ["  %limit = call i32 @Py_GetRecursionLimit()", "  %limit64 = sext i32 %limit to i64"]
+        for j in range(n):
+            lines += [f"  %p{j} = getelementptr ptr, ptr %args, i64 {j}", f"  %a{j} = load ptr, ptr %p{j}",
+                      f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}",
+                      f"  %ty{j} = load ptr, ptr %tp{j}"]
+        lines.append("  br label %spec0")
+        for k, fn in enumerate(fns):
+            nxt = f"spec{k + 1}" if k + 1 < len(fns) else "miss"
+            lines.append(f"spec{k}:")
+            args = []
+            for j, p in enumerate(fn.params):
+                ok = f"c{k}_{j}"
+                lines += self._class_check(p.type, f"%ty{j}", f"%is{k}_{j}")
+                lines.append(f"  br i1 %is{k}_{j}, label %{ok}, label %{nxt}")
+                lines.append(f"{ok}:")
+                if is_obj(p.type):
+                    lines.append(f"  %u{k}_{j} = bitcast ptr %a{j} to ptr")
+                elif p.type == INT:
+                    lines += ["  store i32 0, ptr %ovf",
+                              f"  %u{k}_{j} = call i64 @PyLong_AsLongLongAndOverflow(ptr %a{j}, ptr %ovf)",
+                              f"  %o{k}_{j} = load i32, ptr %ovf", f"  %big{k}_{j} = icmp ne i32 %o{k}_{j}, 0",
+                              f"  br i1 %big{k}_{j}, label %{nxt}, label %{ok}u", f"{ok}u:"]
+                elif p.type == FLOAT:
+                    lines += [f"  %fp{k}_{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_FVAL}",
+                              f"  %u{k}_{j} = load double, ptr %fp{k}_{j}"]
+                else:
+                    lines.append(f"  %u{k}_{j} = icmp eq ptr %a{j}, @_Py_TrueStruct")
+                args.append(f"{LL[p.type]} %u{k}_{j}")
+            ret = fn.return_type or NONE
+            lines += [f"  br label %spec{k}_call", f"spec{k}_call:",
+                      f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
+                      f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
+            ty = result_type(LL[ret])
+            lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %limit64'])})")
+            lines += [f"  %r{k} = extractvalue {ty} %pr{k}, 0", f"  %x{k} = extractvalue {ty} %pr{k}, 2",
+                      f"  %s{k} = extractvalue {ty} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
+                      f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
+            if is_obj(ret):                       # the reference the function returned
+                lines.append(f"  ret ptr %r{k}")
+            else:
+                lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
+        k = len(fns)
+        phis = ", ".join(f"[%s{j}, %spec{j}_call]" for j in range(k))
+        states = ", ".join(f"[%x{j}, %spec{j}_call]" for j in range(k))
+        lines += ["exited:", f"  %st = phi i32 {phis}", f"  %state = phi ptr {states}",
+                  "  %nostate = icmp eq ptr %state, null",       # MemoryError while exiting
+                  "  br i1 %nostate, label %failed, label %handoff", "handoff:",
+                  f"  %handed = call i1 @tiered_exit(ptr {pointer(self.exit_helper)}, ptr %state, i32 %st)",
+                  "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
+                  "resume:", f"  call void @Py_IncRef(ptr {pointer(self.sentinel)})", f"  ret ptr {pointer(self.sentinel)}",
+                  "miss:", f"  %quiet = load i64, ptr @{self.prefix}_quiet",     # nothing more to learn
+                  "  %hush = icmp ne i64 %quiet, 0", "  br i1 %hush, label %hushed, label %count", "hushed:",
+                  f"  call void @Py_IncRef(ptr {pointer(self.interpret)})", f"  ret ptr {pointer(self.interpret)}",
+                  "count:",
+                  f"  %m = call ptr @PyObject_Vectorcall(ptr {pointer(self.miss_helper)}, ptr %args, "
+                  f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
+        return "\n".join(lines)
+
+
+def traced_check():
+    """IR lines setting %busy2: a trace or profile function is set in this thread, or another
+    sys.monitoring tool is registered."""
+    lines = [f"  %tools = load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)",
+             "  %busy = icmp ne i64 %tools, 0"]
+    if tracing.OFFSETS is None:
+        return lines + ["  %busy2 = or i1 %busy, false"]
+    t, p = tracing.OFFSETS
+    return lines + ["  %ts = call ptr @PyThreadState_Get()",
+                    f"  %tfp = getelementptr i8, ptr %ts, i64 {t}", "  %tf = load ptr, ptr %tfp",
+                    f"  %pfp = getelementptr i8, ptr %ts, i64 {p}", "  %pf = load ptr, ptr %pfp",
+                    "  %tr = icmp ne ptr %tf, null", "  %pr = icmp ne ptr %pf, null",
+                    "  %either = or i1 %tr, %pr", "  %busy2 = or i1 %either, %busy"]
+
+
+def gate_module(interpret):
+    """IR of `tiered_gate(self, args, n)`: `interpret` while a tool traces this thread, else
+    self(*args).  It fronts the first-call hook (a Python function a tracer would see)."""
+    return "\n".join([capi.declarations(), "define ptr @tiered_gate(ptr %self, ptr %args, i64 %nargs) {",
+                      "entry:", *traced_check(), "  br i1 %busy2, label %traced, label %call", "traced:",
+                      f"  call void @Py_IncRef(ptr {pointer(interpret)})", f"  ret ptr {pointer(interpret)}",
+                      "call:", "  %r = call ptr @PyObject_Vectorcall(ptr %self, ptr %args, i64 %nargs, ptr null)",
+                      "  ret ptr %r", "}"])
