@@ -6,7 +6,7 @@ import warnings
 
 from . import config, report
 from .profiler import policy
-from .runtime import eager, manager, tracing
+from .runtime import eager, manager, records, tracing
 
 __version__ = "0.1.0"
 __all__ = ["enable", "disable", "stats", "totals", "jit"]
@@ -75,7 +75,7 @@ def stats():
 
 def totals():
     """Process-wide counts, including functions that have died: compiled, installed, exits, refusals."""
-    return report.totals(manager.TOTALS)
+    return report.totals(records.TOTALS)
 
 
 def jit(func):

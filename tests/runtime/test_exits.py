@@ -2,7 +2,7 @@
 import traceback
 
 from tests.support import Exit, check, exits_of
-from tiered.runtime import manager
+from tiered.runtime import records
 
 
 def divide_all(n, d):
@@ -61,7 +61,7 @@ def test_float_conversion_errors():
 
 def test_exit_storm_returns_function_to_cpython():
     rec = check(divide_all, (3, 1))
-    for _ in range(manager.EXIT_STORM + 5):
+    for _ in range(records.EXIT_STORM + 5):
         try:
             rec.func(3, 0)
         except ZeroDivisionError:

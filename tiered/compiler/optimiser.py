@@ -8,6 +8,7 @@ helper process (this file run as a script, with llvmlite only) optimises bitcode
 every WORKER_RUNS runs, so its leak is bounded too.  A helper that cannot start, answer or
 stay alive is given up on and the pipeline runs here again: optimisation never fails for it.
 """
+import atexit
 import os
 import select
 import struct
@@ -201,6 +202,7 @@ def _serve():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(_retire)     # the helper ends with this process, reaped (no ResourceWarning)
 
 if __name__ == "__main__":
     import signal

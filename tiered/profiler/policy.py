@@ -3,7 +3,7 @@ import sys
 import threading
 
 from ..reasons import Refusal
-from ..runtime import manager
+from ..runtime import manager, records
 from ..runtime.specs import looks_tiny
 from . import hooks
 from .feedback import Feedback, functions_of
@@ -30,7 +30,7 @@ class Promoter:
 
     def is_decided(self, code):
         """Codes that tiered installed, or already promoted, are no longer counted."""
-        if manager.is_installed_code(code):
+        if records.is_installed_code(code):
             return True
         p = self.feedback.profiles.get(code)
         return p is not None and p.decided
@@ -69,11 +69,11 @@ class Promoter:
             # sys.monitoring no longer reports this code: the profile is not needed any more
             self.feedback.profiles.discard(code)
         reason = (Refusal.NO_FEEDBACK if signature is None
-                  else Refusal.UNSUPPORTED_TYPE if manager.ir_types(signature) is None
+                  else Refusal.UNSUPPORTED_TYPE if records.ir_types(signature) is None
                   else Refusal.TOO_SMALL if looks_tiny(code) else None)
         if reason is not None:
             # nothing to compile: no record either (a program counting its gc objects sees none)
-            manager.count_refusal(reason, code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
+            records.count_refusal(reason, code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
                                   signature)
             return
         for func in functions_of(code):

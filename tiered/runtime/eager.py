@@ -1,7 +1,7 @@
 """Runtime eager compiles: a function (jit decorator, tests) → compiled at its first call, for that call's types."""
 from ..profiler.feedback import never_counted
 from ..reasons import Refusal
-from . import deopt, manager, tracing
+from . import deopt, manager, records, tracing
 from .gate import gated
 
 
@@ -24,7 +24,7 @@ def compile_on_first_call(func):
     except Exception as exc:              # noqa: BLE001 - the function simply stays interpreted
         rec.refuse(Refusal.INSTALL_ERROR, f"{type(exc).__name__}: {exc}")
         return func
-    manager.mark_installed(hook_code)
+    records.mark_installed(hook_code)
     func.__code__ = hook_code
     rec.state = "profiling"
     return func

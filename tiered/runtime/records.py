@@ -1,0 +1,167 @@
+"""Runtime records: a function → what tiered knows about it (counts, state, specialisations, exits), held weakly."""
+import ctypes
+import logging
+import threading
+import weakref
+
+from .. import config
+from ..compiler.ops import BOOL, FLOAT, INT, ObjType
+from ..reasons import Exit, Refusal
+from ..tally import Tally
+from ..weaktable import WeakTable
+
+log = logging.getLogger("tiered")
+PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
+EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
+RECORDS = WeakTable()        # function -> Record (the record goes some time after the function)
+_records_lock = threading.Lock()
+_installed = WeakTable()     # code objects tiered installed -> True
+# process-wide counts, kept after the functions they are about have died
+TOTALS = {"compiled": 0, "installed": 0, "exits": Tally(), "refusals": Tally()}
+
+
+class Record:
+    """Everything tiered knows about one function: counts, state, specialisations, exits."""
+
+    def __init__(self, func):
+        self._func, self.original_code = weakref.ref(func), func.__code__
+        self.name = func.__qualname__
+        self.calls = 0
+        self.state = "interpreted"
+        self.specs = []
+        self.compile_seconds = []
+        self.exits = Tally()
+        self.exit_sites = Tally()
+        self.misses = Tally()
+        self.attempted = set()    # IR signatures a compile was tried for
+        self.refusal = None
+        self.refusal_detail = None
+        self.compiled = None      # the engine handle of the newest module (all specs are in it)
+        self.counters = {}        # its native counters: "native_calls"/"traced_calls" -> address
+        self.quiet_misses = 0     # address of the newest module's flag that silences misses
+        self.retired = Tally()  # counts of modules that are no longer the newest
+        self.compiling = False
+        self.eager = False        # compiled on request (jit decorator, tests): always installed
+
+    @property
+    def func(self):
+        """The function, or None once it died."""
+        return self._func()
+
+    def _count(self, name):
+        """A native counter of the newest module plus what retired modules counted."""
+        live = ctypes.c_int64.from_address(self.counters[name]).value if self.compiled is not None else 0
+        return self.retired[name] + live
+
+    @property
+    def native_calls(self):
+        """Calls that entered native code (a specialisation matched), over all modules."""
+        return self._count("native_calls")
+
+    @property
+    def traced_calls(self):
+        """Calls sent to the interpreter because a tracer, profiler or monitoring tool was active."""
+        return self._count("traced_calls")
+
+    def set_module(self, compiled, counters):
+        """The newest module replaces the previous one (whose counts so far are kept)."""
+        self.retire_module()
+        self.compiled, self.counters = compiled, counters
+
+    def retire_module(self):
+        """Stop reading the newest module's counters; its code is freed once nobody calls it."""
+        if self.compiled is not None:
+            for name in self.counters:
+                self.retired[name] += ctypes.c_int64.from_address(self.counters[name]).value
+        self.compiled, self.counters = None, {}
+
+    def count_exit(self, reason, k):
+        """Called on every exit; too many at one site sends the function back to CPython."""
+        self.exits[reason] += 1
+        TOTALS["exits"][reason.name] += 1
+        self.exit_sites[k] += 1
+        if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL):
+            self.restore()
+            self.refuse(Refusal.EXIT_STORM, f"exit {k} ({reason.name}) taken {EXIT_STORM} times")
+
+    def count_miss(self, types_):
+        """Called when no specialisation matches the argument types: maybe compile one more."""
+        key = ir_types(types_)       # IR types hold classes weakly: a record keeps no class alive
+        if key is None or key in self.attempted:
+            # nothing to compile for it: later unmatched calls go straight to the interpreter
+            # (a polymorphic function would otherwise pay a Python call per miss)
+            if self.quiet_misses and self.compiled is not None:
+                ctypes.c_int64.from_address(self.quiet_misses).value = 1
+            return
+        self.misses[key] += 1
+        from .manager import active_here, compile_for      # the compiler side, imported late
+        if active_here():        # a miss from code the compiler itself runs: never re-enter it
+            return
+        func = self.func
+        if (self.misses[key] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
+                and self.state == "compiled" and key not in self.attempted):
+            compile_for(func, types_, wait=False)
+
+    def refuse(self, reason, detail=""):
+        """Record why the function stays in CPython (refused unless a spec is installed); log it."""
+        self.refusal, self.refusal_detail = reason, detail
+        TOTALS["refusals"][reason.name] += 1
+        if not self.specs or self.state != "compiled":
+            self.state = "refused"
+        log.info("tiered: %s stays in CPython: %s (%s)", self.name, reason.name, detail)
+
+    def restore(self):
+        """Put the original code object back."""
+        func = self.func
+        if func is not None and func.__code__ is not self.original_code:
+            func.__code__ = self.original_code
+        self.specs = []           # running frames and native callers keep the code they use alive
+        self.retire_module()
+        self.attempted.clear()    # a later compile starts afresh
+        self.misses.clear()
+        self.exit_sites.clear()
+        self.state = "interpreted" if self.refusal is None else "refused"
+
+
+def count_refusal(reason, name, detail):
+    """A refusal decided before any record exists (the profiler saw nothing to compile)."""
+    TOTALS["refusals"][reason.name] += 1
+    log.info("tiered: %s stays in CPython: %s (%s)", name, reason.name, detail)
+
+
+def record_for(func):
+    """The record of a function, created on first use."""
+    rec = RECORDS.get(func)
+    if rec is None:
+        with _records_lock:
+            rec = RECORDS.get(func)
+            if rec is None:
+                rec = RECORDS[func] = Record(func)
+    return rec
+
+
+def ir_types(py_types):
+    """IR types for a tuple of Python argument types (an object of any other class is typed
+    by its exact class), or None if one is unsupported."""
+    objects = config.get("TIERED_OBJECTS")
+    out = tuple(PY_TYPES.get(t) or (_object_type(t) if objects else None) for t in py_types)
+    return None if None in out else out
+
+
+def _object_type(cls):
+    """The IR type of an argument of this class (None for a class without weak references,
+    which the native entry could not check safely)."""
+    try:
+        return ObjType(cls)
+    except TypeError:
+        return None
+
+
+def mark_installed(code):
+    """Remember that tiered put this code object in place (forgotten when it dies)."""
+    _installed[code] = True
+
+
+def is_installed_code(code):
+    """True for code objects that tiered put in place."""
+    return code in _installed
