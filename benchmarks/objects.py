@@ -126,10 +126,97 @@ def tree_walk(rounds):
     return s
 
 
+# ---- n-queens over lists of flags -----------------------------------------------------------------
+def place(row, n, cols, up, down):
+    if row == n:
+        return 1
+    found = 0
+    for c in range(n):
+        if not cols[c] and not up[row + c] and not down[row - c + n]:
+            cols[c] = up[row + c] = down[row - c + n] = True
+            found += place(row + 1, n, cols, up, down)
+            cols[c] = up[row + c] = down[row - c + n] = False
+    return found
+
+
+def queens(rounds):
+    n, total = 8, 0
+    for _ in range(rounds):
+        total += place(0, n, [False] * n, [False] * (2 * n), [False] * (2 * n))
+    return total
+
+
+# ---- a Richards-style task scheduler: classes, methods, queues of packets ------------------------
+class Packet:
+    def __init__(self, kind, value):
+        self.kind = kind
+        self.value = value
+        self.hops = 0
+
+
+class Task:
+    def __init__(self, ident, priority):
+        self.ident = ident
+        self.priority = priority
+        self.inbox = []
+        self.done = 0
+
+    def ready(self):
+        return len(self.inbox) > 0
+
+
+class Worker(Task):
+    def step(self, sched):
+        packet = self.inbox.pop()
+        packet.value = (packet.value * 17 + self.ident) % 1009
+        packet.hops += 1
+        self.done += 1
+        if packet.hops < 4:
+            sched.send(packet, (self.ident + packet.value) % sched.workers)
+        else:
+            sched.finish(packet)
+
+
+class Scheduler:
+    def __init__(self, workers):
+        self.workers = workers
+        self.tasks = [Worker(i, i % 3) for i in range(workers)]
+        self.finished = 0
+        self.checksum = 0
+
+    def send(self, packet, ident):
+        self.tasks[ident].inbox.append(packet)
+
+    def finish(self, packet):
+        self.finished += 1
+        self.checksum = (self.checksum + packet.value * packet.hops) % 1000003
+
+    def run(self, packets):
+        for k in range(packets):
+            self.send(Packet(k % 2, k), k % self.workers)
+        busy = True
+        while busy:
+            busy = False
+            for task in self.tasks:
+                if task.ready():
+                    task.step(self)
+                    busy = True
+        return self.checksum
+
+
+def richards(rounds):
+    total = 0
+    for r in range(rounds):
+        total += Scheduler(10).run(200 + r % 7)
+    return total
+
+
 KERNELS = {
     "nbody_lists": (nbody_lists, (20_000,)),
     "vectors": (vectors, (400,)),
     "stencil": (stencil, (60,)),
     "word_count": (word_count, (300,)),
     "tree_walk": (tree_walk, (400,)),
+    "queens": (queens, (30,)),
+    "richards": (richards, (60,)),
 }

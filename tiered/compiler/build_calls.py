@@ -57,16 +57,17 @@ class Calls:
 
     def _op_call(self, i, st, block, out):
         """CALL: range(), a native call of a compiled function, a specialised builtin, or any
-        other call through PyObject_Vectorcall."""
+        other call (keyword arguments too) through PyObject_Vectorcall."""
         n = i.arg
         callee, below = st.stack[-n - 1], st.stack[-n - 2]
         if below is not NULL:
             raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
         vals = self._top(st, n)
-        r = self._call_known(callee.obj, vals) if isinstance(callee, Known) else None
+        known = isinstance(callee, Known) and not i.kwnames
+        r = self._call_known(callee.obj, vals) if known else None
         if r is None:
             fn = self._top(st, n + 1)[0]
-            r = self.emit("obj_call", [fn] + vals)
+            r = self.emit("obj_call", [fn] + vals, {"kwnames": i.kwnames} if i.kwnames else None)
             self._release(fn)
             for v in vals:
                 self._release(v)

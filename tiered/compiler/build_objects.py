@@ -194,15 +194,30 @@ class Objects:
         st.stack[-1] = r
 
     def _call_with_objects(self, fn, vals):
-        """A builtin called with objects: len() (read directly from a list or tuple); the
-        arguments are released after."""
+        """A builtin called with objects: len() (read directly from a list or tuple),
+        isinstance(); the arguments are released after."""
         if fn is len and len(vals) == 1:
             r = self.emit("seq_len" if vals[0].type.cls in SEQUENCES else "obj_len", [vals[0]])
+        elif fn is isinstance and len(vals) == 2:
+            r = self._isinstance(*vals)
+            if r is None:
+                return None
         else:
             return None
         for v in vals:
             self._release(v)
         return r
+
+    def _isinstance(self, x, cls):
+        """isinstance(x, cls): of a number, answered now when cls is a plain class (no
+        metaclass can change the answer, and a number's class hierarchy is fixed); of an
+        object, tested natively (None: call the builtin)."""
+        if not is_obj(x.type):
+            c = cls.attrs.get("value") if cls.op == "obj_const" else None
+            if type(c) is not type or x.type == NONE:
+                return None
+            return self.const(c in {INT: int, FLOAT: float, BOOL: bool}[x.type].__mro__)
+        return self.emit("obj_isinstance", [x, cls])
 
     # ---- identity, membership, attribute stores, lists -------------------------------------
     def _op_is(self, i, st, block, out):

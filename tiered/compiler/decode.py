@@ -21,13 +21,14 @@ class Ins:
     target: Optional[int] = None
     line: Optional[int] = None
     inplace: bool = False        # BINARY_OP of an augmented assignment (+= ...)
+    kwnames: tuple = ()          # CALL: the names of its last len(kwnames) arguments
     starts_line: bool = False    # the first instruction of a source line
 
 
 _BIN_SYMBOL = [sym.rstrip("=") if sym.endswith("=") and sym not in ("==",) else sym
                for _, sym in dis._nb_ops]
 _UNARY = {"UNARY_NEGATIVE": "-", "UNARY_POSITIVE": "+", "UNARY_NOT": "not", "UNARY_INVERT": "~"}
-_SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "LOAD_FAST": "load_fast",
+_SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "LOAD_FAST": "load_fast",
            "LOAD_FAST_CHECK": "load_fast", "STORE_FAST": "store_fast", "LOAD_CONST": "load_const",
            "RETURN_VALUE": "return", "RETURN_CONST": "return_const", "PUSH_NULL": "push_null",
            "POP_TOP": "pop_top", "COPY": "copy", "SWAP": "swap", "GET_ITER": "get_iter",
@@ -61,7 +62,7 @@ def decode(code):
             pending = []
     out = []
     for k, i in enumerate(raw):
-        ins = _one(i, raw, k)
+        ins = _one(i, raw, k, code.co_consts)
         ins.starts_line = i.starts_line is not None and i.starts_line is not False
         if ins.target is not None:
             ins.target = alias.get(ins.target, ins.target)
@@ -101,7 +102,7 @@ def attr_cache(code, offset, hint):
     return (hint, version, u16[2]) if version else None
 
 
-def _one(i, raw, k):
+def _one(i, raw, k, consts):
     """Translate one dis.Instruction."""
     name, line = i.opname, i.positions.lineno if i.positions else None
     target = i.argval if i.opname in _BRANCH or "JUMP" in name or name == "FOR_ITER" else None
@@ -124,12 +125,13 @@ def _one(i, raw, k):
         return mk("unary", "+")
     if name in _UNARY:
         return mk("unary", _UNARY[name])
-    if name == "CALL":
-        prev = raw[k - 1] if k else None
-        if prev is not None and prev.opname == "KW_NAMES":
-            return mk("unsupported", "CALL with keywords")
-        resume = prev.offset if (prev is not None and prev.opname == "PRECALL") else i.offset
-        return Ins(resume, "call", i.arg, None, line)
+    if name == "CALL":          # resumed at its PRECALL (3.11) or KW_NAMES, which set it up
+        first = k
+        while first and raw[first - 1].opname in ("PRECALL", "KW_NAMES"):
+            first -= 1
+        ins = Ins(raw[first].offset, "call", i.arg, None, line)
+        ins.kwnames = next((consts[j.arg] for j in raw[first:k] if j.opname == "KW_NAMES"), ())
+        return ins
     if name in ("IS_OP", "CONTAINS_OP"):
         return mk("is" if name == "IS_OP" else "contains", bool(i.arg))
     if name == "STORE_ATTR":

@@ -167,16 +167,22 @@ def _status_call(fn, name=False):
 
 
 def _obj_call(e, v):
-    """callable(*args) through PyObject_Vectorcall: the arguments in a stack array (numbers
-    boxed for the call)."""
+    """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
+    arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""
     n = len(v.args) - 1
+    kwnames = v.attrs.get("kwnames", ())
+    names = "null"
+    if kwnames:
+        e.m.keep(kwnames)
+        names = pointer(kwnames)
     argv = e.entry_alloca(f"[{max(n, 1)} x ptr]")
 
     def call(ops):
         """Store the arguments and call."""
         for k, o in enumerate(ops[1:]):
             e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
-        return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n}, ptr null)")
+        return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n - len(kwnames)}, "
+                    f"ptr {names})")
     r = generic(e, v, call)
     e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
     e.alias(v, r)

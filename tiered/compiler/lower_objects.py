@@ -238,6 +238,25 @@ def _obj_getitem(e, v):
     join_slow_path(e, v, r, item, fast, done)
 
 
+def _isinstance(e, v):
+    """isinstance(x, cls): true at once when x's type is exactly cls (CPython's own first
+    test), else PyObject_IsInstance (-1: it raised, exit with the exception)."""
+    x, cls = (e.ref(a) for a in v.args)
+    e.force_point(v)
+    exact = e.op(f"icmp eq ptr {type_of(e, x)}, {cls}")
+    fast, slow, done = e.cur, e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {exact}, label %{done}, label %{slow}")
+    e.label(slow)
+    token = e.line_enter(v)
+    r = e.op(f"call i32 @PyObject_IsInstance(ptr {x}, ptr {cls})")
+    e.line_leave(token)
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+    answer, slow_end = e.op(f"icmp ne i32 {r}, 0"), e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi i1 [true, %{fast}], [{answer}, %{slow_end}]")
+
+
 def _obj_const(e, v):
     """An object the module keeps alive, by its address."""
     e.m.keep(v.attrs["value"])
@@ -260,6 +279,7 @@ LOWER = {
     "list_setitem": _list_setitem,
     "getattr": _getattr,
     "obj_getitem": _obj_getitem,
+    "obj_isinstance": _isinstance,
     "is_null": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, null"),
     "same_object": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, {e.ref(v.args[1])}"),
 }

@@ -138,6 +138,7 @@ OPS = {o.name: o for o in [
     _op("obj_contains", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # attrs: name
     _op("obj_setitem", 3, NONE, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_isinstance", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True),  # x, cls
     _op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, args
     _op("build_list", -1, None, Exit.RAISED, pure=False, raises=True),             # items move in
     _op("build_tuple", -1, None, Exit.RAISED, pure=False, raises=True),            # items move in

@@ -37,9 +37,12 @@ def _work(fn):
 
 
 def worth_installing(specs):
-    """True when native entry pays: a loop, a native call, or enough operations."""
+    """True when native entry pays: a loop, a native call, or enough operations on numbers.
+    Code on objects without a loop does not pay: its lookups and calls cost natively what they
+    cost CPython's specialised interpreter, and the entry comes on top (benchmarks/objects.py:
+    each such method of the richards kernel, compiled alone, made the kernel 0.6-0.9x)."""
     for s in specs:
-        if "loop_poll" in s.ops or "call_native" in s.ops or s.work >= SMALL_BODY:
+        if "loop_poll" in s.ops or "call_native" in s.ops or (s.numeric and s.work >= SMALL_BODY):
             return True
     return False
 
