@@ -126,6 +126,15 @@ def check(func, *arg_sets, native=True, compile_with=None):
     return rec
 
 
+def warm(func, *args):
+    """Run func in CPython until its instructions are specialised (the compiler reads them)."""
+    for _ in range(40):
+        try:
+            func(*args)
+        except Exception:          # noqa: BLE001 - only warming up
+            pass
+
+
 def refused(func, types_):
     """Try to compile a copy; return the refusal reason (asserts it was refused)."""
     jitted = fresh_copy(func)

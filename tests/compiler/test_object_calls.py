@@ -6,10 +6,7 @@ import pytest
 from tests.support import check
 
 
-@pytest.fixture(autouse=True)
-def object_tier(monkeypatch):
-    """These tests are about the object tier, which TIERED_OBJECTS=1 turns on."""
-    monkeypatch.setenv("TIERED_OBJECTS", "1")
+pytestmark = pytest.mark.usefixtures("object_tier")
 
 
 def ops_of(rec):

@@ -1,7 +1,6 @@
-"""Object values: lists, tuples, instances and other objects as arguments, their fast paths, guards and C-API paths."""
+"""Object values: lists, tuples and other objects as arguments, their fast paths and guards, reference counts, and the C-API paths."""
 import gc
 import sys
-import warnings
 import weakref
 
 import pytest
@@ -9,22 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tiered.runtime import manager
-from tests.support import Exit, check, exits_of, fresh_copy, forced_exits, refused
+from tests.support import Exit, check, exits_of, fresh_copy, forced_exits, refused, warm
+from tests.compiler.test_object_attrs import Point, dot, norm2
 
-
-@pytest.fixture(autouse=True)
-def object_tier(monkeypatch):
-    """These tests are about the object tier, which TIERED_OBJECTS=1 turns on."""
-    monkeypatch.setenv("TIERED_OBJECTS", "1")
-
-
-def warm(func, *args):
-    """Run func in CPython until its instructions are specialised (the compiler reads them)."""
-    for _ in range(40):
-        try:
-            func(*args)
-        except Exception:          # noqa: BLE001 - only warming up
-            pass
+pytestmark = pytest.mark.usefixtures("object_tier")
 
 
 def total(xs):
@@ -117,84 +104,6 @@ def lengths(xs, t):
 
 def test_len_of_list_and_tuple():
     check(lengths, ([1, 2, 3], (4,)), ([], ()))
-
-
-class Point:
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-
-class Slotted:
-    __slots__ = ("x", "y")
-
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-
-class Computed:
-    @property
-    def x(self):
-        return 1.5
-
-    def __getattr__(self, name):
-        if name == "y":
-            return 2.5
-        raise AttributeError(f"no {name} here")
-
-
-def dot(ps):
-    s = 0.0
-    for p in ps:
-        s += p.x * p.y
-    return s
-
-
-def test_attribute_loads():
-    warm(dot, [Point(1.0, 2.0)])
-    check(dot, ([Point(1.0, 2.0), Point(3.0, 4.0)],), ([Slotted(1.0, 2.0)],), ([Computed()],), ([],))
-
-
-def norm2(p):
-    try:
-        return p.x * p.x + p.y * p.y
-    except AttributeError as e:
-        return str(e)
-
-
-def test_attribute_error_raised_at_the_instruction():
-    warm(norm2, Point(1.0, 2.0))
-    check(norm2, (Point(1.0, 2.0),), (Point(3.0, 4.0),))
-    p = Point(1.0, 2.0)
-    del p.y
-    check(norm2, (p,), compile_with=(Point,))
-    check(norm2, (Computed(),))
-
-
-def bare_norm(p):
-    return p.x * p.x + p.z
-
-
-def test_uncaught_attribute_error_traceback():
-    warm(bare_norm, Point(1.0, 2.0))
-    check(bare_norm, (Point(1.0, 2.0),))
-
-
-def test_class_change_after_compiling_is_seen():
-    class K:
-        scale = 2.0
-
-    def f(o):
-        return o.scale * 3.0
-
-    k = K()
-    warm(f, k)
-    rec = check(f, (k,))
-    g = rec.func
-    assert g(k) == 6.0
-    K.scale = 5.0
-    assert g(k) == 15.0
-    k.scale = 1.0
-    assert g(k) == 3.0
 
 
 def lookup(d, k):
@@ -398,51 +307,6 @@ def test_iteration_over_a_generator():
     check(count_items, (Counting(3),), (Counting(0),))
 
 
-def twice_x(p):
-    return p.x * 2.0
-
-
-def test_cached_attribute_read_sees_every_change():
-    """The native read follows CPython's own specialisation; each way it can go stale is seen."""
-    class Plain:
-        def __init__(self, x):
-            self.x = x
-
-    class Sub(Plain):
-        pass
-
-    warm(twice_x, Plain(1.0))
-    rec = check(twice_x, (Plain(1.5),), (Sub(2.0),), compile_with=(Plain,))
-    g = rec.func
-    p = Plain(3.0)
-    assert g(p) == 6.0
-    p.__dict__["x"] = 4.0                 # the instance's dict materialised and changed
-    assert g(p) == 8.0
-    q = Plain(5.0)
-    del q.x
-    try:
-        g(q)
-        raise AssertionError("no AttributeError")
-    except AttributeError as e:
-        assert "x" in str(e)
-    r = Plain(1.0)
-    Plain.x = property(lambda self: 7.0)  # a data descriptor now wins over the instance value
-    assert g(r) == 14.0
-
-
-def test_cached_slot_read_sees_deletion():
-    warm(twice_x, Slotted(1.0, 2.0))
-    rec = check(twice_x, (Slotted(1.5, 0.0),))
-    s = Slotted(2.0, 0.0)
-    assert rec.func(s) == 4.0
-    del s.x
-    try:
-        rec.func(s)
-        raise AssertionError("no AttributeError")
-    except AttributeError:
-        pass
-
-
 def describe(o):
     if o is None:
         return "none"
@@ -453,40 +317,6 @@ def describe(o):
 
 def test_is_none_isinstance_and_calls_of_builtins():
     check(describe, (None,), (Point(1, 2),), (3,), ("x",), compile_with=(Point,))
-
-
-class Counter2:
-    def __init__(self):
-        self.n = 0
-        self.seen = []
-
-    def bump(self, k):
-        self.n += k
-        self.seen.append(k)
-        return self.n
-
-
-def use_methods(c, m):
-    total = 0
-    for k in range(m):
-        total += c.bump(k)
-    c.last = total
-    return total
-
-
-def test_method_calls_and_attribute_stores():
-    check(use_methods, (Counter2(), 5), (Counter2(), 0))
-
-
-def failing_call(c, k):
-    try:
-        return c.bump(k)
-    except TypeError as e:
-        return "caught " + str(e)
-
-
-def test_exception_from_a_call_inside_try():
-    check(failing_call, (Counter2(), 3), (Counter2(), "x"), compile_with=(Counter2, int))
 
 
 def membership(xs, d, k):
@@ -533,78 +363,6 @@ def test_int_index_into_an_object_of_unknown_class():
     # no warm-up: CPython has not specialised anything, so r is an object of unknown class
     check(generic_index, ([[1.0, 2.0], (3.0, 4.0), {0: 5.0, -1: 6.0}], 0), ([[1.0, 2.0], (3.0,)], 1),
           ([[1.0, 2.0], {0: 5.0, -1: 6.0}], 1), ([[1.0], []], 1), compile_with=(list, int))
-
-
-def sets_tracer(f):
-    sys.settrace(f)
-    sys._getframe(1).f_trace = f
-
-
-def traced_after_call(n):
-    sets_tracer(tracer)
-    a = n + 1
-    b = a * 2
-    sys.settrace(None)
-    return b
-
-
-EVENTS = []
-
-
-def tracer(frame, event, arg):
-    if frame.f_code.co_name == "traced_after_call":
-        EVENTS.append((event, frame.f_lineno - frame.f_code.co_firstlineno))
-    return tracer
-
-
-def test_a_tracer_set_by_a_callee_sees_the_rest_of_the_function():
-    EVENTS.clear()
-    traced_after_call(1)
-    expected = list(EVENTS)
-    EVENTS.clear()
-    rec = check(traced_after_call, (1,))          # runs it in CPython, then compiled
-    assert expected and EVENTS == expected * 2, (EVENTS, expected)
-    if not forced_exits():
-        assert exits_of(rec, Exit.TRACED) == 1
-
-
-def caller_line():
-    f = sys._getframe(1)
-    return f.f_code.co_name, f.f_lineno - f.f_code.co_firstlineno
-
-
-def reports_lines(n):
-    a = caller_line()
-    total = 0
-    for i in range(n):
-        total += caller_line()[1]
-    b = [caller_line(), caller_line()]
-    return a, total, b
-
-
-def test_the_caller_frame_shows_its_line_while_native_code_calls_out():
-    check(reports_lines, (3,))
-
-
-def warns(n):
-    with_line = n + 1
-    warnings.warn("careful", UserWarning, 1)
-    return with_line
-
-
-def test_warning_location_from_a_compiled_function():
-    with warnings.catch_warnings(record=True) as plain:
-        warnings.simplefilter("always")
-        warns(1)
-    g = fresh_copy(warns)
-    manager.record_for(g).eager = True
-    assert manager.compile_for(g, (int,)) is not None
-    before = manager.record_for(g).native_calls
-    with warnings.catch_warnings(record=True) as jit:
-        warnings.simplefilter("always")
-        g(1)
-    assert manager.record_for(g).native_calls > before
-    assert [(w.filename, w.lineno) for w in jit] == [(w.filename, w.lineno) for w in plain]
 
 
 def walk(node):
