@@ -1,9 +1,11 @@
 """Calls on the object tier: keyword arguments, isinstance(), and the exceptions both raise."""
 import collections.abc
+import sys
 
 import pytest
 
-from tests.support import check
+from tests.support import Exit, check, exits_of, forced_exits, fresh_copy, warm
+from tiered.runtime import manager
 
 
 pytestmark = pytest.mark.usefixtures("object_tier")
@@ -134,3 +136,75 @@ def test_isinstance_with_a_non_class_raises_inside_try():
     rec = check(bad_isinstance, ([1, "a"], "not a class"), ([1, "a"], int), ([[]], (list, 3)))
     assert "obj_isinstance" in ops_of(rec)
 
+
+
+def collect(xs, n):
+    out = []
+    seen = {}
+    for k in range(n):
+        out.append(xs[k % len(xs)] * 2)
+        out.append(k)
+        seen.setdefault(k % 3, []).append(k)
+        out.extend(seen.get(k % 3, ()))
+    tail = out.pop()
+    return out, tail, " ".join(["counted", str(xs.count(xs[0])), str(xs.index(xs[-1]))]), seen
+
+
+def test_builtin_methods_without_bound_methods():
+    warm(collect, [1, 2.5], 10)
+    rec = check(collect, ([1, 2.5], 10), ([3], 4), (["a", "b"], 5))
+    assert {"list_append", "obj_call"} <= ops_of(rec)
+
+
+def append_to(holder, n):
+    target = holder[0]              # of no known class: CPython's specialisation is guarded
+    for k in range(n):
+        target.append(k * 0.5)
+    return len(target)
+
+
+class MyList(list):
+    def append(self, x):
+        super().append(-x)
+
+
+def test_append_on_another_class_exits_and_cpython_calls_its_method():
+    warm(append_to, [[]], 10)
+    rec = check(append_to, ([[]], 10), ([MyList()], 5), ([()], 3))
+    assert "list_append" in ops_of(rec)
+    if not forced_exits():
+        assert exits_of(rec, Exit.TYPE_GUARD) == 2
+
+
+def bad_method(xs, n):
+    out = []
+    for k in range(n):
+        try:
+            out.append(xs.index(k))       # ValueError from the C method
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
+def test_a_builtin_method_raising_inside_try():
+    warm(bad_method, [0, 2], 3)
+    check(bad_method, ([0, 2], 4), ([5], 2))
+
+
+def append_object(target, item, n):
+    for k in range(n):
+        target.append(item)
+    return len(target)
+
+
+def test_append_takes_exactly_one_reference_per_item():
+    item, target = object(), []
+    g = fresh_copy(append_object)
+    rec = manager.record_for(g)
+    rec.eager = True
+    assert manager.compile_for(g, (list, object, int)) is not None and "list_append" in ops_of(rec)
+    before = sys.getrefcount(item)
+    assert g(target, item, 50) == 50 and rec.native_calls == 1
+    assert sys.getrefcount(item) == before + 50          # exits too: the interpreter appends the rest
+    target.clear()
+    assert sys.getrefcount(item) == before

@@ -34,6 +34,8 @@ class Calls:
         name, is_method = i.arg
         owner = st.stack[-1]
         if isinstance(owner, Value) and is_obj(owner.type):
+            if is_method and self._load_builtin_method(name, st):
+                return
             self._load_attr_obj(name, st)
             if is_method:                 # the bound method, called with nothing below it
                 st.stack.insert(len(st.stack) - 1, NULL)
@@ -61,7 +63,9 @@ class Calls:
         n = i.arg
         callee, below = st.stack[-n - 1], st.stack[-n - 2]
         if below is not NULL:
-            raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
+            if not (isinstance(below, Known) and isinstance(below.obj, types.MethodDescriptorType)):
+                raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
+            return self._call_builtin_method(below.obj, i, st)
         vals = self._top(st, n)
         known = isinstance(callee, Known) and not i.kwnames
         r = self._call_known(callee.obj, vals) if known else None

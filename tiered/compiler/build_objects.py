@@ -6,13 +6,18 @@ popping releases one, an instruction releases its operands after its result exis
 an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
 before any count changes of their instruction, so an exit always sees the state before it.
 """
-from .decode import attr_cache
-from .frame_state import SeqIter, VTuple
+import types
+
+from ..runtime import capi
+from .decode import attr_cache, method_cache_version
+from .frame_state import Known, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, ObjType, is_obj
 
 SEQUENCES = (list, tuple)
+# builtin types whose method calls skip the bound method (their instances have no __dict__)
+METHOD_TYPES = (list, dict, str, tuple, set, frozenset, bytes, bytearray, int, float)
 # a specialised instruction of CPython's → the class its operands had
 _HINT_CLASS = {"BINARY_SUBSCR_LIST_INT": list, "BINARY_SUBSCR_TUPLE_INT": tuple,
                "STORE_SUBSCR_LIST_INT": list, "FOR_ITER_LIST": list, "FOR_ITER_TUPLE": tuple}
@@ -192,6 +197,42 @@ class Objects:
         r = self.emit("getattr", [owner], {"name": name, "cache": cache})
         self._release(owner)
         st.stack[-1] = r
+
+    def _load_builtin_method(self, name, st):
+        """LOAD_ATTR of a method of an exact builtin type (the owner's class, or the one that
+        CPython's specialisation saw, then guarded): CPython's [method, self] layout with the
+        method descriptor known, so no bound method is made.  False when it does not apply: a
+        builtin type cannot change and its instances have no __dict__, so the lookup is fixed."""
+        owner = st.stack[-1]
+        cls = owner.type.cls
+        if owner.type == OBJ:
+            version = method_cache_version(self.code, self.pre_offset, self._hint())
+            cls = capi.type_with_version(version, METHOD_TYPES)
+        if cls not in METHOD_TYPES:
+            return False
+        descr = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if not isinstance(descr, types.MethodDescriptorType):
+            return False
+        self._as_class(st, -1, cls)
+        st.stack.insert(len(st.stack) - 1, Known(descr))
+        return True
+
+    def _call_builtin_method(self, descr, i, st):
+        """CALL of a builtin type's method laid out as [method, self, args]: list.append
+        natively, any other through vectorcall of the descriptor (no bound method)."""
+        n = i.arg
+        if descr is list.append and n == 1 and not i.kwnames:
+            owner, item = self._top(st, 2)
+            self.emit("list_append", [owner, item])
+            r = self.const(None)
+            vals = [owner, item]
+        else:
+            vals = self._top(st, n + 2)
+            r = self.emit("obj_call", vals, {"kwnames": i.kwnames} if i.kwnames else None)
+        for v in vals:
+            self._release(v)
+        del st.stack[-n - 2:]
+        st.stack.append(r)
 
     def _call_with_objects(self, fn, vals):
         """A builtin called with objects: len() (read directly from a list or tuple),

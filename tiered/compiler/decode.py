@@ -102,6 +102,22 @@ def attr_cache(code, offset, hint):
     return (hint, version, u16[2]) if version else None
 
 
+METHOD_NO_DICT = ("LOAD_ATTR_METHOD_NO_DICT", "LOAD_METHOD_NO_DICT")    # 3.12, 3.11
+
+
+def method_cache_version(code, offset, hint):
+    """The type version CPython's specialised method load at offset cached for a type whose
+    instances have no __dict__ (the builtin types), or None.  Both versions put it right after
+    the counter, as two 16-bit halves."""
+    if hint not in METHOD_NO_DICT:
+        return None
+    try:
+        raw = code._co_code_adaptive
+        return int.from_bytes(raw[offset + 4:offset + 8], "little") or None
+    except (AttributeError, ValueError):
+        return None
+
+
 def _one(i, raw, k, consts):
     """Translate one dis.Instruction."""
     name, line = i.opname, i.positions.lineno if i.positions else None

@@ -238,6 +238,13 @@ def _obj_getitem(e, v):
     join_slow_path(e, v, r, item, fast, done)
 
 
+def _list_append(e, v):
+    """list.append(item) on an exact list: PyList_Append (it takes its own reference; a number
+    is boxed for it and released after); -1 is a MemoryError, left with the exception."""
+    r = generic(e, v, lambda ops: e.op(f"call i32 @PyList_Append(ptr {ops[0]}, ptr {ops[1]})"))
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
 def _isinstance(e, v):
     """isinstance(x, cls): true at once when x's type is exactly cls (CPython's own first
     test), else PyObject_IsInstance (-1: it raised, exit with the exception)."""
@@ -280,6 +287,7 @@ LOWER = {
     "getattr": _getattr,
     "obj_getitem": _obj_getitem,
     "obj_isinstance": _isinstance,
+    "list_append": _list_append,
     "is_null": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, null"),
     "same_object": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, {e.ref(v.args[1])}"),
 }

@@ -123,6 +123,7 @@ OPS = {o.name: o for o in [
     _op("seq_getitem", 2, OBJ, Exit.INDEX, pure=False),     # list/tuple[int], a new reference
     _op("seq_next", 3, OBJ, pure=False),           # seq, index, more: seq[index] (new) if more else NULL
     _op("release_unless", 2, NONE, pure=False, python=True),  # x, cond: drop x's reference unless cond
+    _op("list_append", 2, NONE, Exit.RAISED, pure=False, raises=True),    # list, item (a new reference)
     _op("list_setitem", 3, NONE, Exit.INDEX, pure=False, python=True),  # the old item is released
     _op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # attrs: name
     _op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),

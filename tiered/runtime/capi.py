@@ -39,6 +39,7 @@ FUNCTIONS = {
     "PyObject_SetAttr": "declare i32 @PyObject_SetAttr(ptr, ptr, ptr)",
     "PyObject_SetItem": "declare i32 @PyObject_SetItem(ptr, ptr, ptr)",
     "PyList_New": "declare ptr @PyList_New(i64)",
+    "PyList_Append": "declare i32 @PyList_Append(ptr, ptr)",
     "PyDict_New": "declare ptr @PyDict_New()",
     "PyDict_SetItem": "declare i32 @PyDict_SetItem(ptr, ptr, ptr)",
     "PyObject_GetIter": "declare ptr @PyObject_GetIter(ptr)",
@@ -173,6 +174,14 @@ def _attribute_layout():
 
 
 ATTRIBUTES = _attribute_layout()     # (tp_version_tag offset, values kind, values word offset)
+
+
+def type_with_version(version, candidates):
+    """The one class among candidates whose current type version tag is `version`, or None."""
+    if ATTRIBUTES is None or not version:
+        return None
+    found = [c for c in candidates if ctypes.c_uint32.from_address(id(c) + ATTRIBUTES[0]).value == version]
+    return found[0] if len(found) == 1 else None
 
 
 def _frame_layout():
