@@ -62,3 +62,14 @@ def test_totals_outlive_the_functions():
     del f
     gc.collect()
     assert tiered.totals()["compiled"] == before + 1
+
+
+def test_an_object_function_called_many_times_keeps_memory_flat():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "object_memory.py"), "--calls", "40001",
+                        "--json"], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["state"] == "compiled" and out["native_calls"] > 40001 and out["exits"] >= 2, out
+    first, last = out["samples"][0], out["samples"][-1]
+    assert last[2] - first[2] < 64, out["samples"]          # Python memory (KiB): flat
