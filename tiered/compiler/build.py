@@ -138,7 +138,7 @@ class Builder(Merging, Control, Calls, Objects):
             for p in self.fn.params:
                 self._acquire(p)
             for name in self.unbound:
-                state.locals[name] = self.emit("const", [], {"value": None, "maybe_null": True}, type=OBJ)
+                state.locals[name] = self._unbound_local(name)
         k = self.first_k = by_offset[block.offset]
         if block.loop_header:           # polls signals and lets other threads run
             self.pre_state, self.pre_offset = state, self.ins[k].offset
@@ -199,12 +199,32 @@ class Builder(Merging, Control, Calls, Objects):
         st.stack.append(v)
 
     def _op_store_fast(self, i, st, block, out):
-        """STORE_FAST: pop a value into the local; the old value is released after."""
+        """STORE_FAST: pop a value into the local (NULL, as a comprehension restores a local
+        that was unbound, unbinds it); the old value is released after."""
         old = st.locals.get(i.arg)
-        st.locals[i.arg] = self._top(st, 1)[0]
+        if st.stack[-1] is NULL:
+            st.locals[i.arg] = self._unbound_local(i.arg)
+        else:
+            st.locals[i.arg] = self._top(st, 1)[0]
         st.stack.pop()
         if old is not None:
             self._release(old)
+
+    def _op_load_fast_and_clear(self, i, st, block, out):
+        """LOAD_FAST_AND_CLEAR (3.12 inlines comprehensions): push the local, whose reference
+        moves to the stack, or NULL when it is unbound; the local is left unbound."""
+        v = st.locals.get(i.arg)
+        if v is not None and v.op == "const" and v.attrs.get("maybe_null"):
+            v = None                          # the NULL a local starts as (see NeedUnbound)
+        st.stack.append(NULL if v is None else v)        # a value that may be NULL stays one
+        st.locals[i.arg] = self._unbound_local(i.arg)
+
+    def _unbound_local(self, name):
+        """What an unbound local holds: the NULL constant for those that start as NULL (so
+        that merges see a value), else nothing."""
+        if name in self.unbound:
+            return self.emit("const", [], {"value": None, "maybe_null": True}, type=OBJ)
+        return None
 
     def _op_load_const(self, i, st, block, out):
         """LOAD_CONST: push a scalar constant, a tuple of them as a VTuple, or any other

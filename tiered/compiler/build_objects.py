@@ -234,6 +234,27 @@ class Objects:
         del st.stack[-n - 2:]
         st.stack.append(r)
 
+    def _op_list_append(self, i, st, block, out):
+        """LIST_APPEND (a list comprehension): append the popped value to the list below."""
+        item = self._top(st, 1)[0]
+        target = st.stack[-1 - i.arg]
+        if not (isinstance(target, Value) and target.type.cls is list):
+            raise Unsupported("UNSUPPORTED_TYPE", "LIST_APPEND to something other than a list")
+        self.emit("list_append", [target, item])
+        self._release(item)
+        st.stack.pop()
+
+    def _op_map_add(self, i, st, block, out):
+        """MAP_ADD (a dict comprehension): set the popped key and value in the dict below."""
+        key, value = self._top(st, 2)
+        target = st.stack[-2 - i.arg]
+        if not (isinstance(target, Value) and target.type.cls is dict):
+            raise Unsupported("UNSUPPORTED_TYPE", "MAP_ADD to something other than a dict")
+        self.emit("obj_setitem", [target, key, value])
+        self._release(key)
+        self._release(value)
+        del st.stack[-2:]
+
     def _call_with_objects(self, fn, vals):
         """A builtin called with objects: len() (read directly from a list or tuple),
         isinstance(); the arguments are released after."""

@@ -35,7 +35,8 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "
            "END_FOR": "end_for", "CALL": "call", "JUMP_FORWARD": "jump", "JUMP_BACKWARD": "jump",
            "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary",
            "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple", "BINARY_SUBSCR": "subscr",
-           "STORE_SUBSCR": "store_subscr"}
+           "STORE_SUBSCR": "store_subscr", "LOAD_FAST_AND_CLEAR": "load_fast_and_clear",
+           "LIST_APPEND": "list_append", "MAP_ADD": "map_add"}
 _BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
     "POP_JUMP_FORWARD_IF_FALSE": (False, "pop"), "POP_JUMP_FORWARD_IF_TRUE": (True, "pop"),
@@ -165,9 +166,9 @@ def _one(i, raw, k, consts):
         return mk("unsupported", name)
     if op == "jump":
         return mk("jump", None, target)
-    if op in ("load_fast", "store_fast", "load_const", "return_const"):
+    if op in ("load_fast", "store_fast", "load_const", "return_const", "load_fast_and_clear"):
         return mk(op, i.argval)
-    if op in ("copy", "swap", "unpack", "build_tuple"):
+    if op in ("copy", "swap", "unpack", "build_tuple", "list_append", "map_add"):
         return mk(op, i.arg)
     return mk(op)
 

@@ -58,7 +58,7 @@ class Layout:
                 it = iter(seq)
                 it.__setstate__(index)
                 stack.append(it)
-            elif kind == "value":
+            elif kind in ("value", "nullable"):
                 stack.append(rest.pop(0))
             elif kind == "self":
                 stack.append(func)
@@ -71,8 +71,8 @@ class Layout:
 
 
 def _kind(item, func):
-    """How a frame-state stack item travels: a value, a range iterator, a tuple, NULL, the
-    function itself, or another known object."""
+    """How a frame-state stack item travels: a value (one that may be NULL travels as UNBOUND),
+    a range iterator, a tuple, NULL, the function itself, or another known object."""
     if item is NULL:
         return "null"
     if isinstance(item, Known) and item.obj is func:
@@ -85,7 +85,7 @@ def _kind(item, func):
         return ("tuple", len(item.items))
     if isinstance(item, Known):
         return ("known", item.obj)
-    return "value"
+    return "nullable" if item.attrs.get("maybe_null") else "value"
 
 
 def make_helpers(record, layouts):

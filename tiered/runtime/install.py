@@ -127,7 +127,13 @@ def _stub(lay, with_exc, resume, raise_at, loc):
             seq += [Instr("PUSH_NULL", location=loc), Instr("SWAP", 2, location=loc)]
             continue
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
-                Instr("BINARY_SUBSCR", location=loc), Instr("SWAP", 2, location=loc)]
+                Instr("BINARY_SUBSCR", location=loc)]
+        if kind == "nullable":                 # UNBOUND: the NULL a comprehension saved
+            keep = Label()
+            seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
+                    Instr("IS_OP", 0, location=loc), Instr(JUMP_IF_FALSE, keep, location=loc),
+                    Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc), keep]
+        seq.append(Instr("SWAP", 2, location=loc))
         idx += 1
     for name in lay.local_names:
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
