@@ -17,6 +17,7 @@ class Exit(Enum):
     INDEX = "an index was out of range (CPython raises)"
     RAISED = "a C-API call raised (the interpreter raises it at that instruction)"
     TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
+    RAISE = "a raise statement: the interpreter raises it"
 
 
 class Refusal(Enum):

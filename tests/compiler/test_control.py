@@ -1,5 +1,5 @@
 """Control flow: branches, loops, chained comparisons, and/or, break/continue, conditional expressions."""
-from tests.support import check, refused
+from tests.support import Exit, check, exits_of, forced_exits, refused
 
 
 def branches(x):
@@ -186,3 +186,41 @@ def swaps(n):
 def test_tuple_packing_and_unpacking():
     check(tuples, (1.0, 2.0), (-3.5, 0.25))
     check(swaps, (0,), (10,), (90,), (200,))
+
+
+def checked_total(n, limit):
+    s = 0
+    for x in range(n):
+        if x * x > limit:
+            raise ValueError(f"{x} is over {limit}")
+        s += x
+    return s
+
+
+def raise_and_catch(n):
+    caught = 0
+    for k in range(n):
+        try:
+            if k % 3 == 0:
+                raise KeyError(k)
+            caught += k
+        except KeyError as exc:
+            caught -= exc.args[0]
+    return caught
+
+
+def raise_from(x):
+    try:
+        if x < 0:
+            raise IndexError(x)
+        return 10 // x
+    except (IndexError, ZeroDivisionError) as exc:
+        raise ValueError("bad") from exc
+
+
+def test_raise_leaves_for_the_interpreter_which_raises_it():
+    rec = check(checked_total, (3, 5), (10, 30), (0, 0))
+    if not forced_exits():
+        assert exits_of(rec, Exit.RAISE) == 1
+    check(raise_and_catch, (10,), (0,))
+    check(raise_from, (4,), (-2,), (0,))

@@ -143,6 +143,12 @@ class Builder(Merging, Control, Calls, Objects):
         if block.loop_header:           # polls signals and lets other threads run
             self.pre_state, self.pre_offset = state, self.ins[k].offset
             self.emit("loop_poll", [])
+        leave = self._raise_block(k)
+        if leave is not None:           # a raise: the interpreter runs the block and raises
+            self.pre_state, self.pre_offset = state, self.ins[leave].offset
+            self.emit("leave", [])
+            block.term = ("exit",)
+            return
         while True:
             i = self.ins[k]
             self.pre_state, self.pre_offset, self.k = state, i.offset, k

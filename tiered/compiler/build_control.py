@@ -1,5 +1,6 @@
 """Compiler stage 2e: jumps, branches, for-loops and returns → IR block terminators (mixed into Builder)."""
 from . import infer
+from .decode import ENDS_BLOCK
 from .frame_state import RangeArgs, RangeIter, SeqIter
 from .infer import Unsupported
 from .ir import Value
@@ -55,6 +56,21 @@ class Control:
         elif t != v.type:
             raise Unsupported("UNSTABLE_TYPE", f"returns {t} and {v.type}")
         block.term = ("ret", v)
+
+    def _raise_block(self, k):
+        """Where to leave for the interpreter when the block starting at instruction k ends in
+        a raise: its first instruction (after the function's RESUME), so that the interpreter
+        runs the whole block, building the exception too; None for other blocks."""
+        j = k
+        while self.ins[j].op != "raise":
+            if self.ins[j].op in ENDS_BLOCK or self.ins[j].target is not None or j + 1 == len(self.ins):
+                return None
+            j += 1
+            if self.ins[j].offset in self.leaders and self.ins[j].offset != self.ins[j - 1].offset:
+                return None
+        while k < j and self.ins[k].op == "nop" and self.ins[k].offset == 0:
+            k += 1
+        return k
 
     def _op_jump(self, i, st, block, out):
         """JUMP_*: end the block with a branch to the target, passing the state along."""

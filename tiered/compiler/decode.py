@@ -36,7 +36,8 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "
            "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary",
            "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple", "BINARY_SUBSCR": "subscr",
            "STORE_SUBSCR": "store_subscr", "LOAD_FAST_AND_CLEAR": "load_fast_and_clear",
-           "LIST_APPEND": "list_append", "MAP_ADD": "map_add"}
+           "LIST_APPEND": "list_append", "MAP_ADD": "map_add", "RAISE_VARARGS": "raise"}
+ENDS_BLOCK = ("branch", "jump", "for_iter", "return", "return_const", "raise")   # neutral ops
 _BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
     "POP_JUMP_FORWARD_IF_FALSE": (False, "pop"), "POP_JUMP_FORWARD_IF_TRUE": (True, "pop"),

@@ -31,13 +31,14 @@ class Block:
     offset: int
     phis: List[Value] = field(default_factory=list)
     body: List[Value] = field(default_factory=list)
-    term: Optional[tuple] = None     # ("br", blk) | ("cbr", cond, then, else) | ("ret", value)
+    term: Optional[tuple] = None     # ("br", blk) | ("cbr", cond, then, else) | ("ret", value) | ("exit",)
     preds: List["Block"] = field(default_factory=list)
     loop_header: bool = False
 
     def succs(self):
-        """The offsets of the successor blocks named by the terminator (none for a return)."""
-        if self.term is None or self.term[0] == "ret":
+        """The offsets of the successor blocks named by the terminator (none for a return or
+        an unconditional exit)."""
+        if self.term is None or self.term[0] in ("ret", "exit"):
             return []
         return [self.term[1]] if self.term[0] == "br" else [self.term[2], self.term[3]]
 

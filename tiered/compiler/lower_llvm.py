@@ -245,13 +245,16 @@ class FnEmitter:
         return f"  %v{p.id} = phi {LL[p.type]} {inc}"
 
     def _terminate(self, b):
-        """Emit a block's terminator: branch, conditional branch, or return with status 0."""
+        """Emit a block's terminator: branch, conditional branch, return with status 0, or none
+        after an unconditional exit."""
         t = b.term
         blk = {x.offset: x for x in self.fn.blocks}
         if t[0] == "br":
             self.line(f"br label %b{blk[t[1]].id}")
         elif t[0] == "cbr":
             self.line(f"br i1 {self.ref(t[1])}, label %b{blk[t[2]].id}, label %b{blk[t[3]].id}")
+        elif t[0] == "exit":                     # the block's last op always left
+            self.line("unreachable")
         else:
             v = t[1]
             self.line(self._ret(self.ref(v) if v.type != NONE else "false", 0))

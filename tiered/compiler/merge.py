@@ -6,6 +6,7 @@ jump (a loop header) gets a phi for every defined slot first, and the back edges
 fill them in later.  A local that is unbound on some path is dropped from the
 merged state; reading it refuses the function, so an exit never needs it.
 """
+from .decode import ENDS_BLOCK
 from .frame_state import RangeIter, SeqIter
 from .infer import Unsupported
 from .ir import Value
@@ -46,7 +47,7 @@ class Merging:
         for k, i in enumerate(ins):
             if i.target is not None:
                 starts.add(i.target)
-            if i.op in ("branch", "jump", "for_iter", "return", "return_const") and k + 1 < len(ins):
+            if i.op in ENDS_BLOCK and k + 1 < len(ins):
                 starts.add(ins[k + 1].offset)
         leaders = sorted(starts)
         edges = []
@@ -57,7 +58,7 @@ class Merging:
                 edges += [(leader, i.target), (leader, nxt)]
             elif i.op == "jump":
                 edges.append((leader, i.target))
-            elif i.op in ("return", "return_const"):
+            elif i.op in ("return", "return_const", "raise"):
                 pass
             elif nxt in starts and nxt != i.offset:
                 edges.append((leader, nxt))

@@ -110,6 +110,7 @@ OPS = {o.name: o for o in [
     _op("guard_nonzero", 1, None, Exit.DOMAIN, pure=False),
     _op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True),
     _op("trace_check", 0, None, Exit.TRACED, pure=False),   # after Python code ran: still untraced?
+    _op("leave", 0, None, Exit.RAISE, pure=False),          # always exits (the block ends "exit")
     # objects: every object value owns one reference per place (local, stack slot) holding it
     _op("obj_const", 0, None),                    # attrs: value (the module keeps it alive)
     _op("incref", 1, NONE, pure=False),
