@@ -36,7 +36,9 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "
            "JUMP_BACKWARD_NO_INTERRUPT": "jump", "COMPARE_OP": "compare", "BINARY_OP": "binary",
            "UNPACK_SEQUENCE": "unpack", "BUILD_TUPLE": "build_tuple", "BINARY_SUBSCR": "subscr",
            "STORE_SUBSCR": "store_subscr", "LOAD_FAST_AND_CLEAR": "load_fast_and_clear",
-           "LIST_APPEND": "list_append", "MAP_ADD": "map_add", "RAISE_VARARGS": "raise"}
+           "LIST_APPEND": "list_append", "MAP_ADD": "map_add", "RAISE_VARARGS": "raise",
+           "BUILD_STRING": "build_string", "BUILD_SLICE": "build_slice", "BINARY_SLICE": "binary_slice",
+           "STORE_SLICE": "store_slice", "LIST_EXTEND": "list_extend"}
 ENDS_BLOCK = ("branch", "jump", "for_iter", "return", "return_const", "raise")   # neutral ops
 _BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
@@ -162,6 +164,8 @@ def _one(i, raw, k, consts):
         return ins
     if name == "COMPARE_OP":
         return mk("compare", i.argval)
+    if name == "FORMAT_VALUE":            # (conversion 0-3: none/str/repr/ascii, has a spec)
+        return mk("format_value", (i.arg & 3, bool(i.arg & 4)))
     op = _SIMPLE.get(name)
     if op is None:
         return mk("unsupported", name)
@@ -169,7 +173,8 @@ def _one(i, raw, k, consts):
         return mk("jump", None, target)
     if op in ("load_fast", "store_fast", "load_const", "return_const", "load_fast_and_clear"):
         return mk(op, i.argval)
-    if op in ("copy", "swap", "unpack", "build_tuple", "list_append", "map_add"):
+    if op in ("copy", "swap", "unpack", "build_tuple", "list_append", "map_add", "build_string",
+              "build_slice", "list_extend"):
         return mk(op, i.arg)
     return mk(op)
 

@@ -166,6 +166,95 @@ def _status_call(fn, name=False):
     return lower
 
 
+def _maybe_null_call(e, first, then, ty="ptr", failed="null"):
+    """then(first) unless first is NULL (then `failed`, with first's exception pending); first
+    is released after."""
+    go, skip, done = e.tmp()[1:], e.cur, e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp eq ptr {first}, null')}, label %{done}, label %{go}")
+    e.label(go)
+    r = then(first)
+    e.line(f"call void @tiered_decref(ptr {first})")
+    end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    return e.op(f"phi {ty} [{failed}, %{skip}], [{r}, %{end}]")
+
+
+def _format(e, v):
+    """FORMAT_VALUE: str()/repr()/ascii() of x when asked, then PyObject_Format with the spec
+    or none (an exact str without a spec comes back as itself, as in the interpreter)."""
+    conv = v.attrs["conv"]
+
+    def call(ops):
+        """The conversion, then the format."""
+        spec = ops[1] if len(ops) > 1 else "null"
+        fmt = lambda x: e.op(f"call ptr @PyObject_Format(ptr {x}, ptr {spec})")  # noqa: E731
+        if conv is None:
+            return fmt(ops[0])
+        return _maybe_null_call(e, e.op(f"call ptr @{conv}(ptr {ops[0]})"), fmt)
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _build_string(e, v):
+    """BUILD_STRING: the parts (exact str) joined by PyUnicode_Join over a new tuple of them."""
+    e.force_point(v)
+    e.m.keep("")
+    parts = [e.ref(a) for a in v.args]
+    t = e.op(f"call ptr @PyTuple_New(i64 {len(parts)})")
+
+    def join(t):
+        """Fill the tuple with new references and join."""
+        items = e.op(f"getelementptr i8, ptr {t}, i64 {capi.TUPLE_ITEMS}")
+        for k, p in enumerate(parts):
+            e.line(f"call void @tiered_incref(ptr {p})")
+            e.line(f"store ptr {p}, ptr {e.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
+        return e.op(f"call ptr @PyUnicode_Join(ptr {pointer('')}, ptr {t})")
+    r = _maybe_null_call(e, t, join)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _build_slice(e, v):
+    """BUILD_SLICE: PySlice_New(start, stop, step or NULL) (numbers boxed for it)."""
+    step = lambda ops: ops[2] if len(ops) > 2 else "null"  # noqa: E731
+    r = generic(e, v, lambda ops: e.op(f"call ptr @PySlice_New(ptr {ops[0]}, ptr {ops[1]}, ptr {step(ops)})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _getslice(e, v):
+    """BINARY_SLICE: x[PySlice_New(start, stop)] through PyObject_GetItem."""
+    def call(ops):
+        """Make the slice, then index with it."""
+        s = e.op(f"call ptr @PySlice_New(ptr {ops[1]}, ptr {ops[2]}, ptr null)")
+        return _maybe_null_call(e, s, lambda s: e.op(f"call ptr @PyObject_GetItem(ptr {ops[0]}, ptr {s})"))
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+def _setslice(e, v):
+    """STORE_SLICE: x[PySlice_New(start, stop)] = value through PyObject_SetItem."""
+    def call(ops):
+        """Make the slice, then store with it (-1 for a failure either way)."""
+        s = e.op(f"call ptr @PySlice_New(ptr {ops[1]}, ptr {ops[2]}, ptr null)")
+        return _maybe_null_call(e, s, lambda s: e.op(
+            f"call i32 @PyObject_SetItem(ptr {ops[0]}, ptr {s}, ptr {ops[3]})"), "i32", "-1")
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
+def _list_extend(e, v):
+    """LIST_EXTEND of a list or tuple: PyList_SetSlice at the end (-1: no memory)."""
+    target, items = (e.ref(a) for a in v.args)
+    e.force_point(v)
+    end = "9223372036854775807"
+    r = e.op(f"call i32 @PyList_SetSlice(ptr {target}, i64 {end}, i64 {end}, ptr {items})")
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
 def _obj_call(e, v):
     """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
     arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""
@@ -270,6 +359,12 @@ def _build_map(e, v):
 
 
 LOWER = {
+    "obj_format": _format,
+    "build_string": _build_string,
+    "build_slice": _build_slice,
+    "obj_getslice": _getslice,
+    "obj_setslice": _setslice,
+    "list_extend": _list_extend,
     "obj_binary": _obj_binary,
     "obj_compare": _obj_compare,
     "obj_truth": _obj_truth,

@@ -141,6 +141,13 @@ OPS = {o.name: o for o in [
     _op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # attrs: name
     _op("obj_setitem", 3, NONE, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_isinstance", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True),  # x, cls
+    # slices, f-strings, list extension (build_composite.py)
+    _op("obj_format", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),  # x[, spec]; attrs conv
+    _op("build_string", -1, OBJ, Exit.RAISED, pure=False, raises=True),             # str parts
+    _op("build_slice", -1, OBJ, Exit.RAISED, pure=False, raises=True),              # start, stop[, step]
+    _op("obj_getslice", 3, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # x, start, stop
+    _op("obj_setslice", 4, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # x, start, stop, v
+    _op("list_extend", 2, NONE, Exit.RAISED, pure=False, raises=True),     # list, a list or tuple
     _op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, args
     _op("build_list", -1, None, Exit.RAISED, pure=False, raises=True),             # items move in
     _op("build_tuple", -1, None, Exit.RAISED, pure=False, raises=True),            # items move in

@@ -1,0 +1,130 @@
+"""Slices, f-strings and list extension on the object tier: results, the exceptions each raises, and reference counts."""
+import sys
+
+import pytest
+
+from tests.support import check, fresh_copy, refused, warm
+from tiered.runtime import manager
+
+pytestmark = pytest.mark.usefixtures("object_tier")
+
+
+def ops_of(rec):
+    """The IR ops of every compiled specialisation."""
+    return set().union(*(s.ops for s in rec.specs))
+
+
+class Shown:
+    def __init__(self, v):
+        self.v = v
+
+    def __repr__(self):
+        if self.v < 0:
+            raise ValueError("no repr for negatives")
+        return f"Shown({self.v})"
+
+    def __format__(self, spec):
+        if spec == "bad":
+            raise TypeError("bad spec")
+        return f"<{self.v}:{spec}>"
+
+
+def labels(xs, n, width):
+    out = []
+    for k in range(n):
+        x = xs[k % len(xs)]
+        out.append(f"{k}:{x} {x!r} {x!s:>{width}} {k:03d} {k * 0.5:.2f} {x!a}")
+    return out
+
+
+def test_f_strings_with_conversions_and_specs():
+    warm(labels, [1.5, "é"], 3, 6)
+    rec = check(labels, ([1.5, "é", None, Shown(2)], 5, 6), ([], 0, 1), ([True, -7], 3, 2))
+    assert {"obj_format", "build_string"} <= ops_of(rec)
+
+
+def format_errors(items, spec):
+    out = []
+    for x in items:
+        try:
+            out.append(f"{x!r}")
+            out.append(f"{x:{spec}}")
+        except (TypeError, ValueError) as exc:
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+def test_f_string_errors_raise_inside_try():
+    check(format_errors, ([Shown(1), Shown(-1), 2.5], "bad"), ([3, 4.5], "x"), (["s"], ">4"))
+
+
+def slices(xs, a, b):
+    return xs[a:b], xs[:b], xs[a:], xs[::-1], xs[a:b:2], xs[-2:], xs[:-1]
+
+
+@pytest.mark.parametrize("xs", [[1, 2.5, "x", None, 5], (1, 2, 3), "slices", range(7)])
+def test_slices_of_lists_tuples_strings_and_ranges(xs):
+    warm(slices, xs, 1, 3)
+    rec = check(slices, (xs, 1, 3), (xs, -10, 10), (xs, 3, 1), (xs, 0, 0))
+    assert ops_of(rec) & {"obj_getslice", "build_slice"}
+
+
+def slice_errors(xs, a):
+    out = []
+    try:
+        out.append(xs[a:2])
+    except TypeError as exc:
+        out.append(str(exc))
+    try:
+        xs[0:1] = a
+    except TypeError as exc:
+        out.append(str(exc))
+    return out
+
+
+def test_slice_errors_raise_inside_try():
+    check(slice_errors, ([1, 2, 3], "x"), ((1, 2, 3), 1), ([1, 2, 3], [9, 9]), ({}, 0))
+
+
+def store_slices(xs, ys):
+    xs[1:3] = ys
+    xs[:1] = []
+    xs[len(xs):] = [0]
+    return xs
+
+
+def test_slice_stores():
+    check(store_slices, ([1, 2, 3, 4], [7, 8, 9]), ([1], ()), ([1, 2, 3], "ab"))
+
+
+def extended(xs, t):
+    return [1, 2, 3, 4], [*xs, *t, 5], [*t]
+
+
+def test_list_extension_of_lists_and_tuples():
+    rec = check(extended, ([1.5, "a"], (None, 2)), ([], ()))
+    assert "list_extend" in ops_of(rec)
+
+
+def unpack_generator(xs):
+    return [*(x for x in xs)]
+
+
+def test_extension_by_another_iterable_stays_in_cpython():
+    assert refused(unpack_generator, (list,)).name in ("UNSUPPORTED_TYPE", "UNSUPPORTED_OPCODE", "CLOSURE")
+
+
+def test_no_reference_leaks_through_slices_and_f_strings():
+    xs, name = [1.5, Shown(3), "y"], "nm"
+    g = fresh_copy(labels)
+    h = fresh_copy(slices)
+    for f, args in ((g, (xs, 4, 3)), (h, (xs, 0, 2))):
+        rec = manager.record_for(f)
+        rec.eager = True
+        assert manager.compile_for(f, tuple(type(a) for a in args)) is not None
+    before = [sys.getrefcount(o) for o in (xs, name, *xs)]
+    for _ in range(100):
+        g(xs, 4, 3)
+        h(xs, 0, 2)
+    assert manager.record_for(g).native_calls == 100 and manager.record_for(h).native_calls == 100
+    assert [sys.getrefcount(o) for o in (xs, name, *xs)] == before

@@ -1,0 +1,67 @@
+"""Compiler stage 2f: slices, f-strings and list extension (values made of other values) → object ops."""
+from .infer import Unsupported
+from .ops import ObjType, is_obj
+
+CONVERSIONS = {0: None, 1: "PyObject_Str", 2: "PyObject_Repr", 3: "PyObject_ASCII"}
+
+
+class Composites:
+    """The slices-and-strings part of the builder (mixed into Builder).  Each instruction's
+    operands are released after its op, which exits before any count changes."""
+
+    def _finish(self, st, operands, result, pops):
+        """Release the operands, pop `pops` stack slots and push the result (if any)."""
+        for v in operands:
+            self._release(v)
+        del st.stack[len(st.stack) - pops:]
+        if result is not None:
+            st.stack.append(result)
+
+    def _op_format_value(self, i, st, block, out):
+        """FORMAT_VALUE: str()/repr()/ascii() when asked, then format() with the spec if any."""
+        conv, has_spec = i.arg
+        operands = self._top(st, 2 if has_spec else 1)
+        r = self.emit("obj_format", operands, {"conv": CONVERSIONS[conv]}, type=ObjType(str))
+        self._finish(st, operands, r, len(operands))
+
+    def _op_build_string(self, i, st, block, out):
+        """BUILD_STRING: the strings joined into one."""
+        parts = self._top(st, i.arg)
+        if not all(p.type.cls is str for p in parts):
+            raise Unsupported("UNSUPPORTED_TYPE", "BUILD_STRING of something other than str")
+        r = self.emit("build_string", parts, type=ObjType(str))
+        self._finish(st, parts, r, i.arg)
+
+    def _op_build_slice(self, i, st, block, out):
+        """BUILD_SLICE: a slice object of start, stop (and step)."""
+        parts = self._top(st, i.arg)
+        r = self.emit("build_slice", parts, type=ObjType(slice))
+        self._finish(st, parts, r, i.arg)
+
+    def _op_binary_slice(self, i, st, block, out):
+        """BINARY_SLICE (3.12): container[start:stop]."""
+        operands = self._top(st, 3)
+        if not is_obj(operands[0].type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"slice of {operands[0].type}")
+        r = self.emit("obj_getslice", operands)
+        self._finish(st, operands, r, 3)
+
+    def _op_store_slice(self, i, st, block, out):
+        """STORE_SLICE (3.12): container[start:stop] = value."""
+        value, container, start, stop = self._top(st, 4)
+        if not is_obj(container.type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"slice of {container.type}")
+        self.emit("obj_setslice", [container, start, stop, value])
+        self._finish(st, [value, container, start, stop], None, 4)
+
+    def _op_list_extend(self, i, st, block, out):
+        """LIST_EXTEND: the list below gets the items of a list or tuple (what 3.12 builds
+        constant lists with, and [*a]); other iterables stay in CPython, whose message for a
+        non-iterable is its own."""
+        items = self._top(st, 1)[0]
+        target = st.stack[-1 - i.arg]
+        if items.type.cls not in (list, tuple) or getattr(target, "type", None) != ObjType(list):
+            raise Unsupported("UNSUPPORTED_TYPE", "LIST_EXTEND of something other than a list or tuple")
+        self.emit("list_extend", [target, items])
+        self._finish(st, [items], None, 1)
+
