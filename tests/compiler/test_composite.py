@@ -128,3 +128,52 @@ def test_no_reference_leaks_through_slices_and_f_strings():
         h(xs, 0, 2)
     assert manager.record_for(g).native_calls == 100 and manager.record_for(h).native_calls == 100
     assert [sys.getrefcount(o) for o in (xs, name, *xs)] == before
+
+
+def target(*args):
+    return len(args), args[-1:]
+
+
+def star_calls(xs, t, o):
+    both = (*xs, *t)
+    return target(*t), target(*xs), target(1, *xs), o.count(t[0]), both
+
+
+def test_star_arguments_and_star_tuples():
+    rec = check(star_calls, ([1, 2.5], (3, "a"), [3, 3, 1]), ([], (0,), []))
+    assert {"obj_call_ex", "list_to_tuple"} <= ops_of(rec)
+
+
+def star_errors(f, t):
+    try:
+        return f(*t)
+    except TypeError as exc:
+        return str(exc)
+
+
+def test_star_call_raising_inside_try():
+    check(star_errors, (target, (1, 2)), (len, (1, 2)), (target, ()))
+
+
+def records(a, b):
+    return {"a": a, "b": b, "sum": a + b}, {1: a, 2: b}
+
+
+def test_dicts_with_constant_keys():
+    rec = check(records, (1.5, 2), ("x", "y"))
+    assert "build_map" in ops_of(rec)
+
+
+def deletions(d, xs, k):
+    try:
+        del d[k]
+    except KeyError as exc:
+        d["missing"] = repr(exc)
+    del xs[0]
+    del xs[-1:]
+    return d, xs
+
+
+def test_del_of_items_and_slices():
+    rec = check(deletions, ({"a": 1}, [1, 2, 3], "a"), ({}, [1, 2], "zz"), ({"a": 1}, [], "a"))
+    assert "obj_delitem" in ops_of(rec)

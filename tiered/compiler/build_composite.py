@@ -1,4 +1,6 @@
-"""Compiler stage 2f: slices, f-strings and list extension (values made of other values) → object ops."""
+"""Compiler stage 2f: slices, f-strings, star-unpacking, constant-key dicts, del x[k] (values made of
+others, and calls with *args) → object ops."""
+from .frame_state import NULL, VTuple
 from .infer import Unsupported
 from .ops import ObjType, is_obj
 
@@ -65,3 +67,51 @@ class Composites:
         self.emit("list_extend", [target, items])
         self._finish(st, [items], None, 1)
 
+
+    def _op_list_to_tuple(self, i, st, block, out):
+        """LIST_TO_TUPLE (3.11) / CALL_INTRINSIC_1 (3.12): the list built for (*a, *b) as a tuple."""
+        items = self._top(st, 1)[0]
+        if items.type.cls is not list:
+            raise Unsupported("UNSUPPORTED_TYPE", "LIST_TO_TUPLE of something other than a list")
+        r = self.emit("list_to_tuple", [items], type=ObjType(tuple))
+        self._finish(st, [items], r, 1)
+
+    def _op_call_ex(self, i, st, block, out):
+        """CALL_FUNCTION_EX without **kwargs: callable(*args) for a tuple (or list) of args;
+        other iterables stay in CPython, whose message for a non-iterable is its own."""
+        if i.arg & 1 or st.stack[-3] is not NULL:
+            raise Unsupported("UNSUPPORTED_CALL", "a call with **kwargs")
+        fn, args = self._top(st, 2)
+        if args.type.cls is list:
+            tupled = self.emit("list_to_tuple", [args], type=ObjType(tuple))
+            r = self.emit("obj_call_ex", [fn, tupled])
+            self._release(tupled)
+        elif args.type.cls is tuple:
+            r = self.emit("obj_call_ex", [fn, args])
+        else:
+            raise Unsupported("UNSUPPORTED_CALL", "*args of something other than a tuple or list")
+        self._finish(st, [fn, args], r, 3)
+
+    def _op_build_const_key_map(self, i, st, block, out):
+        """BUILD_CONST_KEY_MAP: a dict of the values below and the constant keys on top (the
+        module keeps the keys alive; PyDict_SetItem takes its own references)."""
+        names = st.stack[-1]
+        if isinstance(names, VTuple):
+            keys = list(names.items)
+        elif getattr(names, "op", None) == "obj_const" and type(names.attrs["value"]) is tuple:
+            keys = [self.emit("obj_const", [], {"value": k}, type=ObjType(type(k)))
+                    for k in names.attrs["value"]]
+        else:
+            raise Unsupported("UNSUPPORTED_TYPE", "BUILD_CONST_KEY_MAP without constant keys")
+        values = self._top(st, i.arg + 1)[:-1]
+        r = self.emit("build_map", [x for kv in zip(keys, values) for x in kv], type=ObjType(dict))
+        self._release_item(st.stack.pop())
+        self._finish(st, values, r, i.arg)
+
+    def _op_delete_subscr(self, i, st, block, out):
+        """DELETE_SUBSCR: del container[key] through PyObject_DelItem."""
+        container, key = self._top(st, 2)
+        if not is_obj(container.type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"del of {container.type}[...]")
+        self.emit("obj_delitem", [container, key])
+        self._finish(st, [container, key], None, 2)

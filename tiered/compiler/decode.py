@@ -38,7 +38,9 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "
            "STORE_SUBSCR": "store_subscr", "LOAD_FAST_AND_CLEAR": "load_fast_and_clear",
            "LIST_APPEND": "list_append", "MAP_ADD": "map_add", "RAISE_VARARGS": "raise",
            "BUILD_STRING": "build_string", "BUILD_SLICE": "build_slice", "BINARY_SLICE": "binary_slice",
-           "STORE_SLICE": "store_slice", "LIST_EXTEND": "list_extend"}
+           "STORE_SLICE": "store_slice", "LIST_EXTEND": "list_extend", "DELETE_SUBSCR": "delete_subscr",
+           "BUILD_CONST_KEY_MAP": "build_const_key_map", "LIST_TO_TUPLE": "list_to_tuple",
+           "CALL_FUNCTION_EX": "call_ex"}
 ENDS_BLOCK = ("branch", "jump", "for_iter", "return", "return_const", "raise")   # neutral ops
 _BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
@@ -50,6 +52,7 @@ _BRANCH = {  # opname -> (jump when the condition holds?, kind)
        for neg in ("", "NOT_")},
 }
 _INTRINSIC_UNARY_POSITIVE = 5
+_INTRINSIC_LIST_TO_TUPLE = 6
 
 
 def decode(code):
@@ -143,6 +146,8 @@ def _one(i, raw, k, consts):
         return mk("load_attr", (i.argval, True))
     if name == "CALL_INTRINSIC_1" and i.arg == _INTRINSIC_UNARY_POSITIVE:
         return mk("unary", "+")
+    if name == "CALL_INTRINSIC_1" and i.arg == _INTRINSIC_LIST_TO_TUPLE:
+        return mk("list_to_tuple")
     if name in _UNARY:
         return mk("unary", _UNARY[name])
     if name == "CALL":          # resumed at its PRECALL (3.11) or KW_NAMES, which set it up
@@ -174,7 +179,7 @@ def _one(i, raw, k, consts):
     if op in ("load_fast", "store_fast", "load_const", "return_const", "load_fast_and_clear"):
         return mk(op, i.argval)
     if op in ("copy", "swap", "unpack", "build_tuple", "list_append", "map_add", "build_string",
-              "build_slice", "list_extend"):
+              "build_slice", "list_extend", "build_const_key_map", "call_ex"):
         return mk(op, i.arg)
     return mk(op)
 

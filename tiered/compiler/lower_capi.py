@@ -255,6 +255,13 @@ def _list_extend(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
+def _call_ex(e, v):
+    """callable(*args) for a tuple of args: PyObject_Call."""
+    r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_Call(ptr {ops[0]}, ptr {ops[1]}, ptr null)"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
 def _obj_call(e, v):
     """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
     arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""
@@ -365,6 +372,9 @@ LOWER = {
     "obj_getslice": _getslice,
     "obj_setslice": _setslice,
     "list_extend": _list_extend,
+    "list_to_tuple": capi_call("PyList_AsTuple"),
+    "obj_call_ex": _call_ex,
+    "obj_delitem": _status_call("PyObject_DelItem"),
     "obj_binary": _obj_binary,
     "obj_compare": _obj_compare,
     "obj_truth": _obj_truth,

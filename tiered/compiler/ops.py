@@ -148,6 +148,9 @@ OPS = {o.name: o for o in [
     _op("obj_getslice", 3, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # x, start, stop
     _op("obj_setslice", 4, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # x, start, stop, v
     _op("list_extend", 2, NONE, Exit.RAISED, pure=False, raises=True),     # list, a list or tuple
+    _op("list_to_tuple", 1, OBJ, Exit.RAISED, pure=False, raises=True),
+    _op("obj_call_ex", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, tuple
+    _op("obj_delitem", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, args
     _op("build_list", -1, None, Exit.RAISED, pure=False, raises=True),             # items move in
     _op("build_tuple", -1, None, Exit.RAISED, pure=False, raises=True),            # items move in
