@@ -380,3 +380,18 @@ def test_numbers_and_objects_returned_from_one_function():
     tree = {"a": [1, 2], "b": {"c": 3, "d": "x"}, "e": 4.5}
     check(walk, (tree,), ({"a": 1, "b": 2},), ({},))
     check(walk, ({"z": "s", "y": "t"},), compile_with=(dict,))     # str + str: TypeError
+
+
+def count_positive(xs):
+    n = 0
+    for x in xs:
+        if x > 0:
+            n += 1
+    return n
+
+
+def test_a_comparison_cpython_could_not_specialise_stays_generic():
+    warm(count_positive, [0.5, -1.5, 2.0])          # float > int: CPython has no fast path
+    rec = check(count_positive, ([0.5, -1.5, 2.0],), ([1, -2, 3.5],))
+    if not forced_exits():
+        assert exits_of(rec, Exit.TYPE_GUARD) == 0

@@ -9,7 +9,7 @@ before any count changes of their instruction, so an exit always sees the state 
 import types
 
 from ..runtime import capi
-from .decode import attr_cache, method_cache_version
+from .decode import attr_cache, method_cache_version, specialisation_failed
 from .frame_state import Known, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
@@ -75,9 +75,13 @@ class Objects:
         """Operands for numeric code, or None when the operation must be generic.  An object
         operand is unboxed under a guard, to the type CPython saw (the instruction's
         specialisation) or else to the other operand's number type; an object of a known
-        class (not int or float: those are numbers already) is never a number."""
+        class (not int or float: those are numbers already) is never a number.  When CPython
+        tried to specialise this instruction and gave up, it saw types it has no fast path
+        for (a float compared with an int, say): the operation stays generic."""
         hint = self._hint()
         want = FLOAT if "FLOAT" in hint else INT if "INT" in hint else None
+        if want is None and specialisation_failed(self.code, self.pre_offset):
+            return None
         out = []
         for v, other in ((x, y), (y, x)):
             if not is_obj(v.type):

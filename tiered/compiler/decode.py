@@ -109,6 +109,17 @@ def attr_cache(code, offset, hint):
     return (hint, version, u16[2]) if version else None
 
 
+def specialisation_failed(code, offset):
+    """Whether CPython tried to specialise the (still generic) instruction at offset and gave
+    up at least twice: its adaptive counter, right after the instruction in both versions,
+    keeps a back-off exponent in its low 4 bits (1 or less while it has not failed yet)."""
+    try:
+        counter = int.from_bytes(code._co_code_adaptive[offset + 2:offset + 4], "little")
+    except (AttributeError, ValueError):
+        return False
+    return (counter & 15) >= 2
+
+
 METHOD_NO_DICT = ("LOAD_ATTR_METHOD_NO_DICT", "LOAD_METHOD_NO_DICT")    # 3.12, 3.11
 
 
