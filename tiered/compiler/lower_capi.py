@@ -52,22 +52,28 @@ NUMBER_FUNCTIONS = {"+": "Add", "-": "Subtract", "*": "Multiply", "/": "TrueDivi
 RICH_COMPARE = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
 
 
+def boxed_operands(e, args):
+    """The args as objects: (operands, the new objects boxed from numbers, NULL if that failed)."""
+    operands, temps = [], []
+    for a in args:
+        if is_obj(a.type):
+            operands.append(e.ref(a))
+        else:
+            operands.append(box_call(e, a))
+            temps.append(operands[-1])
+    return operands, temps
+
+
 def generic(e, v, call, force=True):
     """Call `call(operands)` on v's operands as objects (numbers boxed just for the call, and
     released right after it); its result (the caller checks it and exits on failure)."""
     if force:
         e.force_point(v)
-    operands, temps = [], []
-    for a in v.args:
-        if is_obj(a.type):
-            operands.append(e.ref(a))
-        else:
-            t = box_call(e, a)
-            operands.append(t)
-            temps.append(t)
+    operands, temps = boxed_operands(e, v.args)
     if temps:                 # a box failed: drop the others, exit with the MemoryError
-        nulls = [e.op(f"icmp eq ptr {t}, null") for t in temps]
-        bad = nulls[0] if len(nulls) == 1 else e.op(f"or i1 {nulls[0]}, {nulls[1]}")
+        bad = e.op(f"icmp eq ptr {temps[0]}, null")
+        for t in temps[1:]:
+            bad = e.op(f"or i1 {bad}, {e.op(f'icmp eq ptr {t}, null')}")
         drop, go = e.tmp()[1:], e.tmp()[1:]
         e.line(f"br i1 {bad}, label %{drop}, label %{go}, !prof !0")
         e.label(drop)
@@ -328,14 +334,7 @@ def _build_map(e, v):
     e.line(f"br i1 {e.op(f'icmp eq ptr {d}, null')}, label %{fail}, label %{nxt}, !prof !0")
     e.label(nxt)
     for k in range(0, len(v.args), 2):
-        ops, temps = [], []
-        for a in v.args[k:k + 2]:
-            if is_obj(a.type):
-                ops.append(e.ref(a))
-            else:
-                t = box_call(e, a)
-                ops.append(t)
-                temps.append(t)
+        ops, temps = boxed_operands(e, v.args[k:k + 2])
         ok = "true"
         for t in temps:
             ok = e.op(f"and i1 {ok}, {e.op(f'icmp ne ptr {t}, null')}")
