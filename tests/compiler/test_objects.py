@@ -395,3 +395,17 @@ def test_a_comparison_cpython_could_not_specialise_stays_generic():
     rec = check(count_positive, ([0.5, -1.5, 2.0],), ([1, -2, 3.5],))
     if not forced_exits():
         assert exits_of(rec, Exit.TYPE_GUARD) == 0
+
+
+def drops(xs):
+    last = xs.pop()
+    total = len(xs)
+    del last                         # the destructor runs here, as in CPython
+    print("after del", total)
+    del total
+    return xs
+
+
+def test_del_of_a_local():
+    rec = check(drops, ([1, Noisy("a")],), ([2.5],))
+    assert rec.native_calls > 0

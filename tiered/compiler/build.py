@@ -217,6 +217,15 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         if old is not None:
             self._release(old)
 
+    def _op_delete_fast(self, i, st, block, out):
+        """DELETE_FAST of a bound local: release it, leave it unbound (one that may be unbound
+        already raises UnboundLocalError: the interpreter does that)."""
+        v = st.locals.get(i.arg)
+        if v is None or v.attrs.get("maybe_null"):
+            raise Unsupported("UNBOUND_LOCAL", f"del {i.arg}")
+        st.locals[i.arg] = self._unbound_local(i.arg)
+        self._release(v)
+
     def _op_load_fast_and_clear(self, i, st, block, out):
         """LOAD_FAST_AND_CLEAR (3.12 inlines comprehensions): push the local, whose reference
         moves to the stack, or NULL when it is unbound; the local is left unbound."""
