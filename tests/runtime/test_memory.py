@@ -45,7 +45,7 @@ def kernel(n):
 
 def test_a_dead_compiled_function_frees_its_record_and_machine_code():
     f = tiered.jit(fresh_copy(kernel))
-    assert f(10) == kernel(10) and manager.record_for(f).native_calls == 1
+    assert f(10) == kernel(10) and f(10) == kernel(10) and manager.record_for(f).native_calls == 1
     handle = weakref.ref(manager.record_for(f).compiled)
     record = weakref.ref(manager.record_for(f))
     code = weakref.ref(f.__code__)
@@ -70,6 +70,6 @@ def test_an_object_function_called_many_times_keeps_memory_flat():
                         "--json"], env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["state"] == "compiled" and out["native_calls"] > 40001 and out["exits"] >= 2, out
+    assert out["state"] == "compiled" and out["native_calls"] >= 40001 and out["exits"] >= 2, out
     first, last = out["samples"][0], out["samples"][-1]
     assert last[2] - first[2] < 64, out["samples"]          # Python memory (KiB): flat

@@ -114,4 +114,5 @@ def test_first_call_of_a_jit_function_under_a_tracer_shows_only_the_function():
         sys.settrace(None)
     assert {name for name, _ in seen} == {"work"} and ("work", "line") in seen
     assert manager.record_for(f).state == "profiling"        # not compiled under the tracer
+    assert f(3) == work(3) and manager.record_for(f).state == "compiled"   # compiles; interpreted
     assert f(3) == work(3) and manager.record_for(f).native_calls == 1

@@ -31,24 +31,25 @@ def compile_on_first_call(func):
 
 
 def _make_hook(rec):
-    """The prologue callable: compile for this call's types, then run the call natively.
+    """The prologue callable: compile for this call's types; the call itself is interpreted,
+    and the next ones enter the native code.
 
     It holds the record, never the function (the function holds this through its code), so
     a decorated function that dies is freed.  A thread that finds another thread compiling
     does not wait: that call runs in the interpreter and a later call compiles."""
     def hook(*args):
-        """Compile the function for this call's argument types and call it (interpret if not)."""
+        """Compile the function for this call's argument types; this call is interpreted."""
         func = rec.func
         if func is None or not manager.compile_lock.acquire(blocking=False):
             return deopt.INTERPRET
         try:
             if func.__code__ is not rec.original_code and rec.state == "profiling":
                 func.__code__ = rec.original_code         # stays interpreted if the compile fails
-            spec = manager.compile_for(func, tuple(type(a) for a in args))
+            manager.compile_for(func, tuple(type(a) for a in args))
         finally:
             manager.compile_lock.release()
-        if spec is None:
-            return deopt.INTERPRET
-        return func(*args)
+        # this call goes on in the interpreter, in its own frame: calling the function again
+        # from here would add this hook's frame to tracebacks and to what f_back shows
+        return deopt.INTERPRET
     return hook
 

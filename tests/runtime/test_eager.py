@@ -1,0 +1,51 @@
+"""The jit decorator's first call: it compiles, and runs in the interpreter in its own frame (no frame of tiered's in tracebacks or f_back)."""
+import sys
+import traceback
+
+import tiered
+from tests.support import fresh_copy
+from tiered.runtime import manager
+
+
+def raiser(n):
+    s = 0
+    for i in range(n):
+        s += i
+    raise ValueError(s)
+
+
+def frames_of(exc):
+    """(function name, line) of each traceback entry."""
+    return [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def test_a_raise_at_the_first_call_has_cpython_traceback():
+    expected = None
+    try:
+        raiser(3)
+    except ValueError as exc:
+        expected = frames_of(exc)[1:]
+    f = tiered.jit(fresh_copy(raiser))
+    for _ in range(2):               # the compiling call, then a native one
+        try:
+            f(3)
+        except ValueError as exc:
+            assert frames_of(exc)[1:] == expected and exc.__traceback__.tb_next.tb_next is None
+    rec = manager.record_for(f)
+    assert rec.state == "compiled" and rec.native_calls == 1
+
+
+def who_called():
+    total = 0
+    for i in range(3):
+        total += i
+    return sys._getframe().f_back.f_code.co_name, total
+
+
+def caller(f):
+    return f()
+
+
+def test_the_first_call_sees_its_real_caller(object_tier):
+    f = tiered.jit(fresh_copy(who_called))
+    assert caller(f) == ("caller", 3) and manager.record_for(f).state == "compiled"
