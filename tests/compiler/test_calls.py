@@ -162,3 +162,19 @@ def test_builtin_rebinding():
         assert rec.func(1.5, 2.5) == builtins_mix(1.5, 2.5)
     finally:
         builtins.abs = orig
+
+
+def always_raises(x):
+    raise ValueError(x)
+
+
+def calls_a_raiser(n):
+    s = 0
+    for i in range(n):
+        s += i
+    always_raises(s)
+
+
+def test_a_callee_that_never_returns():
+    rec = check(calls_a_raiser, (3,), (0,))
+    assert rec.native_calls > 0

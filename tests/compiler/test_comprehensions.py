@@ -68,3 +68,16 @@ def test_comprehensions_compile_on_312_and_match_cpython(case):
         return
     rec = check(func, *arg_sets)
     assert ops_of(rec) & {"list_append", "obj_setitem"}
+
+
+def over_range(s):
+    return [i
+            for i in range(len(s))]          # a new line between the call and its GET_ITER
+
+
+def test_a_comprehension_over_range_on_its_own_line():
+    warm(over_range, "abc")
+    if not INLINED:
+        return
+    rec = check(over_range, ("abc",), ("",))
+    assert "list_append" in ops_of(rec)

@@ -192,6 +192,12 @@ def test_a_dead_class_is_freed():
     class Other:
         v = 4.0
     assert rec.func(Other()) == 8.0
+    # enough misses for a second specialisation: the dead class's is dropped, not rebuilt
+    g = rec.func
+    for _ in range(300):
+        assert g(Other()) == 8.0
+    assert rec.refusal is None and rec.state == "compiled", rec.refusal_detail
+    assert [t.cls for s in rec.specs for t in s.param_types] == [Other]
 
 
 def mixed(xs):

@@ -12,7 +12,7 @@ from .build_composite import Composites
 from .build_control import Control, NeedBoxedReturns
 from .build_objects import Objects
 from .decode import CO_GENERATOR_LIKE, decode, hints
-from .frame_state import NULL, FrameState, Known, SeqIter, VTuple
+from .frame_state import NULL, FrameState, Known, RangeArgs, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Block, Function, Value
 from .merge import Merging, NeedUnbound, State
@@ -166,11 +166,13 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         """Interpret one instruction; True when it ended the block."""
         if i.op == "nop":
             return False
-        if (st.called and i.starts_line) or (block.loop_header and self.k == self.first_k):
+        if ((st.called and i.starts_line and not any(isinstance(x, RangeArgs) for x in st.stack))
+                or (block.loop_header and self.k == self.first_k)):
             # Python code ran (a call, a destructor...): if it set a tracer, continue in the
             # interpreter from the next line, whose line event the tracer sees as in CPython
             # (at loop headers always: a back edge may bring it; a pass drops these checks
-            # where nothing runs Python code)
+            # where nothing runs Python code; not while range() waits for its GET_ITER, which
+            # an exit could not hand over: the loop header after it checks)
             self.emit("trace_check", [])
             st.called = False
         handler = getattr(self, "_op_" + i.op, None)

@@ -5,7 +5,7 @@ from . import infer
 from .frame_state import NULL, Known, RangeArgs
 from .infer import Unsupported
 from .ir import Value
-from .ops import BOOL, INT, is_obj
+from .ops import BOOL, INT, NONE, is_obj
 
 
 class NeedReturnType(Exception):
@@ -113,5 +113,7 @@ class Calls:
         target = self.resolve_callee(fn, types_)
         if target is None:
             return None                       # not compiled for these types: call it generically
+        # a callee none of whose compiled paths returns (it always raises) has no return type:
+        # its call always exits, so the value it does not produce is typed None
         return self.emit("call_native", vals, {"target": target, "self": False},
-                         type=target.return_type)
+                         type=target.return_type or NONE)

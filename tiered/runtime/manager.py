@@ -10,6 +10,7 @@ from itertools import count
 
 from .. import config
 from ..compiler.infer import Unsupported
+from ..compiler.ops import is_obj
 from ..reasons import Refusal
 from . import capi, deopt
 from .callable import make_callable
@@ -166,6 +167,8 @@ def _build_and_install(rec, types_, started, for_caller=False):
     fn = _build_ir(rec, func, types_, force)
     built = []
     for s in rec.specs:
+        if any(is_obj(t) and t.ref is not None and t.cls is None for t in s.param_types):
+            continue                      # typed by a class that died: nothing can match it
         try:
             built.append((s, _build_ir(rec, func, s.param_types, force)))
         except (Unsupported, _Failed):    # no longer compiles (a global changed): interpreted
