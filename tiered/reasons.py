@@ -40,3 +40,4 @@ class Refusal(Enum):
     TRACED = "a debugger, tracer or profiler is active"
     EXIT_STORM = "one exit was taken too often: native code did not pay"
     TOO_SMALL = "a tiny body without loops runs faster interpreted (native callers still call it)"
+    NOT_FRAMELESS = "a native caller asked for it, but it may change objects or run Python code"

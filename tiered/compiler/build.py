@@ -23,7 +23,7 @@ class Builder(Merging, Control, Calls, Objects, Composites):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
-                 unbound=frozenset(), box_returns=False):
+                 unbound=frozenset(), box_returns=False, frameless=False, self_calls=True):
         if code.co_flags & CO_GENERATOR_LIKE:
             raise Unsupported("GENERATOR", "generator or coroutine")
         if code.co_cellvars or code.co_freevars:
@@ -43,6 +43,9 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         self.unbound = unbound            # object locals that start as NULL (see NeedUnbound)
         self.objects = config.get("TIERED_OBJECTS")     # the object tier is on
         self.box_returns = box_returns    # numbers are returned as objects (see NeedBoxedReturns)
+        self.frameless = frameless        # for native callers: only ops that may run frameless
+        self.self_calls = self_calls      # recursion may call this specialisation natively
+        self.made_self_call = False
         self.next_id = 0
         self.blocks = {}
         self.current = None
@@ -66,6 +69,8 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         spec = OPS[op]
         if not self.objects and (is_obj(type or spec.result) or any(is_obj(a.type) for a in args)):
             raise Unsupported("UNSUPPORTED_TYPE", f"objects ({op}; TIERED_OBJECTS=1 compiles them)")
+        if self.frameless and not frameless_op(op, attrs or {}):
+            raise Unsupported("NOT_FRAMELESS", op)
         state = self._frame_state() if spec.exit is not None else None
         if spec.python:                 # it may set a tracer: checked before the next instruction
             self.pre_state.called = True
@@ -128,6 +133,12 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         for block in back_fill:
             self._fill_back_edges(block, out_states, preds)
         self.fn.exits = self.exits
+        if self.made_self_call or self.frameless:
+            # a native call of itself is called again from the interpreter when it exits: it
+            # must be frameless (nothing seen changes, no Python code runs before an exit)
+            if not all(frameless_op(v.op, v.attrs) for b in self.fn.blocks for v in b.body):
+                raise NeedGenericSelfCalls()
+            self.fn.attrs["frameless"] = True
         return self.fn
 
     def _walk_block(self, block, state, by_offset, out_states):
@@ -303,34 +314,53 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         self._operate(i, st, infer.compare, "obj_compare")
 
 
-def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None):
-    """IR for `func` (its original `code`) specialised on `arg_types`; tries return types for
-    self-recursion."""
+class NeedGenericSelfCalls(Exception):
+    """The function calls itself but may not run frameless: build it again with its
+    recursive calls made through the interpreter."""
+
+
+def frameless_op(op, attrs):
+    """Whether an op may be in a frameless specialisation (an attribute load only as CPython
+    specialised it: its miss then exits)."""
+    return OPS[op].frameless and not (op == "getattr" and attrs.get("cache") is None)
+
+
+def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None,
+          frameless=False):
+    """IR for `func` (its original `code`) specialised on `arg_types`, frameless when asked (a
+    native caller calls it); tries return types for self-recursion."""
     code = code or func.__code__
     try:
-        return _build(func, code, arg_types, resolve_callee, None, force_exits)
+        return _build(func, code, arg_types, resolve_callee, None, force_exits, frameless)
     except NeedReturnType:
         pass
     last = None
     for guess in (INT, FLOAT, BOOL, NONE):
         try:
-            fn = _build(func, code, arg_types, resolve_callee, guess, force_exits)
+            fn = _build(func, code, arg_types, resolve_callee, guess, force_exits, frameless)
         except Unsupported as exc:
             last = exc
             continue
-        if fn.return_type == guess:
+        if fn.return_type == guess or fn.attrs.get("generic_self_calls"):
             return fn
     raise last or Unsupported("UNSTABLE_TYPE", "recursive return type")
 
 
-def _build(func, code, arg_types, resolve_callee, self_return, force_exits):
-    """Build, again with more object locals starting unbound (NULL) while the merges ask, and
-    with numbers returned as objects when some returns are objects."""
-    unbound, box_returns = set(), False
+def _build(func, code, arg_types, resolve_callee, self_return, force_exits, frameless):
+    """Build, again with more object locals starting unbound (NULL) while the merges ask, with
+    numbers returned as objects when some returns are objects, and with recursive calls
+    through the interpreter when the function cannot run frameless."""
+    unbound, box_returns, self_calls = set(), False, True
     while True:
         try:
-            return Builder(func, code, arg_types, resolve_callee, self_return, force_exits,
-                           frozenset(unbound), box_returns).build()
+            fn = Builder(func, code, arg_types, resolve_callee, self_return, force_exits,
+                         frozenset(unbound), box_returns, frameless, self_calls).build()
+            fn.attrs["generic_self_calls"] = not self_calls
+            return fn
+        except NeedGenericSelfCalls:
+            if frameless or not self_calls:
+                raise Unsupported("NOT_FRAMELESS", "it cannot run frameless") from None
+            self_calls = False
         except NeedUnbound as need:
             if need.name in unbound:
                 raise Unsupported("UNBOUND_LOCAL", need.name) from None

@@ -34,7 +34,7 @@ class Calls:
         name, is_method = i.arg
         owner = st.stack[-1]
         if isinstance(owner, Value) and is_obj(owner.type):
-            if is_method and self._load_builtin_method(name, st):
+            if is_method and (self._load_builtin_method(name, st) or self._load_python_method(name, st)):
                 return
             self._load_attr_obj(name, st)
             if is_method:                 # the bound method, called with nothing below it
@@ -63,6 +63,8 @@ class Calls:
         n = i.arg
         callee, below = st.stack[-n - 1], st.stack[-n - 2]
         if below is not NULL:
+            if isinstance(below, Known) and isinstance(below.obj, types.FunctionType):
+                return self._call_python_method(below.obj, i, st)
             if not (isinstance(below, Known) and isinstance(below.obj, types.MethodDescriptorType)):
                 raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
             return self._call_builtin_method(below.obj, i, st)
@@ -81,7 +83,10 @@ class Calls:
     def _call_known(self, fn, vals):
         """The specialised call of a known callable (None: make a generic call)."""
         if any(is_obj(v.type) for v in vals):
-            return self._call_with_objects(fn, vals)
+            r = self._call_with_objects(fn, vals)
+            if r is None and isinstance(fn, types.FunctionType):
+                r = self._call_python(fn, vals)
+            return r
         if fn is range:
             return self._range(vals)
         if isinstance(fn, types.FunctionType):
@@ -103,9 +108,15 @@ class Calls:
         return RangeArgs(*vals)
 
     def _call_python(self, fn, vals):
-        """Emit a native call to fn (itself, or a compiled specialisation); refuse otherwise."""
+        """Emit a native call to fn (itself, or a compiled specialisation that an exit may call
+        again: a function of numbers, or a frameless one); None: call it generically."""
         types_ = tuple(v.type for v in vals)
+        if any(is_obj(t) and t.cls is None for t in types_):
+            return None                       # a callee is specialised on exact classes
         if fn is self.func:
+            if not self.self_calls:
+                return None
+            self.made_self_call = True
             if self.self_return is None:
                 raise NeedReturnType()
             return self.emit("call_native", vals, {"target": None, "self": True},

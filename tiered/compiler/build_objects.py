@@ -9,7 +9,7 @@ before any count changes of their instruction, so an exit always sees the state 
 import types
 
 from ..runtime import capi
-from .decode import attr_cache, method_cache_version, specialisation_failed
+from .decode import SPECIALISED_BINARY, attr_cache, method_cache, method_cache_version, specialisation_failed
 from .frame_state import Known, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
@@ -80,7 +80,8 @@ class Objects:
         for (a float compared with an int, say): the operation stays generic."""
         hint = self._hint()
         want = FLOAT if "FLOAT" in hint else INT if "INT" in hint else None
-        if want is None and specialisation_failed(self.code, self.pre_offset):
+        if (want is None and (i.op != "binary" or i.arg in SPECIALISED_BINARY)
+                and specialisation_failed(self.code, self.pre_offset)):
             return None
         out = []
         for v, other in ((x, y), (y, x)):
@@ -220,6 +221,45 @@ class Objects:
         self._as_class(st, -1, cls)
         st.stack.insert(len(st.stack) - 1, Known(descr))
         return True
+
+    def _load_python_method(self, name, st):
+        """LOAD_ATTR of a method of a plain class, where CPython's specialisation found it in
+        the class and not in the instance: [function, self], guarded as CPython guards it (the
+        class, its version, inline values, the version of its instances' shared keys).  False
+        when it does not apply, or when what CPython cached is no longer so."""
+        owner = st.stack[-1]
+        cache = method_cache(self.code, self.pre_offset, self._hint())
+        if cache is None or capi.CACHED_KEYS is None:
+            return False
+        version, keys, address = cache
+        cls = capi.class_with_version(version)
+        if cls is None or owner.type.cls not in (None, cls) or capi.keys_version(cls) != keys:
+            return False
+        func = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if not isinstance(func, types.FunctionType) or id(func) != address:
+            return False
+        try:
+            typed = ObjType(cls)
+        except TypeError:                 # no weak references to it: the guard could not check it
+            return False
+        st.stack[-1] = self.emit("guard_method", [owner], {"cls": typed.ref, "version": version,
+                                                            "keys": keys}, type=typed)
+        st.stack.insert(len(st.stack) - 1, Known(func))
+        return True
+
+    def _call_python_method(self, func, i, st):
+        """CALL of a plain class's method laid out as [function, self, args]: a native call of
+        its frameless specialisation when there is one, else vectorcall of the function."""
+        n = i.arg
+        vals = self._top(st, n + 1)
+        r = None if i.kwnames else self._call_python(func, vals)
+        if r is None:
+            vals = self._top(st, n + 2)
+            r = self.emit("obj_call", vals, {"kwnames": i.kwnames} if i.kwnames else None)
+        for v in vals:
+            self._release(v)
+        del st.stack[-n - 2:]
+        st.stack.append(r)
 
     def _call_builtin_method(self, descr, i, st):
         """CALL of a builtin type's method laid out as [method, self, args]: list.append

@@ -109,6 +109,11 @@ def attr_cache(code, offset, hint):
     return (hint, version, u16[2]) if version else None
 
 
+# the binary operators CPython's BINARY_OP specialises on numbers (3.11 and 3.12): for the
+# others its failure to specialise says nothing about the operands
+SPECIALISED_BINARY = frozenset("+-*")
+
+
 def specialisation_failed(code, offset):
     """Whether CPython tried to specialise the (still generic) instruction at offset and gave
     up at least twice: its adaptive counter, right after the instruction in both versions,
@@ -134,6 +139,27 @@ def method_cache_version(code, offset, hint):
         return int.from_bytes(raw[offset + 4:offset + 8], "little") or None
     except (AttributeError, ValueError):
         return None
+
+
+METHOD_WITH_VALUES = ("LOAD_ATTR_METHOD_WITH_VALUES", "LOAD_METHOD_WITH_VALUES")    # 3.12, 3.11
+# where the keys version and the method's address sit after a specialised method load
+# (3.11 keeps a dict offset between the type version and the keys version)
+_METHOD_KEYS, _METHOD_DESCR = (8, 12) if PY >= (3, 12) else (10, 14)
+
+
+def method_cache(code, offset, hint):
+    """What CPython's method load specialised for instances of a plain class cached at offset:
+    (type version, keys version of the class's shared keys, address of the method), or None.
+    The address is only a number: the method is found again through the class."""
+    if hint not in METHOD_WITH_VALUES:
+        return None
+    try:
+        raw = code._co_code_adaptive
+        word = lambda at, n: int.from_bytes(raw[offset + at:offset + at + n], "little")  # noqa: E731
+        found = (word(4, 4), word(_METHOD_KEYS, 4), word(_METHOD_DESCR, 8))
+    except (AttributeError, ValueError):
+        return None
+    return found if all(found) else None
 
 
 def _one(i, raw, k, consts):

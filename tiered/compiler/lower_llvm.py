@@ -206,12 +206,21 @@ class FnEmitter:
         r = self.op(f"extractvalue {ty} {pair}, 0")
         st = self.op(f"extractvalue {ty} {pair}, 1")
         exited, go = self.tmp()[1:], self.tmp()[1:]
+        before = self.cur
         self.line(f"br i1 {self.op(f'icmp ne i32 {st}, 0')}, label %{exited}, label %{go}, !prof !0")
         self.label(exited)
-        self.line(f"call void @tiered_discard(ptr {self.op(f'extractvalue {ty} {pair}, 2')})")
+        state = self.op(f"extractvalue {ty} {pair}, 2")
+        # testing: a guard forced to fail in the callee counts as forced here too, not as a
+        # real callee exit (those send the caller back to CPython after an exit storm)
+        forced = self.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.FORCED)})") \
+            if self.force else "false"
+        self.line(f"call void @tiered_discard(ptr {state})")
         self.line(f"br label %{go}")
         self.label(go)
+        was_forced = self.op(f"phi i1 [{forced}, %{exited}], [false, %{before}]") if self.force else None
         self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
+        if self.force:
+            self._branch_exit(was_forced, v, False, Exit.FORCED)
         self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
         self.alias(v, r)
 

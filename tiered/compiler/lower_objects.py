@@ -3,6 +3,7 @@
 Reference counts are changed inline, as CPython's own macros do (3.12: immortal objects are
 left alone).  Every op here either cannot exit or exits before it changes any count.
 """
+from ..reasons import Exit
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
 from .ops import BOOL, INT, is_obj
@@ -70,6 +71,35 @@ def _guard_class(e, v):
     x = e.ref(v.args[0])
     e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {pointer(v.attrs['cls'])}"), v)
     e.alias(v, x)
+
+
+def _guard_method(e, v):
+    """Exit unless a method of the class is what CPython's method load would find: the object
+    is exactly of the class (compared through a weak reference: once the class died nothing
+    matches), the class has its version, the object keeps its attributes inline (no __dict__
+    of its own) and the class's shared keys have their version (no attribute of that name)."""
+    x = e.ref(v.args[0])
+    ref = v.attrs["cls"]
+    e.m.keep(ref)
+    ty = type_of(e, x)
+    cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
+    e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
+    e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
+    keys = field(e, ty, capi.CACHED_KEYS, "ptr")
+    e.guard(e.op(f"icmp eq ptr {keys}, null"), v)
+    e.guard(e.op(f"icmp ne i32 {field(e, keys, capi.DK_VERSION, 'i32')}, {v.attrs['keys']}"), v)
+    e.guard(e.op(f"xor i1 {_has_inline_values(e, x)[0]}, true"), v)
+    e.alias(v, x)
+
+
+def _has_inline_values(e, x):
+    """Whether an instance keeps its attributes inline (i1), and the pointer to them."""
+    _, values_kind, values_offset = capi.ATTRIBUTES
+    word = field(e, x, values_offset)
+    if values_kind == "tagged":          # the word is values - 1, tagged by its low bit
+        return (e.op(f"icmp ne i64 {e.op(f'and i64 {word}, 1')}, 0"),
+                e.op(f"inttoptr i64 {e.op(f'add i64 {word}, 1')} to ptr"))
+    return e.op(f"icmp ne i64 {word}, 0"), e.op(f"inttoptr i64 {word} to ptr")
 
 
 def _unbox_float(e, v):
@@ -175,23 +205,18 @@ def _getattr(e, v):
     if cache is None or capi.ATTRIBUTES is None:
         return capi_call("PyObject_GetAttr")(e, v)
     kind, version, index = cache
-    tag_offset, values_kind, values_offset = capi.ATTRIBUTES
+    if e.fn.attrs.get("frameless"):
+        return _getattr_frameless(e, v, kind, version, index)
     e.force_point(v)
     x = e.ref(v.args[0])
     fast, slow, hit, done = (e.tmp()[1:] for _ in range(4))
-    same = e.op(f"icmp eq i32 {field(e, type_of(e, x), tag_offset, 'i32')}, {version}")
+    same = e.op(f"icmp eq i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}")
     e.line(f"br i1 {same}, label %{fast}, label %{slow}")
     e.label(fast)
     if kind == "LOAD_ATTR_SLOT":
         slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
     else:
-        word = field(e, x, values_offset)
-        if values_kind == "tagged":          # the word is values - 1, tagged by its low bit
-            have = e.op(f"icmp ne i64 {e.op(f'and i64 {word}, 1')}, 0")
-            values = e.op(f"inttoptr i64 {e.op(f'add i64 {word}, 1')} to ptr")
-        else:
-            have = e.op(f"icmp ne i64 {word}, 0")
-            values = e.op(f"inttoptr i64 {word} to ptr")
+        have, values = _has_inline_values(e, x)
         inline = e.tmp()[1:]
         e.line(f"br i1 {have}, label %{inline}, label %{slow}")
         e.label(inline)
@@ -207,6 +232,24 @@ def _getattr(e, v):
     r = e.op(f"call ptr @PyObject_GetAttr(ptr {x}, ptr {pointer(v.attrs['name'])})")
     e.line_leave(token)
     join_slow_path(e, v, r, item, hit, done)
+
+
+def _getattr_frameless(e, v, kind, version, index):
+    """obj.name in a frameless specialisation: CPython's specialised read, and an exit (no
+    lookup that could run Python code) wherever it would miss."""
+    x = e.ref(v.args[0])
+    miss = Exit.TYPE_GUARD
+    e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
+    if kind == "LOAD_ATTR_SLOT":
+        slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
+    else:
+        have, values = _has_inline_values(e, x)
+        e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
+        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+    item = e.op(f"load ptr, ptr {slot}")
+    e.guard(e.op(f"icmp eq ptr {item}, null"), v, reason=miss)
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.alias(v, item)
 
 
 def _obj_getitem(e, v):
@@ -249,6 +292,9 @@ def _isinstance(e, v):
     """isinstance(x, cls): true at once when x's type is exactly cls (CPython's own first
     test), else PyObject_IsInstance (-1: it raised, exit with the exception)."""
     x, cls = (e.ref(a) for a in v.args)
+    if e.fn.attrs.get("frameless"):        # no __instancecheck__ may run: anything else exits
+        e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {cls}"), v, reason=Exit.TYPE_GUARD)
+        return e.alias(v, "true")
     e.force_point(v)
     exact = e.op(f"icmp eq ptr {type_of(e, x)}, {cls}")
     fast, slow, done = e.cur, e.tmp()[1:], e.tmp()[1:]
@@ -277,6 +323,7 @@ LOWER = {
     "xdecref": lambda e, v: e.line(f"call void @tiered_xrelease(ptr {e.ref(v.args[0])})"),
     "box": _box,
     "guard_class": _guard_class,
+    "guard_method": _guard_method,
     "unbox_float": _unbox_float,
     "unbox_int": _unbox_int,
     "seq_len": lambda e, v: e.alias(v, field(e, e.ref(v.args[0]), capi.OB_SIZE)),

@@ -57,11 +57,16 @@ class OpSpec:
     pure: bool = True       # no side effects: may be folded, moved or removed when unused
     raises: bool = False    # its exits may carry a pending exception for the interpreter to raise
     python: bool = False    # may run Python code (a destructor, a descriptor, a signal handler)
+    # may be in a frameless specialisation (one a native caller calls, and calls again from
+    # the interpreter when it exits): it changes no object the program can see and runs no
+    # Python code there (a signal handler aside; a getattr's or isinstance's slow path exits)
+    frameless: bool = True
 
 
-def _op(name, arity, result, exit=None, pure=True, raises=False, python=False):
-    """Make an OpSpec (shorthand for the OPS table)."""
-    return OpSpec(name, arity, result, exit, pure, raises, python)
+def _op(name, arity, result, exit=None, pure=True, raises=False, python=False, frameless=None):
+    """Make an OpSpec (shorthand for the OPS table); frameless defaults to `not python`."""
+    return OpSpec(name, arity, result, exit, pure, raises, python,
+                  (not python) if frameless is None else frameless)
 
 
 # THE op table: adding an op is one line here plus one lowering in a lower_*.py LOWER table.
@@ -108,25 +113,26 @@ OPS = {o.name: o for o in [
     _op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True),
     _op("range_len", 3, INT),                     # start, stop, step(!=0) -> number of items
     _op("guard_nonzero", 1, None, Exit.DOMAIN, pure=False),
-    _op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True),
+    _op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True),
     _op("trace_check", 0, None, Exit.TRACED, pure=False),   # after Python code ran: still untraced?
     _op("leave", 0, None, Exit.RAISE, pure=False),          # always exits (the block ends "exit")
     # objects: every object value owns one reference per place (local, stack slot) holding it
     _op("obj_const", 0, None),                    # attrs: value (the module keeps it alive)
     _op("incref", 1, NONE, pure=False),
-    _op("decref", 1, NONE, pure=False, python=True),         # may run a destructor (never exits)
-    _op("xdecref", 1, NONE, pure=False, python=True),        # the same for a local that may be unbound
+    _op("decref", 1, NONE, pure=False, python=True, frameless=True),   # may run a destructor (never exits)
+    _op("xdecref", 1, NONE, pure=False, python=True, frameless=True),        # the same for a local that may be unbound
     _op("box", 1, OBJ, Exit.RAISED, pure=False, raises=True),   # a number as a new object
     _op("guard_class", 1, None, Exit.TYPE_GUARD, pure=False),  # attrs: cls; the same pointer, typed
+    _op("guard_method", 1, None, Exit.TYPE_GUARD, pure=False),  # attrs: cls (a weakref), version, keys
     _op("unbox_float", 1, FLOAT, Exit.TYPE_GUARD, pure=False),
     _op("unbox_int", 1, INT, Exit.TYPE_GUARD, pure=False),
     _op("seq_len", 1, INT, pure=False),            # a list's or tuple's size (a list's changes)
     _op("seq_getitem", 2, OBJ, Exit.INDEX, pure=False),     # list/tuple[int], a new reference
     _op("seq_next", 3, OBJ, pure=False),           # seq, index, more: seq[index] (new) if more else NULL
-    _op("release_unless", 2, NONE, pure=False, python=True),  # x, cond: drop x's reference unless cond
-    _op("list_append", 2, NONE, Exit.RAISED, pure=False, raises=True),    # list, item (a new reference)
+    _op("release_unless", 2, NONE, pure=False, python=True, frameless=True),  # x, cond: drop x's reference unless cond
+    _op("list_append", 2, NONE, Exit.RAISED, pure=False, raises=True, frameless=False),  # list, item (a new ref)
     _op("list_setitem", 3, NONE, Exit.INDEX, pure=False, python=True),  # the old item is released
-    _op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # attrs: name
+    _op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, frameless=True),   # attrs: name
     _op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     # generic operators through the C-API (a number operand is boxed for the call): attrs sym
     _op("obj_binary", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # + inplace
@@ -140,14 +146,14 @@ OPS = {o.name: o for o in [
     _op("obj_contains", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # attrs: name
     _op("obj_setitem", 3, NONE, Exit.RAISED, pure=False, raises=True, python=True),
-    _op("obj_isinstance", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True),  # x, cls
+    _op("obj_isinstance", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True, frameless=True),  # x, cls
     # slices, f-strings, list extension (build_composite.py)
     _op("obj_format", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),  # x[, spec]; attrs conv
     _op("build_string", -1, OBJ, Exit.RAISED, pure=False, raises=True),             # str parts
     _op("build_slice", -1, OBJ, Exit.RAISED, pure=False, raises=True),              # start, stop[, step]
     _op("obj_getslice", 3, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # x, start, stop
     _op("obj_setslice", 4, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # x, start, stop, v
-    _op("list_extend", 2, NONE, Exit.RAISED, pure=False, raises=True),     # list, a list or tuple
+    _op("list_extend", 2, NONE, Exit.RAISED, pure=False, raises=True, frameless=False),     # list, a list or tuple
     _op("list_to_tuple", 1, OBJ, Exit.RAISED, pure=False, raises=True),
     _op("obj_call_ex", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, tuple
     _op("obj_delitem", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),

@@ -191,6 +191,24 @@ define ptr @tiered_box_bool(i1 %x) {
   ret ptr %r
 }
 
+define i1 @tiered_exit_reason_is(ptr %state, i64 %reason) cold noinline {
+entry:
+  ; whether an exit state tuple (code, values...) was left for this reason (code % 64)
+  %z = icmp eq ptr %state, null
+  br i1 %z, label %no, label %read
+read:
+  %slot = getelementptr i8, ptr %state, i64 TUPLE_ITEMS
+  %item = load ptr, ptr %slot
+  %ovf = alloca i32
+  store i32 0, ptr %ovf
+  %code = call i64 @PyLong_AsLongLongAndOverflow(ptr %item, ptr %ovf)
+  %r = and i64 %code, 63
+  %same = icmp eq i64 %r, %reason
+  ret i1 %same
+no:
+  ret i1 false
+}
+
 define ptr @tiered_box_none(i1 %x) {
   call void @Py_IncRef(ptr @_Py_NoneStruct)
   ret ptr @_Py_NoneStruct

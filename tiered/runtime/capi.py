@@ -194,6 +194,73 @@ def type_with_version(version, candidates):
     return found[0] if len(found) == 1 else None
 
 
+def class_with_version(version):
+    """The class whose current type version tag is `version` (a walk over every class, done
+    at compile time only), or None.  Tags are unique: a class gets a new one when it changes."""
+    if ATTRIBUTES is None or not version:
+        return None
+    seen, todo = set(), [object]
+    while todo:
+        cls = todo.pop()
+        if ctypes.c_uint32.from_address(id(cls) + ATTRIBUTES[0]).value == version:
+            return cls
+        for sub in type.__subclasses__(cls):
+            if id(sub) not in seen:
+                seen.add(id(sub))
+                todo.append(sub)
+    return None
+
+
+DK_VERSION = 12      # dk_version in a dict's keys: after dk_refcnt (8) and three bytes
+
+
+def _method_layout():
+    """The offset of ht_cached_keys in a class (the shared keys of its instances' attributes),
+    found on a live class (the field after ht_qualname) and checked against the keys version
+    CPython's method load caches.  None when not found: method calls stay generic."""
+    from ..compiler.decode import METHOD_WITH_VALUES, method_cache
+
+    class Outer:
+        class Probe:
+            def __init__(self):
+                self.a = 1
+
+            def m(self):
+                return 1
+
+    def call(o):
+        return o.m()
+
+    cls = Outer.Probe
+    for _ in range(64):                              # let CPython specialise call()
+        call(cls())
+    try:
+        at, hint = next((i.offset, i.opname) for i in dis.get_instructions(call.__code__, adaptive=True)
+                        if i.opname in METHOD_WITH_VALUES)
+        _, keys_version, descr = method_cache(call.__code__, at, hint)
+    except (StopIteration, TypeError):
+        return None
+    names = [k for k in range(8 * 40, type.__basicsize__ - 8, 8)
+             if ctypes.c_void_p.from_address(id(cls) + k).value == id(cls.__qualname__)]
+    if len(names) != 1 or descr != id(cls.__dict__["m"]):
+        return None
+    keys = ctypes.c_void_p.from_address(id(cls) + names[0] + 8).value
+    if not keys or ctypes.c_uint32.from_address(keys + DK_VERSION).value != keys_version:
+        return None
+    return names[0] + 8
+
+
+CACHED_KEYS = _method_layout()     # ht_cached_keys in a heap type, or None
+
+
+def keys_version(cls):
+    """The current version of a class's shared instance keys (0: none, or not assigned)."""
+    if CACHED_KEYS is None or not cls.__flags__ & (1 << 9):       # only heap types have the field
+        return 0
+    keys = ctypes.c_void_p.from_address(id(cls) + CACHED_KEYS).value
+    return ctypes.c_uint32.from_address(keys + DK_VERSION).value if keys else 0
+
+
 def _frame_layout():
     """Where a running frame keeps its current instruction, found on this very frame: the
     interpreter frame behind a frame object (f_frame), its prev_instr field, and where a code

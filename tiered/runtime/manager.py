@@ -1,5 +1,6 @@
 """Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
 import ctypes
+import dis
 import importlib
 import logging
 import os
@@ -57,10 +58,11 @@ def inside():
         _here.depth -= 1
 
 
-def compile_for(func, py_types, wait=True, for_caller=False):
+def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
-    native caller needs it, so it is compiled even when too small to install."""
+    native caller needs it, so it is compiled even when too small to install (frameless: on
+    objects, and then it must run frameless, see build.frameless_op)."""
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
@@ -68,8 +70,13 @@ def compile_for(func, py_types, wait=True, for_caller=False):
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
-                return _compile(rec, types_, for_caller)
+                return _compile(rec, types_, for_caller, frameless)
             except Unsupported as exc:
+                if exc.reason == Refusal.NOT_FRAMELESS.name:   # still fine for the interpreter
+                    rec.attempted.discard(types_)
+                    rec.not_frameless.add(types_)
+                    TOTALS["refusals"][exc.reason] += 1
+                    return None
                 rec.refuse(Refusal[exc.reason], str(exc))
             except _Failed as exc:        # LLVM, the installer, anything: never reaches the program
                 log.debug("tiered: compile of %s failed", rec.name, exc_info=True)
@@ -116,7 +123,7 @@ class _counting:
         _busy[0] -= 1
 
 
-def _compile(rec, types_, for_caller=False):
+def _compile(rec, types_, for_caller=False, frameless=False):
     """Checks, then a timed build-and-install (the specialisation, or None)."""
     if types_ is None:
         raise Unsupported("UNSUPPORTED_TYPE", "argument types")
@@ -136,7 +143,7 @@ def _compile(rec, types_, for_caller=False):
     started, outer_children = time.perf_counter(), _child_seconds[0]
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
     try:
-        return _build_and_install(rec, types_, started, for_caller)
+        return _build_and_install(rec, types_, started, for_caller, frameless)
     finally:
         total = time.perf_counter() - started
         _child_seconds[0] = outer_children + total
@@ -145,7 +152,7 @@ def _compile(rec, types_, for_caller=False):
 _child_seconds = [0.0]       # time spent in compiles nested inside the current one
 
 
-def _build_ir(rec, func, types_, force):
+def _build_ir(rec, func, types_, force, frameless):
     """The optimised IR of func for these argument types (Unsupported if it cannot compile)."""
     rec.compiling = True
     try:
@@ -153,24 +160,24 @@ def _build_ir(rec, func, types_, force):
             from ..compiler import build as build_mod      # loaded on the first compile, not at import
             from ..compiler.passes import pipeline
             return pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
-                                                code=rec.original_code))
+                                                code=rec.original_code, frameless=frameless))
     finally:
         rec.compiling = False
 
 
-def _build_and_install(rec, types_, started, for_caller=False):
+def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
     """Build the new specialisation and rebuild the others, lower and JIT them into one module,
     then install the new code object."""
     RECORDS.prune()                       # records (and machine code) of functions that died
     func = rec.func
     force = config.get("TIERED_FORCE_EXITS")
-    fn = _build_ir(rec, func, types_, force)
+    fn = _build_ir(rec, func, types_, force, frameless)
     built = []
     for s in rec.specs:
         if any(is_obj(t) and t.ref is not None and t.cls is None for t in s.param_types):
             continue                      # typed by a class that died: nothing can match it
         try:
-            built.append((s, _build_ir(rec, func, s.param_types, force)))
+            built.append((s, _build_ir(rec, func, s.param_types, force, s.frameless)))
         except (Unsupported, _Failed):    # no longer compiles (a global changed): interpreted
             log.debug("tiered: %s%s dropped on rebuild", rec.name, s.param_types)
     new = Spec(types_, fn)
@@ -236,19 +243,27 @@ def _point_line_sites(sites, compiled, code, installed):
             ctypes.c_int64.from_address(compiled[name]).value = address
 
 
+# instructions that change what the program sees: a function with any cannot run frameless
+_CHANGES_OBJECTS = ("STORE_ATTR", "STORE_SUBSCR", "STORE_SLICE", "STORE_GLOBAL", "DELETE_", "IMPORT_",
+                    "LIST_APPEND", "SET_ADD", "MAP_ADD", "YIELD_")
+
+
 def _resolve_callee(fn, types_):
-    """A compiled specialisation of another function for a direct native call, or None."""
+    """A compiled specialisation of another function for a direct native call, or None.  An
+    exit in it makes the caller call the function again through the interpreter, so it must
+    be a function of numbers or a frameless one."""
     rec = record_for(fn)
     code = rec.original_code
     if code.co_flags & 0x0C or code.co_kwonlyargcount or fn.__closure__ or len(types_) != code.co_argcount:
         return None          # defaults, keywords and closures are bound by CPython: call it there
-    if rec.compiling:
+    if rec.compiling or types_ in rec.not_frameless:
         return None
     py = {v: k for k, v in PY_TYPES.items()}
-    if not all(t in py for t in types_):
-        return None          # objects: an exit in the callee could not simply call it again
-    spec = compile_for(fn, tuple(py[t] for t in types_), for_caller=True)
-    return spec if spec is not None and spec.address and spec.numeric else None
+    objects = any(is_obj(t) for t in types_)
+    if objects and any(i.opname.startswith(_CHANGES_OBJECTS) for i in dis.get_instructions(code)):
+        return None
+    spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True, frameless=objects)
+    return spec if spec is not None and spec.address and spec.callable else None
 
 
 def restore_all():

@@ -34,6 +34,7 @@ class Record:
         self.exit_sites = Tally()
         self.misses = Tally()
         self.attempted = set()    # IR signatures a compile was tried for
+        self.not_frameless = set()    # IR signatures a native caller wanted, which cannot run frameless
         self.refusal = None
         self.refusal_detail = None
         self.compiled = None      # the engine handle of the newest module (all specs are in it)

@@ -21,10 +21,12 @@ class Spec:
         self.ops = frozenset(v.op for b in fn.blocks for v in b.body)
         self.work = _work(fn)
         self.exit_count = len(fn.exits)
-        # only a function of numbers may be called natively by another: it runs no Python code
-        # (it has no frame of its own a callee could see) and an exit may simply call it again
         self.numeric = not any(is_obj(v.type) for b in fn.blocks for v in b.phis + b.body) \
             and not any(OPS[v.op].python and v.op != "loop_poll" for b in fn.blocks for v in b.body)
+        self.frameless = fn.attrs.get("frameless", False) and any(is_obj(t) for t in self.param_types)
+        # another function may call it natively when it runs no Python code (it has no frame
+        # of its own a callee could see) and an exit may simply call it again
+        self.callable = self.numeric or self.frameless
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
