@@ -32,7 +32,8 @@ class FnEmitter:
         self.lines, self.names, self.n = [], {}, 0
         self.exits_used = {}               # exit id -> (value, with_exception)
         self.block_end = {}
-        self.allocas = []                  # entry-block stack slots (never inside a loop)
+        self.allocas = []                  # entry-block lines: stack slots (never inside a loop)
+        self.allocas_named = set()         # and values computed once there
 
     # -- helpers used by the op lowerings
     def tmp(self):
@@ -73,6 +74,14 @@ class FnEmitter:
         name = f"%a{len(self.allocas)}"
         self.allocas.append(f"  {name} = alloca {ll_type}")
         return name
+
+    def thread_state(self):
+        """This thread's PyThreadState, read once on entry: native code runs on one thread
+        from entry to return, which holds that thread state whenever it runs."""
+        if "%tstate" not in self.allocas_named:
+            self.allocas_named.add("%tstate")
+            self.allocas.append("  %tstate = call ptr @PyThreadState_Get()")
+        return "%tstate"
 
     def exit_id(self, v):
         """The module-wide exit number of v (the function's exit base + its own index)."""
@@ -167,7 +176,7 @@ class FnEmitter:
         """Exit when a trace or profile function, or a monitoring tool, is now set."""
         busy = self.op(f"icmp ne i64 {self.op(f'load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
         if tracing.OFFSETS is not None:
-            ts = self.op("call ptr @PyThreadState_Get()")
+            ts = self.thread_state()
             for offset in tracing.OFFSETS:
                 f = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
                 busy = self.op(f"or i1 {busy}, {self.op(f'icmp ne ptr {f}, null')}")

@@ -23,12 +23,23 @@ inc:
 """
 
 
-_SKIP_IMMORTAL_DEC = """  %low = load i32, ptr %o
+# 3.12: a mortal object's count lives in the low 32 bits (an increment that would reach bit 31
+# makes it immortal, and only the low half is ever written by Py_INCREF), so the decrement is
+# done on those 32 bits too: a 64-bit read right after a 32-bit write of the same count would
+# stall the store forwarding on every incref/decref pair
+_DEC = """  %low = load i32, ptr %o
   %immortal = icmp slt i32 %low, 0
   br i1 %immortal, label %done, label %dec
 dec:
+  %rc1 = sub i32 %low, 1
+  store i32 %rc1, ptr %o
+  %zero = icmp eq i32 %rc1, 0
 """ if IMMORTAL_OBJECTS else """  br label %dec
 dec:
+  %rc = load i64, ptr %o
+  %rc1 = sub i64 %rc, 1
+  store i64 %rc1, ptr %o
+  %zero = icmp eq i64 %rc1, 0
 """
 
 
@@ -52,11 +63,7 @@ entry:
 
 define internal void @tiered_decref(ptr %o) alwaysinline {{
 entry:
-{_SKIP_IMMORTAL_DEC}  %rc = load i64, ptr %o
-  %rc1 = sub i64 %rc, 1
-  store i64 %rc1, ptr %o
-  %zero = icmp eq i64 %rc1, 0
-  br i1 %zero, label %free, label %done, !prof !0
+{_DEC}  br i1 %zero, label %free, label %done, !prof !0
 free:
   call void @_Py_Dealloc(ptr %o)
   br label %done
