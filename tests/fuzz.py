@@ -1,5 +1,6 @@
 """Differential fuzzer: random small Python functions → run under CPython, the JIT and the JIT with guards forced to fail, compared."""
 import argparse
+import copy
 import linecache
 import math
 import os
@@ -64,13 +65,22 @@ class Obj:
         """A repr without an address, so printed output compares."""
         return f"Obj({self.x!r}, {self.y!r})"
 
+    def __deepcopy__(self, memo):
+        """A copy made as the program makes instances (through __init__, attributes inline):
+        copy.deepcopy's would have a __dict__ of its own, which CPython never specialises for."""
+        new = Obj(copy.deepcopy(self.x, memo), copy.deepcopy(self.y, memo))
+        for name, value in vars(self).items():
+            setattr(new, name, copy.deepcopy(value, memo))
+        return new
+
 
 class Writer:
     """One function's source, drawn statement by statement; every variable keeps one static type."""
 
-    def __init__(self, draw, params, returns, helper=(None, None)):
-        """A writer for a function: typed parameters, return type, (helper call template, its type)."""
-        self.draw, self.returns = draw, returns
+    def __init__(self, draw, params, returns, helper=(None, None), readonly=False):
+        """A writer for a function: typed parameters, return type, (helper call template, its
+        type); a read-only one changes no object (so it can run frameless)."""
+        self.draw, self.returns, self.readonly = draw, returns, readonly
         self.call, self.call_type = helper      # a template calling the helper function, its type
         self.vars = dict(params)                # name -> type
         self.fixed = set()                      # loop variables and counters: read, never assigned
@@ -142,7 +152,7 @@ class Writer:
         simple = [self.assign] * 3 + [self.swap] * any(len(self.of(t, True)) > 1 for t in NUMERIC)
         simple += [self.jump] * bool(self.loops)
         simple += [self.early_return] * (self.indent > 1 and self.has(self.returns))
-        simple += [self.mutate] * 4 * bool(self.usable(MUTATIONS))
+        simple += [self.mutate] * 4 * bool(self.usable(MUTATIONS) and not self.readonly)
         compound = [self.if_, self.loop, self.loop, self.try_]
         self.pick(simple + compound * (depth < 2))(depth)
 
@@ -261,9 +271,10 @@ def cases(draw):
     params = dict(zip("abc", types_))
     src, helper, ptypes = "", (None, None), []
     if draw(st.integers(0, 9)) >= 7:           # a helper f calls (shrinks away: 0 means none)
-        ptypes = draw(st.lists(st.sampled_from(NUMERIC), min_size=1, max_size=2))
+        kinds = NUMERIC + ("obj",) * 3 * ("obj" in types_)     # an instance f has, passed on
+        ptypes = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2))
         helper = (f"g({', '.join('$' + p for p in ptypes)})", draw(st.sampled_from(NUMERIC)))
-        src = Writer(draw, dict(zip("pq", ptypes)), helper[1]).function("g")
+        src = Writer(draw, dict(zip("pq", ptypes)), helper[1], readonly=draw(st.booleans())).function("g")
     acc = None          # objects programs may keep a list or tuple in a local, not a parameter
     if kind == "objects" and (draw(st.booleans()) or not set(types_) & set(OBJECTS)):
         acc = draw(st.sampled_from(["list", "tuple"]))
@@ -273,7 +284,8 @@ def cases(draw):
     first = draw(st.tuples(*(VALUES[t] for t in types_)))       # f is compiled for its types
     other = st.sampled_from(NUMERIC).flatmap(VALUES.get)         # later calls may pass other number types
     more = st.tuples(*(st.one_of(*[VALUES[t]] * 4, other) if t in NUMERIC else VALUES[t] for t in types_))
-    return Case(src, kind, [first] + draw(st.lists(more, max_size=2)), tuple(PY_TYPES[t] for t in ptypes))
+    return Case(src, kind, [first] + draw(st.lists(more, max_size=2)),
+                tuple(PY_TYPES.get(t, Obj) for t in ptypes))
 
 
 def load(src):
@@ -296,6 +308,8 @@ def run_case(case):
     for mode, force in MODES:
         ns = load(case.src)
         funcs = [ns[name] for name in ("f", "g") if name in ns]
+        for _ in range(3):                  # warm: CPython specialises, the compiler reads that
+            outcome(funcs[0], case.args[0])
         for fn in funcs:
             manager.record_for(fn).eager = True        # installed however small the body
         with mock.patch.dict(os.environ, TIERED_FORCE_EXITS=force):     # read when compiling
@@ -323,7 +337,10 @@ def count(counts, mode, case, funcs):
         if case.kind == "numeric":
             counts["numeric refused", mode, f"{reason}: {rec.refusal_detail}"] += 1
     for fn in funcs[1:]:
-        counts["helper g", mode, manager.record_for(fn).state] += 1
+        g = manager.record_for(fn)
+        counts["helper g", mode, g.state] += 1
+        if any(s.frameless for s in g.specs):     # on objects, called natively by f
+            counts["helper g", mode, "frameless"] += 1
     for fn in funcs:
         for reason, n in manager.record_for(fn).exits.items():
             counts["exits", mode, reason.name] += n

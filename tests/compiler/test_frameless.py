@@ -221,3 +221,36 @@ def test_recursion_with_a_side_effect_is_not_repeated_by_an_exit():
         want = counted(*args), COUNT[0]
         COUNT[0] = 0
         assert (jitted(*args), COUNT[0]) == want
+
+
+class Holder:
+    def __init__(self, items):
+        self.items = items
+
+    def __deepcopy__(self, memo):
+        return self                         # see Point.__deepcopy__
+
+    def size(self):
+        return len(self.items)              # frameless: a list, tuple or dict read inline
+
+
+class Sized:
+    def __len__(self):
+        print("__len__ ran")                # Python code: the interpreter runs it
+        return 7
+
+
+def sizes(holders):
+    total = 0
+    for h in holders:
+        total += h.size()
+    return total
+
+
+def test_len_in_a_frameless_callee_reads_lists_tuples_dicts_and_exits_for_others():
+    warm(sizes, [Holder([1, 2]), Holder((3,)), Holder({4: 5})])
+    rec = check(sizes, ([Holder([1, 2]), Holder((3,)), Holder({4: 5, 6: 7}), Holder([])],),
+                ([Holder([1]), Holder(Sized()), Holder("abc")],))
+    assert "call_native" in ops_of(rec)
+    if not forced_exits():
+        assert exits_of(rec, Exit.CALLEE_EXITED) == 1          # the Sized(): then CPython goes on

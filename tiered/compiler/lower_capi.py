@@ -1,6 +1,7 @@
 """Compiler lowering of generic object ops: one IR op on PyObject* values → LLVM IR lines calling
 the C-API (merged into LOWER); anything that raises exits with the exception pending, for the
 interpreter to raise at that instruction."""
+from ..reasons import Exit
 from ..runtime import capi
 from .ops import BOOL, NONE, is_obj
 from .lower_ops import LL
@@ -112,8 +113,16 @@ def _checked_call(e, v, call, ll):
 
 
 def _obj_len(e, v):
-    """len() of any object: PyObject_Size."""
-    e.alias(v, _checked_call(e, v, "PyObject_Size", "i64"))
+    """len() of any object: PyObject_Size; in a frameless specialisation, of an exact list,
+    tuple or dict read inline (no __len__ may run there: anything else exits)."""
+    if not e.fn.attrs.get("frameless"):
+        return e.alias(v, _checked_call(e, v, "PyObject_Size", "i64"))
+    x = e.ref(v.args[0])
+    ty = type_of(e, x)
+    is_dict = e.op(f"icmp eq ptr {ty}, @PyDict_Type")
+    is_seq = e.op(f"or i1 {e.op(f'icmp eq ptr {ty}, @PyList_Type')}, {e.op(f'icmp eq ptr {ty}, @PyTuple_Type')}")
+    e.guard(e.op(f"xor i1 {e.op(f'or i1 {is_dict}, {is_seq}')}, true"), v, reason=Exit.TYPE_GUARD)
+    e.alias(v, e.op(f"select i1 {is_dict}, i64 {field(e, x, capi.DICT_USED)}, i64 {field(e, x, capi.OB_SIZE)}"))
 
 
 def join_slow_path(e, v, r, item, fast, done):

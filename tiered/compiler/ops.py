@@ -138,7 +138,7 @@ OPS = {o.name: o for o in [
     _op("obj_binary", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # + inplace
     _op("obj_compare", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_truth", 1, BOOL, Exit.RAISED, pure=False, raises=True, python=True),
-    _op("obj_len", 1, INT, Exit.RAISED, pure=False, raises=True, python=True),
+    _op("obj_len", 1, INT, Exit.RAISED, pure=False, raises=True, python=True, frameless=True),
     _op("obj_iter", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     _op("iter_next", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),  # NULL: exhausted
     _op("is_null", 1, BOOL),

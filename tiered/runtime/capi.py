@@ -72,7 +72,7 @@ FUNCTIONS = {
 # data symbols (type objects and singletons): their address is the object's id().
 DATA = {
     "PyFloat_Type": float, "PyLong_Type": int, "PyBool_Type": bool, "PyList_Type": list,
-    "PyTuple_Type": tuple,
+    "PyTuple_Type": tuple, "PyDict_Type": dict,
     "_Py_NoneStruct": None, "_Py_TrueStruct": True, "_Py_FalseStruct": False,
 }
 
@@ -123,6 +123,8 @@ assert ctypes.c_ssize_t.from_address(id(_probe[1]) + OB_SIZE).value == 1
 LIST_ITEMS = OB_SIZE + 8                 # a list's pointer to its item array
 assert ctypes.c_void_p.from_address(
     ctypes.c_void_p.from_address(id(_probe[1]) + LIST_ITEMS).value).value == id(_probe[1][0])
+DICT_USED = next(k for k in range(16, 48, 8)          # ma_used: a dict's number of items
+                 if ctypes.c_ssize_t.from_address(id({1: 1, 2: 2, 3: 3}) + k).value == 3)
 WEAKREF_OBJECT = 16                      # a weak reference's referent (None once it died)
 assert ctypes.c_void_p.from_address(id(weakref.ref(float)) + WEAKREF_OBJECT).value == id(float)
 POINTER_BITS = ctypes.sizeof(ctypes.c_void_p) * 8
