@@ -208,3 +208,17 @@ def test_append_takes_exactly_one_reference_per_item():
     assert sys.getrefcount(item) == before + 50          # exits too: the interpreter appends the rest
     target.clear()
     assert sys.getrefcount(item) == before
+
+
+def shape_of(x):
+    if isinstance(x, dict):
+        return sum(x.values())      # compiled for a dict only: for a number this side is dead
+    if isinstance(x, float):
+        return x * 2.0
+    return x + 1
+
+
+@pytest.mark.parametrize("x", [3, 2.5, True])
+def test_a_branch_answered_at_compile_time_compiles_only_the_side_taken(x):
+    rec = check(shape_of, (x,), ({"a": 1, "b": 2},), (7,))     # compiled for the number, ran native
+    assert not {"getattr", "obj_call"} & ops_of(rec)              # without the dict's side

@@ -96,6 +96,12 @@ class Control:
         fall.stack.pop()
         if kind != "or_pop":
             taken.stack.pop()
+        if t.op == "const":             # known now (isinstance of a number): one way only, and
+            jumps = bool(t.attrs["value"]) == bool(when)    # the other side is not compiled
+            target = i.target if jumps else nxt
+            out[(block.offset, target)] = taken if jumps else fall
+            block.term = ("br", target)
+            return True
         out[(block.offset, i.target)] = taken
         out[(block.offset, nxt)] = fall
         block.term = ("cbr", t, i.target, nxt) if when else ("cbr", t, nxt, i.target)
