@@ -121,17 +121,25 @@ no:
 define ptr @tiered_frame_slot() {
 entry:
   ; where the running frame keeps its current instruction (NULL if there is no frame)
-  %f = call ptr @PyEval_GetFrame()
-  %none = icmp eq ptr %f, null
+  %holder = call ptr FIND_HOLDER
+  %none = icmp eq ptr %holder, null
   br i1 %none, label %out, label %get
 get:
-  %fp = getelementptr i8, ptr %f, i64 F_FRAME
+  %fp = getelementptr i8, ptr %holder, i64 HOLDER_OFFSET
   %iframe = load ptr, ptr %fp
   %slot = getelementptr i8, ptr %iframe, i64 PREV_INSTR
   br label %out
 out:
   %r = phi ptr [null, %entry], [%slot, %get]
   ret ptr %r
+}
+
+define ptr @tiered_cframe() {
+  ; the thread state's cframe, which points at the running interpreter frame
+  %ts = call ptr @PyThreadState_Get()
+  %p = getelementptr i8, ptr %ts, i64 CFRAME_OFFSET
+  %cf = load ptr, ptr %p
+  ret ptr %cf
 }
 
 define ptr @tiered_fetch_exception() {
@@ -217,6 +225,12 @@ define ptr @tiered_box_none(i1 %x) {
 
 
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
+# what holds the running interpreter frame: the thread state's cframe (no frame object is
+# made), else the frame object PyEval_GetFrame makes (one for every new frame)
+_HOLDER = (("@tiered_cframe()", capi.CURRENT_FRAME[1], capi.CURRENT_FRAME[0]) if capi.CURRENT_FRAME
+           else ("@PyEval_GetFrame()", (capi.FRAMES or (24, 56, 0))[0], 0))
+HELPERS = HELPERS.replace("FIND_HOLDER", _HOLDER[0]).replace("HOLDER_OFFSET", str(_HOLDER[1]))
+HELPERS = HELPERS.replace("CFRAME_OFFSET", str(_HOLDER[2]))
 HELPERS = HELPERS.replace("F_FRAME", str((capi.FRAMES or (24, 56, 0))[0]))
 HELPERS = HELPERS.replace("PREV_INSTR", str((capi.FRAMES or (24, 56, 0))[1]))
 
