@@ -161,3 +161,103 @@ def failing_call(c, k):
 
 def test_exception_from_a_call_inside_try():
     check(failing_call, (Counter2(), 3), (Counter2(), "x"), compile_with=(Counter2, int))
+
+
+class Noisy:
+    """A value whose destructor prints: a store releases the old one when CPython does."""
+
+    def __init__(self, tag):
+        self.tag = tag
+
+    def __del__(self):
+        print("released", self.tag)
+
+
+class Mover:
+    def __init__(self, x):
+        self.x = x
+        self.tag = None
+        self.y = 0
+
+    def __deepcopy__(self, memo):
+        # made as the program makes them (attributes inline): a deep copy's own __dict__ is
+        # never specialised by CPython, so the stores below would never take the fast path
+        new = Mover(self.x)
+        for name, value in list(vars(self).items()):
+            setattr(new, name, value if isinstance(value, (int, float)) else None)
+        return new
+
+
+class SlotMover:
+    __slots__ = ("x", "tag", "y")
+
+    def __init__(self, x):
+        self.x, self.tag, self.y = x, None, 0
+
+    def __deepcopy__(self, memo):
+        return SlotMover(self.x)
+
+
+def move(items, n):
+    for k in range(n):
+        for p in items:
+            p.x = p.x + 1.5            # a float, boxed for the store
+            p.y = k                    # an int
+            p.tag = Noisy(k)           # the previous Noisy is released by this store
+        print("round", k)
+    out = []
+    for p in items:
+        out.append((p.x, p.y, p.tag.tag))
+    return out
+
+
+@pytest.mark.parametrize("cls", [Mover, SlotMover])
+def test_attribute_stores_release_old_values_where_cpython_does(cls):
+    warm(move, [cls(0.5), cls(1.0)], 3)
+    rec = check(move, ([cls(0.5), cls(1.0)], 4), ([cls(2.0)], 0))
+    assert "obj_setattr" in set().union(*(s.ops for s in rec.specs))
+
+
+def test_attribute_stores_see_a_new_setter_a_deleted_attribute_and_a_dict():
+    warm(move, [Mover(0.5)], 3)
+    rec = check(move, ([Mover(0.5)], 2))
+    fresh = Mover(1.0)
+    del fresh.y                        # set again by the store: CPython keeps insertion order
+    with_dict = Mover(2.0)
+    vars(with_dict)                    # its attributes moved to a dict of its own
+    got = rec.func([fresh, with_dict], 2)
+    want_fresh, want_dict = Mover(1.0), Mover(2.0)
+    del want_fresh.y
+    vars(want_dict)
+    assert got == move([want_fresh, want_dict], 2)
+    assert list(vars(fresh)) == list(vars(want_fresh)) == ["x", "tag", "y"]
+    try:
+        Mover.x = property(lambda self: 9.0, lambda self, value: print("setter", value))
+        p = Mover.__new__(Mover)
+        p.tag, p.y = None, 0
+        q = Mover.__new__(Mover)
+        q.tag, q.y = None, 0
+        assert rec.func([p], 1) == move([q], 1)       # the setter runs, the getter answers
+    finally:
+        del Mover.x
+
+
+def bump_kept(items, n):
+    kept = []
+    for k in range(n):
+        for p in items:
+            if k % 2:
+                kept.append(p.x)       # the old float is referenced elsewhere: it must not change
+            p.x = p.x * 0.5 + k        # else it is the attribute's alone and may be rewritten
+    out = []
+    for p in items:
+        out.append(p.x)
+    return kept, out
+
+
+def test_a_float_store_rewrites_only_a_float_nothing_else_holds():
+    warm(bump_kept, [Mover(1.0), Mover(3.0)], 4)
+    rec = check(bump_kept, ([Mover(1.0), Mover(3.0)], 6), ([Mover(2.5)], 3))
+    shared = 7.25 * 3                  # a float the caller holds
+    p = Mover(shared)
+    assert rec.func([p], 1) == ([], [shared * 0.5]) and shared == 21.75

@@ -370,11 +370,13 @@ class Objects:
         st.stack.append(self.emit("bool_not", [r]) if i.arg else r)
 
     def _op_store_attr(self, i, st, block, out):
-        """STORE_ATTR: owner.name = value through PyObject_SetAttr (a number is boxed)."""
+        """STORE_ATTR: owner.name = value as CPython's specialisation of it stores it when there is
+        one, else through PyObject_SetAttr (a number is boxed)."""
         value, owner = self._top(st, 2)
         if not is_obj(owner.type):
             raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
-        self.emit("obj_setattr", [owner, value], {"name": i.arg})
+        cache = attr_cache(self.code, self.pre_offset, self._hint())
+        self.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache})
         self._release(value)
         self._release(owner)
         del st.stack[-2:]

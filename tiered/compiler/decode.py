@@ -90,7 +90,7 @@ def hints(code):
         return {}
 
 
-ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT")
+ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT")
 
 
 def attr_cache(code, offset, hint):

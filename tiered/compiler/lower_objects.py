@@ -6,7 +6,8 @@ left alone).  Every op here either cannot exit or exits before it changes any co
 from ..reasons import Exit
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
-from .ops import BOOL, INT, is_obj
+from .ops import BOOL, FLOAT, INT, is_obj
+from .lower_capi import LOWER as _CAPI
 from .lower_capi import box_call, capi_call, field, generic, join_slow_path, pointer, type_of
 
 _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
@@ -220,7 +221,7 @@ def _getattr(e, v):
     same = e.op(f"icmp eq i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}")
     e.line(f"br i1 {same}, label %{fast}, label %{slow}")
     e.label(fast)
-    if kind == "LOAD_ATTR_SLOT":
+    if kind.endswith("_SLOT"):
         slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
     else:
         have, values = _has_inline_values(e, x)
@@ -247,7 +248,7 @@ def _getattr_frameless(e, v, kind, version, index):
     x = e.ref(v.args[0])
     miss = Exit.TYPE_GUARD
     e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
-    if kind == "LOAD_ATTR_SLOT":
+    if kind.endswith("_SLOT"):
         slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
     else:
         have, values = _has_inline_values(e, x)
@@ -257,6 +258,91 @@ def _getattr_frameless(e, v, kind, version, index):
     e.guard(e.op(f"icmp eq ptr {item}, null"), v, reason=miss)
     e.line(f"call void @tiered_incref(ptr {item})")
     e.alias(v, item)
+
+
+_SETATTR = _CAPI["obj_setattr"]       # the generic store
+
+
+def _reuse_float(e, v, owner, version, index):
+    """Before a float is boxed for a store: when the attribute holds an exact float that nothing
+    else references (count 1), write the new value into it and skip the store (as CPython's
+    BINARY_OP_ADD_FLOAT reuses an operand it owns alone: nobody can see the difference); the
+    code after this continues with the ordinary store otherwise.  The label where the reused
+    case joins the ordinary store's end."""
+    check, inline, same_float, reuse, go = (e.tmp()[1:] for _ in range(5))
+    same = e.op(f"icmp eq i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}")
+    e.line(f"br i1 {same}, label %{check}, label %{go}")
+    e.label(check)
+    have, values = _has_inline_values(e, owner)
+    e.line(f"br i1 {have}, label %{inline}, label %{go}")
+    e.label(inline)
+    old = e.op(f"load ptr, ptr {e.op(f'getelementptr ptr, ptr {values}, i64 {index}')}")
+    e.line(f"br i1 {e.op(f'icmp ne ptr {old}, null')}, label %{same_float}, label %{go}")
+    e.label(same_float)
+    count = field(e, old, 0, "i32" if IMMORTAL_OBJECTS else "i64")
+    alone = e.op(f"icmp eq {'i32' if IMMORTAL_OBJECTS else 'i64'} {count}, 1")
+    is_float = e.op(f"icmp eq ptr {type_of(e, old)}, @PyFloat_Type")
+    e.line(f"br i1 {e.op(f'and i1 {alone}, {is_float}')}, label %{reuse}, label %{go}")
+    e.label(reuse)
+    e.line(f"store double {e.ref(v.args[1])}, ptr {e.op(f'getelementptr i8, ptr {old}, i64 {capi.OB_FVAL}')}")
+    after = e.tmp()[1:]
+    e.line(f"br label %{after}")
+    e.label(go)
+    return after
+
+
+def _setattr(e, v):
+    """obj.name = value: where CPython had specialised the instruction, store it as it does
+    (the same type-version and inline-values or slot checks; the old value is released after
+    the store); an attribute not yet set, anything else and every miss calls PyObject_SetAttr,
+    which raises exactly as CPython does."""
+    cache = v.attrs.get("cache")
+    if cache is None or capi.ATTRIBUTES is None:
+        return _SETATTR(e, v)
+    kind, version, index = cache
+    e.force_point(v)
+    owner, x = e.ref(v.args[0]), v.args[1]
+    after = _reuse_float(e, v, owner, version, index) if x.type == FLOAT and not kind.endswith("_SLOT") else None
+    if is_obj(x.type):                      # the reference the attribute will own
+        new = e.ref(x)
+        e.line(f"call void @tiered_incref(ptr {new})")
+    else:
+        new = box_call(e, x)
+        e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
+    fast, slow, done = (e.tmp()[1:] for _ in range(3))
+    same = e.op(f"icmp eq i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}")
+    e.line(f"br i1 {same}, label %{fast}, label %{slow}")
+    e.label(fast)
+    if kind.endswith("_SLOT"):
+        slot = e.op(f"getelementptr i8, ptr {owner}, i64 {index}")
+        old = e.op(f"load ptr, ptr {slot}")
+        e.line(f"store ptr {new}, ptr {slot}")
+        e.line(f"call void @tiered_xrelease(ptr {old})")
+    else:
+        have, values = _has_inline_values(e, owner)
+        inline, store = e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {have}, label %{inline}, label %{slow}")
+        e.label(inline)
+        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+        old = e.op(f"load ptr, ptr {slot}")
+        # not set yet: CPython also records the insertion order then; PyObject_SetAttr does that
+        e.line(f"br i1 {e.op(f'icmp eq ptr {old}, null')}, label %{slow}, label %{store}")
+        e.label(store)
+        e.line(f"store ptr {new}, ptr {slot}")
+        e.line(f"call void @tiered_decref(ptr {old})")
+    e.line(f"br label %{done}")
+    e.label(slow)
+    e.m.keep(v.attrs["name"])
+    token = e.line_enter(v)
+    r = e.op(f"call i32 @PyObject_SetAttr(ptr {owner}, ptr {pointer(v.attrs['name'])}, ptr {new})")
+    e.line_leave(token)
+    e.line(f"call void @tiered_discard(ptr {new})")      # an exception may be pending
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+    e.line(f"br label %{done}")
+    e.label(done)
+    if after:
+        e.line(f"br label %{after}")
+        e.label(after)
 
 
 def _obj_getitem(e, v):
@@ -339,6 +425,7 @@ LOWER = {
     "release_unless": _release_unless,
     "list_setitem": _list_setitem,
     "getattr": _getattr,
+    "obj_setattr": _setattr,
     "obj_getitem": _obj_getitem,
     "obj_isinstance": _isinstance,
     "list_append": _list_append,
