@@ -211,6 +211,30 @@ def richards(rounds):
     return total
 
 
+# ---- particles: attribute loads and stores on instances ----------------------------------------
+class Particle:
+    def __init__(self, i):
+        self.x = i * 0.5
+        self.v = 1.0 - i * 0.01
+        self.bounces = 0
+
+
+def move(particles, dt):
+    for p in particles:
+        p.x += p.v * dt
+        if p.x > 10.0 or p.x < 0.0:
+            p.v = -p.v
+            p.bounces += 1
+    return len(particles)
+
+
+def particles(steps):
+    ps = [Particle(i) for i in range(100)]
+    for _ in range(steps):
+        move(ps, 0.05)
+    return sum(p.bounces for p in ps), round(sum(p.x for p in ps), 6)
+
+
 KERNELS = {
     "nbody_lists": (nbody_lists, (20_000,)),
     "vectors": (vectors, (400,)),
@@ -219,4 +243,5 @@ KERNELS = {
     "tree_walk": (tree_walk, (400,)),
     "queens": (queens, (30,)),
     "richards": (richards, (60,)),
+    "particles": (particles, (3000,)),
 }

@@ -415,3 +415,37 @@ def drops(xs):
 def test_del_of_a_local():
     rec = check(drops, ([1, Noisy("a")],), ([2.5],))
     assert rec.native_calls > 0
+
+
+class Signed:
+    def __neg__(self):
+        return "negated"
+
+    def __pos__(self):
+        raise ArithmeticError("no unary plus here")
+
+    def __invert__(self):
+        return ~3
+
+    def __bool__(self):
+        print("truth asked")
+        return False
+
+
+def unaries(items):
+    out = []
+    for x in items:
+        out.append(not x)
+        try:
+            out.append(-x)
+            out.append(+x)
+            out.append(~x)
+        except (TypeError, ArithmeticError) as exc:
+            out.append(repr(exc))
+    return out
+
+
+def test_unary_operators_and_not_on_objects():
+    import fractions
+    items = [3, -2.5, True, fractions.Fraction(1, 3), Signed(), "text", [], 0, None]
+    check(unaries, (items,), ([],))

@@ -305,8 +305,16 @@ class Builder(Merging, Control, Calls, Objects, Composites):
         self._operate(i, st, infer.binary, "obj_binary")
 
     def _op_unary(self, i, st, block, out):
-        """UNARY_*: replace the top value by the specialised operation's result."""
-        r = infer.unary(self, i.arg, self._top(st, 1)[0])
+        """UNARY_*: replace the top value by the specialised operation's result (of an object:
+        `not` of its truth, the others through the C-API; the object is released after)."""
+        x = self._top(st, 1)[0]
+        if not is_obj(x.type):
+            r = infer.unary(self, i.arg, x)
+        elif i.arg == "not":
+            r = self.emit("bool_not", [self._object_truth(x)])
+        else:
+            r = self.emit("obj_unary", [x], {"sym": i.arg})
+            self._release(x)
         st.stack[-1] = r
 
     def _op_compare(self, i, st, block, out):

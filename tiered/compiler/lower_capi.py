@@ -101,6 +101,14 @@ def _obj_binary(e, v):
     e.alias(v, r)
 
 
+UNARY_FUNCTIONS = {"-": "PyNumber_Negative", "+": "PyNumber_Positive", "~": "PyNumber_Invert"}
+
+
+def _obj_unary(e, v):
+    """-x, +x, ~x of an object: PyNumber_Negative / Positive / Invert."""
+    capi_call(UNARY_FUNCTIONS[v.attrs["sym"]])(e, v)
+
+
 def _checked_call(e, v, call, ll):
     """Call a one-object C-API function returning `ll`, negative when it raised: exit with the
     exception then.  The result."""
@@ -384,6 +392,7 @@ LOWER = {
     "obj_call_ex": _call_ex,
     "obj_delitem": _status_call("PyObject_DelItem"),
     "obj_binary": _obj_binary,
+    "obj_unary": _obj_unary,
     "obj_compare": _obj_compare,
     "obj_truth": _obj_truth,
     "obj_len": _obj_len,

@@ -136,6 +136,7 @@ OPS = {o.name: o for o in [
     _op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     # generic operators through the C-API (a number operand is boxed for the call): attrs sym
     _op("obj_binary", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # + inplace
+    _op("obj_unary", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # - + ~
     _op("obj_compare", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_truth", 1, BOOL, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_len", 1, INT, Exit.RAISED, pure=False, raises=True, python=True, frameless=True),

@@ -55,6 +55,7 @@ FUNCTIONS = {
     "PyObject_GetIter": "declare ptr @PyObject_GetIter(ptr)",
     "PyIter_Next": "declare ptr @PyIter_Next(ptr)",
     "PyNumber_Power": "declare ptr @PyNumber_Power(ptr, ptr, ptr)",
+    **{f"PyNumber_{op}": f"declare ptr @PyNumber_{op}(ptr)" for op in ("Negative", "Positive", "Invert")},
     "PyNumber_InPlacePower": "declare ptr @PyNumber_InPlacePower(ptr, ptr, ptr)",
     **{f"PyNumber_{kind}{op}": f"declare ptr @PyNumber_{kind}{op}(ptr, ptr)" for kind in ("", "InPlace")
        for op in ("Add", "Subtract", "Multiply", "TrueDivide", "FloorDivide", "Remainder", "Lshift",
