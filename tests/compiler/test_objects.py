@@ -449,3 +449,18 @@ def test_unary_operators_and_not_on_objects():
     import fractions
     items = [3, -2.5, True, fractions.Fraction(1, 3), Signed(), "text", [], 0, None]
     check(unaries, (items,), ([],))
+
+
+def count_true(items):
+    n = 0
+    for x in items:
+        if x:                          # True, False and None inline; the rest asked
+            n += 1
+        if not x:
+            n -= 10
+    return n
+
+
+def test_truth_of_items_of_any_class():
+    items = [True, False, None, 0, 1, 0.0, "", "a", [], [0], Truthy(1), Truthy(0)]
+    check(count_true, (items,), ([True] * 5,), ([Truthy(None)],))

@@ -165,8 +165,21 @@ def _obj_compare(e, v):
 
 
 def _obj_truth(e, v):
-    """The truth of an object: PyObject_IsTrue."""
-    e.define(v, f"icmp ne i32 {_checked_call(e, v, 'PyObject_IsTrue', 'i32')}, 0")
+    """The truth of an object: True, False and None answered inline (as PyObject_IsTrue's own
+    first tests do), anything else by PyObject_IsTrue."""
+    x = e.ref(v.args[0])
+    is_true = e.op(f"icmp eq ptr {x}, @_Py_TrueStruct")
+    is_false = e.op(f"icmp eq ptr {x}, @_Py_FalseStruct")
+    is_none = e.op(f"icmp eq ptr {x}, @_Py_NoneStruct")
+    known = e.op(f"or i1 {is_true}, {e.op(f'or i1 {is_false}, {is_none}')}")
+    start, slow, done = e.cur, e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {known}, label %{done}, label %{slow}")
+    e.label(slow)
+    answer = e.op(f"icmp ne i32 {_checked_call(e, v, 'PyObject_IsTrue', 'i32')}, 0")
+    slow_end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.define(v, f"phi i1 [{is_true}, %{start}], [{answer}, %{slow_end}]")
 
 
 def _status_call(fn, name=False):
