@@ -100,7 +100,7 @@ class FnEmitter:
         if capi.FRAMES is None or v.state is None:
             return None
         addr = self.op(f"load i64, ptr {self.m.line_site(v.state.offset)}")
-        slot = self.op("call ptr @tiered_frame_slot()")
+        slot = self.frame_slot()
         use, go = self.tmp()[1:], self.tmp()[1:]
         before = self.cur
         ok = self.op(f"and i1 {self.op(f'icmp ne ptr {slot}, null')}, {self.op(f'icmp ne i64 {addr}, 0')}")
@@ -112,6 +112,17 @@ class FnEmitter:
         self.label(go)
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
                 self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
+
+    def frame_slot(self):
+        """Where the running interpreter frame keeps its current instruction (NULL if there is
+        no frame): read through this call's thread state when the path is known."""
+        if capi.CURRENT_FRAME is None:
+            return self.op("call ptr @tiered_frame_slot()")
+        cframe, current = capi.CURRENT_FRAME
+        cf = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {self.thread_state()}, i64 {cframe}')}")
+        iframe = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {cf}, i64 {current}')}")
+        slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
+        return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
 
     def line_leave(self, token):
         """After the call: give the frame back the instruction it was at."""
