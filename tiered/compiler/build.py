@@ -10,6 +10,7 @@ from . import infer
 from .build_calls import Calls, NeedReturnType
 from .build_composite import Composites
 from .build_control import Control, NeedBoxedReturns
+from .build_methods import Methods
 from .build_objects import Objects
 from .decode import CO_GENERATOR_LIKE, decode, hints
 from .frame_state import NULL, FrameState, Known, RangeArgs, SeqIter, VTuple
@@ -19,7 +20,7 @@ from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 
 
-class Builder(Merging, Control, Calls, Objects, Composites):
+class Builder(Merging, Control, Calls, Objects, Methods, Composites):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False,

@@ -6,8 +6,7 @@ left alone).  Every op here either cannot exit or exits before it changes any co
 from ..reasons import Exit
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
-from .ops import BOOL, FLOAT, INT, is_obj
-from .lower_capi import LOWER as _CAPI
+from .ops import BOOL, INT, is_obj
 from .lower_capi import box_call, capi_call, field, generic, join_slow_path, pointer, type_of
 
 _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
@@ -79,35 +78,6 @@ def _guard_class(e, v):
     x = e.ref(v.args[0])
     e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {pointer(v.attrs['cls'])}"), v)
     e.alias(v, x)
-
-
-def _guard_method(e, v):
-    """Exit unless a method of the class is what CPython's method load would find: the object
-    is exactly of the class (compared through a weak reference: once the class died nothing
-    matches), the class has its version, the object keeps its attributes inline (no __dict__
-    of its own) and the class's shared keys have their version (no attribute of that name)."""
-    x = e.ref(v.args[0])
-    ref = v.attrs["cls"]
-    e.m.keep(ref)
-    ty = type_of(e, x)
-    cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
-    e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
-    e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
-    keys = field(e, ty, capi.CACHED_KEYS, "ptr")
-    e.guard(e.op(f"icmp eq ptr {keys}, null"), v)
-    e.guard(e.op(f"icmp ne i32 {field(e, keys, capi.DK_VERSION, 'i32')}, {v.attrs['keys']}"), v)
-    e.guard(e.op(f"xor i1 {_has_inline_values(e, x)[0]}, true"), v)
-    e.alias(v, x)
-
-
-def _has_inline_values(e, x):
-    """Whether an instance keeps its attributes inline (i1), and the pointer to them."""
-    _, values_kind, values_offset = capi.ATTRIBUTES
-    word = field(e, x, values_offset)
-    if values_kind == "tagged":          # the word is values - 1, tagged by its low bit
-        return (e.op(f"icmp ne i64 {e.op(f'and i64 {word}, 1')}, 0"),
-                e.op(f"inttoptr i64 {e.op(f'add i64 {word}, 1')} to ptr"))
-    return e.op(f"icmp ne i64 {word}, 0"), e.op(f"inttoptr i64 {word} to ptr")
 
 
 def _unbox_float(e, v):
@@ -205,146 +175,6 @@ def _release_unless(e, v):
     e.label(done)
 
 
-def _getattr(e, v):
-    """obj.name: where CPython had specialised the instruction, read the attribute as it does
-    (the same type-version, inline-values or slot guards); anything else, and every guard
-    miss, calls PyObject_GetAttr, which raises exactly as CPython does."""
-    cache = v.attrs.get("cache")
-    if cache is None or capi.ATTRIBUTES is None:
-        return capi_call("PyObject_GetAttr")(e, v)
-    kind, version, index = cache
-    if e.fn.attrs.get("frameless"):
-        return _getattr_frameless(e, v, kind, version, index)
-    e.force_point(v)
-    x = e.ref(v.args[0])
-    fast, slow, hit, done = (e.tmp()[1:] for _ in range(4))
-    same = e.op(f"icmp eq i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}")
-    e.line(f"br i1 {same}, label %{fast}, label %{slow}")
-    e.label(fast)
-    if kind.endswith("_SLOT"):
-        slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
-    else:
-        have, values = _has_inline_values(e, x)
-        inline = e.tmp()[1:]
-        e.line(f"br i1 {have}, label %{inline}, label %{slow}")
-        e.label(inline)
-        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
-    item = e.op(f"load ptr, ptr {slot}")
-    e.line(f"br i1 {e.op(f'icmp ne ptr {item}, null')}, label %{hit}, label %{slow}")
-    e.label(hit)
-    e.line(f"call void @tiered_incref(ptr {item})")
-    e.line(f"br label %{done}")
-    e.label(slow)
-    e.m.keep(v.attrs["name"])
-    token = e.line_enter(v)
-    r = e.op(f"call ptr @PyObject_GetAttr(ptr {x}, ptr {pointer(v.attrs['name'])})")
-    e.line_leave(token)
-    join_slow_path(e, v, r, item, hit, done)
-
-
-def _getattr_frameless(e, v, kind, version, index):
-    """obj.name in a frameless specialisation: CPython's specialised read, and an exit (no
-    lookup that could run Python code) wherever it would miss."""
-    x = e.ref(v.args[0])
-    miss = Exit.TYPE_GUARD
-    e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
-    if kind.endswith("_SLOT"):
-        slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
-    else:
-        have, values = _has_inline_values(e, x)
-        e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
-        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
-    item = e.op(f"load ptr, ptr {slot}")
-    e.guard(e.op(f"icmp eq ptr {item}, null"), v, reason=miss)
-    e.line(f"call void @tiered_incref(ptr {item})")
-    e.alias(v, item)
-
-
-_SETATTR = _CAPI["obj_setattr"]       # the generic store
-
-
-def _reuse_float(e, v, owner, version, index):
-    """Before a float is boxed for a store: when the attribute holds an exact float that nothing
-    else references (count 1), write the new value into it and skip the store (as CPython's
-    BINARY_OP_ADD_FLOAT reuses an operand it owns alone: nobody can see the difference); the
-    code after this continues with the ordinary store otherwise.  The label where the reused
-    case joins the ordinary store's end."""
-    check, inline, same_float, reuse, go = (e.tmp()[1:] for _ in range(5))
-    same = e.op(f"icmp eq i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}")
-    e.line(f"br i1 {same}, label %{check}, label %{go}")
-    e.label(check)
-    have, values = _has_inline_values(e, owner)
-    e.line(f"br i1 {have}, label %{inline}, label %{go}")
-    e.label(inline)
-    old = e.op(f"load ptr, ptr {e.op(f'getelementptr ptr, ptr {values}, i64 {index}')}")
-    e.line(f"br i1 {e.op(f'icmp ne ptr {old}, null')}, label %{same_float}, label %{go}")
-    e.label(same_float)
-    count = field(e, old, 0, "i32" if IMMORTAL_OBJECTS else "i64")
-    alone = e.op(f"icmp eq {'i32' if IMMORTAL_OBJECTS else 'i64'} {count}, 1")
-    is_float = e.op(f"icmp eq ptr {type_of(e, old)}, @PyFloat_Type")
-    e.line(f"br i1 {e.op(f'and i1 {alone}, {is_float}')}, label %{reuse}, label %{go}")
-    e.label(reuse)
-    e.line(f"store double {e.ref(v.args[1])}, ptr {e.op(f'getelementptr i8, ptr {old}, i64 {capi.OB_FVAL}')}")
-    after = e.tmp()[1:]
-    e.line(f"br label %{after}")
-    e.label(go)
-    return after
-
-
-def _setattr(e, v):
-    """obj.name = value: where CPython had specialised the instruction, store it as it does
-    (the same type-version and inline-values or slot checks; the old value is released after
-    the store); an attribute not yet set, anything else and every miss calls PyObject_SetAttr,
-    which raises exactly as CPython does."""
-    cache = v.attrs.get("cache")
-    if cache is None or capi.ATTRIBUTES is None:
-        return _SETATTR(e, v)
-    kind, version, index = cache
-    e.force_point(v)
-    owner, x = e.ref(v.args[0]), v.args[1]
-    after = _reuse_float(e, v, owner, version, index) if x.type == FLOAT and not kind.endswith("_SLOT") else None
-    if is_obj(x.type):                      # the reference the attribute will own
-        new = e.ref(x)
-        e.line(f"call void @tiered_incref(ptr {new})")
-    else:
-        new = box_call(e, x)
-        e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
-    fast, slow, done = (e.tmp()[1:] for _ in range(3))
-    same = e.op(f"icmp eq i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}")
-    e.line(f"br i1 {same}, label %{fast}, label %{slow}")
-    e.label(fast)
-    if kind.endswith("_SLOT"):
-        slot = e.op(f"getelementptr i8, ptr {owner}, i64 {index}")
-        old = e.op(f"load ptr, ptr {slot}")
-        e.line(f"store ptr {new}, ptr {slot}")
-        e.line(f"call void @tiered_xrelease(ptr {old})")
-    else:
-        have, values = _has_inline_values(e, owner)
-        inline, store = e.tmp()[1:], e.tmp()[1:]
-        e.line(f"br i1 {have}, label %{inline}, label %{slow}")
-        e.label(inline)
-        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
-        old = e.op(f"load ptr, ptr {slot}")
-        # not set yet: CPython also records the insertion order then; PyObject_SetAttr does that
-        e.line(f"br i1 {e.op(f'icmp eq ptr {old}, null')}, label %{slow}, label %{store}")
-        e.label(store)
-        e.line(f"store ptr {new}, ptr {slot}")
-        e.line(f"call void @tiered_decref(ptr {old})")
-    e.line(f"br label %{done}")
-    e.label(slow)
-    e.m.keep(v.attrs["name"])
-    token = e.line_enter(v)
-    r = e.op(f"call i32 @PyObject_SetAttr(ptr {owner}, ptr {pointer(v.attrs['name'])}, ptr {new})")
-    e.line_leave(token)
-    e.line(f"call void @tiered_discard(ptr {new})")      # an exception may be pending
-    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
-    e.line(f"br label %{done}")
-    e.label(done)
-    if after:
-        e.line(f"br label %{after}")
-        e.label(after)
-
-
 def _obj_getitem(e, v):
     """obj[key] through PyObject_GetItem (a number key boxed for it); an int key into an exact
     list or tuple, in range, is read inline first."""
@@ -416,7 +246,6 @@ LOWER = {
     "xdecref": lambda e, v: e.line(f"call void @tiered_xrelease(ptr {e.ref(v.args[0])})"),
     "box": _box,
     "guard_class": _guard_class,
-    "guard_method": _guard_method,
     "unbox_float": _unbox_float,
     "unbox_int": _unbox_int,
     "seq_len": lambda e, v: e.alias(v, field(e, e.ref(v.args[0]), capi.OB_SIZE)),
@@ -424,8 +253,6 @@ LOWER = {
     "seq_next": _seq_next,
     "release_unless": _release_unless,
     "list_setitem": _list_setitem,
-    "getattr": _getattr,
-    "obj_setattr": _setattr,
     "obj_getitem": _obj_getitem,
     "obj_isinstance": _isinstance,
     "list_append": _list_append,
