@@ -134,3 +134,26 @@ def test_jit_leaves_generators_untouched():
     g = tiered.jit(gen)
     assert g is gen and gen.__code__ is code and list(gen(3)) == [0, 2, 4]
     assert manager.record_for(gen).refusal.name == "GENERATOR"
+
+
+SCALE = 1
+
+
+def scaled_sum(n):
+    s = 0
+    for i in range(n):
+        s += i * SCALE            # a global: the compiled guards read this module's dict
+    return s
+
+
+def test_a_function_made_from_the_installed_code_with_other_globals_runs_as_cpython():
+    import types
+    f = eager_copy(scaled_sum)
+    assert manager.compile_for(f, (int,)) is not None
+    rec = manager.record_for(f)
+    before = rec.native_calls
+    assert f(10) == 45 and rec.native_calls == before + 1
+    other = types.FunctionType(f.__code__, {"SCALE": 100, "__builtins__": __builtins__}, "other")
+    assert other(10) == 4500                        # its own SCALE, in the interpreter
+    assert rec.native_calls == before + 1           # the native entry sent it back at once
+    assert f(10) == 45 and rec.native_calls == before + 2

@@ -13,8 +13,11 @@ HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
 class ModuleEmitter:
     """Collects the specialisations of one function into one LLVM module."""
 
-    def __init__(self, prefix, helpers, sentinels, force_exits=False):
+    def __init__(self, prefix, helpers, sentinels, force_exits=False, globals_=None):
         self.prefix, self.force = prefix, force_exits
+        # the globals the code was compiled for: compared by address only, never kept (the
+        # function holds them whenever its code runs as that function)
+        self.globals_address = id(globals_) if globals_ is not None else None
         self.sentinel, self.interpret, self.unbound = sentinels
         self.exit_helper, self.miss_helper = helpers
         self.globals, self.kept = [], list(helpers) + list(sentinels)
@@ -62,6 +65,24 @@ class ModuleEmitter:
             f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
             f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "untraced:"]
 
+    def _globals_check(self):
+        """Entry lines that send the call to the interpreter when the running frame has other
+        globals than the code was compiled for (a function made from this code object with
+        other globals: its guards would read the wrong dict)."""
+        if self.globals_address is None or capi.CURRENT_FRAME is None or capi.FRAME_GLOBALS is None:
+            return []
+        cframe, current = capi.CURRENT_FRAME
+        interpret = pointer(self.interpret)
+        return ["  %gts = call ptr @PyThreadState_Get()",
+                f"  %gcfp = getelementptr i8, ptr %gts, i64 {cframe}", "  %gcf = load ptr, ptr %gcfp",
+                f"  %gifp = getelementptr i8, ptr %gcf, i64 {current}", "  %gif = load ptr, ptr %gifp",
+                "  %gnone = icmp eq ptr %gif, null", "  br i1 %gnone, label %othergl, label %readgl",
+                "readgl:", f"  %gglp = getelementptr i8, ptr %gif, i64 {capi.FRAME_GLOBALS}",
+                "  %ggl = load ptr, ptr %gglp",
+                f"  %gsame = icmp eq ptr %ggl, inttoptr (i64 {self.globals_address} to ptr)",
+                "  br i1 %gsame, label %ownglobals, label %othergl", "othergl:",
+                f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "ownglobals:"]
+
     def _class_check(self, t, ty, out):
         """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class.
         A class that may die is compared through a weak reference, which the module keeps:
@@ -83,6 +104,7 @@ class ModuleEmitter:
         lines = [f"define ptr @{self.prefix}_entry(ptr %self, ptr %args, i64 %nargs) {{", "entry:",
                  "  %ovf = alloca i32"]
         lines += self._traced_check()
+        lines += self._globals_check()
         lines += ["  %limit = call i32 @Py_GetRecursionLimit()", "  %limit64 = sext i32 %limit to i64"]
         for j in range(n):
             lines += [f"  %p{j} = getelementptr ptr, ptr %args, i64 {j}", f"  %a{j} = load ptr, ptr %p{j}",

@@ -331,3 +331,16 @@ def _current_frame_path():
 
 
 CURRENT_FRAME = _current_frame_path()    # (cframe in a thread state, current_frame in it) or None
+
+
+def _frame_globals_offset():
+    """Where an interpreter frame keeps its globals dict, found on this very frame (None when
+    not found: the native entry then cannot tell which globals its caller runs with)."""
+    if FRAMES is None:
+        return None
+    iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
+    found = [k for k in range(0, 80, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(globals())]
+    return found[0] if len(found) == 1 else None
+
+
+FRAME_GLOBALS = _frame_globals_offset()   # f_globals in an interpreter frame, or None

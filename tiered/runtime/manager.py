@@ -198,7 +198,8 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         from ..compiler.lower_module import ModuleEmitter
         helpers = deopt.make_helpers(rec, layouts)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-        mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET, deopt.UNBOUND), force)
+        mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET, deopt.UNBOUND), force,
+                            func.__globals__)
         text, entry, inner, counters = mod.emit([(f, b) for (_, f), b in zip(built, bases)])
         compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"),
                                          counters + tuple(mod.line_sites.values()))
