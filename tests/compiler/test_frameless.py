@@ -233,6 +233,9 @@ class Holder:
     def size(self):
         return len(self.items)              # frameless: a list, tuple or dict read inline
 
+    def listy(self):
+        return isinstance(self.items, list)     # frameless: exact, or a builtin's subtype test
+
 
 class Sized:
     def __len__(self):
@@ -254,3 +257,23 @@ def test_len_in_a_frameless_callee_reads_lists_tuples_dicts_and_exits_for_others
     assert "call_native" in ops_of(rec)
     if not forced_exits():
         assert exits_of(rec, Exit.CALLEE_EXITED) == 1          # the Sized(): then CPython goes on
+
+
+class MyList(list):
+    pass
+
+
+def count_listy(holders):
+    n = 0
+    for h in holders:
+        n += h.listy()
+    return n
+
+
+def test_isinstance_in_a_frameless_callee_answers_builtins_and_exits_for_other_classes():
+    warm(count_listy, [Holder([1]), Holder((2,))])
+    rec = check(count_listy, ([Holder([1]), Holder((2,)), Holder("s"), Holder({})],),
+                ([Holder([]), Holder(MyList())],))
+    assert "call_native" in ops_of(rec)
+    if not forced_exits():
+        assert exits_of(rec, Exit.CALLEE_EXITED) == 1        # MyList: CPython asks its class

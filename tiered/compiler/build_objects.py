@@ -243,7 +243,8 @@ class Objects:
             if type(c) is not type or x.type == NONE:
                 return None
             return self.const(c in {INT: int, FLOAT: float, BOOL: bool}[x.type].__mro__)
-        return self.emit("obj_isinstance", [x, cls])
+        plain = cls.op == "obj_const" and type(cls.attrs.get("value")) is type     # no __instancecheck__
+        return self.emit("obj_isinstance", [x, cls], {"plain": plain})
 
     # ---- identity, membership, attribute stores, lists -------------------------------------
     def _op_is(self, i, st, block, out):

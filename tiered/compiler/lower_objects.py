@@ -211,26 +211,55 @@ def _list_append(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
+# builtin classes whose instances report their own type as __class__: for an object exactly of
+# one of these, isinstance(x, a plain class) is PyType_IsSubtype(type(x), cls), with no lookup
+_PLAIN_INSTANCES = (list, dict, tuple, str, int, float, bool, type(None), set, frozenset, bytes,
+                    bytearray, complex)
+
+
 def _isinstance(e, v):
     """isinstance(x, cls): true at once when x's type is exactly cls (CPython's own first
-    test), else PyObject_IsInstance (-1: it raised, exit with the exception)."""
+    test); for a plain class (no metaclass) and an object of a builtin class, the subtype
+    test of its type; else PyObject_IsInstance (-1: it raised, exit with the exception).  In
+    a frameless specialisation nothing that may run Python code is called: anything else exits."""
     x, cls = (e.ref(a) for a in v.args)
-    if e.fn.attrs.get("frameless"):        # no __instancecheck__ may run: anything else exits
-        e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {cls}"), v, reason=Exit.TYPE_GUARD)
-        return e.alias(v, "true")
-    e.force_point(v)
-    exact = e.op(f"icmp eq ptr {type_of(e, x)}, {cls}")
-    fast, slow, done = e.cur, e.tmp()[1:], e.tmp()[1:]
-    e.line(f"br i1 {exact}, label %{done}, label %{slow}")
-    e.label(slow)
-    token = e.line_enter(v)
-    r = e.op(f"call i32 @PyObject_IsInstance(ptr {x}, ptr {cls})")
-    e.line_leave(token)
-    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
-    answer, slow_end = e.op(f"icmp ne i32 {r}, 0"), e.cur
-    e.line(f"br label %{done}")
+    frameless = e.fn.attrs.get("frameless")
+    if not frameless:
+        e.force_point(v)
+    ty = type_of(e, x)
+    exact = e.op(f"icmp eq ptr {ty}, {cls}")
+    fast, done = e.cur, e.tmp()[1:]
+    answers = [("true", fast)]
+    if v.attrs.get("plain"):
+        subtype, other = e.tmp()[1:], e.tmp()[1:]
+        known = e.op(f"icmp eq ptr {ty}, {pointer(_PLAIN_INSTANCES[0])}")
+        for c in _PLAIN_INSTANCES[1:]:
+            known = e.op(f"or i1 {known}, {e.op(f'icmp eq ptr {ty}, {pointer(c)}')}")
+        checked = e.tmp()[1:]
+        e.line(f"br i1 {exact}, label %{done}, label %{checked}")
+        e.label(checked)
+        e.line(f"br i1 {known}, label %{subtype}, label %{other}")
+        e.label(subtype)
+        r = e.op(f"call i32 @PyType_IsSubtype(ptr {ty}, ptr {cls})")
+        answers.append((e.op(f"icmp ne i32 {r}, 0"), e.cur))
+        e.line(f"br label %{done}")
+        e.label(other)
+    else:
+        slow = e.tmp()[1:]
+        e.line(f"br i1 {exact}, label %{done}, label %{slow}")
+        e.label(slow)
+    if frameless:                   # no __instancecheck__ or __class__ may run here: exit
+        e.guard("true", v, reason=Exit.TYPE_GUARD)
+        e.line("unreachable")
+    else:
+        token = e.line_enter(v)
+        r = e.op(f"call i32 @PyObject_IsInstance(ptr {x}, ptr {cls})")
+        e.line_leave(token)
+        e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+        answers.append((e.op(f"icmp ne i32 {r}, 0"), e.cur))
+        e.line(f"br label %{done}")
     e.label(done)
-    e.define(v, f"phi i1 [true, %{fast}], [{answer}, %{slow_end}]")
+    e.define(v, "phi i1 " + ", ".join(f"[{a}, %{b}]" for a, b in answers))
 
 
 def _obj_const(e, v):

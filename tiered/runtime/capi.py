@@ -35,6 +35,7 @@ FUNCTIONS = {
     "PyObject_IsTrue": "declare i32 @PyObject_IsTrue(ptr)",
     "PyObject_Size": "declare i64 @PyObject_Size(ptr)",
     "PyObject_IsInstance": "declare i32 @PyObject_IsInstance(ptr, ptr)",
+    "PyType_IsSubtype": "declare i32 @PyType_IsSubtype(ptr, ptr)",
     "PySequence_Contains": "declare i32 @PySequence_Contains(ptr, ptr)",
     "PyObject_SetAttr": "declare i32 @PyObject_SetAttr(ptr, ptr, ptr)",
     "PyObject_SetItem": "declare i32 @PyObject_SetItem(ptr, ptr, ptr)",
