@@ -117,3 +117,17 @@ def test_comparisons(pred):
     check(cmp, *[(a, b) for a in FLOAT_SPECIALS for b in FLOAT_SPECIALS])
     check(cmp, *[(a, b) for a in [2**53 + 1, 3, -2**63] for b in [float(2**53), 3.0, math.nan]])
     assert fn(1, 2) == cmp(1, 2)
+
+
+def nan_signs(x):
+    s = 0.0
+    for _ in range(2):
+        s += math.copysign(x, math.inf * 0)            # constants: a NaN with the processor's sign
+        s += math.copysign(x, math.inf - math.inf) * 10
+        s += math.copysign(x, -(math.inf * 0)) * 100
+        s += math.copysign(x, 0.0 * -math.inf) * 1000
+    return s
+
+
+def test_a_nan_computed_from_constants_has_the_sign_cpython_gives_it():
+    check(nan_signs, (1.0,), (2.5,))

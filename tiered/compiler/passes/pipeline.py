@@ -1,8 +1,8 @@
 """Pass pipeline: built IR → optimised IR; the passes in order, verified after each."""
 from .. import ir
-from . import dce, guards, phis
+from . import dce, fold, guards, phis
 
-PASSES = [("phis", phis.run), ("guards", guards.run), ("dce", dce.run)]
+PASSES = [("phis", phis.run), ("fold", fold.run), ("guards", guards.run), ("dce", dce.run)]
 
 
 def run(fn):
