@@ -126,6 +126,8 @@ def nan_signs(x):
         s += math.copysign(x, math.inf - math.inf) * 10
         s += math.copysign(x, -(math.inf * 0)) * 100
         s += math.copysign(x, 0.0 * -math.inf) * 1000
+        s += math.copysign(x, math.inf / math.inf) * 10000
+        s += math.copysign(x, math.inf % 3.0) * 100000
     return s
 
 

@@ -9,18 +9,26 @@ import operator
 
 from ..ops import FLOAT
 
-# pure float ops without exits → how Python computes them (the same C double operations)
+# float ops → how Python computes them (the same C double operations; inf / inf is a NaN too)
 FOLD = {"float_add": operator.add, "float_sub": operator.sub, "float_mul": operator.mul,
-        "float_neg": operator.neg, "float_abs": abs, "int_to_float": float}
+        "float_neg": operator.neg, "float_abs": abs, "int_to_float": float,
+        "float_truediv": operator.truediv, "float_floordiv": operator.floordiv, "float_mod": operator.mod}
 
 
 def run(fn):
-    """Replace each foldable op whose operands are all constants by the constant it computes."""
+    """Replace each foldable op whose operands are all constants by the constant it computes
+    (a division only by a nonzero constant: its exit can then never be taken)."""
     for b in fn.blocks:
         for v in b.body:
             compute = FOLD.get(v.op)
             if compute is None or not all(a.op == "const" for a in v.args):
                 continue
-            value = compute(*(a.attrs["value"] for a in v.args))
-            v.op, v.args, v.attrs, v.type = "const", [], {"value": value}, FLOAT
+            operands = [a.attrs["value"] for a in v.args]
+            if v.state is not None and operands[-1] == 0:
+                continue                  # a division by zero: the interpreter raises it
+            try:
+                value = compute(*operands)
+            except ArithmeticError:
+                continue
+            v.op, v.args, v.attrs, v.type, v.state = "const", [], {"value": value}, FLOAT, None
     return fn
