@@ -123,6 +123,9 @@ class SamplingHook:
         except Exception:          # noqa: BLE001 - the profiler never disturbs the program
             pass
         finally:
+            # this very frame is among the threads' top frames: a local still naming it would
+            # keep it alive in a cycle until the next collection (a leak check would see it)
+            top = f = None
             self.busy = False
 
     def _count(self, frame):
