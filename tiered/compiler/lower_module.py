@@ -73,8 +73,10 @@ class ModuleEmitter:
             return []
         cframe, current = capi.CURRENT_FRAME
         interpret = pointer(self.interpret)
-        return ["  %gts = call ptr @PyThreadState_Get()",
-                f"  %gcfp = getelementptr i8, ptr %gts, i64 {cframe}", "  %gcf = load ptr, ptr %gcfp",
+        # the thread state the trace check read already, when it read one
+        ts = ["  %gts = bitcast ptr %ts to ptr"] if tracing.OFFSETS is not None else \
+            ["  %gts = call ptr @PyThreadState_Get()"]
+        return ts + [f"  %gcfp = getelementptr i8, ptr %gts, i64 {cframe}", "  %gcf = load ptr, ptr %gcfp",
                 f"  %gifp = getelementptr i8, ptr %gcf, i64 {current}", "  %gif = load ptr, ptr %gifp",
                 "  %gnone = icmp eq ptr %gif, null", "  br i1 %gnone, label %othergl, label %readgl",
                 "readgl:", f"  %gglp = getelementptr i8, ptr %gif, i64 {capi.FRAME_GLOBALS}",
