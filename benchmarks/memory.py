@@ -69,6 +69,26 @@ def rss_kb(pid="self"):
         return 0
 
 
+def mapped_kb():
+    """Resident KiB of this process by kind of mapping (Linux; zeros elsewhere): anonymous data
+    (malloc heap and arenas), anonymous executable (JIT machine code), and file-backed."""
+    kinds = {"anon": 0, "code": 0, "file": 0}
+    try:
+        with open("/proc/self/smaps") as fh:
+            kind = "file"
+            for line in fh:
+                head = line.split()
+                if head and "-" in head[0] and len(head) >= 5:
+                    path = head[5] if len(head) > 5 else ""
+                    anon = not path or path.startswith("[")
+                    kind = ("code" if "x" in head[1] else "anon") if anon else "file"
+                elif head and head[0] == "Rss:":
+                    kinds[kind] += int(head[1])
+    except OSError:
+        pass
+    return kinds
+
+
 def helper_rss_kb():
     """Resident set size of the optimiser's helper process in KiB, 0 while there is none."""
     pid = optimiser.helper_pid()
@@ -77,7 +97,7 @@ def helper_rss_kb():
 
 def run(cycles, on_sample=None):
     """Run the cycles; samples of (cycle, RSS KiB, traced Python KiB, live engines, live records,
-    RSS KiB of the optimiser's helper process or 0),
+    RSS KiB of the optimiser's helper process or 0, anonymous data KiB, anonymous code KiB),
     each also passed to on_sample as it is taken (a long soak shows its progress)."""
     tracemalloc.start()
     f, dead, samples = new_function(), [], []
@@ -91,8 +111,10 @@ def run(cycles, on_sample=None):
         if k % every == 0 or k == cycles:
             gc.collect()
             manager.RECORDS.prune()
+            kinds = mapped_kb()
             samples.append((k, rss_kb(), tracemalloc.get_traced_memory()[0] // 1024,
-                            engine.live_engines(), len(manager.RECORDS), helper_rss_kb()))
+                            engine.live_engines(), len(manager.RECORDS), helper_rss_kb(),
+                            kinds["anon"], kinds["code"]))
             if on_sample:
                 on_sample(samples[-1])
     seconds = time.perf_counter() - started
@@ -104,9 +126,9 @@ def run(cycles, on_sample=None):
 
 def print_sample(sample):
     """One row of the table, printed at once."""
-    k, rss, py, engines, records, helper = sample
+    k, rss, py, engines, records, helper, anon, code = sample
     print(f"{k:>8} {rss / 1024:8.1f} {py / 1024:10.2f} {engines:>8} {records:>8} "
-          f"{helper / 1024:10.1f}", flush=True)
+          f"{helper / 1024:10.1f} {anon / 1024:8.1f} {code / 1024:8.1f}", flush=True)
 
 
 def main():
@@ -119,7 +141,7 @@ def main():
         print(json.dumps(run(args.cycles)))
         return
     print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB':>10} {'engines':>8} {'records':>8} "
-          f"{'helper MiB':>10}", flush=True)
+          f"{'helper MiB':>10} {'anon MiB':>8} {'code MiB':>8}", flush=True)
     out = run(args.cycles, on_sample=print_sample)
     print(f"Python {sys.version.split()[0]}: {out['cycles']} cycles in {out['seconds']} s "
           f"({out['totals']['compiled']} compiles)")
