@@ -277,3 +277,24 @@ def test_isinstance_in_a_frameless_callee_answers_builtins_and_exits_for_other_c
     assert "call_native" in ops_of(rec)
     if not forced_exits():
         assert exits_of(rec, Exit.CALLEE_EXITED) == 1        # MyList: CPython asks its class
+
+
+def x_of(p):
+    return p.x                             # a plain function (not a method) on an object
+
+
+def sum_x(p, n):
+    s = 0.0
+    for _ in range(n):
+        s += x_of(p)
+    return s
+
+
+def test_a_native_call_of_a_function_on_objects_releases_its_arguments():
+    import sys
+    p = Point(1.5, 0.0)
+    warm(sum_x, p, 3)
+    before = sys.getrefcount(p)
+    rec = check(sum_x, (p, 50), (Point(2.0, 1.0), 0))
+    assert "call_native" in ops_of(rec) and "obj_call" not in ops_of(rec)
+    assert sys.getrefcount(p) == before                 # one reference per call leaked before

@@ -86,6 +86,9 @@ class Calls:
             r = self._call_with_objects(fn, vals)
             if r is None and isinstance(fn, types.FunctionType):
                 r = self._call_python(fn, vals)
+                if r is not None:             # the callee took its own references
+                    for v in vals:
+                        self._release(v)
             return r
         if fn is range:
             return self._range(vals)
