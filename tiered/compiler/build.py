@@ -330,8 +330,9 @@ class NeedGenericSelfCalls(Exception):
 
 def frameless_op(op, attrs):
     """Whether an op may be in a frameless specialisation (an attribute load only as CPython
-    specialised it: its miss then exits)."""
-    return OPS[op].frameless and not (op == "getattr" and attrs.get("cache") is None)
+    specialised it: its miss then exits; the builder marks an op `frameless` where its operands'
+    classes make it so)."""
+    return attrs.get("frameless", OPS[op].frameless) and not (op == "getattr" and attrs.get("cache") is None)
 
 
 def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None,

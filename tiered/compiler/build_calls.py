@@ -5,7 +5,7 @@ from . import infer
 from .frame_state import NULL, Known, RangeArgs
 from .infer import Unsupported
 from .ir import Value
-from .ops import BOOL, INT, NONE, is_obj
+from .ops import BOOL, INT, NONE, OBJ, is_obj
 
 
 class NeedReturnType(Exception):
@@ -114,6 +114,14 @@ class Calls:
         """Emit a native call to fn (itself, or a compiled specialisation that an exit may call
         again: a function of numbers, or a frameless one); None: call it generically."""
         types_ = tuple(v.type for v in vals)
+        if fn is self.func and self.self_calls and types_ != tuple(p.type for p in self.fn.params):
+            if not all(is_obj(t) for t in types_):
+                return None
+            # recursion on objects of other classes: the module's dispatcher picks the
+            # specialisation by their classes at run time (lower_module), the result boxed
+            self.made_self_call = True
+            self.fn.attrs["dispatch"] = True
+            return self.emit("call_native", vals, {"target": None, "self": True, "dispatch": True}, type=OBJ)
         if any(is_obj(t) and t.cls is None for t in types_):
             return None                       # a callee is specialised on exact classes
         if fn is self.func:

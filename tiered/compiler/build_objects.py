@@ -10,9 +10,11 @@ from .decode import SPECIALISED_BINARY, attr_cache, specialisation_failed
 from .frame_state import SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
-from .ops import BOOL, FLOAT, INT, NONE, OBJ, ObjType, is_obj
+from .ops import BOOL, FLOAT, INT, NONE, OBJ, PLAIN_INSTANCES, ObjType, is_obj
 
 SEQUENCES = (list, tuple)
+# builtin containers whose iteration runs no Python code (may be frameless) → their iterator's class
+C_ITERATORS = {dict: type(iter({})), set: type(iter(set())), frozenset: type(iter(frozenset()))}
 # a specialised instruction of CPython's → the class its operands had
 _HINT_CLASS = {"BINARY_SUBSCR_LIST_INT": list, "BINARY_SUBSCR_TUPLE_INT": tuple,
                "STORE_SUBSCR_LIST_INT": list, "FOR_ITER_LIST": list, "FOR_ITER_TUPLE": tuple}
@@ -120,8 +122,9 @@ class Objects:
         if cls in SEQUENCES and key.type in (INT, BOOL):
             seq = self._as_class(st, -2, cls)
             r = self.emit("seq_getitem", [seq, key])
-        else:
-            r = self.emit("obj_getitem", [seq, key])
+        else:           # an exact dict read by an object key may be frameless (lower_objects)
+            r = self.emit("obj_getitem", [seq, key],
+                          {"frameless": True} if cls is dict and is_obj(key.type) else None)
         self._release(seq)
         self._release(key)
         del st.stack[-2:]
@@ -152,14 +155,16 @@ class Objects:
             seq = self._as_class(st, -1, cls)
             st.stack[-1] = SeqIter(seq, self.const(0))
             return
-        it = self.emit("obj_iter", [seq])       # any other iterable: its real iterator
+        it_cls = C_ITERATORS.get(seq.type.cls)  # any other iterable: its real iterator
+        it = self.emit("obj_iter", [seq], {"frameless": True} if it_cls else None,
+                       type=ObjType(it_cls) if it_cls else None)
         self._release(seq)
         st.stack[-1] = it
 
     def _iter_for_iter(self, i, st, block, out):
         """FOR_ITER over an iterator object: its next item, or the end (the iterator goes)."""
         it = st.stack[-1]
-        item = self.emit("iter_next", [it])
+        item = self.emit("iter_next", [it], {"frameless": True} if it.type.cls in C_ITERATORS.values() else None)
         more = self.emit("bool_not", [self.emit("is_null", [item])])
         self.emit("release_unless", [it, more])
         return self._for_iter_edges(i, st, block, out, more, it, item)
@@ -235,15 +240,17 @@ class Objects:
         return r
 
     def _isinstance(self, x, cls):
-        """isinstance(x, cls): of a number, answered now when cls is a plain class (no
-        metaclass can change the answer, and a number's class hierarchy is fixed); of an
-        object, tested natively (None: call the builtin)."""
+        """isinstance(x, cls): of a number or an object of an exact builtin class, answered now
+        when cls is a plain class (no metaclass can change the answer, and a builtin's class
+        hierarchy is fixed); of any other object, tested natively (None: call the builtin)."""
         if not is_obj(x.type):
             c = cls.attrs.get("value") if cls.op == "obj_const" else None
             if type(c) is not type or x.type == NONE:
                 return None
             return self.const(c in {INT: int, FLOAT: float, BOOL: bool}[x.type].__mro__)
         plain = cls.op == "obj_const" and type(cls.attrs.get("value")) is type     # no __instancecheck__
+        if plain and x.type.cls in PLAIN_INSTANCES:         # a builtin's bases never change
+            return self.const(issubclass(x.type.cls, cls.attrs["value"]))
         return self.emit("obj_isinstance", [x, cls], {"plain": plain})
 
     # ---- identity, membership, attribute stores, lists -------------------------------------

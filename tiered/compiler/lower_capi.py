@@ -40,9 +40,26 @@ def capi_call(fn):
         token = e.line_enter(v)
         r = e.op(f"call ptr @{fn}({', '.join(args)})")
         e.line_leave(token)
-        e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+        fail(e, v, e.op(f"icmp eq ptr {r}, null"))
         e.alias(v, r)
     return lower
+
+
+def fail(e, v, failed):
+    """Exit with the pending exception when `failed`, for the interpreter to raise it there.  In
+    a frameless specialisation the exception is dropped instead and the exit is plain: its
+    native caller exits at its call, and the interpreter calls the function again, and raises
+    it with the callee's own frame in the traceback."""
+    if not e.fn.attrs.get("frameless"):
+        e.guard(failed, v, with_exception=True, reason=v.spec.exit)
+        return
+    clear, go = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {failed}, label %{clear}, label %{go}, !prof !0")
+    e.label(clear)
+    e.line("call void @PyErr_Clear()")
+    e.line(f"br label %{go}")
+    e.label(go)
+    e.guard(failed, v, reason=v.spec.exit, forced=False)      # v.force_point came before v
 
 
 NUMBER_FUNCTIONS = {"+": "Add", "-": "Subtract", "*": "Multiply", "/": "TrueDivide", "//": "FloorDivide",
@@ -151,8 +168,7 @@ def _iter_next(e, v):
     r = e.op(f"call ptr @PyIter_Next(ptr {e.ref(v.args[0])})")
     e.line_leave(token)
     failed = e.op(f"icmp ne ptr {e.op('call ptr @PyErr_Occurred()')}, null")
-    e.guard(e.op(f"and i1 {e.op(f'icmp eq ptr {r}, null')}, {failed}"), v, with_exception=True,
-            reason=v.spec.exit)
+    fail(e, v, e.op(f"and i1 {e.op(f'icmp eq ptr {r}, null')}, {failed}"))
     e.alias(v, r)
 
 

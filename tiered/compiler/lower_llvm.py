@@ -87,9 +87,10 @@ class FnEmitter:
         """The module-wide exit number of v (the function's exit base + its own index)."""
         return self.exit_base + v.attrs["exit"]
 
-    def guard(self, cond, v, with_exception=False, reason=None):
-        """Leave for the interpreter at v's frame state when cond is true."""
-        if self.force and not with_exception:        # testing: the guard fails now and then
+    def guard(self, cond, v, with_exception=False, reason=None, forced=True):
+        """Leave for the interpreter at v's frame state when cond is true (forced=False: this
+        guard comes after v's effect, so a forced exit here would lose it: never forced)."""
+        if self.force and forced and not with_exception:    # testing: the guard fails now and then
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
@@ -215,7 +216,9 @@ class FnEmitter:
         (dropping the callee's exit state: this frame's own replaces it)."""
         target = v.attrs["target"]
         callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
-        if not v.attrs["self"]:
+        if v.attrs.get("dispatch"):               # the module's specialisations, by class
+            callee = self.m.dispatcher(len(v.args))
+        elif not v.attrs["self"]:
             self.m.keep(target.compiled)        # the callee's machine code lives as long as ours
         ret_ll = LL[v.type]
         # %budget: native frames this chain may still add (the recursion limit at the boxed entry)

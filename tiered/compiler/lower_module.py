@@ -22,6 +22,7 @@ class ModuleEmitter:
         self.exit_helper, self.miss_helper = helpers
         self.globals, self.kept = [], list(helpers) + list(sentinels)
         self.line_sites = {}     # original instruction offset -> global of its installed address
+        self.dispatch_arity = None   # a specialisation calls the dispatcher with this many objects
 
     def line_site(self, offset):
         """The global holding the installed address of the instruction at `offset`."""
@@ -29,6 +30,11 @@ class ModuleEmitter:
             self.line_sites[offset] = f"{self.prefix}_line{offset}"
             self.globals.append(f"@{self.line_sites[offset]} = global i64 0")
         return f"@{self.line_sites[offset]}"
+
+    def dispatcher(self, n):
+        """The symbol of the module's dispatcher for recursion on n objects (emitted with the module)."""
+        self.dispatch_arity = n
+        return f"@{self.prefix}_dispatch"
 
     def keep(self, *objs):
         """Keep objects alive as long as the module (those its code points at)."""
@@ -49,6 +55,8 @@ class ModuleEmitter:
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
         entry = (f"@{self.prefix}_calls = global i64 0\n@{self.prefix}_traced = global i64 0\n"
                  f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
+        if self.dispatch_arity is not None:
+            entry += "\n" + self._dispatch([fn for fn, _ in specs], inner, self.dispatch_arity)
         text = "\n".join([capi.declarations(), PRELUDE, lower_objects.PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
@@ -100,6 +108,29 @@ class ModuleEmitter:
         return [f"  {out}w = load ptr, ptr getelementptr (i8, ptr {pointer(t.ref)}, i64 {capi.WEAKREF_OBJECT})",
                 f"  {out} = icmp eq ptr {ty}, {out}w"]
 
+    def _match(self, k, fn, nxt, lines):
+        """Append lines that go on to label `nxt` unless the objects %a0.. (types %ty0..) match
+        specialisation k's parameters; return its arguments, numbers unboxed (%ovf: an i32 slot)."""
+        args = []
+        for j, p in enumerate(fn.params):
+            ok = f"c{k}_{j}"
+            lines += self._class_check(p.type, f"%ty{j}", f"%is{k}_{j}")
+            lines += [f"  br i1 %is{k}_{j}, label %{ok}, label %{nxt}", f"{ok}:"]
+            if is_obj(p.type):
+                lines.append(f"  %u{k}_{j} = bitcast ptr %a{j} to ptr")
+            elif p.type == INT:
+                lines += ["  store i32 0, ptr %ovf",
+                          f"  %u{k}_{j} = call i64 @PyLong_AsLongLongAndOverflow(ptr %a{j}, ptr %ovf)",
+                          f"  %o{k}_{j} = load i32, ptr %ovf", f"  %big{k}_{j} = icmp ne i32 %o{k}_{j}, 0",
+                          f"  br i1 %big{k}_{j}, label %{nxt}, label %{ok}u", f"{ok}u:"]
+            elif p.type == FLOAT:
+                lines += [f"  %fp{k}_{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_FVAL}",
+                          f"  %u{k}_{j} = load double, ptr %fp{k}_{j}"]
+            else:
+                lines.append(f"  %u{k}_{j} = icmp eq ptr %a{j}, @_Py_TrueStruct")
+            args.append(f"{LL[p.type]} %u{k}_{j}")
+        return args
+
     def _entry(self, fns, inner):
         """The boxed entry: match argument types to a spec, unbox, call, box; else exit or miss."""
         n = len(fns[0].params)
@@ -116,25 +147,7 @@ class ModuleEmitter:
         for k, fn in enumerate(fns):
             nxt = f"spec{k + 1}" if k + 1 < len(fns) else "miss"
             lines.append(f"spec{k}:")
-            args = []
-            for j, p in enumerate(fn.params):
-                ok = f"c{k}_{j}"
-                lines += self._class_check(p.type, f"%ty{j}", f"%is{k}_{j}")
-                lines.append(f"  br i1 %is{k}_{j}, label %{ok}, label %{nxt}")
-                lines.append(f"{ok}:")
-                if is_obj(p.type):
-                    lines.append(f"  %u{k}_{j} = bitcast ptr %a{j} to ptr")
-                elif p.type == INT:
-                    lines += ["  store i32 0, ptr %ovf",
-                              f"  %u{k}_{j} = call i64 @PyLong_AsLongLongAndOverflow(ptr %a{j}, ptr %ovf)",
-                              f"  %o{k}_{j} = load i32, ptr %ovf", f"  %big{k}_{j} = icmp ne i32 %o{k}_{j}, 0",
-                              f"  br i1 %big{k}_{j}, label %{nxt}, label %{ok}u", f"{ok}u:"]
-                elif p.type == FLOAT:
-                    lines += [f"  %fp{k}_{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_FVAL}",
-                              f"  %u{k}_{j} = load double, ptr %fp{k}_{j}"]
-                else:
-                    lines.append(f"  %u{k}_{j} = icmp eq ptr %a{j}, @_Py_TrueStruct")
-                args.append(f"{LL[p.type]} %u{k}_{j}")
+            args = self._match(k, fn, nxt, lines)
             ret = fn.return_type or NONE
             lines += [f"  br label %spec{k}_call", f"spec{k}_call:",
                       f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
@@ -163,6 +176,44 @@ class ModuleEmitter:
                   "count:",
                   f"  %m = call ptr @PyObject_Vectorcall(ptr {pointer(self.miss_helper)}, ptr %args, "
                   f"i64 %nargs, ptr null)", "  ret ptr %m", "}"]
+        return "\n".join(lines)
+
+
+    def _dispatch(self, fns, inner, n):
+        """The dispatcher `{ptr, i32, ptr} dispatch(ptr args..., i64 budget)`: the first frameless
+        specialisation whose classes match the n borrowed objects is called (numbers unboxed,
+        its result boxed) and its status and exit state passed on; none matching is an exit
+        with no state (the native caller exits at its call, and the interpreter calls again)."""
+        ty = result_type("ptr")
+        lines = [f"define {ty} @{self.prefix}_dispatch("
+                 + "".join(f"ptr %a{j}, " for j in range(n)) + "i64 %budget) {", "entry:", "  %ovf = alloca i32"]
+        for j in range(n):
+            lines += [f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}", f"  %ty{j} = load ptr, ptr %tp{j}"]
+        lines.append("  br label %spec0")
+        specs = [(fn, sym) for fn, sym in zip(fns, inner) if fn.attrs.get("frameless") and len(fn.params) == n]
+        for k, (fn, sym) in enumerate(specs):
+            nxt = f"spec{k + 1}" if k + 1 < len(specs) else "miss"
+            lines.append(f"spec{k}:")
+            args = self._match(k, fn, nxt, lines)
+            ret = fn.return_type or NONE
+            rty = result_type(LL[ret])
+            lines += [f"  %pr{k} = call {rty} @{sym}({', '.join(args + ['i64 %budget'])})",
+                      f"  %r{k} = extractvalue {rty} %pr{k}, 0", f"  %s{k} = extractvalue {rty} %pr{k}, 1",
+                      f"  %x{k} = extractvalue {rty} %pr{k}, 2", f"  %ok{k} = icmp eq i32 %s{k}, 0",
+                      f"  br i1 %ok{k}, label %box{k}, label %out{k}", f"out{k}:",
+                      f"  %e{k}a = insertvalue {ty} undef, i32 %s{k}, 1",
+                      f"  %e{k} = insertvalue {ty} %e{k}a, ptr %x{k}, 2", f"  ret {ty} %e{k}", f"box{k}:"]
+            if is_obj(ret):
+                lines.append(f"  %b{k} = bitcast ptr %r{k} to ptr")
+            else:                           # a number boxed; out of memory: exit, nothing pending
+                lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})",
+                          f"  %nb{k} = icmp eq ptr %b{k}, null", f"  br i1 %nb{k}, label %nomem{k}, label %boxed{k}",
+                          f"nomem{k}:", "  call void @PyErr_Clear()", "  br label %miss", f"boxed{k}:"]
+            lines += [f"  %v{k}a = insertvalue {ty} undef, ptr %b{k}, 0",
+                      f"  %v{k} = insertvalue {ty} %v{k}a, i32 0, 1", f"  %v{k}b = insertvalue {ty} %v{k}, ptr null, 2",
+                      f"  ret {ty} %v{k}b"]
+        lines += ["miss:", f"  %m = insertvalue {ty} undef, i32 1, 1", f"  %m2 = insertvalue {ty} %m, ptr null, 2",
+                  f"  ret {ty} %m2", "}"]
         return "\n".join(lines)
 
 

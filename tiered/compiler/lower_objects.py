@@ -6,8 +6,8 @@ left alone).  Every op here either cannot exit or exits before it changes any co
 from ..reasons import Exit
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
-from .ops import BOOL, INT, is_obj
-from .lower_capi import box_call, capi_call, field, generic, join_slow_path, pointer, type_of
+from .ops import BOOL, INT, PLAIN_INSTANCES, is_obj
+from .lower_capi import box_call, capi_call, fail, field, generic, join_slow_path, pointer, type_of
 
 _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
   %low1 = add i32 %low, 1
@@ -179,6 +179,8 @@ def _obj_getitem(e, v):
     """obj[key] through PyObject_GetItem (a number key boxed for it); an int key into an exact
     list or tuple, in range, is read inline first."""
     seq, key = v.args
+    if v.attrs.get("frameless") and e.fn.attrs.get("frameless") and capi.DICT_KEYS is not None:
+        return _dict_getitem_frameless(e, v)
     if key.type not in (INT, BOOL):
         return capi_call("PyObject_GetItem")(e, v)
     e.force_point(v)
@@ -204,17 +206,29 @@ def _obj_getitem(e, v):
     join_slow_path(e, v, r, item, fast, done)
 
 
+def _dict_getitem_frameless(e, v):
+    """d[key] in a frameless specialisation (d an exact dict): read only when every key of d
+    and the key itself are exact strs, whose hashing and comparing run no Python code; a
+    missing key or any other key exits (the interpreter raises the KeyError)."""
+    d, key = (e.ref(a) for a in v.args)
+    keys_at, kind_at = capi.DICT_KEYS
+    keys = field(e, d, keys_at, "ptr")
+    kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
+    str_key = e.op(f"icmp eq ptr {type_of(e, key)}, @PyUnicode_Type")
+    str_keys = e.op(f"icmp ne i8 {kind}, 0")
+    e.guard(e.op(f"xor i1 {e.op(f'and i1 {str_key}, {str_keys}')}, true"), v, reason=Exit.TYPE_GUARD)
+    item = e.op(f"call ptr @PyDict_GetItemWithError(ptr {d}, ptr {key})")      # borrowed
+    fail(e, v, e.op(f"icmp eq ptr {item}, null"))
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.alias(v, item)
+
+
 def _list_append(e, v):
     """list.append(item) on an exact list: PyList_Append (it takes its own reference; a number
     is boxed for it and released after); -1 is a MemoryError, left with the exception."""
     r = generic(e, v, lambda ops: e.op(f"call i32 @PyList_Append(ptr {ops[0]}, ptr {ops[1]})"))
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
-
-# builtin classes whose instances report their own type as __class__: for an object exactly of
-# one of these, isinstance(x, a plain class) is PyType_IsSubtype(type(x), cls), with no lookup
-_PLAIN_INSTANCES = (list, dict, tuple, str, int, float, bool, type(None), set, frozenset, bytes,
-                    bytearray, complex)
 
 
 def _isinstance(e, v):
@@ -232,8 +246,8 @@ def _isinstance(e, v):
     answers = [("true", fast)]
     if v.attrs.get("plain"):
         subtype, other = e.tmp()[1:], e.tmp()[1:]
-        known = e.op(f"icmp eq ptr {ty}, {pointer(_PLAIN_INSTANCES[0])}")
-        for c in _PLAIN_INSTANCES[1:]:
+        known = e.op(f"icmp eq ptr {ty}, {pointer(PLAIN_INSTANCES[0])}")
+        for c in PLAIN_INSTANCES[1:]:
             known = e.op(f"or i1 {known}, {e.op(f'icmp eq ptr {ty}, {pointer(c)}')}")
         checked = e.tmp()[1:]
         e.line(f"br i1 {exact}, label %{done}, label %{checked}")

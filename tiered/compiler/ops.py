@@ -40,6 +40,10 @@ class ObjType:
 
 
 OBJ = ObjType()
+# builtin classes whose instances report their own type as __class__: for an object exactly of
+# one of these, isinstance(x, a plain class) is PyType_IsSubtype(type(x), cls), with no lookup
+PLAIN_INSTANCES = (list, dict, tuple, str, int, float, bool, type(None), set, frozenset, bytes,
+                   bytearray, complex)
 
 
 def is_obj(t):

@@ -74,7 +74,7 @@ FUNCTIONS = {
 # data symbols (type objects and singletons): their address is the object's id().
 DATA = {
     "PyFloat_Type": float, "PyLong_Type": int, "PyBool_Type": bool, "PyList_Type": list,
-    "PyTuple_Type": tuple, "PyDict_Type": dict,
+    "PyTuple_Type": tuple, "PyDict_Type": dict, "PyUnicode_Type": str,
     "_Py_NoneStruct": None, "_Py_TrueStruct": True, "_Py_FalseStruct": False,
 }
 
@@ -146,6 +146,26 @@ def _dict_version_offset():
 
 
 DICT_VERSION = _dict_version_offset()
+
+
+def _dict_keys_layout():
+    """(offset of ma_keys in a dict, offset of dk_kind in its keys), checked on live dicts: the
+    kind is 0 (DICT_KEYS_GENERAL) when a key may be of any class, else every key is an exact
+    str, whose lookups run no Python code.  None when not found (no inline dict reads)."""
+    class Probe:
+        pass
+    split = Probe().__dict__
+    split["a"] = 1
+    cases = [({"a": 1, "b": 2}, 1), ({1: 1, 2: 2}, 0), ({"x": 1, 2: 2}, 0), (split, 2)]
+    keys = DICT_VERSION + 8          # ma_keys follows the version tag (3.11, 3.12): only read
+    ptrs = [ctypes.c_void_p.from_address(id(d) + keys).value for d, _ in cases]   # as pointers
+    if all(ptrs) and len(set(ptrs)) == len(ptrs) and all(
+            ctypes.c_uint8.from_address(p + 10).value == kind for p, (_, kind) in zip(ptrs, cases)):
+        return keys, 10
+    return None
+
+
+DICT_KEYS = _dict_keys_layout()
 
 
 def dict_version(d):

@@ -182,6 +182,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
             log.debug("tiered: %s%s dropped on rebuild", rec.name, s.param_types)
     new = Spec(types_, fn)
     built.append((new, fn))
+    built = _frameless_for_dispatch(rec, func, built, force)
     if not (rec.eager or for_caller or worth_installing([s for s, _ in built])):
         # a tiny body is faster interpreted (the prologue and boxing cost ~15 ns a call): no
         # LLVM work for it unless a native caller asks (each LLVM compile also keeps memory)
@@ -233,6 +234,22 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
     rec.state = "compiled"
     log.info("tiered: compiled %s%s in %.1f ms", rec.name, types_, rec.compile_seconds[-1] * 1e3)
     return new
+
+
+def _frameless_for_dispatch(rec, func, built, force):
+    """When a specialisation recurses on objects of any class (through the module's dispatcher,
+    which calls frameless specialisations only), the others are rebuilt frameless where they can be."""
+    if not any(f.attrs.get("dispatch") for _, f in built):
+        return built
+    out = []
+    for s, f in built:
+        if not f.attrs.get("frameless"):
+            try:
+                f = _build_ir(rec, func, s.param_types, force, True)
+            except (Unsupported, _Failed):
+                pass                      # it stays as it was: the dispatcher exits for it
+        out.append((s, f))
+    return out
 
 
 def _point_line_sites(sites, compiled, code, installed):
