@@ -4,8 +4,10 @@ dispatcher or a frameless read cannot take exits, and the interpreter calls the 
 import contextlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.support import Exit, check, exits_of, forced_exits, fresh_copy, warm
+from tests.support import Exit, assert_same, check, exits_of, forced_exits, fresh_copy, outcome, warm
 from tiered.runtime import manager
 
 pytestmark = pytest.mark.usefixtures("object_tier")
@@ -153,3 +155,38 @@ def test_a_dict_changed_between_calls_is_read_as_it_is_now():
         assert jitted(d) == 10
         d[7] = 1                            # an int key: the dict's keys may be anything now
         assert jitted({"x": d}) == 11
+
+
+def leaves():
+    return st.one_of(st.integers(-2**64, 2**64), st.floats(allow_nan=False), st.text(max_size=3),
+                     st.none(), st.booleans())
+
+
+def keys():
+    return st.one_of(st.text(max_size=2), st.integers(-3, 3), st.builds(Key, st.text(max_size=1)))
+
+
+TREES = st.recursive(leaves(), lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(keys(), inner, max_size=4),
+    st.builds(MyDict, st.dictionaries(st.text(max_size=2), inner, max_size=3))), max_leaves=12)
+
+
+def test_random_trees_walk_and_collect_as_in_cpython():
+    """Any tree, any keys: the same result, printed output and side effects, natively or not."""
+    warm(walk, TREE)
+    warm(collect, TREE, [])
+    plain = walk, collect
+    with compiled(walk, (dict,), (list,), (int,), (str,)) as (jw, rw), \
+            compiled(collect, (dict, list), (list, list)) as (jc, rc):
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(TREES)
+        def same(tree):
+            g = globals()
+            g["walk"], g["collect"] = plain                 # recursion by name: CPython's run
+            refs = outcome(walk, (tree,)), outcome(collect, (tree, []))
+            g["walk"], g["collect"] = jw, jc                # and the compiled copies'
+            assert_same(refs[0], outcome(jw, (tree,)), (tree,))
+            assert_same(refs[1], outcome(jc, (tree, [])), (tree,))
+
+        same()
+        assert rw.native_calls > 0 and rc.native_calls > 0
