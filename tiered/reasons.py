@@ -18,6 +18,7 @@ class Exit(Enum):
     RAISED = "a C-API call raised (the interpreter raises it at that instruction)"
     TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
     RAISE = "a raise statement: the interpreter raises it"
+    EMPTY_CELL = "a closure cell was read while empty (the interpreter raises NameError)"
 
 
 class Refusal(Enum):

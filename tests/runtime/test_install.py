@@ -78,12 +78,16 @@ def closure_maker(k):
     return inner
 
 
-def test_closures_stay_intact():
-    f = closure_maker(3)
-    code = f.__code__
-    assert manager.compile_for(f, (int,)) is None
-    assert manager.record_for(f).refusal.name == "CLOSURE"
-    assert f.__code__ is code and f(4) == 12
+def test_a_closure_compiles_and_reads_the_cells_of_the_frame_it_runs_in():
+    f, g = closure_maker(3), closure_maker(5)
+    original = g.__code__
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (int,)) is not None
+    assert g.__code__ is original                   # another function of the same code: untouched
+    assert f(4) == 12 and g(4) == 20 and rec.native_calls == 1
+    g.__code__ = f.__code__                         # the installed code, with g's own cells
+    assert g(4) == 20 and rec.native_calls == 2
 
 
 def test_jit_decorator_compiles_at_first_call():

@@ -8,6 +8,7 @@ import types
 from .. import config
 from . import infer
 from .build_calls import Calls, NeedReturnType
+from .build_cells import Cells, cell_names
 from .build_composite import Composites
 from .build_control import Control, NeedBoxedReturns
 from .build_methods import Methods
@@ -20,15 +21,13 @@ from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 
 
-class Builder(Merging, Control, Calls, Objects, Methods, Composites):
+class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
                  unbound=frozenset(), box_returns=False, frameless=False, self_calls=True):
         if code.co_flags & CO_GENERATOR_LIKE:
             raise Unsupported("GENERATOR", "generator or coroutine")
-        if code.co_cellvars or code.co_freevars:
-            raise Unsupported("CLOSURE", "cells or free variables")
         if code.co_kwonlyargcount or code.co_flags & 0x0C:
             raise Unsupported("UNSUPPORTED_TYPE", "keyword-only, *args or **kwargs parameters")
         self.func, self.code = func, code
@@ -45,7 +44,6 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites):
         self.objects = config.get("TIERED_OBJECTS")     # the object tier is on
         self.box_returns = box_returns    # numbers are returned as objects (see NeedBoxedReturns)
         self.frameless = frameless        # for native callers: only ops that may run frameless
-        self.self_calls = self_calls      # recursion may call this specialisation natively
         self.made_self_call = False
         self.next_id = 0
         self.blocks = {}
@@ -53,9 +51,13 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites):
         self.pre_state = None
         self.exits = []
         params = list(code.co_varnames[:code.co_argcount])
+        cells = cell_names(code, params)
+        # recursion may call this specialisation natively (not with cells: it would need them)
+        self.self_calls = self_calls and not cells
         self.fn = Function(code.co_qualname, [], [])
         for name, t in zip(params, arg_types):
             self.fn.params.append(self._new("phi", [], t, {"param": name}))
+        self._add_cell_params(cells)
         self.param_names = params
 
     # ---- values --------------------------------------------------------------------------
@@ -68,7 +70,8 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites):
     def emit(self, op, args, attrs=None, type=None):
         """Append an op to the current block; ops that may exit capture the pre-instruction state."""
         spec = OPS[op]
-        if not self.objects and (is_obj(type or spec.result) or any(is_obj(a.type) for a in args)):
+        if not self.objects and (is_obj(type or spec.result)
+                                 or any(is_obj(a.type) and not a.attrs.get("cell") for a in args)):
             raise Unsupported("UNSUPPORTED_TYPE", f"objects ({op}; TIERED_OBJECTS=1 compiles them)")
         if self.frameless and not frameless_op(op, attrs or {}):
             raise Unsupported("NOT_FRAMELESS", op)
@@ -149,7 +152,8 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites):
         self.current = block
         if block is self.fn.blocks[0]:    # the frame holds a reference to each argument
             for p in self.fn.params:
-                self._acquire(p)
+                if not p.attrs.get("cell"):        # cells are borrowed from the frame
+                    self._acquire(p)
             for name in self.unbound:
                 state.locals[name] = self._unbound_local(name)
         k = self.first_k = by_offset[block.offset]

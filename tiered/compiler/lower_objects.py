@@ -6,7 +6,7 @@ left alone).  Every op here either cannot exit or exits before it changes any co
 from ..reasons import Exit
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
-from .ops import BOOL, INT, PLAIN_INSTANCES, is_obj
+from .ops import BOOL, FLOAT, INT, PLAIN_INSTANCES, is_obj
 from .lower_capi import box_call, capi_call, fail, field, generic, join_slow_path, pointer, type_of
 
 _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
@@ -80,22 +80,22 @@ def _guard_class(e, v):
     e.alias(v, x)
 
 
-def _unbox_float(e, v):
-    """Exit unless the object is exactly a float; its double."""
-    x = e.ref(v.args[0])
-    e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, @PyFloat_Type"), v)
-    e.alias(v, field(e, x, capi.OB_FVAL, "double"))
+_NUMBER_CLASS = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Type"}
 
 
-def _unbox_int(e, v):
-    """Exit unless the object is exactly an int that fits in 64 bits; its value."""
-    x = e.ref(v.args[0])
-    e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, @PyLong_Type"), v)
+def unbox(e, v, x, t, reason=None):
+    """The number of type t in object x; exit (at v, for `reason`) unless x is exactly of its
+    class and, for an int, fits in 64 bits."""
+    e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {_NUMBER_CLASS[t]}"), v, reason=reason)
+    if t == FLOAT:
+        return field(e, x, capi.OB_FVAL, "double")
+    if t == BOOL:
+        return e.op(f"icmp eq ptr {x}, @_Py_TrueStruct")
     flag = e.entry_alloca("i32")
     e.line(f"store i32 0, ptr {flag}")
     r = e.op(f"call i64 @PyLong_AsLongLongAndOverflow(ptr {x}, ptr {flag})")
-    e.guard(e.op(f"icmp ne i32 {e.op(f'load i32, ptr {flag}')}, 0"), v)
-    e.alias(v, r)
+    e.guard(e.op(f"icmp ne i32 {e.op(f'load i32, ptr {flag}')}, 0"), v, reason=reason)
+    return r
 
 
 def _box(e, v):
@@ -289,8 +289,8 @@ LOWER = {
     "xdecref": lambda e, v: e.line(f"call void @tiered_xrelease(ptr {e.ref(v.args[0])})"),
     "box": _box,
     "guard_class": _guard_class,
-    "unbox_float": _unbox_float,
-    "unbox_int": _unbox_int,
+    "unbox_float": lambda e, v: e.alias(v, unbox(e, v, e.ref(v.args[0]), FLOAT)),
+    "unbox_int": lambda e, v: e.alias(v, unbox(e, v, e.ref(v.args[0]), INT)),
     "seq_len": lambda e, v: e.alias(v, field(e, e.ref(v.args[0]), capi.OB_SIZE)),
     "seq_getitem": _seq_getitem,
     "seq_next": _seq_next,

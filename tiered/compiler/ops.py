@@ -152,6 +152,9 @@ OPS = {o.name: o for o in [
     _op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # attrs: name
     _op("obj_setitem", 3, NONE, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_isinstance", 2, BOOL, Exit.RAISED, pure=False, raises=True, python=True, frameless=True),  # x, cls
+    # closure cells (build_cells.py): a cell is a parameter of the specialisation, never a value
+    _op("cell_get", 1, None, Exit.EMPTY_CELL, pure=False),  # content (new ref); attrs unbox: a number type
+    _op("cell_set", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # the old content released
     # slices, f-strings, list extension (build_composite.py)
     _op("obj_format", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),  # x[, spec]; attrs conv
     _op("build_string", -1, OBJ, Exit.RAISED, pure=False, raises=True),             # str parts

@@ -2,6 +2,7 @@
 import ctypes
 import dis
 import sys
+import types
 import weakref
 
 _api = ctypes.pythonapi
@@ -127,6 +128,9 @@ assert ctypes.c_void_p.from_address(
     ctypes.c_void_p.from_address(id(_probe[1]) + LIST_ITEMS).value).value == id(_probe[1][0])
 DICT_USED = next(k for k in range(16, 48, 8)          # ma_used: a dict's number of items
                  if ctypes.c_ssize_t.from_address(id({1: 1, 2: 2, 3: 3}) + k).value == 3)
+CELL_REF = 16                            # a cell's content (NULL while empty)
+_cell = types.CellType(_probe)
+assert ctypes.c_void_p.from_address(id(_cell) + CELL_REF).value == id(_probe)
 WEAKREF_OBJECT = 16                      # a weak reference's referent (None once it died)
 assert ctypes.c_void_p.from_address(id(weakref.ref(float)) + WEAKREF_OBJECT).value == id(float)
 POINTER_BITS = ctypes.sizeof(ctypes.c_void_p) * 8

@@ -14,7 +14,7 @@ try region.  Everything about code-object shapes per version lives here and in d
 """
 import dis
 
-from bytecode import Bytecode, Compare, Instr, Label
+from bytecode import Bytecode, CellVar, Compare, FreeVar, Instr, Label
 from bytecode.instr import InstrLocation
 
 from ..compiler.decode import JUMP_IF_FALSE, JUMP_IF_TRUE, prologue_call, prologue_pop
@@ -63,6 +63,9 @@ def build_code(orig, native, layouts, installed=None):
     start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
     body, slow, interpret = Label(), Label(), Label()
     loads = [Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
+    # then the frame's cells (made before RESUME), in the order build_cells.cell_names gives
+    loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
+    loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
     pro = prologue_call(native, loads, first, Instr) + [
         Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
         Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, slow, location=first),

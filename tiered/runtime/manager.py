@@ -272,8 +272,9 @@ def _resolve_callee(fn, types_):
     be a function of numbers or a frameless one."""
     rec = record_for(fn)
     code = rec.original_code
-    if code.co_flags & 0x0C or code.co_kwonlyargcount or fn.__closure__ or len(types_) != code.co_argcount:
-        return None          # defaults, keywords and closures are bound by CPython: call it there
+    if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_cellvars or code.co_freevars
+            or len(types_) != code.co_argcount):
+        return None          # defaults, keywords and cells are bound by CPython: call it there
     if rec.compiling or types_ in rec.not_frameless:
         return None
     py = {v: k for k, v in PY_TYPES.items()}
