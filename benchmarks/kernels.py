@@ -113,6 +113,20 @@ def count_primes(n):
 
 
 # name -> (function, arguments for a run of roughly 0.1-1 s under CPython)
+def make_poly(a, b, c):
+    """A closure over numbers: the kernel reads its coefficients from cells."""
+    def poly(n):
+        s = 0.0
+        for i in range(n):
+            x = i * 0.001
+            s += (a * x + b) * x + c
+        return s
+    return poly
+
+
+poly = make_poly(0.25, -1.5, 2)
+
+
 KERNELS = {
     "sum_squares": (sum_squares, (3_000_000,)),
     "horner": (horner, (0.5, 50_000)),
@@ -121,4 +135,5 @@ KERNELS = {
     "mandelbrot": (mandelbrot, (120, 200)),
     "fib": (fib, (25,)),
     "count_primes": (count_primes, (60_000,)),
+    "closure_poly": (poly, (2_000_000,)),
 }

@@ -131,3 +131,26 @@ def test_a_cell_of_numbers_written_in_the_object_tier():
     rec = check(bump, (10, 0), (0, 5), (3, 2**63 - 2), (4, 0.5))
     assert {"cell_get", "cell_set"} <= rec.specs[0].ops
 
+
+
+def weigher(w):
+    def weigh(x):
+        s = 0.0
+        for i in range(8):
+            s += x * w + i
+        return s
+    return weigh
+
+
+def test_the_jit_decorator_and_a_second_signature_see_only_the_arguments_not_the_cells():
+    import tiered
+    plain, k = weigher(1.5), tiered.jit(weigher(1.5))
+    assert k(2) == plain(2)                        # compiled at this call, for its argument's type
+    rec = manager.record_for(k)
+    assert [s.param_types for s in rec.specs] == [("int",)], (rec.refusal, rec.refusal_detail)
+    assert k(3) == plain(3) and rec.native_calls == 1
+    for _ in range(200):                           # misses for a float: a second specialisation
+        assert k(2.5) == plain(2.5)
+        if len(rec.specs) == 2:
+            break
+    assert rec.refusal is None and sorted(s.param_types for s in rec.specs) == [("float",), ("int",)]

@@ -110,8 +110,8 @@ def make_helpers(record, layouts):
     def on_miss(*args):
         """No specialisation matched: count the argument types and resume in the interpreter."""
         rec = record_ref()
-        if rec is not None:
-            rec.count_miss(tuple(type(a) for a in args))
+        if rec is not None:       # the arguments: the frame's cells come after them
+            rec.count_miss(tuple(type(a) for a in args[:rec.original_code.co_argcount]))
         return INTERPRET
 
     return on_exit, on_miss

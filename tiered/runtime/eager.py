@@ -45,7 +45,8 @@ def _make_hook(rec):
         try:
             if func.__code__ is not rec.original_code and rec.state == "profiling":
                 func.__code__ = rec.original_code         # stays interpreted if the compile fails
-            manager.compile_for(func, tuple(type(a) for a in args))
+            # the arguments (the prologue passes the frame's cells after them)
+            manager.compile_for(func, tuple(type(a) for a in args[:rec.original_code.co_argcount]))
         finally:
             manager.compile_lock.release()
         # this call goes on in the interpreter, in its own frame: calling the function again
