@@ -65,6 +65,10 @@ class Calls:
         if below is not NULL:
             if isinstance(below, Known) and isinstance(below.obj, types.FunctionType):
                 return self._call_python_method(below.obj, i, st)
+            if isinstance(below, Value) and is_obj(below.type):   # [callable, self, args]: a
+                vals = self._top(st, n + 2)                      # with's __exit__(None, None, None)
+                r = self.emit("obj_call", vals, {"kwnames": i.kwnames} if i.kwnames else None)
+                return self._end_method_call(st, n, vals, r)
             if not (isinstance(below, Known) and isinstance(below.obj, types.MethodDescriptorType)):
                 raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
             return self._call_builtin_method(below.obj, i, st)

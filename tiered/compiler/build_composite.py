@@ -115,3 +115,15 @@ class Composites:
             raise Unsupported("UNSUPPORTED_TYPE", f"del of {container.type}[...]")
         self.emit("obj_delitem", [container, key])
         self._finish(st, [container, key], None, 2)
+
+    def _op_before_with(self, i, st, block, out):
+        """BEFORE_WITH: the manager is replaced by its bound __exit__, and what its __enter__()
+        returned is pushed (before_with looks both up, calls, and raises as CPython does)."""
+        mgr = st.stack[-1]
+        if not is_obj(mgr.type):
+            raise Unsupported("UNSUPPORTED_TYPE", f"with on {mgr.type}")
+        exit_ = self.emit("before_with", [mgr])
+        entered = self.emit("with_entered", [exit_])
+        self._release(mgr)
+        st.stack[-1] = exit_
+        st.stack.append(entered)

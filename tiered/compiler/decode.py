@@ -41,7 +41,8 @@ _SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "
            "STORE_SLICE": "store_slice", "LIST_EXTEND": "list_extend", "DELETE_SUBSCR": "delete_subscr",
            "BUILD_CONST_KEY_MAP": "build_const_key_map", "LIST_TO_TUPLE": "list_to_tuple",
            "CALL_FUNCTION_EX": "call_ex", "DELETE_FAST": "delete_fast", "LOAD_DEREF": "load_deref",
-           "STORE_DEREF": "store_deref", "MAKE_CELL": "nop", "COPY_FREE_VARS": "nop"}   # before RESUME
+           "STORE_DEREF": "store_deref", "MAKE_CELL": "nop", "COPY_FREE_VARS": "nop",  # before RESUME
+           "BEFORE_WITH": "before_with"}
 ENDS_BLOCK = ("branch", "jump", "for_iter", "return", "return_const", "raise")   # neutral ops
 _BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),

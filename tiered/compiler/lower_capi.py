@@ -336,6 +336,60 @@ def _obj_call(e, v):
     e.alias(v, r)
 
 
+_NO_EXIT = "'%.200s' object does not support the context manager protocol (missed __exit__ method)"
+
+
+def _before_with(e, v):
+    """BEFORE_WITH as CPython runs it: __enter__ and __exit__ bound from the manager's class,
+    then __enter__() called (its result kept for with_entered); v is the bound __exit__.  A
+    class without either exits before anything ran, for the interpreter to raise its TypeError;
+    any later failure exits with its exception, what was bound released first."""
+    e.force_point(v)
+    mgr = e.ref(v.args[0])
+    e.m.keep("__enter__", "__exit__")
+    names = {n: pointer(n) for n in ("__enter__", "__exit__")}
+    ty = type_of(e, mgr)
+    for name in names.values():
+        e.guard(e.op(f"icmp eq ptr {e.op(f'call ptr @_PyType_Lookup(ptr {ty}, ptr {name})')}, null"), v,
+                reason=Exit.TYPE_GUARD)
+    token = e.line_enter(v)
+    enter = e.op(f"call ptr @_PyObject_LookupSpecial(ptr {mgr}, ptr {names['__enter__']})")
+    e.guard(e.op(f"icmp eq ptr {enter}, null"), v, with_exception=True, reason=v.spec.exit)
+    exit_ = e.op(f"call ptr @_PyObject_LookupSpecial(ptr {mgr}, ptr {names['__exit__']})")
+    _release_on(e, e.op(f"icmp eq ptr {exit_}, null"), [enter], missing=(exit_, ty))
+    e.guard(e.op(f"icmp eq ptr {exit_}, null"), v, with_exception=True, reason=v.spec.exit)
+    r = e.op(f"call ptr @PyObject_Vectorcall(ptr {enter}, ptr null, i64 0, ptr null)")
+    e.line(f"call void @tiered_discard(ptr {enter})")
+    _release_on(e, e.op(f"icmp eq ptr {r}, null"), [exit_])
+    e.line_leave(token)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    slot = e.entry_alloca("ptr")
+    e.line(f"store ptr {r}, ptr {slot}")
+    v.attrs["entered_slot"] = slot
+    e.alias(v, exit_)
+
+
+def _release_on(e, cond, objs, missing=None):
+    """When cond holds: release objs (an exception may be pending); with missing=(x, type),
+    when x is NULL with no exception (a descriptor removed __exit__), set CPython's TypeError."""
+    drop, go = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {cond}, label %{drop}, label %{go}, !prof !0")
+    e.label(drop)
+    if missing is not None:
+        name = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {missing[1]}, i64 {capi.TYPE_NAME}')}")
+        raised, set_, done = e.op("call ptr @PyErr_Occurred()"), e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {e.op(f'icmp eq ptr {raised}, null')}, label %{set_}, label %{done}")
+        e.label(set_)
+        e.line(f"call ptr (ptr, ptr, ...) @PyErr_Format(ptr {pointer(TypeError)}, ptr {e.m.c_string(_NO_EXIT)}, "
+               f"ptr {name})")
+        e.line(f"br label %{done}")
+        e.label(done)
+    for o in objs:
+        e.line(f"call void @tiered_discard(ptr {o})")
+    e.line(f"br label %{go}")
+    e.label(go)
+
+
 def _build_sequence(e, v):
     """A new list or tuple of the items: their references move into it (numbers are boxed
     first; when memory runs out nothing has moved, and the exit carries the MemoryError)."""
@@ -431,6 +485,8 @@ LOWER = {
     "obj_setattr": _status_call("PyObject_SetAttr", name=True),
     "obj_setitem": _status_call("PyObject_SetItem"),
     "obj_call": _obj_call,
+    "before_with": _before_with,
+    "with_entered": lambda e, v: e.alias(v, e.op(f"load ptr, ptr {v.args[0].attrs['entered_slot']}")),
     "build_list": _build_sequence,
     "build_tuple": _build_sequence,
     "build_map": _build_map,

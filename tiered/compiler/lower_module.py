@@ -40,6 +40,14 @@ class ModuleEmitter:
         """Keep objects alive as long as the module (those its code points at)."""
         self.kept.extend(o for o in objs if o is not None)
 
+    def c_string(self, text):
+        """A private constant holding text as a NUL-terminated C string; its name."""
+        name = f"@s{len(self.globals)}"
+        data = text.encode() + b"\0"
+        chars = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
+        self.globals.append(f'{name} = private unnamed_addr constant [{len(data)} x i8] c"{chars}"')
+        return name
+
     def global_i64(self, value):
         """Add an internal i64 global with an initial value; return its name."""
         name = f"@g{len(self.globals)}"

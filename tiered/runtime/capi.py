@@ -24,6 +24,9 @@ FUNCTIONS = {
     "PyErr_NormalizeException": "declare void @PyErr_NormalizeException(ptr, ptr, ptr)",
     "PyException_SetTraceback": "declare i32 @PyException_SetTraceback(ptr, ptr)",
     "PyObject_Vectorcall": "declare ptr @PyObject_Vectorcall(ptr, ptr, i64, ptr)",
+    "_PyType_Lookup": "declare ptr @_PyType_Lookup(ptr, ptr)",
+    "_PyObject_LookupSpecial": "declare ptr @_PyObject_LookupSpecial(ptr, ptr)",
+    "PyErr_Format": "declare ptr @PyErr_Format(ptr, ptr, ...)",
     "PyTuple_New": "declare ptr @PyTuple_New(i64)",
     "PyTuple_SetItem": "declare i32 @PyTuple_SetItem(ptr, i64, ptr)",
     "PyEval_SaveThread": "declare ptr @PyEval_SaveThread()",
@@ -128,6 +131,8 @@ assert ctypes.c_void_p.from_address(
     ctypes.c_void_p.from_address(id(_probe[1]) + LIST_ITEMS).value).value == id(_probe[1][0])
 DICT_USED = next(k for k in range(16, 48, 8)          # ma_used: a dict's number of items
                  if ctypes.c_ssize_t.from_address(id({1: 1, 2: 2, 3: 3}) + k).value == 3)
+TYPE_NAME = 24                           # a type's tp_name (a C string)
+assert ctypes.c_char_p.from_address(id(float) + TYPE_NAME).value == b"float"
 CELL_REF = 16                            # a cell's content (NULL while empty)
 _cell = types.CellType(_probe)
 assert ctypes.c_void_p.from_address(id(_cell) + CELL_REF).value == id(_probe)
