@@ -154,3 +154,57 @@ def test_the_jit_decorator_and_a_second_signature_see_only_the_arguments_not_the
         if len(rec.specs) == 2:
             break
     assert rec.refusal is None and sorted(s.param_types for s in rec.specs) == [("float",), ("int",)]
+
+
+def best(rows, k):
+    out = []
+    for r in rows:
+        out.append(max(r, key=lambda x: (x * k) % 7))      # a closure over a parameter
+    return out
+
+
+def made(n, base):
+    fs = []
+    for i in range(n):
+        def add(x, i=i, *, scale=2):
+            return (x + i + base) * scale
+        fs.append(add)
+    described = []
+    for f in fs:
+        described.append((f(1), f.__name__, f.__qualname__, f.__defaults__, f.__kwdefaults__,
+                          [c.cell_contents for c in f.__closure__], f.__globals__ is globals(),
+                          f.__module__, f.__doc__))
+    return described
+
+
+@pytest.mark.usefixtures("object_tier")
+def test_functions_made_natively_are_cpythons_own():
+    rec = check(best, ([[1, 2, 3], [4, 5, 6]], 3), ([], 1), ([[2.5, 1]], 2), ([[1, "a"]], 1))
+    assert "make_function" in rec.specs[0].ops
+    rec = check(made, (4, 10), (0, 1), (2, 2**70))
+    assert "make_function" in rec.specs[0].ops
+
+
+def rebound_later(k, xs):
+    total = 0
+    get = lambda: k                                          # noqa: E731
+    for x in xs:
+        total += get()
+        k = x                                                # the lambda sees the new value
+    return total
+
+
+def annotated(n):
+    out = []
+    for i in range(n):
+        def f(x: int) -> int:
+            return x
+        out.append(f)
+    return len(out)
+
+
+@pytest.mark.usefixtures("object_tier")
+def test_a_captured_parameter_lives_in_its_cell_and_annotations_stay_in_cpython():
+    rec = check(rebound_later, (1, [2, 3, 4]), (5, []), (0, [1.5, "x"]))
+    assert {"cell_set", "make_function"} <= rec.specs[0].ops
+    assert refused(annotated, (int,)) is Refusal.UNSUPPORTED_OPCODE

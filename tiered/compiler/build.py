@@ -51,12 +51,12 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
         self.pre_state = None
         self.exits = []
         params = list(code.co_varnames[:code.co_argcount])
-        cells = cell_names(code, params)
+        cells = cell_names(code)
         # recursion may call this specialisation natively (not with cells: it would need them)
         self.self_calls = self_calls and not cells
         self.fn = Function(code.co_qualname, [], [])
-        for name, t in zip(params, arg_types):
-            self.fn.params.append(self._new("phi", [], t, {"param": name}))
+        for name, t in zip(params, arg_types):        # captured: its frame slot holds a cell
+            self.fn.params.append(self._new("phi", [], t, {"param": name, "captured": name in cells}))
         self._add_cell_params(cells)
         self.param_names = params
 
@@ -111,7 +111,7 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
             preds[dst].append(src)
         self.leaders = leaders
         out_states = {}        # (src leader, dst leader) -> State at the edge
-        entry = State({n: p for n, p in zip(self.param_names, self.fn.params)}, [])
+        entry = State({n: p for n, p in zip(self.param_names, self.fn.params) if not p.attrs.get("captured")}, [])
         for name in self.code.co_varnames[len(self.param_names):]:
             entry.locals[name] = None
         order = sorted(leaders)
@@ -152,7 +152,7 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
         self.current = block
         if block is self.fn.blocks[0]:    # the frame holds a reference to each argument
             for p in self.fn.params:
-                if not p.attrs.get("cell"):        # cells are borrowed from the frame
+                if not (p.attrs.get("cell") or p.attrs.get("captured")):    # borrowed: no local
                     self._acquire(p)
             for name in self.unbound:
                 state.locals[name] = self._unbound_local(name)

@@ -8,18 +8,18 @@ an exit leaves nothing to restore: the frame's cells already hold what native co
 """
 import types
 
+from ..runtime import capi
 from .infer import Unsupported
 from .ops import BOOL, FLOAT, INT, OBJ, ObjType
 
 _NUMBER_TYPES = {int: INT, float: FLOAT, bool: BOOL}
 
 
-def cell_names(code, params):
-    """The cells a code object's frame holds, in the order the prologue passes them."""
-    names = list(code.co_cellvars) + list(code.co_freevars)
-    if set(names) & set(params):
-        raise Unsupported("CLOSURE", "a parameter captured by an inner function")
-    return names
+def cell_names(code):
+    """The cells a code object's frame holds, in the order the prologue passes them.  A
+    parameter an inner function captures is one of them (its value is passed as an argument
+    too, read from the cell, and it is no local of the builder: the frame's slot holds the cell)."""
+    return list(code.co_cellvars) + list(code.co_freevars)
 
 
 class Cells:
@@ -50,6 +50,26 @@ class Cells:
         if t is None and not self.objects:
             raise Unsupported("CLOSURE", f"free variable {i.arg} (TIERED_OBJECTS=1 compiles it)")
         st.stack.append(self.emit("cell_get", [self.cells[i.arg]], {"name": i.arg, "unbox": t}, type=t or OBJ))
+
+    def _op_load_closure(self, i, st, block, out):
+        """LOAD_CLOSURE: the cell itself (for a closure tuple), with a reference of its own."""
+        cell = self.cells[i.arg]
+        self._acquire(cell)
+        st.stack.append(cell)
+
+    def _op_make_function(self, i, st, block, out):
+        """MAKE_FUNCTION: a new function of the code constant with this function's globals, and
+        its defaults, keyword defaults and closure (whose references move in)."""
+        if i.arg & 0x04:
+            raise Unsupported("UNSUPPORTED_OPCODE", "a function with annotations made")
+        if not self.objects or capi.FUNC_FIELDS is None:
+            raise Unsupported("UNSUPPORTED_OPCODE", "MAKE_FUNCTION (TIERED_OBJECTS=1 compiles it)")
+        n = 1 + bin(i.arg & 0x0B).count("1")
+        vals = self._top(st, n)
+        r = self.emit("make_function", vals, {"flags": i.arg, "globals": self.globals},
+                      type=ObjType(types.FunctionType))
+        del st.stack[len(st.stack) - n:]
+        st.stack.append(r)
 
     def _op_store_deref(self, i, st, block, out):
         """STORE_DEREF: the value (a number boxed) moves into the cell; its old content goes."""

@@ -1,7 +1,7 @@
 """Compiler lowering of closure cells: cell_get / cell_set on a frame's cell → LLVM IR lines (merged into LOWER)."""
 from ..reasons import Exit
 from ..runtime import capi
-from .lower_capi import box_call, field
+from .lower_capi import box_call, field, pointer
 from .lower_objects import unbox
 from .ops import is_obj
 
@@ -32,4 +32,20 @@ def _cell_set(e, v):
     e.line(f"call void @tiered_xrelease(ptr {old})")
 
 
-LOWER = {"cell_get": _cell_get, "cell_set": _cell_set}
+def _make_function(e, v):
+    """A new function (PyFunction_New: the code's name and qualname, these globals), its
+    defaults, keyword defaults and closure stored in it as MAKE_FUNCTION stores them: the
+    operands' references move in.  Out of memory: exit with the MemoryError, nothing moved."""
+    *parts, code = (e.ref(a) for a in v.args)
+    e.m.keep(v.attrs["globals"])
+    f = e.op(f"call ptr @PyFunction_New(ptr {code}, ptr {pointer(v.attrs['globals'])})")
+    e.guard(e.op(f"icmp eq ptr {f}, null"), v, with_exception=True, reason=Exit.RAISED)
+    defaults, kwdefaults, closure = capi.FUNC_FIELDS
+    fields = [at for bit, at in ((1, defaults), (2, kwdefaults), (8, closure)) if v.attrs["flags"] & bit]
+    for x, at in zip(parts, fields):
+        e.line(f"store ptr {x}, ptr {e.op(f'getelementptr i8, ptr {f}, i64 {at}')}")
+    e.line(f"call void @tiered_decref(ptr {code})")
+    e.alias(v, f)
+
+
+LOWER = {"cell_get": _cell_get, "cell_set": _cell_set, "make_function": _make_function}

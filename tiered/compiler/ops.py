@@ -155,6 +155,7 @@ OPS = {o.name: o for o in [
     # closure cells (build_cells.py): a cell is a parameter of the specialisation, never a value
     _op("cell_get", 1, None, Exit.EMPTY_CELL, pure=False),  # content (new ref); attrs unbox: a number type
     _op("cell_set", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # the old content released
+    _op("make_function", -1, None, Exit.RAISED, pure=False, raises=True),  # [defaults, kwdefaults, closure,] code
     # with (build_composite.py): the manager → its bound __exit__, after calling its __enter__
     _op("before_with", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),
     _op("with_entered", 1, OBJ, pure=False),          # a before_with → what __enter__() returned

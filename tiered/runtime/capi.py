@@ -27,6 +27,7 @@ FUNCTIONS = {
     "_PyType_Lookup": "declare ptr @_PyType_Lookup(ptr, ptr)",
     "_PyObject_LookupSpecial": "declare ptr @_PyObject_LookupSpecial(ptr, ptr)",
     "PyErr_Format": "declare ptr @PyErr_Format(ptr, ptr, ...)",
+    "PyFunction_New": "declare ptr @PyFunction_New(ptr, ptr)",
     "PyTuple_New": "declare ptr @PyTuple_New(i64)",
     "PyTuple_SetItem": "declare i32 @PyTuple_SetItem(ptr, i64, ptr)",
     "PyEval_SaveThread": "declare ptr @PyEval_SaveThread()",
@@ -155,6 +156,25 @@ def _dict_version_offset():
 
 
 DICT_VERSION = _dict_version_offset()
+
+
+def _function_layout():
+    """Offsets of func_defaults, func_kwdefaults and func_closure in a function object, found
+    on a live one (MAKE_FUNCTION stores them there directly, as native code then does)."""
+    def outer():
+        cell = 1
+
+        def f(a=1.5, *, b=2.5):
+            return cell
+        return f
+    f = outer()
+    want = (f.__defaults__, f.__kwdefaults__, f.__closure__)
+    words = {k: ctypes.c_void_p.from_address(id(f) + k).value for k in range(16, type(f).__basicsize__, 8)}
+    found = [next((k for k, w in words.items() if w == id(o)), None) for o in want]
+    return tuple(found) if None not in found else None
+
+
+FUNC_FIELDS = _function_layout()     # (defaults, kwdefaults, closure) offsets, or None
 
 
 def _dict_keys_layout():

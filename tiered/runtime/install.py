@@ -62,7 +62,9 @@ def build_code(orig, native, layouts, installed=None):
 
     start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
     body, slow, interpret = Label(), Label(), Label()
-    loads = [Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
+    # the arguments (one an inner function captures is read from its cell: MAKE_CELL ran)
+    loads = [Instr("LOAD_DEREF", CellVar(n), location=first) if n in orig.co_cellvars
+             else Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
     # then the frame's cells (made before RESUME), in the order build_cells.cell_names gives
     loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
     loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
