@@ -208,3 +208,24 @@ def test_a_captured_parameter_lives_in_its_cell_and_annotations_stay_in_cpython(
     rec = check(rebound_later, (1, [2, 3, 4]), (5, []), (0, [1.5, "x"]))
     assert {"cell_set", "make_function"} <= rec.specs[0].ops
     assert refused(annotated, (int,)) is Refusal.UNSUPPORTED_OPCODE
+
+
+def raises_at_once(x):
+    def inner():
+        return x
+    raise ValueError(inner())                # the first block raises: left to CPython from its start
+
+
+def keeps_len(xs):
+    holder = None
+    get = lambda: holder                     # noqa: E731
+    for x in xs:
+        holder = len                         # a global (builtin) stored in a cell
+    return get() is len
+
+
+@pytest.mark.usefixtures("object_tier")
+def test_cells_with_a_raising_first_block_and_a_builtin_stored():
+    rec = check(raises_at_once, (3,), ("a",))
+    assert rec.exits.get(Exit.RAISE, 0) > 0 or forced_exits()
+    check(keeps_len, ([1, 2],), ([],))

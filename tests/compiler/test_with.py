@@ -113,3 +113,20 @@ def test_binding_enter_runs_once_even_when_it_removes_exit():
     assert ref[2] == "binding __enter__\n"
     if not forced_exits():
         assert manager.record_for(jitted).native_calls > before
+
+
+LOCK = threading.Lock()
+
+
+def under_global_lock(xs):
+    s = 0
+    for x in xs:
+        with LOCK:                           # the manager is a global: a known object
+            s += x
+    return s
+
+
+def test_a_global_manager_is_used_as_a_value():
+    warm(under_global_lock, [1, 2])
+    rec = check(under_global_lock, ([1, 2, 3],), ([],), ([1, "x"],))
+    assert "before_with" in rec.specs[0].ops and not LOCK.locked()

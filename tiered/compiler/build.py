@@ -180,7 +180,7 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
 
     def _step(self, i, st, block, out_states):
         """Interpret one instruction; True when it ended the block."""
-        if i.op == "nop":
+        if i.op in ("nop", "resume"):
             return False
         if ((st.called and i.starts_line and not any(isinstance(x, RangeArgs) for x in st.stack))
                 or (block.loop_header and self.k == self.first_k)):

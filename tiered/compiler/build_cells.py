@@ -75,6 +75,6 @@ class Cells:
         """STORE_DEREF: the value (a number boxed) moves into the cell; its old content goes."""
         if not self.objects:
             raise Unsupported("CLOSURE", f"a cell written ({i.arg}; TIERED_OBJECTS=1 compiles it)")
-        value = st.stack[-1]
+        value = self._top(st, 1)[0]               # a known object (a global) as a value too
         self.emit("cell_set", [self.cells[i.arg], value], {"name": i.arg})
         st.stack.pop()

@@ -119,7 +119,7 @@ class Composites:
     def _op_before_with(self, i, st, block, out):
         """BEFORE_WITH: the manager is replaced by its bound __exit__, and what its __enter__()
         returned is pushed (before_with looks both up, calls, and raises as CPython does)."""
-        mgr = st.stack[-1]
+        mgr = self._top(st, 1)[0]                 # a known object (a global lock) as a value too
         if not is_obj(mgr.type):
             raise Unsupported("UNSUPPORTED_TYPE", f"with on {mgr.type}")
         exit_ = self.emit("before_with", [mgr])

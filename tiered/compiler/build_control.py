@@ -68,9 +68,8 @@ class Control:
             j += 1
             if self.ins[j].offset in self.leaders and self.ins[j].offset != self.ins[j - 1].offset:
                 return None
-        while k < j and self.ins[k].op == "nop" and self.ins[k].offset == 0:
-            k += 1
-        return k
+        resume = next((x for x in range(j) if self.ins[x].op == "resume"), -1)
+        return max(k, resume + 1)           # MAKE_CELL, COPY_FREE_VARS and RESUME ran already
 
     def _op_jump(self, i, st, block, out):
         """JUMP_*: end the block with a branch to the target, passing the state along."""

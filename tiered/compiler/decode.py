@@ -28,7 +28,7 @@ class Ins:
 _BIN_SYMBOL = [sym.rstrip("=") if sym.endswith("=") and sym not in ("==",) else sym
                for _, sym in dis._nb_ops]
 _UNARY = {"UNARY_NEGATIVE": "-", "UNARY_POSITIVE": "+", "UNARY_NOT": "not", "UNARY_INVERT": "~"}
-_SIMPLE = {"RESUME": "nop", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "LOAD_FAST": "load_fast",
+_SIMPLE = {"RESUME": "resume", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop", "LOAD_FAST": "load_fast",
            "LOAD_FAST_CHECK": "load_fast", "STORE_FAST": "store_fast", "LOAD_CONST": "load_const",
            "RETURN_VALUE": "return", "RETURN_CONST": "return_const", "PUSH_NULL": "push_null",
            "POP_TOP": "pop_top", "COPY": "copy", "SWAP": "swap", "GET_ITER": "get_iter",
