@@ -1,297 +1,30 @@
 """Differential fuzzer: random small Python functions → run under CPython, the JIT and the JIT with guards forced to fail, compared."""
 import argparse
-import copy
 import linecache
 import math
 import os
-import re
 import random
 import sys
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass
 from unittest import mock
 
 from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
 
-from tests.support import FLOAT_SPECIALS, INT_EDGES, TooSlow, assert_same, bounded_outcome, outcome
+from tests.fuzz_programs import Ctx, Obj, cases
+from tests.support import TooSlow, assert_same, bounded_outcome, outcome
 from tiered.runtime import manager
 
 FILENAME = "<fuzz>"
 MODES = (("jit", "0"), ("forced", "1"))        # (name, TIERED_FORCE_EXITS at compile and run time)
-PY_TYPES = {"int": int, "float": float, "bool": bool}
-NUMERIC, OBJECTS = tuple(PY_TYPES), ("list", "dict", "tuple", "obj")
-CONSTS = {"int": "0 1 2 3 (-1) 7 (-9) 255 2147483648 4611686018427387904 9223372036854775807".split(),
-          "float": "0.0 (-0.0) 0.5 (-2.25) 3.0 1e300 5e-324 math.inf math.nan".split(),
-          "bool": ["True", "False"]}
-MATH1 = "sqrt exp log sin atan tanh log1p expm1 fabs acos cosh erf cbrt degrees".split()
-ERRORS = ["ZeroDivisionError", "IndexError", "KeyError", "OverflowError", "ValueError"]
-CMP = "{< <= > >= == !=}"
-# Expression templates by result type: {a b c} picks one word, $type is a random expression of that type
-# ($num: any number, $same: the result type, $index: a small index or key).
-FORMS = {
-    "int": ["($int {+ - * // % & | ^} {$int $int $bool})", "($int {<< >>} {1 3 5 31 63 64 (-1)})",
-            "($int ** {0 1 2 2 3 3 2 3 (-1)})", "{- ~ abs +}($int)", "($bool {+ - *} $bool)",
-            "{int round math.floor math.ceil math.trunc}($float)"],
-    "float": ["($float {+ - * / // %} $num)", "($num {+ - * / // %} $float)", "($int / {$int $bool})",
-              "($float ** {2 0.5 (-1) 3.0 $float})", "float($int)", "{- abs}($float)",
-              "math.{%s}({$float $float $int})" % " ".join(MATH1),
-              "math.{pow atan2 hypot copysign fmod}($float, $num)"],
-    "bool": [f"($num {CMP} $num)", f"($num {CMP} $num)", "($int {< <= == !=} $float {< <= == !=} $int)",
-             "(not $num)", "math.{isnan isinf isfinite}($float)", "($bool {& | ^} $bool)"],
-}
-# Reads from objects, used (with a higher weight) when a variable of that type ($list, $obj, ...) is in scope.
-READS = {"int": ["len($list)", "$list[$index]", "len($tuple)", "$tuple[$index]", "$dict[$index]",
-                 "$dict.get($index, 0)", "$obj.x"],
-         "float": ["$obj.y"], "bool": ["($index in $dict)", "($int in $list)", "($index in $tuple)"]}
-SAME = ["($same if $bool else $same)", "{min max}($same, $same)"]   # int and float; and/or for all three
-MUTATIONS = ["$list[$index] = $int", "$list.append($int)", "$dict[$index] = $int", "$obj.x = $int",
-             "$obj.y += $float", "$obj.z = $obj.x", "$tuple = ($int, $int)", "$pair = $tuple"]
-AUGMENTED = {"int": ("+= -= *= //= %= &= |= ^=", "int"), "float": ("+= -= *= /=", "num"),
-             "bool": ("&= |= ^=", "bool")}
 STATS = Counter()
-
-
-class Obj:
-    """The fuzzer's simple class: an instance with an int attribute x and a float attribute y."""
-
-    def __init__(self, x, y):
-        """An instance with these attributes."""
-        self.x, self.y = x, y
-
-    def __repr__(self):
-        """A repr without an address, so printed output compares."""
-        return f"Obj({self.x!r}, {self.y!r})"
-
-    def __deepcopy__(self, memo):
-        """A copy made as the program makes instances (through __init__, attributes inline):
-        copy.deepcopy's would have a __dict__ of its own, which CPython never specialises for."""
-        new = Obj(copy.deepcopy(self.x, memo), copy.deepcopy(self.y, memo))
-        for name, value in vars(self).items():
-            setattr(new, name, copy.deepcopy(value, memo))
-        return new
-
-
-class Writer:
-    """One function's source, drawn statement by statement; every variable keeps one static type."""
-
-    def __init__(self, draw, params, returns, helper=(None, None), readonly=False):
-        """A writer for a function: typed parameters, return type, (helper call template, its
-        type); a read-only one changes no object (so it can run frameless)."""
-        self.draw, self.returns, self.readonly = draw, returns, readonly
-        self.call, self.call_type = helper      # a template calling the helper function, its type
-        self.vars = dict(params)                # name -> type
-        self.fixed = set()                      # loop variables and counters: read, never assigned
-        self.lines, self.indent, self.loops, self.names = [], 0, 0, 0
-
-    def pick(self, options):
-        """One of the options."""
-        return self.draw(st.sampled_from(options))
-
-    def chance(self, percent):
-        """True with about this probability."""
-        return self.draw(st.integers(0, 99)) < percent
-
-    def emit(self, text):
-        """Append a line at the current indentation."""
-        self.lines.append("    " * self.indent + text)
-
-    def of(self, t, assignable=False):
-        """Sorted names of the variables of type t (only those that may be assigned, if asked)."""
-        return sorted(n for n, vt in self.vars.items()
-                      if vt == t and not (assignable and n in self.fixed))
-
-    def has(self, word):
-        """True when a template word can be expanded in this scope."""
-        if word == "pair":
-            return len(self.of("int", True)) >= 2
-        return word not in OBJECTS or bool(self.of(word))
-
-    def usable(self, templates):
-        """The templates whose every $word can be expanded here."""
-        return [f for f in templates if all(self.has(w) for w in re.findall(r"\$(\w+)", f))]
-
-    def render(self, template, d=0):
-        """Expand a template: {a b c} picks a word, $type draws an expression of that type."""
-        def word(w):
-            """One word: a literal, or $type expanded."""
-            return self.expr(w[1:], d) if w.startswith("$") else w
-        return re.sub(r"\{([^{}]+)\}|(\$\w+)", lambda m: word(m.group(2) or self.pick(
-            [w for w in m.group(1).split() if not w.startswith("$") or self.has(w[1:])])), template)
-
-    def expr(self, t, d=0):
-        """An expression of type t, compounds parenthesised (t may also be num, any, index or pair)."""
-        special = {"num": lambda: self.expr(self.pick(NUMERIC), d),
-                   "pair": lambda: ", ".join(self.of("int", True)[:2]),
-                   "any": lambda: self.expr(self.pick([w for w in NUMERIC + OBJECTS if self.has(w)]), d),
-                   "index": lambda: self.pick("0 1 2 (-1) (-3) 5".split()) if self.chance(70)
-                   else self.expr("int", d)}
-        if t in special:
-            return special[t]()
-        if t in OBJECTS:
-            return self.pick(self.of(t))
-        if d >= 3 or self.chance(45):
-            return self.pick(self.of(t)) if self.of(t) and self.chance(70) else self.pick(CONSTS[t])
-        forms = FORMS[t] + SAME * (t != "bool") + ["($same {and or} $same)"] + self.usable(READS[t]) * 4
-        forms += [self.call] * 4 * (self.call_type == t)
-        return self.render(self.pick(forms).replace("$same", "$" + t), d + 1)
-
-    def block(self, depth, most=3, first=None):
-        """1..most statements one level deeper (after an optional fixed first line)."""
-        self.indent += 1
-        if first:
-            self.emit(first)
-        for _ in range(self.draw(st.integers(1, most))):
-            self.stmt(depth + 1)
-        self.indent -= 1
-
-    def stmt(self, depth):
-        """One random statement (compound ones only while depth allows)."""
-        simple = [self.assign] * 3 + [self.swap] * any(len(self.of(t, True)) > 1 for t in NUMERIC)
-        simple += [self.jump] * bool(self.loops)
-        simple += [self.early_return] * (self.indent > 1 and self.has(self.returns))
-        simple += [self.mutate] * 4 * bool(self.usable(MUTATIONS) and not self.readonly)
-        compound = [self.if_, self.loop, self.loop, self.try_]
-        self.pick(simple + compound * (depth < 2))(depth)
-
-    def assign(self, depth):
-        """v = or v op= an expression, keeping v's type."""
-        v = self.pick(sorted(n for t in NUMERIC for n in self.of(t, True)))
-        ops, rhs = AUGMENTED[self.vars[v]] if self.chance(35) else ("=", self.vars[v])
-        self.emit(f"{v} {self.pick(ops.split())} {self.expr(rhs)}")
-
-    def swap(self, depth):
-        """Tuple packing and unpacking of two variables of one type."""
-        t = self.pick([t for t in NUMERIC if len(self.of(t, True)) > 1])
-        v, w = self.draw(st.permutations(self.of(t, True)))[:2]
-        values = f"{self.expr(t)}, {self.expr(t)}" if self.chance(50) else f"{w}, {v}"
-        self.emit(f"{v}, {w} = {values}")
-
-    def jump(self, depth):
-        """if condition: break / continue."""
-        self.emit(f"if {self.expr('bool')}:")
-        self.lines.append("    " * (self.indent + 1) + self.pick(["break", "continue"]))
-
-    def early_return(self, depth):
-        """An early return of the function's return type."""
-        self.emit(f"return {self.expr(self.returns)}")
-
-    def mutate(self, depth):
-        """A list, dict, tuple or instance operation on an object variable, or a print."""
-        self.emit(self.render(self.pick(self.usable(MUTATIONS) + ["print($any)"])))
-
-    def if_(self, depth):
-        """if / elif / else."""
-        self.emit(f"if {self.expr('bool')}:")
-        self.block(depth)
-        for keyword, percent in (("elif", 30), ("else", 50)):
-            if self.chance(percent):
-                self.emit(f"elif {self.expr('bool')}:" if keyword == "elif" else "else:")
-                self.block(depth)
-
-    def loop(self, depth):
-        """for over a small range or a list, or while under a counter; the loop variable is read-only."""
-        self.names += 1
-        kind, lst, first = self.pick(["range", "while"] + ["list"] * 2 * bool(self.of("list"))), None, None
-        var = f"{kind[0]}{self.names}"
-        if kind == "range":
-            bounds = self.pick(["3", "5", "8", "-2, 6", "7, -1, -2", f"min({self.expr('int')}, 6)"])
-            header = f"for {var} in range({bounds}):"
-        elif kind == "list":
-            lst = self.pick(self.of("list"))
-            header, self.vars[lst] = f"for {var} in {lst}:", "iterated"    # hidden: it never grows
-        else:
-            self.emit(f"{var} = 0")
-            cond = f" and {self.expr('bool')}" if self.chance(40) else ""
-            header, first = f"while {var} < {self.pick(['3', '6'])}{cond}:", f"{var} += 1"
-        self.emit(header)
-        self.vars[var], self.loops = "int", self.loops + 1
-        self.fixed.add(var)
-        self.block(depth, first=first)
-        del self.vars[var]
-        self.loops -= 1
-        if lst:
-            self.vars[lst] = "list"
-
-    def try_(self, depth):
-        """try around risky statements, catching one or two of the risky errors."""
-        self.emit("try:")
-        self.block(depth, 2)
-        caught = self.draw(st.lists(st.sampled_from(ERRORS), min_size=1, max_size=2, unique=True))
-        self.emit(f"except {caught[0] if len(caught) == 1 else '(' + ', '.join(caught) + ')'}:")
-        self.block(depth, 1)
-
-    def function(self, name, acc=None):
-        """The whole function: typed locals (acc: an object local's type), a body and a final return."""
-        self.emit(f"def {name}({', '.join(self.vars)}):")
-        self.indent = 1
-        if acc:
-            self.emit("acc = " + {"list": "[]", "tuple": "(1, 2)"}[acc])
-            self.vars["acc"] = acc
-        types_ = self.draw(st.lists(st.sampled_from(NUMERIC), min_size=1, max_size=3))
-        for k, t in enumerate([self.call_type] * bool(self.call) + types_):    # the helper is called once
-            self.names += 1
-            self.emit(f"v{self.names} = {self.render(self.call) if k == 0 and self.call else self.expr(t)}")
-            self.vars[f"v{self.names}"] = t
-        for _ in range(self.draw(st.integers(1, 4))):
-            self.stmt(0)
-        self.emit(f"return {self.expr(self.returns)}")
-        return "\n".join(self.lines) + "\n"
-
-
-VALUES = {
-    "int": st.one_of(st.integers(-10, 10), st.sampled_from(INT_EDGES + [2**64, -2**70]),
-                     st.integers(-2**40, 2**40)),
-    "float": st.one_of(st.sampled_from(FLOAT_SPECIALS), st.floats(-1e3, 1e3), st.floats()),
-    "bool": st.booleans(),
-    "list": st.lists(st.integers(-5, 5), max_size=5),
-    "dict": st.dictionaries(st.integers(-3, 5), st.integers(-9, 9), max_size=4),
-    "tuple": st.lists(st.integers(-5, 5), max_size=4).map(tuple),
-    "obj": st.builds(Obj, st.integers(-10, 10), st.floats(-10, 10)),
-}
-
-
-@dataclass
-class Case:
-    """One generated program: source, kind, argument sets, helper g's parameter types."""
-    src: str
-    kind: str
-    args: list
-    helper: tuple
-
-
-@st.composite
-def cases(draw):
-    """A random program, numeric 60% of the time, maybe with a helper it calls, and 1-3 argument sets."""
-    kind = "numeric" if draw(st.integers(0, 9)) < 6 else "objects"
-    types_ = draw(st.lists(st.sampled_from(NUMERIC if kind == "numeric" else NUMERIC + OBJECTS),
-                           min_size=1, max_size=3))
-    params = dict(zip("abc", types_))
-    src, helper, ptypes = "", (None, None), []
-    if draw(st.integers(0, 9)) >= 7:           # a helper f calls (shrinks away: 0 means none)
-        kinds = NUMERIC + ("obj",) * 3 * ("obj" in types_)     # an instance f has, passed on
-        ptypes = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2))
-        helper = (f"g({', '.join('$' + p for p in ptypes)})", draw(st.sampled_from(NUMERIC)))
-        src = Writer(draw, dict(zip("pq", ptypes)), helper[1], readonly=draw(st.booleans())).function("g")
-    acc = None          # objects programs may keep a list or tuple in a local, not a parameter
-    if kind == "objects" and (draw(st.booleans()) or not set(types_) & set(OBJECTS)):
-        acc = draw(st.sampled_from(["list", "tuple"]))
-    objects = sorted((set(types_) | {acc}) & set(OBJECTS))
-    returns = draw(st.sampled_from(NUMERIC + tuple(objects)))
-    src += Writer(draw, params, returns, helper).function("f", acc)
-    first = draw(st.tuples(*(VALUES[t] for t in types_)))       # f is compiled for its types
-    other = st.sampled_from(NUMERIC).flatmap(VALUES.get)         # later calls may pass other number types
-    more = st.tuples(*(st.one_of(*[VALUES[t]] * 4, other) if t in NUMERIC else VALUES[t] for t in types_))
-    return Case(src, kind, [first] + draw(st.lists(more, max_size=2)),
-                tuple(PY_TYPES.get(t, Obj) for t in ptypes))
 
 
 def load(src):
     """A fresh namespace holding the program's functions (its lines known to linecache)."""
     linecache.cache[FILENAME] = (len(src), None, src.splitlines(True), FILENAME)
-    ns = {"math": math, "Obj": Obj}
+    ns = {"math": math, "Obj": Obj, "Ctx": Ctx}
     exec(compile(src, FILENAME, "exec"), ns)
     return ns
 
