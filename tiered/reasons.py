@@ -36,6 +36,7 @@ class Refusal(Enum):
     LLVM_ERROR = "LLVM rejected the module or failed to generate code"
     INSTALL_ERROR = "the installer could not build the new code object"
     OUT_OF_MEMORY = "memory ran out while compiling"
+    RECURSION_LIMIT = "the compile started deep in a recursion and reached the recursion limit"
     PROFILER_ERROR = "the profiler failed while looking at this function"
     NO_FEEDBACK = "no argument types were observed"
     TRACED = "a debugger, tracer or profiler is active"

@@ -186,3 +186,33 @@ def test_the_sampler_leaves_no_frame_of_its_own_behind():
         hook._on_sample(14, None)
     left = [o for o in gc.get_objects() if type(o).__name__ == "frame" and o.f_code.co_name == "_on_sample"]
     assert left == []
+
+
+def _at_depth(n, fn):
+    """fn(10) called n frames deeper than here: its value, or 'RecursionError'."""
+    try:
+        return _at_depth(n - 1, fn) if n else fn(10)
+    except RecursionError:
+        return "RecursionError"
+
+
+def _scan():
+    """A new leaf function called first at each depth near the recursion limit."""
+    out = []
+    for headroom in range(200):          # the test's own depth differs by version and runner
+        def leaf(n):
+            return n + 1
+        out.append(_at_depth(sys.getrecursionlimit() - headroom, leaf))
+    return out
+
+
+def test_the_profiler_near_the_recursion_limit_changes_nothing():
+    """A function first entered within a frame of the limit: the profiler's callback (3.12) or
+    sampler (3.11) cannot run there, and the program must not see that."""
+    plain = _scan()
+    assert "RecursionError" in plain and 11 in plain          # the scan reaches the limit
+    assert tiered.enable(threshold=1)
+    try:
+        assert _scan() == plain
+    finally:
+        tiered.disable()

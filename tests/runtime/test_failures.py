@@ -53,6 +53,7 @@ INJECTIONS = {
     "llvm-engine": (lambda mp: mp.setattr(engine, "compile_module", _raise(RuntimeError("LLVM ERROR: boom"))),
                     Refusal.LLVM_ERROR),
     "memory": (lambda mp: mp.setattr(build, "build", _raise(MemoryError())), Refusal.OUT_OF_MEMORY),
+    "recursion": (lambda mp: mp.setattr(build, "build", _raise(RecursionError())), Refusal.RECURSION_LIMIT),
     "compiler-bug": (lambda mp: mp.setattr(pipeline, "run", _raise(KeyError("bug"))), Refusal.COMPILER_ERROR),
     "installer": (lambda mp: mp.setattr(install, "build_code", _raise(install.InstallError("no"))),
                   Refusal.INSTALL_ERROR),
@@ -109,3 +110,35 @@ class _FakeFrame:
 
     def __init__(self, code):
         self.f_code, self.f_locals = code, {"n": 3}
+
+
+def _at_depth(n, fn):
+    """fn(10) called n frames deeper than here: its value, or 'RecursionError' (from wherever
+    the limit was reached)."""
+    try:
+        return _at_depth(n - 1, fn) if n else fn(10)
+    except RecursionError:
+        return "RecursionError"
+
+
+def test_a_first_call_at_the_bottom_of_a_deep_recursion_behaves_as_in_cpython():
+    """The jit decorator's first call compiles in a hook: near the recursion limit that call
+    still returns what CPython returns (or raises where CPython raises); where the compiler ran
+    out of stack, the refusal says so."""
+    reasons = set()
+    for headroom in range(1, 90, 2):
+        depth = sys.getrecursionlimit() - len(_frames()) - headroom
+        plain = _at_depth(depth, fresh_copy(work))
+        f = tiered.jit(fresh_copy(work))
+        assert _at_depth(depth, f) == plain, headroom
+        reasons.add(manager.record_for(f).refusal)
+    assert Refusal.RECURSION_LIMIT in reasons and None in reasons, reasons
+
+
+def _frames():
+    """The frames on the stack now."""
+    out, frame = [], sys._getframe()
+    while frame is not None:
+        out.append(frame)
+        frame = frame.f_back
+    return out

@@ -242,9 +242,15 @@ def traced_check():
 
 def gate_module(interpret):
     """IR of `tiered_gate(self, args, n)`: `interpret` while a tool traces this thread, else
-    self(*args).  It fronts the first-call hook (a Python function a tracer would see)."""
+    self(*args).  It fronts the first-call hook (a Python function a tracer would see).  An
+    Exception from self (its frames reached the recursion limit, say) also gives `interpret`:
+    the program's call goes on in the interpreter as without tiered; a BaseException that is
+    no Exception (KeyboardInterrupt from a signal handler) goes on to the program."""
+    back = [f"  call void @Py_IncRef(ptr {pointer(interpret)})", f"  ret ptr {pointer(interpret)}"]
     return "\n".join([capi.declarations(), "define ptr @tiered_gate(ptr %self, ptr %args, i64 %nargs) {",
-                      "entry:", *traced_check(), "  br i1 %busy2, label %traced, label %call", "traced:",
-                      f"  call void @Py_IncRef(ptr {pointer(interpret)})", f"  ret ptr {pointer(interpret)}",
+                      "entry:", *traced_check(), "  br i1 %busy2, label %traced, label %call", "traced:", *back,
                       "call:", "  %r = call ptr @PyObject_Vectorcall(ptr %self, ptr %args, i64 %nargs, ptr null)",
-                      "  ret ptr %r", "}"])
+                      "  %failed = icmp eq ptr %r, null", "  br i1 %failed, label %raised, label %done",
+                      "raised:", f"  %m = call i32 @PyErr_ExceptionMatches(ptr {pointer(Exception)})",
+                      "  %ours = icmp ne i32 %m, 0", "  br i1 %ours, label %swallow, label %done", "swallow:",
+                      "  call void @PyErr_Clear()", *back, "done:", "  ret ptr %r", "}"])

@@ -31,7 +31,11 @@ class MonitoringHook:
             return False
         mon.use_tool_id(TOOL_ID, "tiered")
         mon.restart_events()          # codes DISABLEd by an earlier enable() are counted again
-        mon.register_callback(TOOL_ID, mon.events.PY_START, self._on_start)
+        try:        # the gate: a callback that fails (its frame past the recursion limit) is ignored
+            callback = gated("tiered_profile", self._on_start)
+        except Exception:              # noqa: BLE001 - no LLVM: the plain callback still works
+            callback = self._on_start
+        mon.register_callback(TOOL_ID, mon.events.PY_START, callback)
         mon.set_events(TOOL_ID, mon.events.PY_START)
         return True
 

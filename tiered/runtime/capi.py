@@ -19,6 +19,7 @@ FUNCTIONS = {
     "PyErr_CheckSignals": "declare i32 @PyErr_CheckSignals()",
     "PyErr_Occurred": "declare ptr @PyErr_Occurred()",
     "PyErr_Clear": "declare void @PyErr_Clear()",
+    "PyErr_ExceptionMatches": "declare i32 @PyErr_ExceptionMatches(ptr)",
     "PyErr_Fetch": "declare void @PyErr_Fetch(ptr, ptr, ptr)",
     "PyErr_Restore": "declare void @PyErr_Restore(ptr, ptr, ptr)",
     "PyErr_NormalizeException": "declare void @PyErr_NormalizeException(ptr, ptr, ptr)",

@@ -98,8 +98,9 @@ class _Failed(Exception):
 
 
 def _reason_for(exc, reason):
-    """The refusal for an exception raised in a stage whose own reason is `reason`."""
-    return Refusal.OUT_OF_MEMORY if isinstance(exc, MemoryError) else reason
+    """The refusal for an exception raised in a stage whose own reason is `reason` (running
+    out of memory or of stack is no fault of the stage)."""
+    return {MemoryError: Refusal.OUT_OF_MEMORY, RecursionError: Refusal.RECURSION_LIMIT}.get(type(exc), reason)
 
 
 @contextmanager
