@@ -177,3 +177,44 @@ def deletions(d, xs, k):
 def test_del_of_items_and_slices():
     rec = check(deletions, ({"a": 1}, [1, 2, 3], "a"), ({}, [1, 2], "zz"), ({"a": 1}, [], "a"))
     assert "obj_delitem" in ops_of(rec)
+
+
+class Loud:
+    """A hashable object whose hashing prints (the order of the hashes is compared)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __hash__(self):
+        print("hash", self.k)
+        return self.k
+
+    def __eq__(self, other):
+        return isinstance(other, Loud) and other.k == self.k
+
+
+def sets_of(xs, k):
+    total = 0
+    for x in xs:
+        s = {x, k, 1.5}
+        total += len(s) + (k in s)
+    return total
+
+
+def test_set_literals_hash_their_items_in_cpythons_order():
+    rec = check(sets_of, ([1, 2, 1.5], 2), ([Loud(1), Loud(2)], Loud(1)), ([[1]], 3), ([1], [2]))
+    assert "build_set" in rec.specs[0].ops
+
+
+def set_comprehension(xs):
+    n = 0
+    for _ in range(2):
+        n += len({x % 3 for x in xs})
+    return n
+
+
+def test_set_comprehensions():
+    # 3.11 makes a comprehension a function of its own: that stays in CPython
+    rec = check(set_comprehension, ([1, 2, 3, 4],), ([],), ([1, "a"],), native=sys.version_info >= (3, 12))
+    if sys.version_info >= (3, 12):
+        assert "set_add" in rec.specs[0].ops

@@ -2,6 +2,7 @@
 others, and calls with *args) → object ops."""
 from .frame_state import NULL, VTuple
 from .infer import Unsupported
+from .ir import Value
 from .ops import ObjType, is_obj
 
 CONVERSIONS = {0: None, 1: "PyObject_Str", 2: "PyObject_Repr", 3: "PyObject_ASCII"}
@@ -127,3 +128,23 @@ class Composites:
         self._release(mgr)
         st.stack[-1] = exit_
         st.stack.append(entered)
+
+    def _op_build_set(self, i, st, block, out):
+        """BUILD_SET: a new set of the items (PySet_Add takes its own references: the items'
+        are released after)."""
+        items = self._top(st, i.arg)
+        r = self.emit("build_set", items, type=ObjType(set))
+        for v in items:
+            self._release(v)
+        del st.stack[len(st.stack) - i.arg:]
+        st.stack.append(r)
+
+    def _op_set_add(self, i, st, block, out):
+        """SET_ADD (a set comprehension): add the popped item to the set below."""
+        item = self._top(st, 1)[0]
+        target = st.stack[-1 - i.arg]
+        if not (isinstance(target, Value) and target.type.cls is set):
+            raise Unsupported("UNSUPPORTED_TYPE", "SET_ADD to something other than a set")
+        self.emit("set_add", [target, item])
+        self._release(item)
+        st.stack.pop()

@@ -12,12 +12,13 @@ add (the recursion limit at the entry).
 """
 from ..reasons import Exit
 from ..runtime import capi, tracing
-from . import lower_attrs, lower_capi, lower_cells, lower_objects
+from . import lower_attrs, lower_build, lower_capi, lower_cells, lower_objects
 from .lower_capi import pointer
 from .lower_ops import LL, LOWER
 from .ops import NONE, is_obj
 
-LOWER = {**LOWER, **lower_capi.LOWER, **lower_objects.LOWER, **lower_attrs.LOWER, **lower_cells.LOWER}
+LOWER = {**LOWER, **lower_capi.LOWER, **lower_build.LOWER, **lower_objects.LOWER, **lower_attrs.LOWER,
+         **lower_cells.LOWER}
 
 REASONS = list(Exit)
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations

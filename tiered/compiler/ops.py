@@ -173,4 +173,6 @@ OPS = {o.name: o for o in [
     _op("build_list", -1, None, Exit.RAISED, pure=False, raises=True),             # items move in
     _op("build_tuple", -1, None, Exit.RAISED, pure=False, raises=True),            # items move in
     _op("build_map", -1, None, Exit.RAISED, pure=False, raises=True, python=True),  # k, v, k, v...
+    _op("build_set", -1, None, Exit.RAISED, pure=False, raises=True, python=True),  # items (hashed)
+    _op("set_add", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),     # set, item
 ]}

@@ -58,6 +58,8 @@ FUNCTIONS = {
     "PyObject_Call": "declare ptr @PyObject_Call(ptr, ptr, ptr)",
     "PyObject_DelItem": "declare i32 @PyObject_DelItem(ptr, ptr)",
     "PyDict_New": "declare ptr @PyDict_New()",
+    "PySet_New": "declare ptr @PySet_New(ptr)",
+    "PySet_Add": "declare i32 @PySet_Add(ptr, ptr)",
     "PyDict_SetItem": "declare i32 @PyDict_SetItem(ptr, ptr, ptr)",
     "PyObject_GetIter": "declare ptr @PyObject_GetIter(ptr)",
     "PyIter_Next": "declare ptr @PyIter_Next(ptr)",
