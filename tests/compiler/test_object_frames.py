@@ -80,3 +80,24 @@ def test_warning_location_from_a_compiled_function():
         g(1)
     assert manager.record_for(g).native_calls > before
     assert [(w.filename, w.lineno) for w in jit] == [(w.filename, w.lineno) for w in plain]
+
+
+class Announcer:
+    """An object whose destructor prints the line its caller's frame is at."""
+
+    def __del__(self):
+        caller = sys._getframe(1)
+        print("freed at", caller.f_code.co_name, caller.f_lineno)
+
+
+def drops_in_a_loop(n):
+    held = [Announcer()]
+    for i in range(n):
+        x = Announcer()                          # the previous one dies here
+        held[0] = x                              # and the one held before it here
+    return held                                  # (the last one lives on: see Known limits)
+
+
+def test_a_destructor_run_by_native_code_sees_cpythons_line():
+    rec = check(drops_in_a_loop, (3,), (0,))
+    assert "decref" in rec.specs[0].ops or "xdecref" in rec.specs[0].ops

@@ -71,6 +71,32 @@ def test_signal_handler_raises_inside_native_loop_promptly():
     manager.record_for(f).restore()
 
 
+def _lines_seen_by_a_handler(f):
+    """The (function, line) pairs a signal handler's stack shows for f's frame while f loops."""
+    seen = []
+
+    def handler(signum, frame):
+        seen.extend((fr.name, fr.lineno) for fr in traceback.extract_stack(frame) if fr.name == f.__name__)
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+        f(3 * 10**7)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return set(seen)
+
+
+def test_a_signal_handler_sees_the_line_cpython_shows_while_a_native_loop_runs():
+    plain = _lines_seen_by_a_handler(spin)
+    assert plain                                  # the handler ran inside spin
+    f = _compiled(spin)
+    try:
+        assert _lines_seen_by_a_handler(f) == plain   # was ('spin', None): the prologue's
+    finally:
+        manager.record_for(f).restore()
+
+
 def test_exception_from_signal_is_caught_by_the_functions_own_try():
     f = _compiled(spin_catching)
     with Alarm(0.2):

@@ -159,7 +159,9 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
         k = self.first_k = by_offset[block.offset]
         if block.loop_header:           # polls signals and lets other threads run
             self.pre_state, self.pre_offset = state, self.ins[k].offset
-            self.emit("loop_poll", [])
+            # a signal handler runs where CPython checks for it: at the loop's (last) back edge
+            back = [i.offset for i in self.ins if i.target == block.offset and i.offset > block.offset]
+            self.emit("loop_poll", [], {"at": max(back)} if back else None)
         leave = self._raise_block(k)
         if leave is not None:           # a raise: the interpreter runs the block and raises
             self.pre_state, self.pre_offset = state, self.ins[leave].offset

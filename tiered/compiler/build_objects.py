@@ -30,8 +30,8 @@ class Objects:
 
     def _release(self, v):
         """A place let go of v: release its reference when it is an object."""
-        if is_obj(v.type):
-            self.emit("xdecref" if v.attrs.get("maybe_null") else "decref", [v])
+        if is_obj(v.type):       # at: a destructor sees the frame at this instruction
+            self.emit("xdecref" if v.attrs.get("maybe_null") else "decref", [v], {"at": self.pre_offset})
 
     def _release_item(self, item):
         """Release whatever a stack item owns (a value, a virtual tuple's items, an iterator's
@@ -166,7 +166,7 @@ class Objects:
         it = st.stack[-1]
         item = self.emit("iter_next", [it], {"frameless": True} if it.type.cls in C_ITERATORS.values() else None)
         more = self.emit("bool_not", [self.emit("is_null", [item])])
-        self.emit("release_unless", [it, more])
+        self.emit("release_unless", [it, more], {"at": self.pre_offset})
         return self._for_iter_edges(i, st, block, out, more, it, item)
 
     def _seq_for_iter(self, i, st, block, out):
@@ -175,7 +175,7 @@ class Objects:
         it = st.stack[-1]
         more = self.emit("int_cmp", [it.index, self.emit("seq_len", [it.seq])], {"pred": "<"})
         item = self.emit("seq_next", [it.seq, it.index, more])
-        self.emit("release_unless", [it.seq, more])
+        self.emit("release_unless", [it.seq, more], {"at": self.pre_offset})
         nxt = SeqIter(it.seq, self.emit("int_add_wrap", [it.index, self.const(1)]))
         return self._for_iter_edges(i, st, block, out, more, nxt, item)
 

@@ -10,6 +10,7 @@ from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
 from .lower_capi import LOWER as _CAPI
 from .lower_capi import box_call, capi_call, field, join_slow_path, pointer, type_of
+from .lower_objects import release
 from .ops import FLOAT, is_obj
 
 
@@ -164,7 +165,7 @@ def _setattr(e, v):
         e.line(f"br i1 {e.op(f'icmp eq ptr {old}, null')}, label %{slow}, label %{store}")
         e.label(store)
     e.line(f"store ptr {new}, ptr {slot}")
-    e.line(f"call void @tiered_xrelease(ptr {old})")
+    release(e, v, old, maybe_null=True)
     e.line(f"br label %{done}")
     e.label(slow)
     e.m.keep(v.attrs["name"])

@@ -2,7 +2,7 @@
 from ..reasons import Exit
 from ..runtime import capi
 from .lower_capi import box_call, field, pointer
-from .lower_objects import unbox
+from .lower_objects import release, unbox
 from .ops import is_obj
 
 
@@ -29,7 +29,7 @@ def _cell_set(e, v):
     slot = e.op(f"getelementptr i8, ptr {e.ref(cell)}, i64 {capi.CELL_REF}")
     old = e.op(f"load ptr, ptr {slot}")
     e.line(f"store ptr {x}, ptr {slot}")
-    e.line(f"call void @tiered_xrelease(ptr {old})")
+    release(e, v, old, maybe_null=True)
 
 
 def _make_function(e, v):

@@ -95,13 +95,16 @@ class FnEmitter:
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
-    def line_enter(self, v):
+    def line_enter(self, v, offset=None):
         """Before a call that may run Python code: point the running frame at v's instruction
-        (in the installed code: the address is filled in after install), so that what runs
-        sees the frame's f_lineno as CPython shows it.  What line_leave restores."""
-        if capi.FRAMES is None or v.state is None:
+        (or the one at `offset`; in the installed code: the address is filled in after
+        install), so that what runs sees the frame's f_lineno as CPython shows it.  What
+        line_leave restores.  Not in a frameless specialisation: it may run inside the frame
+        of a native caller, whose code is another."""
+        offset = offset if offset is not None else v.state.offset if v.state is not None else None
+        if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
-        addr = self.op(f"load i64, ptr {self.m.line_site(v.state.offset)}")
+        addr = self.op(f"load i64, ptr {self.m.line_site(offset)}")
         slot = self.frame_slot()
         use, go = self.tmp()[1:], self.tmp()[1:]
         before = self.cur
@@ -204,8 +207,10 @@ class FnEmitter:
         due = self.op(f"icmp eq i32 {self.op(f'and i32 {c1}, {TICK_SIGNALS}')}, 0")
         self.line(f"br i1 {due}, label %{poll}, label %{cont}, !prof !0")
         self.label(poll)
-        self.guard(self.op(f"icmp ne i32 {self.op('call i32 @PyErr_CheckSignals()')}, 0"), v,
-                   with_exception=True)
+        token = self.line_enter(v, v.attrs.get("at"))     # a handler sees the loop's back edge
+        raised = self.op(f"icmp ne i32 {self.op('call i32 @PyErr_CheckSignals()')}, 0")
+        self.line_leave(token)
+        self.guard(raised, v, with_exception=True)
         self.line(f"call void @tiered_yield(i32 {c1})")
         self.line(f"br label %{cont}")
         self.label(cont)

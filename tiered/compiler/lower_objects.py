@@ -70,6 +70,38 @@ free:
 done:
   ret void
 }}
+
+define internal void @tiered_decref_at(ptr %o, ptr %site) alwaysinline {{
+entry:
+{_DEC}  br i1 %zero, label %free, label %done, !prof !0
+free:
+  call void @tiered_dealloc_at(ptr %o, ptr %site)
+  br label %done
+done:
+  ret void
+}}
+
+define internal void @tiered_dealloc_at(ptr %o, ptr %site) cold noinline {{
+entry:
+  ; a destructor may run Python code that reads the running frame's line (inspect.stack()):
+  ; point the frame at the instruction that let the object go, as CPython's frame would be
+  %slot = call ptr @tiered_frame_slot()
+  %addr = load i64, ptr %site
+  %has = icmp ne ptr %slot, null
+  %set = icmp ne i64 %addr, 0
+  %ok = and i1 %has, %set
+  br i1 %ok, label %point, label %plain
+point:
+  %saved = load ptr, ptr %slot
+  %at = inttoptr i64 %addr to ptr
+  store ptr %at, ptr %slot
+  call void @_Py_Dealloc(ptr %o)
+  store ptr %saved, ptr %slot
+  ret void
+plain:
+  call void @_Py_Dealloc(ptr %o)
+  ret void
+}}
 """
 
 
@@ -147,7 +179,7 @@ def _list_setitem(e, v):
         e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
     old = e.op(f"load ptr, ptr {slot}")
     e.line(f"store ptr {new}, ptr {slot}")
-    e.line(f"call void @tiered_decref(ptr {old})")
+    release(e, v, old)
 
 
 def _seq_next(e, v):
@@ -164,13 +196,31 @@ def _seq_next(e, v):
     e.define(v, f"phi ptr [{item}, %{load}], [null, %{before}]")
 
 
+def release(e, v, x, maybe_null=False):
+    """Drop a reference to x (NULL allowed when maybe_null).  A destructor that runs sees the
+    frame at v's instruction (attrs `at`, else its exit state's), except in a frameless
+    specialisation, which may run inside another function's frame."""
+    at = v.attrs.get("at", v.state.offset if v.state is not None else None)
+    if at is None or capi.FRAMES is None or e.fn.attrs.get("frameless"):
+        return e.line(f"call void @{'tiered_xrelease' if maybe_null else 'tiered_decref'}(ptr {x})")
+    site = e.m.line_site(at)
+    if not maybe_null:
+        return e.line(f"call void @tiered_decref_at(ptr {x}, ptr {site})")
+    drop, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp eq ptr {x}, null')}, label %{done}, label %{drop}")
+    e.label(drop)
+    e.line(f"call void @tiered_decref_at(ptr {x}, ptr {site})")
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
 def _release_unless(e, v):
     """Drop the object's reference when the condition is false."""
     x, cond = v.args
     drop, done = e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {e.ref(cond)}, label %{done}, label %{drop}")
     e.label(drop)
-    e.line(f"call void @tiered_decref(ptr {e.ref(x)})")
+    release(e, v, e.ref(x))
     e.line(f"br label %{done}")
     e.label(done)
 
@@ -285,8 +335,8 @@ def _obj_const(e, v):
 LOWER = {
     "obj_const": _obj_const,
     "incref": lambda e, v: e.line(f"call void @tiered_incref(ptr {e.ref(v.args[0])})"),
-    "decref": lambda e, v: e.line(f"call void @tiered_decref(ptr {e.ref(v.args[0])})"),
-    "xdecref": lambda e, v: e.line(f"call void @tiered_xrelease(ptr {e.ref(v.args[0])})"),
+    "decref": lambda e, v: release(e, v, e.ref(v.args[0])),
+    "xdecref": lambda e, v: release(e, v, e.ref(v.args[0]), maybe_null=True),
     "box": _box,
     "guard_class": _guard_class,
     "unbox_float": lambda e, v: e.alias(v, unbox(e, v, e.ref(v.args[0]), FLOAT)),
