@@ -2,7 +2,6 @@
 others, and calls with *args) → object ops."""
 from .frame_state import NULL, VTuple
 from .infer import Unsupported
-from .ir import Value
 from .ops import ObjType, is_obj
 
 CONVERSIONS = {0: None, 1: "PyObject_Str", 2: "PyObject_Repr", 3: "PyObject_ASCII"}
@@ -141,10 +140,4 @@ class Composites:
 
     def _op_set_add(self, i, st, block, out):
         """SET_ADD (a set comprehension): add the popped item to the set below."""
-        item = self._top(st, 1)[0]
-        target = st.stack[-1 - i.arg]
-        if not (isinstance(target, Value) and target.type.cls is set):
-            raise Unsupported("UNSUPPORTED_TYPE", "SET_ADD to something other than a set")
-        self.emit("set_add", [target, item])
-        self._release(item)
-        st.stack.pop()
+        self._add_to(i, st, set, "set_add")

@@ -205,11 +205,16 @@ class Objects:
 
     def _op_list_append(self, i, st, block, out):
         """LIST_APPEND (a list comprehension): append the popped value to the list below."""
+        self._add_to(i, st, list, "list_append")
+
+    def _add_to(self, i, st, cls, op):
+        """LIST_APPEND / SET_ADD: `op` adds the popped item to the container of class cls that
+        sits i.arg below it (it takes its own reference; the item's is released)."""
         item = self._top(st, 1)[0]
         target = st.stack[-1 - i.arg]
-        if not (isinstance(target, Value) and target.type.cls is list):
-            raise Unsupported("UNSUPPORTED_TYPE", "LIST_APPEND to something other than a list")
-        self.emit("list_append", [target, item])
+        if not (isinstance(target, Value) and target.type.cls is cls):
+            raise Unsupported("UNSUPPORTED_TYPE", f"adding to something other than a {cls.__name__}")
+        self.emit(op, [target, item])
         self._release(item)
         st.stack.pop()
 
