@@ -97,6 +97,27 @@ def test_a_signal_handler_sees_the_line_cpython_shows_while_a_native_loop_runs()
         manager.record_for(f).restore()
 
 
+def spin_three_times(n):
+    t = 0
+    for _ in range(3):
+        t += spin(n)                             # spin is called natively: it has no frame
+    return t
+
+
+def test_a_handler_never_sees_a_caller_frame_pointed_into_a_native_callees_code():
+    inner, outer = _compiled(spin), _compiled(spin_three_times)
+    try:
+        assert manager.record_for(outer).specs[0].ops >= {"call_native"}
+        seen = _lines_seen_by_a_handler(outer)
+    finally:
+        manager.record_for(inner).restore()
+        manager.record_for(outer).restore()
+    # the caller's frame is there, at no line yet or at the call, never at a line computed
+    # from the callee's instructions (the stack walk lost the frame when it was)
+    call_line = spin_three_times.__code__.co_firstlineno + 3
+    assert seen and seen <= {("spin_three_times", None), ("spin_three_times", call_line)}, seen
+
+
 def test_exception_from_signal_is_caught_by_the_functions_own_try():
     f = _compiled(spin_catching)
     with Alarm(0.2):

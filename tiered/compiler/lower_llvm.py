@@ -99,8 +99,9 @@ class FnEmitter:
         """Before a call that may run Python code: point the running frame at v's instruction
         (or the one at `offset`; in the installed code: the address is filled in after
         install), so that what runs sees the frame's f_lineno as CPython shows it.  What
-        line_leave restores.  Not in a frameless specialisation: it may run inside the frame
-        of a native caller, whose code is another."""
+        line_leave restores.  Only when the running frame runs this code: a function of
+        numbers called natively runs in its caller's frame, whose code is another (a frameless
+        specialisation never points a frame: it may run inside its caller's too)."""
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
@@ -112,7 +113,11 @@ class FnEmitter:
         self.line(f"br i1 {ok}, label %{use}, label %{go}")
         self.label(use)
         saved = self.op(f"load ptr, ptr {slot}")
-        self.line(f"store ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {slot}")
+        at = self.op(f"ptrtoint ptr {saved} to i64")
+        lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
+        ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
+        point = self.op(f"select i1 {ours}, ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {saved}")
+        self.line(f"store ptr {point}, ptr {slot}")
         self.line(f"br label %{go}")
         self.label(go)
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),

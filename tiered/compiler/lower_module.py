@@ -25,11 +25,17 @@ class ModuleEmitter:
         self.dispatch_arity = None   # a specialisation calls the dispatcher with this many objects
 
     def line_site(self, offset):
-        """The global holding the installed address of the instruction at `offset`."""
+        """The global holding the installed address of the instruction at `offset`; the globals
+        `code_lo` and `code_hi` (key "lo" and "hi") bound the installed instructions."""
         if offset not in self.line_sites:
             self.line_sites[offset] = f"{self.prefix}_line{offset}"
             self.globals.append(f"@{self.line_sites[offset]} = global i64 0")
         return f"@{self.line_sites[offset]}"
+
+    def code_bounds(self):
+        """The globals holding where the installed code's instructions start and end (filled in
+        after install, as the line sites are: 0 and 0 until then, which nothing is inside)."""
+        return self.line_site("lo"), self.line_site("hi")
 
     def dispatcher(self, n):
         """The symbol of the module's dispatcher for recursion on n objects (emitted with the module)."""

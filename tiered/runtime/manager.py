@@ -254,11 +254,16 @@ def _frameless_for_dispatch(rec, func, built, force):
 
 
 def _point_line_sites(sites, compiled, code, installed):
-    """Give each line site of the module the address of its instruction in the installed code
-    (a site left at 0 leaves the frame's line as it is)."""
+    """Give each line site of the module the address of its instruction in the installed code,
+    and the code bounds theirs (a site left at 0 leaves the frame's line as it is)."""
+    if capi.FRAMES is None:
+        return
+    start = id(code) + capi.FRAMES[2]
+    bounds = {"lo": start, "hi": start + len(code.co_code)}
     for offset, name in sites.items():
-        if offset in installed and capi.FRAMES is not None:
-            address = id(code) + capi.FRAMES[2] + installed[offset]
+        address = bounds.get(offset) if offset in bounds else \
+            start + installed[offset] if offset in installed else None
+        if address is not None:
             ctypes.c_int64.from_address(compiled[name]).value = address
 
 
