@@ -1,12 +1,14 @@
 """Differential helpers: run a function under CPython and under the JIT, compare everything, prove it ran native."""
 import contextlib
 import copy
+import inspect
 import io
 import math
 import sys
 import traceback
 import types
 
+from tiered.profiler.feedback import param_count
 from tiered.reasons import Exit
 from tiered.runtime import manager
 
@@ -20,13 +22,30 @@ def fresh_copy(func):
     return g
 
 
+class Call(tuple):
+    """An arg set with keyword arguments: Call(1, 2, c=3) calls func(1, 2, c=3)."""
+
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(cls, (args, kwargs))
+
+    def __deepcopy__(self, memo):
+        args, kwargs = copy.deepcopy(tuple(self), memo)
+        return Call(*args, **kwargs)
+
+    def bound_types(self, func):
+        """The types of func's parameters (in its frame's slot order) for this call."""
+        bound = inspect.signature(func).bind(*self[0], **self[1])
+        bound.apply_defaults()
+        return tuple(type(bound.arguments[n]) for n in func.__code__.co_varnames[:param_count(func.__code__)])
+
+
 def outcome(func, args):
     """(kind, payload, printed output, arguments after) of one call; payload: value or (type, message, frames)."""
     out = io.StringIO()
     args = copy.deepcopy(args)
     try:
         with contextlib.redirect_stdout(out):
-            value = func(*args)
+            value = func(*args[0], **args[1]) if isinstance(args, Call) else func(*args)
         return "ok", value, out.getvalue(), args
     except Exception as exc:             # noqa: BLE001 - compared, not swallowed
         frames = [(f.name, f.lineno, f.line) for f in traceback.extract_tb(exc.__traceback__)[1:]]
@@ -103,7 +122,11 @@ def check(func, *arg_sets, native=True, compile_with=None):
     own_name = func.__globals__.get(func.__name__) is func
     if own_name:                       # recursive calls by name reach the compiled copy
         func.__globals__[func.__name__] = jitted
-    types_ = compile_with or tuple(type(a) for a in arg_sets[0])
+    first = arg_sets[0]
+    code = func.__code__
+    if not isinstance(first, Call) and not len(first) == code.co_argcount == param_count(code):
+        first = Call(*first)             # defaults, *args, **kwargs, keyword-only: bind as CPython
+    types_ = compile_with or (first.bound_types(func) if isinstance(first, Call) else tuple(map(type, first)))
     known = set(manager.RECORDS)
     manager.record_for(jitted).eager = True        # installed however small the body
     try:

@@ -16,6 +16,7 @@ from .build_objects import Objects
 from .decode import CO_GENERATOR_LIKE, decode, hints
 from .frame_state import NULL, FrameState, Known, RangeArgs, SeqIter, VTuple
 from .infer import Unsupported
+from ..profiler.feedback import param_count
 from .ir import Block, Function, Value
 from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
@@ -28,8 +29,6 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
                  unbound=frozenset(), box_returns=False, frameless=False, self_calls=True):
         if code.co_flags & CO_GENERATOR_LIKE:
             raise Unsupported("GENERATOR", "generator or coroutine")
-        if code.co_kwonlyargcount or code.co_flags & 0x0C:
-            raise Unsupported("UNSUPPORTED_TYPE", "keyword-only, *args or **kwargs parameters")
         self.func, self.code = func, code
         self.globals = func.__globals__
         self.builtins = self.globals.get("__builtins__", builtins)
@@ -50,10 +49,11 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
         self.current = None
         self.pre_state = None
         self.exits = []
-        params = list(code.co_varnames[:code.co_argcount])
+        params = list(code.co_varnames[:param_count(code)])
         cells = cell_names(code)
         # recursion may call this specialisation natively (not with cells: it would need them)
-        self.self_calls = self_calls and not cells
+        # and only with positional parameters: CPython binds the others)
+        self.self_calls = self_calls and not cells and len(params) == code.co_argcount
         self.fn = Function(code.co_qualname, [], [])
         for name, t in zip(params, arg_types):        # captured: its frame slot holds a cell
             self.fn.params.append(self._new("phi", [], t, {"param": name, "captured": name in cells}))

@@ -118,6 +118,8 @@ class Calls:
         """Emit a native call to fn (itself, or a compiled specialisation that an exit may call
         again: a function of numbers, or a frameless one); None: call it generically."""
         types_ = tuple(v.type for v in vals)
+        if fn is self.func and len(vals) != len(self.param_names):
+            return None                       # defaults are bound by CPython: call it there
         if fn is self.func and self.self_calls and types_ != tuple(p.type for p in self.fn.params):
             if not all(is_obj(t) for t in types_):
                 return None

@@ -97,20 +97,26 @@ def functions_of(code):
     return [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
 
 
+def param_count(code):
+    """How many parameters the code binds: positional, keyword-only, *args and **kwargs."""
+    return code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+
+
 def arg_values(frame, code, at_start=False):
     """The current values of the frame's parameters (None if one is unbound).
 
     At the function's start every parameter is bound and the locals come parameters first,
     so the names are not needed: reading co_varnames would create (and cache on the code)
     a tuple, an object a program counting its gc objects would see appear."""
-    if not code.co_argcount:
+    n = param_count(code)
+    if not n:
         return []                # module and class bodies: their namespace may be a user mapping
     loc = frame.f_locals
     if at_start:
-        values = list(loc.values())[:code.co_argcount]
-        return values if len(values) == code.co_argcount else None
+        values = list(loc.values())[:n]
+        return values if len(values) == n else None
     try:
-        return [loc[n] for n in code.co_varnames[:code.co_argcount]]
+        return [loc[name] for name in code.co_varnames[:n]]
     except KeyError:
         return None
 

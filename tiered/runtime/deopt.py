@@ -3,6 +3,7 @@ import threading
 import weakref
 
 from ..compiler.frame_state import NULL, Known, RangeIter, SeqIter, VTuple
+from ..profiler.feedback import param_count
 from ..reasons import Exit
 
 SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
@@ -111,7 +112,7 @@ def make_helpers(record, layouts):
         """No specialisation matched: count the argument types and resume in the interpreter."""
         rec = record_ref()
         if rec is not None:       # the arguments: the frame's cells come after them
-            rec.count_miss(tuple(type(a) for a in args[:rec.original_code.co_argcount]))
+            rec.count_miss(tuple(type(a) for a in args[:param_count(rec.original_code)]))
         return INTERPRET
 
     return on_exit, on_miss

@@ -1,5 +1,5 @@
 """Runtime eager compiles: a function (jit decorator, tests) → compiled at its first call, for that call's types."""
-from ..profiler.feedback import never_counted
+from ..profiler.feedback import never_counted, param_count
 from ..reasons import Refusal
 from . import deopt, manager, records, tracing
 from .gate import gated
@@ -46,7 +46,7 @@ def _make_hook(rec):
             if func.__code__ is not rec.original_code and rec.state == "profiling":
                 func.__code__ = rec.original_code         # stays interpreted if the compile fails
             # the arguments (the prologue passes the frame's cells after them)
-            manager.compile_for(func, tuple(type(a) for a in args[:rec.original_code.co_argcount]))
+            manager.compile_for(func, tuple(type(a) for a in args[:param_count(rec.original_code)]))
         finally:
             manager.compile_lock.release()
         # this call goes on in the interpreter, in its own frame: calling the function again

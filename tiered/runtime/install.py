@@ -17,6 +17,7 @@ import dis
 from bytecode import Bytecode, CellVar, Compare, FreeVar, Instr, Label
 from bytecode.instr import InstrLocation
 
+from ..profiler.feedback import param_count
 from ..compiler.decode import JUMP_IF_FALSE, JUMP_IF_TRUE, prologue_call, prologue_pop
 from .deopt import INTERPRET, SENTINEL, STATES, UNBOUND
 
@@ -26,8 +27,8 @@ class InstallError(Exception):
 
 
 def param_names(code):
-    """Names of all parameters, in slot order."""
-    return list(code.co_varnames[:code.co_argcount])
+    """Names of all parameters (keyword-only, *args and **kwargs too), in slot order."""
+    return list(code.co_varnames[:param_count(code)])
 
 
 def build_code(orig, native, layouts, installed=None):

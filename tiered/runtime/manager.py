@@ -12,6 +12,7 @@ from itertools import count
 from .. import config
 from ..compiler.infer import Unsupported
 from ..compiler.ops import is_obj
+from ..profiler.feedback import param_count
 from ..reasons import Refusal
 from . import capi, deopt
 from .callable import make_callable
@@ -139,7 +140,7 @@ def _compile(rec, types_, for_caller=False, frameless=False):
     if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
         rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))
         return None
-    if len(types_) != rec.original_code.co_argcount:
+    if len(types_) != param_count(rec.original_code):
         raise Unsupported("UNSUPPORTED_TYPE", "argument count")
     started, outer_children = time.perf_counter(), _child_seconds[0]
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
