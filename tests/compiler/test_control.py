@@ -230,3 +230,17 @@ def test_raise_leaves_for_the_interpreter_which_raises_it():
         assert exits_of(rec, Exit.RAISE) == 1
     check(raise_and_catch, (10,), (0,))
     check(raise_from, (4,), (-2,), (0,))
+
+
+def over_tuples(n, x):
+    total = 0.0
+    for k in (1, 2.5, -3):                 # a constant tuple (3.12 makes [1, 2.5, -3] one too)
+        total += k * n
+    for y in (x, n, 0.5):                  # a tuple built from values
+        total += y
+    return total
+
+
+def test_for_over_a_tuple_of_constants_or_values(object_tier):
+    rec = check(over_tuples, (3, 1.5), (0, -2.0), (2**70, 1.0), (2, float("nan")))
+    assert rec.specs[0].param_types == ("int", "float")

@@ -1,5 +1,6 @@
 """Compiler stage 2f: slices, f-strings, star-unpacking, constant-key dicts, del x[k] (values made of
 others, and calls with *args) → object ops."""
+from ..runtime import capi
 from .frame_state import NULL, VTuple
 from .infer import Unsupported
 from .ops import ObjType, is_obj
@@ -77,20 +78,56 @@ class Composites:
         self._finish(st, [items], r, 1)
 
     def _op_call_ex(self, i, st, block, out):
-        """CALL_FUNCTION_EX without **kwargs: callable(*args) for a tuple (or list) of args;
-        other iterables stay in CPython, whose message for a non-iterable is its own."""
-        if i.arg & 1 or st.stack[-3] is not NULL:
-            raise Unsupported("UNSUPPORTED_CALL", "a call with **kwargs")
-        fn, args = self._top(st, 2)
+        """CALL_FUNCTION_EX: callable(*args[, **kwargs]) for a tuple (or list) of args and the
+        call's own keyword dict; other iterables stay in CPython, whose message for a
+        non-iterable is its own."""
+        n = 2 + (i.arg & 1)
+        if st.stack[-1 - n] is not NULL:
+            raise Unsupported("UNSUPPORTED_CALL", "CALL_FUNCTION_EX without its NULL")
+        operands = self._top(st, n)
+        fn, args, kwargs = operands[0], operands[1], operands[2:]
+        if kwargs and kwargs[0].type != ObjType(dict):
+            raise Unsupported("UNSUPPORTED_CALL", "**kwargs not gathered in a dict")
         if args.type.cls is list:
             tupled = self.emit("list_to_tuple", [args], type=ObjType(tuple))
-            r = self.emit("obj_call_ex", [fn, tupled])
+            r = self.emit("obj_call_ex", [fn, tupled] + kwargs)
             self._release(tupled)
         elif args.type.cls is tuple:
-            r = self.emit("obj_call_ex", [fn, args])
+            r = self.emit("obj_call_ex", [fn, args] + kwargs)
         else:
             raise Unsupported("UNSUPPORTED_CALL", "*args of something other than a tuple or list")
-        self._finish(st, [fn, args], r, 3)
+        self._finish(st, operands, r, n + 1)
+
+    def _op_dict_update(self, i, st, block, out):
+        """DICT_UPDATE ({**x}): the dict below is updated from x."""
+        x = self._top(st, 1)[0]
+        target = st.stack[-1 - i.arg]
+        if not is_obj(x.type) or getattr(target, "type", None) != ObjType(dict):
+            raise Unsupported("UNSUPPORTED_TYPE", "DICT_UPDATE of something other than objects")
+        self.emit("dict_update", [target, x])
+        self._finish(st, [x], None, 1)
+
+    def _op_dict_merge(self, i, st, block, out):
+        """DICT_MERGE (f(**x)): only an exact dict x merged first into the call's new keyword
+        dict (BUILD_MAP 0), which no key can collide in; the rest stays in CPython, whose
+        messages name the function called."""
+        x = self._top(st, 1)[0]
+        target = st.stack[-1 - i.arg]
+        if (getattr(target, "op", None) != "build_map" or target.args or target.attrs.get("merged")
+                or x.type != ObjType(dict) or capi.DICT_KEYS is None):
+            raise Unsupported("UNSUPPORTED_CALL", "**x of something other than one exact dict")
+        target.attrs["merged"] = True
+        self.emit("dict_merge", [target, x])
+        self._finish(st, [x], None, 1)
+
+    def _op_set_update(self, i, st, block, out):
+        """SET_UPDATE ({*x}): the set below gets x's items."""
+        x = self._top(st, 1)[0]
+        target = st.stack[-1 - i.arg]
+        if not is_obj(x.type) or getattr(target, "type", None) != ObjType(set):
+            raise Unsupported("UNSUPPORTED_TYPE", "SET_UPDATE of something other than objects")
+        self.emit("set_update", [target, x])
+        self._finish(st, [x], None, 1)
 
     def _op_build_const_key_map(self, i, st, block, out):
         """BUILD_CONST_KEY_MAP: a dict of the values below and the constant keys on top (the

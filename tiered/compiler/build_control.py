@@ -1,7 +1,7 @@
 """Compiler stage 2e: jumps, branches, for-loops and returns → IR block terminators (mixed into Builder)."""
 from . import infer
 from .decode import ENDS_BLOCK
-from .frame_state import RangeArgs, RangeIter, SeqIter
+from .frame_state import RangeArgs, RangeIter, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
 from .ops import OBJ, is_obj
@@ -111,8 +111,15 @@ class Control:
         return self.ins[self.k + 1].offset
 
     def _op_get_iter(self, i, st, block, out):
-        """GET_ITER: turn range() arguments into a range iterator (nothing else is iterable)."""
+        """GET_ITER: turn range() arguments into a range iterator; on the object tier, an
+        object or a tuple (`for x in (1, 2.5)`: a constant one when every item is) iterates."""
         r = st.stack[-1]
+        if isinstance(r, VTuple) and self.objects:
+            if all(isinstance(x, Value) and x.op == "const" for x in r.items):
+                st.stack[-1] = self._object_constant(tuple(x.attrs["value"] for x in r.items))
+            else:
+                self._materialise(st, len(st.stack) - 1)
+            return self._seq_get_iter(st)
         if isinstance(r, Value) and is_obj(r.type):
             return self._seq_get_iter(st)
         if not isinstance(r, RangeArgs):

@@ -43,7 +43,8 @@ _SIMPLE = {"RESUME": "resume", "NOP": "nop", "PRECALL": "nop", "KW_NAMES": "nop"
            "CALL_FUNCTION_EX": "call_ex", "DELETE_FAST": "delete_fast", "LOAD_DEREF": "load_deref",
            "STORE_DEREF": "store_deref", "MAKE_CELL": "nop", "COPY_FREE_VARS": "nop",  # before RESUME
            "BEFORE_WITH": "before_with", "LOAD_CLOSURE": "load_closure", "MAKE_FUNCTION": "make_function",
-           "BUILD_SET": "build_set", "SET_ADD": "set_add"}
+           "BUILD_SET": "build_set", "SET_ADD": "set_add",
+           "SET_UPDATE": "set_update", "DICT_UPDATE": "dict_update", "DICT_MERGE": "dict_merge"}
 ENDS_BLOCK = ("branch", "jump", "for_iter", "return", "return_const", "raise")   # neutral ops
 _BRANCH = {  # opname -> (jump when the condition holds?, kind)
     "POP_JUMP_IF_FALSE": (False, "pop"), "POP_JUMP_IF_TRUE": (True, "pop"),
@@ -221,7 +222,7 @@ def _one(i, raw, k, consts):
         return mk(op, i.argval)
     if op in ("copy", "swap", "unpack", "build_tuple", "list_append", "map_add", "build_string",
               "build_slice", "list_extend", "build_const_key_map", "call_ex", "make_function", "build_set",
-              "set_add"):
+              "set_add", "set_update", "dict_update", "dict_merge"):
         return mk(op, i.arg)
     return mk(op)
 

@@ -228,6 +228,50 @@ def _fill(new, add, step):
     return lower
 
 
+_NOT_A_MAPPING = "'%.200s' object is not a mapping"
+
+
+def _dict_update(e, v):
+    """DICT_UPDATE ({**x}): PyDict_Update; an AttributeError becomes the interpreter's
+    TypeError naming x's class, and the exit carries it."""
+    r = generic(e, v, lambda ops: e.op(f"call i32 @PyDict_Update(ptr {ops[0]}, ptr {ops[1]})"))
+    failed = e.op(f"icmp slt i32 {r}, 0")
+    check, convert, go = e.tmp()[1:], e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {failed}, label %{check}, label %{go}, !prof !0")
+    e.label(check)
+    matches = e.op(f"call i32 @PyErr_ExceptionMatches(ptr {pointer(AttributeError)})")
+    e.line(f"br i1 {e.op(f'icmp ne i32 {matches}, 0')}, label %{convert}, label %{go}")
+    e.label(convert)
+    ty = type_of(e, e.ref(v.args[1]))
+    name = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {ty}, i64 {capi.TYPE_NAME}')}")
+    e.line(f"call ptr (ptr, ptr, ...) @PyErr_Format(ptr {pointer(TypeError)}, "
+           f"ptr {e.m.c_string(_NOT_A_MAPPING)}, ptr {name})")
+    e.line(f"br label %{go}")
+    e.label(go)
+    e.guard(failed, v, with_exception=True, reason=v.spec.exit)
+
+
+def _dict_merge(e, v):
+    """DICT_MERGE (f(**x)) into the call's new, still empty keyword dict, of an exact dict x:
+    when every key of x is an exact str nothing can collide or run Python code, so it is
+    PyDict_Update (only a MemoryError can exit with it); other keys exit before anything is
+    merged, for the interpreter's own checks and messages."""
+    e.force_point(v)
+    target, update = (e.ref(a) for a in v.args)
+    keys_at, kind_at = capi.DICT_KEYS
+    keys = field(e, update, keys_at, "ptr")
+    kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
+    e.guard(e.op(f"icmp eq i8 {kind}, 0"), v, reason=Exit.TYPE_GUARD)
+    r = e.op(f"call i32 @PyDict_Update(ptr {target}, ptr {update})")
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
+def _set_update(e, v):
+    """SET_UPDATE ({*x}): _PySet_Update, as the interpreter calls it."""
+    r = generic(e, v, lambda ops: e.op(f"call i32 @_PySet_Update(ptr {ops[0]}, ptr {ops[1]})"))
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
 def _set_add(e, v):
     """set.add(item) for a set comprehension: PySet_Add (its own reference; a number is boxed
     for it); an unhashable item exits with the exception."""
@@ -250,4 +294,7 @@ LOWER = {
     "build_map": _fill("@PyDict_New()", lambda d, ops: f"call i32 @PyDict_SetItem(ptr {d}, ptr {ops[0]}, ptr {ops[1]})", 2),
     "build_set": _fill("@PySet_New(ptr null)", lambda d, ops: f"call i32 @PySet_Add(ptr {d}, ptr {ops[0]})", 1),
     "set_add": _set_add,
+    "set_update": _set_update,
+    "dict_update": _dict_update,
+    "dict_merge": _dict_merge,
 }

@@ -219,8 +219,9 @@ def _status_call(fn, name=False):
 
 
 def _call_ex(e, v):
-    """callable(*args) for a tuple of args: PyObject_Call."""
-    r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_Call(ptr {ops[0]}, ptr {ops[1]}, ptr null)"))
+    """callable(*args[, **kwargs]) for a tuple of args and an exact dict: PyObject_Call."""
+    kw = lambda ops: ops[2] if len(ops) > 2 else "null"  # noqa: E731
+    r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_Call(ptr {ops[0]}, ptr {ops[1]}, ptr {kw(ops)})"))
     e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
     e.alias(v, r)
 

@@ -167,7 +167,7 @@ OPS = {o.name: o for o in [
     _op("obj_setslice", 4, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # x, start, stop, v
     _op("list_extend", 2, NONE, Exit.RAISED, pure=False, raises=True, frameless=False),     # list, a list or tuple
     _op("list_to_tuple", 1, OBJ, Exit.RAISED, pure=False, raises=True),
-    _op("obj_call_ex", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, tuple
+    _op("obj_call_ex", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),   # callable, tuple[, dict]
     _op("obj_delitem", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),
     _op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True),    # callable, args
     _op("build_list", -1, None, Exit.RAISED, pure=False, raises=True),             # items move in
@@ -175,4 +175,7 @@ OPS = {o.name: o for o in [
     _op("build_map", -1, None, Exit.RAISED, pure=False, raises=True, python=True),  # k, v, k, v...
     _op("build_set", -1, None, Exit.RAISED, pure=False, raises=True, python=True),  # items (hashed)
     _op("set_add", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),     # set, item
+    _op("set_update", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # set, iterable
+    _op("dict_update", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # dict, mapping
+    _op("dict_merge", 2, NONE, Exit.RAISED, pure=False, raises=True),  # new empty dict, exact dict
 ]}

@@ -61,6 +61,8 @@ FUNCTIONS = {
     "PySet_New": "declare ptr @PySet_New(ptr)",
     "PySet_Add": "declare i32 @PySet_Add(ptr, ptr)",
     "PyDict_SetItem": "declare i32 @PyDict_SetItem(ptr, ptr, ptr)",
+    "PyDict_Update": "declare i32 @PyDict_Update(ptr, ptr)",
+    "_PySet_Update": "declare i32 @_PySet_Update(ptr, ptr)",
     "PyObject_GetIter": "declare ptr @PyObject_GetIter(ptr)",
     "PyIter_Next": "declare ptr @PyIter_Next(ptr)",
     "PyNumber_Power": "declare ptr @PyNumber_Power(ptr, ptr, ptr)",

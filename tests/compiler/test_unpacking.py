@@ -1,0 +1,140 @@
+"""Unpacking on the object tier: {**x}, {*x} and f(*args, **kwargs), with the messages CPython
+gives for what cannot be unpacked, and no reference leaks."""
+import sys
+
+import pytest
+
+from tests.support import Call, check, exits_of, forced_exits, fresh_copy
+from tiered.reasons import Exit
+from tiered.runtime import manager
+
+pytestmark = pytest.mark.usefixtures("object_tier")
+
+
+class Loud:
+    """A hashable object whose hashing prints (the order of the hashes is compared)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __hash__(self):
+        print("hash", self.k)
+        return self.k
+
+    def __eq__(self, other):
+        return isinstance(other, Loud) and other.k == self.k
+
+    def __repr__(self):
+        return f"Loud({self.k})"
+
+
+class Table:
+    """A mapping that is not a dict: keys() and [] print."""
+
+    def __init__(self, pairs):
+        self.pairs = dict(pairs)
+
+    def keys(self):
+        print("keys")
+        return list(self.pairs)
+
+    def __getitem__(self, k):
+        print("get", k)
+        return self.pairs[k]
+
+
+class BrokenKeys:
+    """keys() raises AttributeError: CPython turns it into 'not a mapping'."""
+
+    def keys(self):
+        raise AttributeError("inner")
+
+
+def merged(a, b):
+    out = []
+    for k in range(2):
+        d = {**a, "k": k, **b}
+        out.append(d)
+    return out
+
+
+def test_dict_unpacking_of_dicts_and_mappings():
+    rec = check(merged, ({"x": 1}, {"k": 9, 1: 2}), ({}, {}), ({"k": 1}, Table({"y": 2})),
+                ({Loud(1): 1}, {Loud(1): 2}))
+    assert "dict_update" in rec.specs[0].ops
+
+
+def merged_or_message(a, bs):
+    out = []
+    for b in bs:                           # items of any class: the same native path
+        try:
+            out.append({**a, **b})
+        except TypeError as exc:
+            out.append(f"TypeError: {exc} {exc.__context__!r}")
+    return out
+
+
+def test_dict_unpacking_of_what_is_not_a_mapping_gives_cpythons_message():
+    rec = check(merged_or_message, ({"a": 1}, [{"b": 2}, Table({1: 2})]), ({}, [3]), ({}, [[(1, 2)]]),
+                ({"a": 1}, [BrokenKeys()]), ({}, [None, {}]))
+    if not forced_exits():                 # the TypeError was made natively, and exited with
+        assert exits_of(rec, Exit.RAISED) == 4
+    check(merged, ({}, [1]), ({}, BrokenKeys()))       # raised, with CPython's traceback
+
+
+def unioned(xs, ys):
+    out = []
+    for extra in [1, 2.5]:
+        out.append(sorted({*xs, extra, *ys}, key=repr))
+    return out
+
+
+def test_set_unpacking_hashes_in_cpythons_order():
+    rec = check(unioned, ([3, 1], (2, 1)), ([], ""), ("ab", range(3)), ([Loud(1)], [Loud(2), Loud(1)]),
+                ([1], 5), ([[1]], []))
+    assert "set_update" in rec.specs[0].ops
+
+
+def target(a, b=0, *rest, c=None, **more):
+    return a, b, rest, c, sorted(more.items())
+
+
+def forward(f, *args, **kwargs):
+    return f(*args, **kwargs)
+
+
+def test_star_star_kwargs_are_forwarded():
+    rec = check(forward, Call(target, 1, 2, 3, c=4, z=5), Call(target, 1), Call(target, a=7, c=1),
+                Call(target, 1, 2, a=3), Call(target), Call(len, "abc"), Call(len, "x", q=1),
+                Call(dict, a=1, b=2))
+    assert {"dict_merge", "obj_call_ex"} <= rec.specs[0].ops
+
+
+def spread(f, d):
+    try:
+        return f(**d)
+    except TypeError as exc:
+        return str(exc)
+
+
+def test_keys_that_are_not_strs_leave_the_merge_to_cpython():
+    rec = check(spread, (target, {"a": 1}), (target, {1: 2}), (target, {"a": 1, 2: 3}), (target, {}))
+    assert "dict_merge" in rec.specs[0].ops
+    if not forced_exits():
+        assert exits_of(rec, Exit.TYPE_GUARD) == 2
+
+
+def test_no_reference_leaks_through_unpacking():
+    a, b, key, value = {"x": 1}, {"y": 2}, "kw", object()
+    f = fresh_copy(forward)
+    g = fresh_copy(merged)
+    rec_f, rec_g = manager.record_for(f), manager.record_for(g)
+    rec_f.eager = rec_g.eager = True
+    assert manager.compile_for(f, (type(target), tuple, dict)) is not None
+    assert manager.compile_for(g, (dict, dict)) is not None
+    before = [sys.getrefcount(o) for o in (a, b, key, value, target)]
+    for _ in range(100):
+        f(target, value, **{key: value})
+        g(a, b)
+    assert rec_f.native_calls == 100 and rec_g.native_calls == 100
+    assert [sys.getrefcount(o) for o in (a, b, key, value, target)] == before
