@@ -94,13 +94,19 @@ class Calls:
                     for v in vals:
                         self._release(v)
             return r
-        if fn is range:
+        if fn is range and (not self.objects or self._for_loop_follows()):
             return self._range(vals)
         if isinstance(fn, types.FunctionType):
             return self._call_python(fn, vals)
         if infer.has_specialisation(fn):
             return infer.call_known(self, fn, vals)
         return None
+
+    def _for_loop_follows(self):
+        """The value of this call is what a for loop iterates (GET_ITER, then FOR_ITER); a
+        range() used otherwise (given to a generator expression) is made for real."""
+        after = [x.op for x in self.ins[self.k + 1:self.k + 3]]
+        return after == ["get_iter", "for_iter"]
 
     def _range(self, vals):
         """range() arguments as RangeArgs (ints, bools widened; a given step is guarded nonzero)."""

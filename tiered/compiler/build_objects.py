@@ -147,11 +147,13 @@ class Objects:
         del st.stack[-3:]
 
     def _seq_get_iter(self, st):
-        """GET_ITER on a list or tuple: a virtual iterator that takes over the slot's reference."""
+        """GET_ITER on a list or tuple that a for loop runs over: a virtual iterator that takes
+        over the slot's reference; anything else (an iterator handed to a generator
+        expression or a 3.11 comprehension) is a real iterator object."""
         seq = st.stack[-1]
         nxt = self.ins[self.k + 1]
         cls = seq.type.cls or _HINT_CLASS.get(self._hint(nxt.offset))
-        if cls in SEQUENCES:
+        if cls in SEQUENCES and nxt.op == "for_iter":
             seq = self._as_class(st, -1, cls)
             st.stack[-1] = SeqIter(seq, self.const(0))
             return
