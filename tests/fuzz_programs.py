@@ -16,7 +16,7 @@ CONSTS = {"int": "0 1 2 3 (-1) 7 (-9) 255 2147483648 4611686018427387904 9223372
 MATH1 = "sqrt exp log sin atan tanh log1p expm1 fabs acos cosh erf cbrt degrees".split()
 ERRORS = ["ZeroDivisionError", "IndexError", "KeyError", "OverflowError", "ValueError"]
 CMP = "{< <= > >= == !=}"
-# Expression templates by result type: {a b c} picks one word, $type is a random expression of that type
+# Expression templates by result type: {a b c} picks one word, «» are literal braces, $type is a random expression of that type
 # ($num: any number, $same: the result type, $index: a small index or key).
 FORMS = {
     "int": ["($int {+ - * // % & | ^} {$int $int $bool})", "($int {<< >>} {1 3 5 31 63 64 (-1)})",
@@ -31,7 +31,8 @@ FORMS = {
 }
 # Reads from objects, used (with a higher weight) when a variable of that type ($list, $obj, ...) is in scope.
 READS = {"int": ["len($list)", "$list[$index]", "len($tuple)", "$tuple[$index]", "$dict[$index]",
-                 "$dict.get($index, 0)", "$obj.x"],
+                 "$dict.get($index, 0)", "$obj.x", "sum(v for v in $list)", "len(«**$dict, $index: $int»)",
+                 "len(«*$list, *$tuple»)", "len([v for v in $tuple if v])"],
          "float": ["$obj.y"], "bool": ["($index in $dict)", "($int in $list)", "($index in $tuple)"]}
 SAME = ["($same if $bool else $same)", "{min max}($same, $same)"]   # int and float; and/or for all three
 MUTATIONS = ["$list[$index] = $int", "$list.append($int)", "$dict[$index] = $int", "$obj.x = $int",
@@ -121,12 +122,13 @@ class Writer:
         return [f for f in templates if all(self.has(w) for w in re.findall(r"\$(\w+)", f))]
 
     def render(self, template, d=0):
-        """Expand a template: {a b c} picks a word, $type draws an expression of that type."""
+        """Expand a template: {a b c} picks a word, «» are braces, $type draws an expression of that type."""
         def word(w):
             """One word: a literal, or $type expanded."""
             return self.expr(w[1:], d) if w.startswith("$") else w
         return re.sub(r"\{([^{}]+)\}|(\$\w+)", lambda m: word(m.group(2) or self.pick(
-            [w for w in m.group(1).split() if not w.startswith("$") or self.has(w[1:])])), template)
+            [w for w in m.group(1).split() if not w.startswith("$") or self.has(w[1:])])),
+            template).replace("«", "{").replace("»", "}")
 
     def expr(self, t, d=0):
         """An expression of type t, compounds parenthesised (t may also be num, any, index or pair)."""
