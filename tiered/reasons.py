@@ -19,6 +19,7 @@ class Exit(Enum):
     TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
     RAISE = "a raise statement: the interpreter raises it"
     EMPTY_CELL = "a closure cell was read while empty (the interpreter raises NameError)"
+    KEYWORD_CLASH = "a keyword argument came twice, or not as a str (the interpreter raises TypeError)"
 
 
 class Refusal(Enum):

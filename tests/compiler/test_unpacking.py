@@ -121,7 +121,31 @@ def test_keys_that_are_not_strs_leave_the_merge_to_cpython():
     rec = check(spread, (target, {"a": 1}), (target, {1: 2}), (target, {"a": 1, 2: 3}), (target, {}))
     assert "dict_merge" in rec.specs[0].ops
     if not forced_exits():
-        assert exits_of(rec, Exit.TYPE_GUARD) == 2
+        assert exits_of(rec, Exit.KEYWORD_CLASH) == 2
+
+
+def named_and_spread(f, x, d):
+    try:
+        return f(x, c=x, **d), f(b=x, c=1, **d)
+    except TypeError as exc:
+        return str(exc)
+
+
+class Key(str):
+    """A str subclass as a keyword: CPython accepts it; the merge leaves it to the interpreter."""
+
+    def __hash__(self):
+        print("hash", str(self))
+        return super().__hash__()
+
+
+def test_keyword_names_before_the_spread_clash_as_in_cpython():
+    rec = check(named_and_spread, (target, 1, {"z": 2}), (target, 1, {}), (target, 2, {"c": 3}),
+                (target, 3, {"b": 4}), (target, 4, {"a": 5, "q": 6}), (target, 5, {Key("z"): 1}),
+                (target, 6, {1: 2}))
+    assert "dict_merge" in rec.specs[0].ops
+    if not forced_exits():                 # c clashes (twice: the first call), b, a str subclass, 1
+        assert exits_of(rec, Exit.KEYWORD_CLASH) == 4
 
 
 def test_no_reference_leaks_through_unpacking():

@@ -108,16 +108,18 @@ class Composites:
         self._finish(st, [x], None, 1)
 
     def _op_dict_merge(self, i, st, block, out):
-        """DICT_MERGE (f(**x)): only an exact dict x merged first into the call's new keyword
-        dict (BUILD_MAP 0), which no key can collide in; the rest stays in CPython, whose
-        messages name the function called."""
+        """DICT_MERGE (f(k=1, **x)): only an exact dict x merged first into the call's new
+        keyword dict, whose keys are the call's constant keyword names (dict_merge checks x
+        has none of them); the rest stays in CPython, whose messages name the function called."""
         x = self._top(st, 1)[0]
         target = st.stack[-1 - i.arg]
-        if (getattr(target, "op", None) != "build_map" or target.args or target.attrs.get("merged")
+        names = getattr(target, "args", [])[0::2]
+        if (getattr(target, "op", None) != "build_map" or target.attrs.get("merged")
+                or any(k.op != "obj_const" or type(k.attrs["value"]) is not str for k in names)
                 or x.type != ObjType(dict) or capi.DICT_KEYS is None):
             raise Unsupported("UNSUPPORTED_CALL", "**x of something other than one exact dict")
         target.attrs["merged"] = True
-        self.emit("dict_merge", [target, x])
+        self.emit("dict_merge", [target, x], {"names": tuple(k.attrs["value"] for k in names)})
         self._finish(st, [x], None, 1)
 
     def _op_set_update(self, i, st, block, out):

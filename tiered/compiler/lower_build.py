@@ -252,16 +252,23 @@ def _dict_update(e, v):
 
 
 def _dict_merge(e, v):
-    """DICT_MERGE (f(**x)) into the call's new, still empty keyword dict, of an exact dict x:
-    when every key of x is an exact str nothing can collide or run Python code, so it is
-    PyDict_Update (only a MemoryError can exit with it); other keys exit before anything is
-    merged, for the interpreter's own checks and messages."""
+    """DICT_MERGE (f(k=1, **x)) of an exact dict x into the call's new keyword dict, which
+    holds only the constant names: when every key of x is an exact str and none is one of
+    the names, nothing can collide or run Python code, so it is PyDict_Update (only a
+    MemoryError can exit with it); otherwise it exits before anything is merged, for the
+    interpreter's own checks and messages."""
     e.force_point(v)
     target, update = (e.ref(a) for a in v.args)
     keys_at, kind_at = capi.DICT_KEYS
     keys = field(e, update, keys_at, "ptr")
     kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
-    e.guard(e.op(f"icmp eq i8 {kind}, 0"), v, reason=Exit.TYPE_GUARD)
+    e.guard(e.op(f"icmp eq i8 {kind}, 0"), v, reason=Exit.KEYWORD_CLASH)
+    clash = "false"
+    for name in v.attrs["names"]:            # only str keys: the lookups run no Python code
+        e.m.keep(name)
+        found = e.op(f"call ptr @PyDict_GetItemWithError(ptr {update}, ptr {pointer(name)})")
+        clash = e.op(f"or i1 {clash}, {e.op(f'icmp ne ptr {found}, null')}")
+    e.guard(clash, v, reason=Exit.KEYWORD_CLASH)
     r = e.op(f"call i32 @PyDict_Update(ptr {target}, ptr {update})")
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 

@@ -177,5 +177,5 @@ OPS = {o.name: o for o in [
     _op("set_add", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),     # set, item
     _op("set_update", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # set, iterable
     _op("dict_update", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True),  # dict, mapping
-    _op("dict_merge", 2, NONE, Exit.RAISED, pure=False, raises=True),  # new empty dict, exact dict
+    _op("dict_merge", 2, NONE, Exit.RAISED, pure=False, raises=True),  # new dict of attrs names, exact dict
 ]}
