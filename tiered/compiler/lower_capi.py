@@ -198,7 +198,7 @@ def _obj_truth(e, v):
     e.define(v, f"phi i1 [{is_true}, %{start}], [{answer}, %{slow_end}]")
 
 
-def _status_call(fn, name=False):
+def status_call(fn, name=False):
     """Lowering of a C-API call on objects (numbers boxed for it) returning an int status,
     -1 when it raised: exit with the exception.  `name`: pass attrs['name'] second."""
     def lower(e, v):
@@ -250,7 +250,7 @@ def _obj_call(e, v):
 
 LOWER = {
     "obj_call_ex": _call_ex,
-    "obj_delitem": _status_call("PyObject_DelItem"),
+    "obj_delitem": status_call("PyObject_DelItem"),
     "obj_binary": _obj_binary,
     "obj_unary": _obj_unary,
     "obj_compare": _obj_compare,
@@ -258,8 +258,7 @@ LOWER = {
     "obj_len": _obj_len,
     "obj_iter": capi_call("PyObject_GetIter"),
     "iter_next": _iter_next,
-    "obj_contains": _status_call("PySequence_Contains"),
-    "obj_setattr": _status_call("PyObject_SetAttr", name=True),
-    "obj_setitem": _status_call("PyObject_SetItem"),
+    "obj_setattr": status_call("PyObject_SetAttr", name=True),
+    "obj_setitem": status_call("PyObject_SetItem"),
     "obj_call": _obj_call,
 }

@@ -12,13 +12,13 @@ add (the recursion limit at the entry).
 """
 from ..reasons import Exit
 from ..runtime import capi, tracing
-from . import lower_attrs, lower_build, lower_capi, lower_cells, lower_objects
+from . import lower_attrs, lower_build, lower_capi, lower_cells, lower_lookups, lower_objects
 from .lower_capi import pointer
 from .lower_ops import LL, LOWER
 from .ops import NONE, is_obj
 
 LOWER = {**LOWER, **lower_capi.LOWER, **lower_build.LOWER, **lower_objects.LOWER, **lower_attrs.LOWER,
-         **lower_cells.LOWER}
+         **lower_cells.LOWER, **lower_lookups.LOWER}
 
 REASONS = list(Exit)
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
@@ -35,6 +35,7 @@ class FnEmitter:
         self.block_end = {}
         self.allocas = []                  # entry-block lines: stack slots (never inside a loop)
         self.allocas_named = set()         # and values computed once there
+        self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
 
     # -- helpers used by the op lowerings
     def tmp(self):

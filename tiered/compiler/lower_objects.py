@@ -225,7 +225,7 @@ def _release_unless(e, v):
     e.label(done)
 
 
-def _obj_getitem(e, v):
+def subscript(e, v):
     """obj[key] through PyObject_GetItem (a number key boxed for it); an int key into an exact
     list or tuple, in range, is read inline first."""
     seq, key = v.args
@@ -346,7 +346,6 @@ LOWER = {
     "seq_next": _seq_next,
     "release_unless": _release_unless,
     "list_setitem": _list_setitem,
-    "obj_getitem": _obj_getitem,
     "obj_isinstance": _isinstance,
     "list_append": _list_append,
     "is_null": lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, null"),

@@ -1,8 +1,9 @@
 """Pass pipeline: built IR → optimised IR; the passes in order, verified after each."""
 from .. import ir
-from . import dce, fold, guards, phis
+from . import dce, fold, guards, lookups, phis
 
-PASSES = [("phis", phis.run), ("fold", fold.run), ("guards", guards.run), ("dce", dce.run)]
+PASSES = [("phis", phis.run), ("fold", fold.run), ("guards", guards.run), ("lookups", lookups.run),
+          ("dce", dce.run)]
 
 
 def run(fn):

@@ -1,0 +1,74 @@
+"""Compiler lowering of `k in d` and `d[k]` → LLVM IR lines (merged into LOWER): a subscript the
+lookups pass paired with the test before it reuses the test's lookup when it can."""
+from ..runtime import capi
+from .lower_capi import field, status_call, type_of
+from .lower_objects import subscript
+
+_plain_contains = status_call("PySequence_Contains")
+
+
+def _slots(e, test_id):
+    """The stack slots (item, dict version) of one shared test, made at first use."""
+    if test_id not in e.lookup_slots:
+        e.lookup_slots[test_id] = (e.entry_alloca("ptr"), e.entry_alloca("i64"))
+    return e.lookup_slots[test_id]
+
+
+def _version(e, d):
+    """The dict's version tag (a new one at every change)."""
+    return field(e, d, capi.DICT_VERSION)
+
+
+def _contains(e, v):
+    """`k in d`; when shared, and k and every key of d are exact strs (nothing can run Python
+    code), by PyDict_GetItemWithError, keeping the item (borrowed) and d's version."""
+    if not v.attrs.get("share"):
+        return _plain_contains(e, v)
+    e.force_point(v)
+    d, k = (e.ref(a) for a in v.args)
+    item_slot, version_slot = _slots(e, v.id)
+    keys_at, kind_at = capi.DICT_KEYS
+    keys = field(e, d, keys_at, "ptr")
+    kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
+    str_key = e.op(f"icmp eq ptr {type_of(e, k)}, @PyUnicode_Type")
+    ok = e.op(f"and i1 {str_key}, {e.op(f'icmp ne i8 {kind}, 0')}")
+    fast, slow, done = e.tmp()[1:], e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {ok}, label %{fast}, label %{slow}")
+    e.label(fast)
+    item = e.op(f"call ptr @PyDict_GetItemWithError(ptr {d}, ptr {k})")
+    e.line(f"store ptr {item}, ptr {item_slot}")
+    e.line(f"store i64 {_version(e, d)}, ptr {version_slot}")
+    found = e.op(f"icmp ne ptr {item}, null")
+    e.line(f"br label %{done}")
+    e.label(slow)
+    e.line(f"store ptr null, ptr {item_slot}")
+    _plain_contains(e, v)
+    r, slow_end = e.ref(v), e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.alias(v, e.op(f"phi i1 [{found}, %{fast}], [{r}, %{slow_end}]"))
+
+
+def _getitem(e, v):
+    """`d[k]`; when shared, the test's item (a new reference) if d's version is unchanged."""
+    if "shared" not in v.attrs:
+        return subscript(e, v)
+    d = e.ref(v.args[0])
+    item_slot, version_slot = _slots(e, v.attrs["shared"])
+    item = e.op(f"load ptr, ptr {item_slot}")
+    same = e.op(f"icmp eq i64 {_version(e, d)}, {e.op(f'load i64, ptr {version_slot}')}")
+    ok = e.op(f"and i1 {e.op(f'icmp ne ptr {item}, null')}, {same}")
+    fast, slow, done = e.tmp()[1:], e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {ok}, label %{fast}, label %{slow}")
+    e.label(fast)
+    e.line(f"call void @tiered_incref(ptr {item})")
+    e.line(f"br label %{done}")
+    e.label(slow)
+    subscript(e, v)
+    r, slow_end = e.ref(v), e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.alias(v, e.op(f"phi ptr [{item}, %{fast}], [{r}, %{slow_end}]"))
+
+
+LOWER = {"obj_contains": _contains, "obj_getitem": _getitem}
