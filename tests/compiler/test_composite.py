@@ -192,6 +192,9 @@ class Loud:
     def __eq__(self, other):
         return isinstance(other, Loud) and other.k == self.k
 
+    def __repr__(self):
+        return f"Loud({self.k})"
+
 
 def sets_of(xs, k):
     total = 0

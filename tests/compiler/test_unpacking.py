@@ -4,28 +4,12 @@ import sys
 
 import pytest
 
+from tests.compiler.test_composite import Loud
 from tests.support import Call, check, exits_of, forced_exits, fresh_copy
 from tiered.reasons import Exit
 from tiered.runtime import manager
 
 pytestmark = pytest.mark.usefixtures("object_tier")
-
-
-class Loud:
-    """A hashable object whose hashing prints (the order of the hashes is compared)."""
-
-    def __init__(self, k):
-        self.k = k
-
-    def __hash__(self):
-        print("hash", self.k)
-        return self.k
-
-    def __eq__(self, other):
-        return isinstance(other, Loud) and other.k == self.k
-
-    def __repr__(self):
-        return f"Loud({self.k})"
 
 
 class Table:

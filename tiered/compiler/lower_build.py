@@ -3,7 +3,7 @@ built, list extension, with statements → LLVM IR lines calling the C-API (merg
 failure exits with its exception, for the interpreter to raise at that instruction."""
 from ..reasons import Exit
 from ..runtime import capi
-from .lower_capi import box_call, boxed_operands, capi_call, field, generic, pointer, type_of
+from .lower_capi import box_call, boxed_operands, capi_call, field, generic, pointer, str_keys, type_of
 from .ops import is_obj
 
 
@@ -259,10 +259,7 @@ def _dict_merge(e, v):
     interpreter's own checks and messages."""
     e.force_point(v)
     target, update = (e.ref(a) for a in v.args)
-    keys_at, kind_at = capi.DICT_KEYS
-    keys = field(e, update, keys_at, "ptr")
-    kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
-    e.guard(e.op(f"icmp eq i8 {kind}, 0"), v, reason=Exit.KEYWORD_CLASH)
+    e.guard(e.op(f"xor i1 {str_keys(e, update)}, true"), v, reason=Exit.KEYWORD_CLASH)
     clash = "false"
     for name in v.attrs["names"]:            # only str keys: the lookups run no Python code
         e.m.keep(name)

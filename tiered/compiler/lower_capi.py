@@ -22,6 +22,14 @@ def field(e, x, offset, ty="i64"):
     return e.op(f"load {ty}, ptr {e.op(f'getelementptr i8, ptr {x}, i64 {offset}')}")
 
 
+def str_keys(e, d):
+    """i1: every key of the exact dict d is an exact str (its keys' kind is not general), so
+    looking a str up in it runs no Python code (capi.DICT_KEYS must be known)."""
+    keys_at, kind_at = capi.DICT_KEYS
+    kind = field(e, field(e, d, keys_at, "ptr"), kind_at, "i8")
+    return e.op(f"icmp ne i8 {kind}, 0")
+
+
 def box_call(e, x):
     """A new object for number value x (NULL when memory ran out)."""
     return e.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {e.ref(x) if x.type != NONE else 'false'})")

@@ -1,7 +1,7 @@
 """Compiler lowering of `k in d` and `d[k]` → LLVM IR lines (merged into LOWER): a subscript the
 lookups pass paired with the test before it reuses the test's lookup when it can."""
 from ..runtime import capi
-from .lower_capi import field, status_call, type_of
+from .lower_capi import field, status_call, str_keys, type_of
 from .lower_objects import subscript
 
 _plain_contains = status_call("PySequence_Contains")
@@ -27,11 +27,8 @@ def _contains(e, v):
     e.force_point(v)
     d, k = (e.ref(a) for a in v.args)
     item_slot, version_slot = _slots(e, v.id)
-    keys_at, kind_at = capi.DICT_KEYS
-    keys = field(e, d, keys_at, "ptr")
-    kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
     str_key = e.op(f"icmp eq ptr {type_of(e, k)}, @PyUnicode_Type")
-    ok = e.op(f"and i1 {str_key}, {e.op(f'icmp ne i8 {kind}, 0')}")
+    ok = e.op(f"and i1 {str_key}, {str_keys(e, d)}")
     fast, slow, done = e.tmp()[1:], e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {ok}, label %{fast}, label %{slow}")
     e.label(fast)

@@ -7,7 +7,7 @@ from ..reasons import Exit
 from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
 from .ops import BOOL, FLOAT, INT, PLAIN_INSTANCES, is_obj
-from .lower_capi import box_call, capi_call, fail, field, generic, join_slow_path, pointer, type_of
+from .lower_capi import box_call, capi_call, fail, field, generic, join_slow_path, pointer, str_keys, type_of
 
 _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
   %low1 = add i32 %low, 1
@@ -261,12 +261,8 @@ def _dict_getitem_frameless(e, v):
     and the key itself are exact strs, whose hashing and comparing run no Python code; a
     missing key or any other key exits (the interpreter raises the KeyError)."""
     d, key = (e.ref(a) for a in v.args)
-    keys_at, kind_at = capi.DICT_KEYS
-    keys = field(e, d, keys_at, "ptr")
-    kind = e.op(f"load i8, ptr {e.op(f'getelementptr i8, ptr {keys}, i64 {kind_at}')}")
     str_key = e.op(f"icmp eq ptr {type_of(e, key)}, @PyUnicode_Type")
-    str_keys = e.op(f"icmp ne i8 {kind}, 0")
-    e.guard(e.op(f"xor i1 {e.op(f'and i1 {str_key}, {str_keys}')}, true"), v, reason=Exit.TYPE_GUARD)
+    e.guard(e.op(f"xor i1 {e.op(f'and i1 {str_key}, {str_keys(e, d)}')}, true"), v, reason=Exit.TYPE_GUARD)
     item = e.op(f"call ptr @PyDict_GetItemWithError(ptr {d}, ptr {key})")      # borrowed
     fail(e, v, e.op(f"icmp eq ptr {item}, null"))
     e.line(f"call void @tiered_incref(ptr {item})")
