@@ -102,3 +102,14 @@ def test_generator_expressions_over_lists_and_ranges():
     rec = check(generators, ([1, 2, 3], 4), ([], 2), ([1.5, -2], 3), ([2**63], 2), ([1, "a"], 1))
     assert {"make_function", "obj_iter", "obj_call"} <= ops_of(rec)
     check(generator_raising, ([1, 2],), ([1, 0],), ([],))
+
+
+@pytest.mark.skipif(not INLINED, reason="3.11 makes a comprehension a function of its own")
+def test_312_comprehensions_iterate_lists_and_ranges_inline():
+    # the iterator a 3.12 comprehension loops over stays virtual (its set-up comes between
+    # GET_ITER and FOR_ITER); only a generator expression gets a real one
+    for func, args, inline in ((squares, ([1, 2], 3), "seq_next"), (numbers, (4,), "range_len")):
+        warm(func, *args)
+        ops = ops_of(check(func, args))
+        assert inline in ops and "obj_iter" not in ops
+    assert "obj_iter" in ops_of(check(generators, ([1, 2], 3)))

@@ -94,7 +94,7 @@ class Calls:
                     for v in vals:
                         self._release(v)
             return r
-        if fn is range and (not self.objects or self._for_loop_follows()):
+        if fn is range and (not self.objects or self._loop_over(self.k + 1) is not None):
             return self._range(vals)
         if isinstance(fn, types.FunctionType):
             return self._call_python(fn, vals)
@@ -102,11 +102,18 @@ class Calls:
             return infer.call_known(self, fn, vals)
         return None
 
-    def _for_loop_follows(self):
-        """The value of this call is what a for loop iterates (GET_ITER, then FOR_ITER); a
-        range() used otherwise (given to a generator expression) is made for real."""
-        after = [x.op for x in self.ins[self.k + 1:self.k + 3]]
-        return after == ["get_iter", "for_iter"]
+    def _loop_over(self, k):
+        """The FOR_ITER instruction that iterates what the GET_ITER at k makes (after 3.12's
+        comprehension set-up: the saved variable and the new container), or None when the
+        iterator goes elsewhere (to a generator expression or a 3.11 comprehension)."""
+        if k >= len(self.ins) or self.ins[k].op != "get_iter":
+            return None
+        for i in self.ins[k + 1:]:
+            if i.op == "for_iter":
+                return i
+            if i.op not in ("load_fast_and_clear", "swap", "build_list", "build_map", "build_set"):
+                return None
+        return None
 
     def _range(self, vals):
         """range() arguments as RangeArgs (ints, bools widened; a given step is guarded nonzero)."""

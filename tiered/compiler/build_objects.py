@@ -151,9 +151,9 @@ class Objects:
         over the slot's reference; anything else (an iterator handed to a generator
         expression or a 3.11 comprehension) is a real iterator object."""
         seq = st.stack[-1]
-        nxt = self.ins[self.k + 1]
-        cls = seq.type.cls or _HINT_CLASS.get(self._hint(nxt.offset))
-        if cls in SEQUENCES and nxt.op == "for_iter":
+        loop = self._loop_over(self.k)
+        cls = seq.type.cls or (_HINT_CLASS.get(self._hint(loop.offset)) if loop else None)
+        if cls in SEQUENCES and loop is not None:
             seq = self._as_class(st, -1, cls)
             st.stack[-1] = SeqIter(seq, self.const(0))
             return
