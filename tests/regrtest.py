@@ -72,8 +72,11 @@ def jit_everything(module, jit):
 
 def jit_summary(stats, totals):
     """Functions compiled, exits (total and per reason) and refusals over the whole run; native
-    calls of the functions still alive at the end (a dead function's count goes with it)."""
+    calls of the functions still alive at the end (a dead function's count goes with it); the
+    refusals that are tiered's own failures, by function."""
     return {"compiled": totals["compiled"],
+            "failures": {name: f"{s['refusal']}: {s['refusal_detail']}" for name, s in stats.items()
+                         if s["refusal"] in ("COMPILER_ERROR", "LLVM_ERROR", "INSTALL_ERROR")},
             "native_calls": sum(s["native_calls"] for s in stats.values()),
             "exits": sum(totals["exits"].values()), "exit_reasons": totals["exits"],
             "refusals": totals["refusals"]}
@@ -142,6 +145,8 @@ def compare(module, timeout, totals, jit_mode="jit"):
                      f"{plain.get('seconds', 0):.1f}/{jit['seconds']:.1f}"))
     for test_id in new:
         print(f"  NEW {test_id}: {exception_line({**jit['failed'], **jit['errored']}[test_id])}")
+    for name, detail in sorted(jit["failures"].items()):     # degraded to "not compiled", but a bug
+        print(f"  COMPILE FAILED {name}: {detail.splitlines()[0][:200]}")
     totals.update(modules=1, run=jit["run"], skip=jit["skipped"], plain=len(plain_bad or ()),
                   jit=len(bad(jit)), new=len(new), compiled=jit["compiled"], native=jit["native_calls"],
                   exits=jit["exits"], **{"exit " + k: v for k, v in jit["exit_reasons"].items()},

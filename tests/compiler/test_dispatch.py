@@ -190,3 +190,42 @@ def test_random_trees_walk_and_collect_as_in_cpython():
 
         same()
         assert rw.native_calls > 0 and rc.native_calls > 0
+
+
+def fresh_class():
+    """A new class each call, as unittest.mock makes one for every mock."""
+    class Dyn:
+        def __init__(self, v):
+            self.v = v
+    return Dyn
+
+
+def read_v(o):
+    return o.v + 1
+
+
+def test_a_class_that_dies_while_its_module_is_rebuilt_never_matches(monkeypatch, object_tier):
+    import gc
+    first, second = fresh_class(), fresh_class()
+    f = fresh_copy(read_v)
+    rec = manager.record_for(f)
+    rec.eager = True
+    holder = [first, first(1)]
+    del first
+    warm(f, holder[1])
+    assert manager.compile_for(f, (holder[0],)) is not None
+    rebuild = manager._frameless_for_dispatch
+
+    def dying(*args):
+        """The first class dies after the rebuild kept its specialisation, before lowering."""
+        holder.clear()
+        gc.collect()
+        return rebuild(*args)
+    monkeypatch.setattr(manager, "_frameless_for_dispatch", dying)
+    obj = second(41)
+    warm(f, obj)
+    assert manager.compile_for(f, (second,)) is not None, rec.refusal_detail   # was LLVM_ERROR
+    assert rec.state == "compiled" and len(rec.specs) == 2
+    before = rec.native_calls
+    assert f(obj) == 42 and f(second(-1)) == 0
+    assert rec.native_calls == before + 2

@@ -110,12 +110,13 @@ class ModuleEmitter:
     def _class_check(self, t, ty, out):
         """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class.
         A class that may die is compared through a weak reference, which the module keeps:
-        once it died, no other class at its address matches."""
+        once it died, no other class at its address matches (it may die while the module is
+        being built: a specialisation on it then never matches)."""
         scalar = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Type"}
         if not is_obj(t):
             return [f"  {out} = icmp eq ptr {ty}, {scalar[t]}"]
         cls = t.cls
-        if not cls.__flags__ & HEAP_TYPE:
+        if cls is not None and not cls.__flags__ & HEAP_TYPE:
             self.keep(cls)
             return [f"  {out} = icmp eq ptr {ty}, {pointer(cls)}"]
         self.keep(t.ref)
