@@ -49,3 +49,18 @@ def caller(f):
 def test_the_first_call_sees_its_real_caller(object_tier):
     f = tiered.jit(fresh_copy(who_called))
     assert caller(f) == ("caller", 3) and manager.record_for(f).state == "compiled"
+
+
+def small(n):
+    return n + 1
+
+
+def test_a_hooked_function_compiled_first_for_a_native_caller_loses_its_hook():
+    f = tiered.jit(fresh_copy(small))
+    hook = f.__code__
+    rec = manager.record_for(f)
+    rec.eager = False                # as the profiler's functions: a tiny body is not installed
+    assert manager.compile_for(f, (int,), for_caller=True) is not None   # as a native caller asks
+    assert rec.state == "refused" and f.__code__ is hook
+    assert f(1) == 2                 # the hook's call: the function gets its own code back
+    assert f.__code__ is rec.original_code and f(2) == 3

@@ -43,8 +43,10 @@ def _make_hook(rec):
         if func is None or not manager.compile_lock.acquire(blocking=False):
             return deopt.INTERPRET
         try:
-            if func.__code__ is not rec.original_code and rec.state == "profiling":
-                func.__code__ = rec.original_code         # stays interpreted if the compile fails
+            if func.__code__ is not rec.original_code and rec.state != "compiled":
+                # this hook goes (stays interpreted if the compile fails); a compile for a
+                # native caller may have come first and left the function uninstalled
+                func.__code__ = rec.original_code
             # the arguments (the prologue passes the frame's cells after them)
             manager.compile_for(func, tuple(type(a) for a in args[:param_count(rec.original_code)]))
         finally:
