@@ -10,6 +10,7 @@ class Exit(Enum):
     DOMAIN = "a math function or operation left its fast domain (CPython decides)"
     GLOBAL_CHANGED = "a global or builtin name was rebound"
     CALLEE_EXITED = "a natively called function returned to the interpreter"
+    CALLEE_RESUMED = "a natively called function that had changed objects went on in the interpreter"
     SIGNAL = "a signal handler raised inside a native loop"
     RECURSION = "native recursion reached the recursion limit"
     FORCED = "TIERED_FORCE_EXITS made the guard fail"
@@ -19,6 +20,7 @@ class Exit(Enum):
     TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
     RAISE = "a raise statement: the interpreter raises it"
     EMPTY_CELL = "a closure cell was read while empty (the interpreter raises NameError)"
+    HANDED_OVER = "a natively called function reached a path CPython had not specialised yet"
     KEYWORD_CLASH = "a keyword argument came twice, or not as a str (the interpreter raises TypeError)"
 
 

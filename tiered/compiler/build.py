@@ -11,6 +11,7 @@ from .build_calls import Calls, NeedReturnType
 from .build_cells import Cells, cell_names
 from .build_composite import Composites
 from .build_control import Control, NeedBoxedReturns
+from .build_frameless import Frameless, HandOver, NeedGenericSelfCalls
 from .build_methods import Methods
 from .build_objects import Objects
 from .decode import CO_GENERATOR_LIKE, decode, hints
@@ -22,7 +23,7 @@ from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 
 
-class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
+class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells, Frameless):
     """Builds one specialisation of one function."""
 
     def __init__(self, func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
@@ -73,8 +74,8 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
         if not self.objects and (is_obj(type or spec.result)
                                  or any(is_obj(a.type) and not a.attrs.get("cell") for a in args)):
             raise Unsupported("UNSUPPORTED_TYPE", f"objects ({op}; TIERED_OBJECTS=1 compiles them)")
-        if self.frameless and not frameless_op(op, attrs or {}):
-            raise Unsupported("NOT_FRAMELESS", op)
+        if self.frameless:
+            self._check_frameless(op, attrs or {})
         state = self._frame_state() if spec.exit is not None else None
         if spec.python:                 # it may set a tracer: checked before the next instruction
             self.pre_state.called = True
@@ -138,11 +139,7 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
             self._fill_back_edges(block, out_states, preds)
         self.fn.exits = self.exits
         if self.made_self_call or self.frameless:
-            # a native call of itself is called again from the interpreter when it exits: it
-            # must be frameless (nothing seen changes, no Python code runs before an exit)
-            if not all(frameless_op(v.op, v.attrs) for b in self.fn.blocks for v in b.body):
-                raise NeedGenericSelfCalls()
-            self.fn.attrs["frameless"] = True
+            self._mark_frameless()
         return self.fn
 
     def _walk_block(self, block, state, by_offset, out_states):
@@ -171,7 +168,12 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
         while True:
             i = self.ins[k]
             self.pre_state, self.pre_offset, self.k = state, i.offset, k
-            if self._step(i, state, block, out_states):
+            undo = (state.copy(), len(block.body), len(self.exits), set(out_states)) if self.frameless else None
+            try:
+                if self._step(i, state, block, out_states):
+                    return
+            except HandOver:
+                self._hand_over(block, i, undo, out_states)
                 return
             k += 1
             nxt = self.ins[k].offset
@@ -327,18 +329,6 @@ class Builder(Merging, Control, Calls, Objects, Methods, Composites, Cells):
     def _op_compare(self, i, st, block, out):
         """COMPARE_OP: replace the top two values by the specialised comparison."""
         self._operate(i, st, infer.compare, "obj_compare")
-
-
-class NeedGenericSelfCalls(Exception):
-    """The function calls itself but may not run frameless: build it again with its
-    recursive calls made through the interpreter."""
-
-
-def frameless_op(op, attrs):
-    """Whether an op may be in a frameless specialisation (an attribute load only as CPython
-    specialised it: its miss then exits; the builder marks an op `frameless` where its operands'
-    classes make it so)."""
-    return attrs.get("frameless", OPS[op].frameless) and not (op == "getattr" and attrs.get("cache") is None)
 
 
 def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None,

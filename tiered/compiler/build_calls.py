@@ -152,8 +152,9 @@ class Calls:
             return self.emit("call_native", vals, {"target": None, "self": True},
                              type=self.self_return)
         target = self.resolve_callee(fn, types_)
-        if target is None:
-            return None                       # not compiled for these types: call it generically
+        if target is None or (target.resumable and target.return_type is None):
+            return None                       # not compiled for these types (or it never returns
+            # natively: its paths that return run in the interpreter): call it generically
         # a callee none of whose compiled paths returns (it always raises) has no return type:
         # its call always exits, so the value it does not produce is typed None
         return self.emit("call_native", vals, {"target": target, "self": False},

@@ -4,10 +4,13 @@ import types
 from ..runtime import capi
 from .decode import method_cache, method_cache_version
 from .frame_state import Known
-from .ops import OBJ, ObjType
+from .ops import INT, OBJ, ObjType
 
 # builtin types whose method calls skip the bound method (their instances have no __dict__)
 METHOD_TYPES = (list, dict, str, tuple, set, frozenset, bytes, bytearray, int, float)
+# methods that, on an exact instance and int arguments, run no Python code and raise before
+# changing anything (a resumable callee may call them)
+NO_PYTHON_METHODS = (list.pop,)
 
 
 class Methods:
@@ -87,5 +90,8 @@ class Methods:
             vals = [owner, item]
         else:
             vals = self._top(st, n + 2)
-            r = self.emit("obj_call", vals, {"kwnames": i.kwnames} if i.kwnames else None)
+            attrs = {"kwnames": i.kwnames} if i.kwnames else {}
+            if descr in NO_PYTHON_METHODS and not i.kwnames and all(v.type == INT for v in vals[2:]):
+                attrs["resumable"] = True         # it runs no Python code; it fails before any effect
+            r = self.emit("obj_call", vals, attrs or None)
         self._end_method_call(st, n, vals, r)

@@ -6,6 +6,7 @@ popping releases one, an instruction releases its operands after its result exis
 an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
 before any count changes of their instruction, so an exit always sees the state before it.
 """
+from ..runtime import capi
 from .decode import SPECIALISED_BINARY, attr_cache, specialisation_failed
 from .frame_state import SeqIter, VTuple
 from .infer import Unsupported
@@ -201,9 +202,30 @@ class Objects:
         it when there is one, else through the C-API; the owner is released after."""
         owner = st.stack[-1]
         cache = attr_cache(self.code, self.pre_offset, self._hint())
+        if self.frameless and cache is not None and owner.type == OBJ:
+            owner = self._narrow(st, cache[1])
         r = self.emit("getattr", [owner], {"name": name, "cache": cache})
         self._release(owner)
         st.stack[-1] = r
+
+    def _narrow(self, st, version):
+        """The object on top of the stack guarded to be of the class whose version CPython's
+        cache holds (a frameless read exits on any other class anyway), in its slot and in the
+        locals that hold it: the calls that follow then know its class."""
+        owner = st.stack[-1]
+        cls = capi.class_with_version(version)
+        try:
+            typed = ObjType(cls) if cls is not None else None
+        except TypeError:                 # no weak references to it: the guard could not check it
+            typed = None
+        if typed is None:
+            return owner
+        g = self.emit("guard_class", [owner], {"cls": cls}, type=typed)
+        st.stack[-1] = g
+        for name, v in st.locals.items():
+            if v is owner:
+                st.locals[name] = g
+        return g
 
     def _op_list_append(self, i, st, block, out):
         """LIST_APPEND (a list comprehension): append the popped value to the list below."""
@@ -311,7 +333,8 @@ class Objects:
         if not is_obj(owner.type):
             raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
         cache = attr_cache(self.code, self.pre_offset, self._hint())
-        self.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache})
+        # a store as CPython specialised it runs no Python code when native (lower_attrs)
+        self.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache, "resumable": cache is not None and capi.ATTRIBUTES is not None})
         self._release(value)
         self._release(owner)
         del st.stack[-2:]

@@ -144,6 +144,8 @@ def _setattr(e, v):
     if cache is None or capi.ATTRIBUTES is None:
         return _SETATTR(e, v)
     kind, version, index = cache
+    if e.fn.attrs.get("frameless"):
+        return _setattr_frameless(e, v, kind, version, index)
     e.force_point(v)
     owner, x = e.ref(v.args[0]), v.args[1]
     after = _reuse_float(e, v, owner, version, index) if x.type == FLOAT and not kind.endswith("_SLOT") else None
@@ -179,6 +181,31 @@ def _setattr(e, v):
     if after:
         e.line(f"br label %{after}")
         e.label(after)
+
+
+def _setattr_frameless(e, v, kind, version, index):
+    """obj.name = value in a (resumable) frameless specialisation: CPython's specialised store,
+    and an exit before any effect wherever it would miss (an attribute not set yet too: CPython
+    also records the insertion order then)."""
+    owner, x = e.ref(v.args[0]), v.args[1]
+    miss = Exit.TYPE_GUARD
+    e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
+    if kind.endswith("_SLOT"):
+        slot = e.op(f"getelementptr i8, ptr {owner}, i64 {index}")
+    else:
+        have, values = _has_inline_values(e, owner)
+        e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
+        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+        e.guard(e.op(f"icmp eq ptr {e.op(f'load ptr, ptr {slot}')}, null"), v, reason=miss)
+    if is_obj(x.type):                      # the reference the attribute will own
+        new = e.ref(x)
+        e.line(f"call void @tiered_incref(ptr {new})")
+    else:
+        new = box_call(e, x)
+        e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
+    old = e.op(f"load ptr, ptr {slot}")
+    e.line(f"store ptr {new}, ptr {slot}")
+    release(e, v, old, maybe_null=True)
 
 
 LOWER = {

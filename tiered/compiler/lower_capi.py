@@ -252,7 +252,7 @@ def _obj_call(e, v):
         return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n - len(kwnames)}, "
                     f"ptr {names})")
     r = generic(e, v, call)
-    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    fail(e, v, e.op(f"icmp eq ptr {r}, null"))
     e.alias(v, r)
 
 

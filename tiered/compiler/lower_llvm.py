@@ -36,6 +36,7 @@ class FnEmitter:
         self.allocas = []                  # entry-block lines: stack slots (never inside a loop)
         self.allocas_named = set()         # and values computed once there
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
+        self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
 
     # -- helpers used by the op lowerings
     def tmp(self):
@@ -245,18 +246,31 @@ class FnEmitter:
         self.line(f"br i1 {self.op(f'icmp ne i32 {st}, 0')}, label %{exited}, label %{go}, !prof !0")
         self.label(exited)
         state = self.op(f"extractvalue {ty} {pair}, 2")
-        # testing: a guard forced to fail in the callee counts as forced here too, not as a
-        # real callee exit (those send the caller back to CPython after an exit storm)
-        forced = self.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.FORCED)})") \
-            if self.force else "false"
-        self.line(f"call void @tiered_discard(ptr {state})")
+        resumable = not v.attrs["self"] and not v.attrs.get("dispatch") and target.resumable
+        if resumable:
+            # it may have changed objects: its state goes on in the interpreter inside ours
+            # (an exception pending, a MemoryError, is raised here: its state is dropped)
+            failed = self.op(f"icmp eq i32 {st}, 2")
+            self.line(f"call void @tiered_discard(ptr {self.op(f'select i1 {failed}, ptr {state}, ptr null')})")
+            self.resume_slots.setdefault(v.id, self.entry_alloca("ptr"))
+            self.line(f"store ptr {self.op(f'select i1 {failed}, ptr null, ptr {state}')}, ptr {self.resume_slots[v.id]}")
+            forced = "false"
+        else:
+            # testing: a guard forced to fail in the callee counts as forced here too, not as a
+            # real callee exit (those send the caller back to CPython after an exit storm)
+            forced = self.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.FORCED)})") \
+                if self.force else "false"
+            self.line(f"call void @tiered_discard(ptr {state})")
         self.line(f"br label %{go}")
         self.label(go)
         was_forced = self.op(f"phi i1 [{forced}, %{exited}], [false, %{before}]") if self.force else None
         self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
-        if self.force:
-            self._branch_exit(was_forced, v, False, Exit.FORCED)
-        self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
+        if resumable:               # never a forced exit here: the call's effects are done
+            self._branch_exit(self.op(f"icmp ne i32 {st}, 0"), v, False, Exit.CALLEE_RESUMED)
+        else:
+            if self.force:
+                self._branch_exit(was_forced, v, False, Exit.FORCED)
+            self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
         self.alias(v, r)
 
     # -- the function
@@ -320,7 +334,10 @@ class FnEmitter:
             status = 2 if (code // 64) % 2 else 1
             values = v.state.values()
             self.lines = []
-            t = self.op(f"call ptr @PyTuple_New(i64 {len(values) + 1})")
+            # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
+            inner = [self.op(f"load ptr, ptr {self.resume_slots[v.id]}")] \
+                if REASONS[code % 64] is Exit.CALLEE_RESUMED else []
+            t = self.op(f"call ptr @PyTuple_New(i64 {len(values) + 1 + len(inner)})")
             fill, failed = f"x{code}f", f"x{code}m"
             self.line(f"br i1 {self.op(f'icmp eq ptr {t}, null')}, label %{failed}, label %{fill}")
             self.label(fill)
@@ -329,8 +346,10 @@ class FnEmitter:
                 boxed = (self.op(f"call ptr @tiered_box_int(i64 {code})") if x is None
                          else self.box(x))
                 self.line(f"store ptr {boxed}, ptr {self.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
+            for k, x in enumerate(inner, len(values) + 1):
+                self.line(f"store ptr {x}, ptr {self.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
             done = f"x{code}d"
-            ok = self.op(f"call i1 @tiered_tuple_complete(ptr {t}, i64 {len(values) + 1})")
+            ok = self.op(f"call i1 @tiered_tuple_complete(ptr {t}, i64 {len(values) + 1 + len(inner)})")
             self.line(f"br i1 {ok}, label %{done}, label %{failed}b")
             self.label(f"{failed}b")                      # a box failed: MemoryError is pending
             self.line(f"call void @tiered_discard(ptr {t})")
@@ -339,6 +358,8 @@ class FnEmitter:
             for x in values:
                 if is_obj(x.type):
                     self.line(f"call void @tiered_discard(ptr {self.ref(x)})")
+            for x in inner:
+                self.line(f"call void @tiered_discard(ptr {x})")
             self.line(self._ret("undef", 2))
             self.label(done)
             self.line(self._ret("undef", status, t))

@@ -19,7 +19,7 @@ class ModuleEmitter:
         # function holds them whenever its code runs as that function)
         self.globals_address = id(globals_) if globals_ is not None else None
         self.sentinel, self.interpret, self.unbound = sentinels
-        self.exit_helper, self.miss_helper = helpers
+        self.exit_helper, self.miss_helper = helpers[:2]
         self.globals, self.kept = [], list(helpers) + list(sentinels)
         self.line_sites = {}     # original instruction offset -> global of its installed address
         self.dispatch_arity = None   # a specialisation calls the dispatcher with this many objects

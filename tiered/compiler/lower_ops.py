@@ -328,6 +328,7 @@ LOWER = {
     "loop_poll": lambda e, v: e.loop_poll(v),
     "trace_check": lambda e, v: e.trace_check(v),
     "leave": lambda e, v: e.guard("true", v),
+    "hand_over": lambda e, v: e.guard("true", v),
     "call_native": lambda e, v: e.call_native(v),
 }
 

@@ -40,6 +40,9 @@ class ObjType:
 
 
 OBJ = ObjType()
+# `frameless` for a native caller's callee: True (it changes nothing the program sees: an exit
+# calls it again) or RESUMABLE (it may also change objects: an exit is resumed where it left)
+RESUMABLE = "resumable"
 # builtin classes whose instances report their own type as __class__: for an object exactly of
 # one of these, isinstance(x, a plain class) is PyType_IsSubtype(type(x), cls), with no lookup
 PLAIN_INSTANCES = (list, dict, tuple, str, int, float, bool, type(None), set, frozenset, bytes,
@@ -120,6 +123,7 @@ OPS = {o.name: o for o in [
     _op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True),
     _op("trace_check", 0, None, Exit.TRACED, pure=False),   # after Python code ran: still untraced?
     _op("leave", 0, None, Exit.RAISE, pure=False),          # always exits (the block ends "exit")
+    _op("hand_over", 0, None, Exit.HANDED_OVER, pure=False),  # the same, at a cold site (frameless)
     # objects: every object value owns one reference per place (local, stack slot) holding it
     _op("obj_const", 0, None),                    # attrs: value (the module keeps it alive)
     _op("incref", 1, NONE, pure=False),

@@ -1,5 +1,6 @@
 """Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
 import threading
+import types
 import weakref
 
 from ..compiler.frame_state import NULL, Known, RangeIter, SeqIter, VTuple
@@ -32,21 +33,32 @@ class Layout:
     The function itself, when on the stack (a recursive call), is not stored but taken from
     the record at the exit: the installed code holds layouts, and nothing it holds may lead
     back to the function (see manager)."""
-    __slots__ = ("offset", "local_names", "maybe_unbound", "stack_kinds", "raises")
+    __slots__ = ("offset", "local_names", "maybe_unbound", "stack_kinds", "raises", "callee", "callee_at")
 
-    def __init__(self, state, raises, func):
+    def __init__(self, state, raises, func, call=None):
         self.offset = state.offset
         self.raises = raises
         self.local_names = [n for n, _ in state.locals]
         self.maybe_unbound = {n for n, v in state.locals if v.attrs.get("maybe_null")}
         self.stack_kinds = [_kind(x, func) for x in state.stack]
+        # the exit of a native call of a resumable callee: the callee's Resumer, and where the
+        # function called sits on the stack (below its arguments: the call's operands)
+        target = call.attrs["target"] if call is not None and not call.attrs["self"] else None
+        self.callee = target.resumer if target is not None and target.resumable else None
+        self.callee_at = len(state.stack) - len(call.args) - 1 if self.callee is not None else None
 
-    def values(self, flat, exc, func):
-        """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception."""
+    def values(self, flat, exc, func, callee=None):
+        """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception
+        (callee: the function that replaces the one called, to resume that callee's frame)."""
         nloc = len(self.local_names)
         locals_, rest = list(flat[:nloc]), list(flat[nloc:])
         stack = []
-        for kind in self.stack_kinds:
+        for at, kind in enumerate(self.stack_kinds):
+            if at == self.callee_at and callee is not None:
+                if kind in ("value", "nullable"):
+                    rest.pop(0)
+                stack.append(callee)
+                continue
             if kind == "null":
                 continue
             if kind == "range":
@@ -97,16 +109,11 @@ def make_helpers(record, layouts):
     (1 when the exception passed after it must be raised by the interpreter at the resume point).
     """
     record_ref = weakref.ref(record)
+    resumer = Resumer(record_ref, layouts)
 
     def on_exit(state, exc=None):
         """Decode an exit's code, push the resume state built from its values, count the exit."""
-        stub, reason_index = divmod(state[0], 64)
-        k = stub // 2
-        layout = layouts[k]
-        rec = record_ref()           # alive: the function runs, and its record lives as long
-        values = layout.values(state[1:], exc, rec.func)
-        _stack().append((stub, values))
-        rec.count_exit(REASONS[reason_index], k)
+        resumer.push(state, exc)
 
     def on_miss(*args):
         """No specialisation matched: count the argument types and resume in the interpreter."""
@@ -115,5 +122,51 @@ def make_helpers(record, layouts):
             rec.count_miss(tuple(type(a) for a in args[:param_count(rec.original_code)]))
         return INTERPRET
 
-    return on_exit, on_miss
+    return on_exit, on_miss, resumer
+
+
+class Resumer:
+    """A module's exit states → the resume states its installed code's prologue pops, and for a
+    resumable specialisation (one a native caller calls without a frame, that may change objects
+    before it exits) a function object that runs its resumption: the function's original code
+    with this module's stubs and no native entry.
+
+    The native caller of a resumable callee exits at its call with the callee's state inside
+    its own; the caller's state then replaces the function called by that function object, so
+    the interpreter, going on at the call, makes the callee's frame and goes on in it exactly
+    where native code left (the callee's resume state is pushed below the caller's)."""
+
+    def __init__(self, record_ref, layouts):
+        self.record_ref, self.layouts = record_ref, layouts
+        self.code = None              # the resumption code, made on first use
+
+    def push(self, state, exc=None):
+        """Push the resume states of an exit (the callees' it carries first), count the exit;
+        its reason (a resumed callee's own, innermost)."""
+        stub, reason_index = divmod(state[0], 64)
+        k = stub // 2
+        layout = self.layouts[k]
+        rec = self.record_ref()      # alive: the function runs, and its record lives as long
+        reason, flat, callee = REASONS[reason_index], state[1:], None
+        if reason is Exit.CALLEE_RESUMED:
+            flat, inner = flat[:-1], flat[-1]
+            inner_reason = layout.callee.push(inner)
+            callee = layout.callee.function()
+            if inner_reason is Exit.FORCED:      # testing: a forced exit, not a real one
+                reason = Exit.FORCED
+        _stack().append((stub, layout.values(flat, exc, rec.func, callee)))
+        rec.count_exit(reason, k)
+        return reason
+
+    def function(self):
+        """A function like the one compiled, whose code resumes from the pushed state."""
+        rec = self.record_ref()
+        func = rec.func
+        if self.code is None:
+            from .install import build_code    # the installer (bytecode) is loaded lazily
+            self.code = build_code(rec.original_code, None, self.layouts)
+        f = types.FunctionType(self.code, func.__globals__, func.__name__, func.__defaults__,
+                               func.__closure__)
+        f.__qualname__, f.__kwdefaults__ = func.__qualname__, func.__kwdefaults__
+        return f
 

@@ -32,7 +32,8 @@ def param_names(code):
 
 
 def build_code(orig, native, layouts, installed=None):
-    """The installed code object for `orig` calling `native`, with stubs for every exit layout.
+    """The installed code object for `orig` calling `native`, with stubs for every exit layout
+    (native None: the code of a resumption, whose prologue only takes the pushed state).
     When `installed` (a dict) is given, it receives each original instruction's offset in the
     installed code."""
     bc = Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
@@ -63,20 +64,22 @@ def build_code(orig, native, layouts, installed=None):
 
     start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
     body, slow, interpret = Label(), Label(), Label()
-    # the arguments (one an inner function captures is read from its cell: MAKE_CELL ran)
-    loads = [Instr("LOAD_DEREF", CellVar(n), location=first) if n in orig.co_cellvars
-             else Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
-    # then the frame's cells (made before RESUME), in the order build_cells.cell_names gives
-    loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
-    loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
-    pro = prologue_call(native, loads, first, Instr) + [
-        Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
-        Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, slow, location=first),
-        Instr("COPY", 1, location=first), Instr("LOAD_CONST", INTERPRET, location=first),
-        Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, interpret, location=first),
-        Instr("RETURN_VALUE", location=first),
-        interpret, Instr("POP_TOP", location=first), Instr("JUMP_FORWARD", body, location=first),
-        slow, Instr("POP_TOP", location=first)]
+    loads, pro = [], []                  # native None: a resumption (deopt.Resumer), no native entry
+    if native is not None:
+        # the arguments (one an inner function captures is read from its cell: MAKE_CELL ran)
+        loads = [Instr("LOAD_DEREF", CellVar(n), location=first) if n in orig.co_cellvars
+                 else Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
+        # then the frame's cells (made before RESUME), in the order build_cells.cell_names gives
+        loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
+        loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
+        pro = prologue_call(native, loads, first, Instr) + [
+            Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
+            Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, slow, location=first),
+            Instr("COPY", 1, location=first), Instr("LOAD_CONST", INTERPRET, location=first),
+            Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, interpret, location=first),
+            Instr("RETURN_VALUE", location=first),
+            interpret, Instr("POP_TOP", location=first), Instr("JUMP_FORWARD", body, location=first),
+            slow, Instr("POP_TOP", location=first)]
     pro += prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
     pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
     stubs = []

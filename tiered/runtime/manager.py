@@ -11,7 +11,7 @@ from itertools import count
 
 from .. import config
 from ..compiler.infer import Unsupported
-from ..compiler.ops import is_obj
+from ..compiler.ops import RESUMABLE, is_obj
 from ..profiler.feedback import param_count
 from ..reasons import Refusal
 from . import capi, deopt
@@ -63,7 +63,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
     native caller needs it, so it is compiled even when too small to install (frameless: on
-    objects, and then it must run frameless, see build.frameless_op)."""
+    objects, and then it must run frameless, see build_frameless.py)."""
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
@@ -131,9 +131,13 @@ def _compile(rec, types_, for_caller=False, frameless=False):
         raise Unsupported("UNSUPPORTED_TYPE", "argument types")
     if rec.state == "refused" and rec.refusal in (Refusal.EXIT_STORM,):
         return None
+    before = rec.specs
     for spec in rec.specs:
         if spec.param_types == types_:
-            return spec
+            if not (frameless and not spec.callable and types_ not in rec.not_frameless):
+                return spec
+            # a native caller wants it frameless: it replaces the one built for the interpreter
+            rec.specs = [s for s in rec.specs if s is not spec]
     if rec.compiling:
         return None                       # mutual recursion while compiling: call it generically
     rec.attempted.add(types_)
@@ -146,6 +150,9 @@ def _compile(rec, types_, for_caller=False, frameless=False):
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
     try:
         return _build_and_install(rec, types_, started, for_caller, frameless)
+    except BaseException:
+        rec.specs = before                # nothing replaced: what was installed stays as it was
+        raise
     finally:
         total = time.perf_counter() - started
         _child_seconds[0] = outer_children + total
@@ -179,7 +186,8 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         if any(is_obj(t) and t.ref is not None and t.cls is None for t in s.param_types):
             continue                      # typed by a class that died: nothing can match it
         try:
-            built.append((s, _build_ir(rec, func, s.param_types, force, s.frameless)))
+            built.append((s, _build_ir(rec, func, s.param_types, force,
+                                       RESUMABLE if s.resumable else s.frameless)))
         except (Unsupported, _Failed):    # no longer compiles (a global changed): interpreted
             log.debug("tiered: %s%s dropped on rebuild", rec.name, s.param_types)
     new = Spec(types_, fn)
@@ -194,7 +202,8 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
     for s, f in built:
         bases.append(base)
         for v in f.exits:
-            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.spec.raises, func)
+            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.spec.raises, func,
+                                                           v if v.op == "call_native" else None)
         base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
         from ..compiler import engine                  # llvmlite: only once something will compile
@@ -218,7 +227,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         _point_line_sites(mod.line_sites, compiled, code, installed)
     for (s, f), sym in zip(built, inner):
         s.describe(f)
-        s.address, s.compiled = compiled[sym], compiled
+        s.address, s.compiled, s.resumer = compiled[sym], compiled, helpers[2]
     specs = [s for s, _ in built]
     rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
     rec.quiet_misses = compiled[counters[2]]      # set: unmatched calls stop calling on_miss
@@ -268,15 +277,16 @@ def _point_line_sites(sites, compiled, code, installed):
             ctypes.c_int64.from_address(compiled[name]).value = address
 
 
-# instructions that change what the program sees: a function with any cannot run frameless
-_CHANGES_OBJECTS = ("STORE_ATTR", "STORE_SUBSCR", "STORE_SLICE", "STORE_GLOBAL", "DELETE_", "IMPORT_",
-                    "LIST_APPEND", "SET_ADD", "MAP_ADD", "YIELD_")
+# instructions whose effects an exit could not resume: a function with any never runs frameless
+# (what else changes objects the builder checks op by op: such a callee is RESUMABLE)
+_NEVER_FRAMELESS = ("STORE_GLOBAL", "DELETE_", "IMPORT_", "YIELD_")
 
 
 def _resolve_callee(fn, types_):
     """A compiled specialisation of another function for a direct native call, or None.  An
     exit in it makes the caller call the function again through the interpreter, so it must
-    be a function of numbers or a frameless one."""
+    be a function of numbers or a frameless one (or a resumable one: its exit goes on in the
+    interpreter, deopt.Resumer)."""
     rec = record_for(fn)
     code = rec.original_code
     if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_cellvars or code.co_freevars
@@ -286,9 +296,10 @@ def _resolve_callee(fn, types_):
         return None
     py = {v: k for k, v in PY_TYPES.items()}
     objects = any(is_obj(t) for t in types_)
-    if objects and any(i.opname.startswith(_CHANGES_OBJECTS) for i in dis.get_instructions(code)):
+    if objects and any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code)):
         return None
-    spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True, frameless=objects)
+    spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True,
+                       frameless=RESUMABLE if objects else False)
     return spec if spec is not None and spec.address and spec.callable else None
 
 

@@ -13,6 +13,7 @@ class Spec:
         self.describe(fn)
         self.address = None
         self.compiled = None      # the engine handle holding `address` (native callers keep it)
+        self.resumer = None       # set when compiled: the module's deopt.Resumer
 
     def describe(self, fn):
         """Keep what is needed later from the IR of this specialisation."""
@@ -27,6 +28,8 @@ class Spec:
         # another function may call it natively when it runs no Python code (it has no frame
         # of its own a callee could see) and an exit may simply call it again
         self.callable = self.numeric or self.frameless
+        # it may change objects before an exit: its native caller resumes it (deopt.Resumer)
+        self.resumable = self.frameless and fn.attrs.get("resumable", False)
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry

@@ -1,0 +1,77 @@
+"""Compiler stage 2f: the builder's frameless rules → which ops a specialisation a native caller calls may hold, and exits where it cannot go on."""
+from .decode import specialisation_failed
+from .infer import Unsupported
+from .ops import OPS, RESUMABLE
+
+# instructions with an adaptive counter: at one CPython has not specialised yet, a frameless
+# specialisation hands over what it cannot do natively
+_COLD_HAND_OVER = ("load_attr", "store_attr", "call", "binary", "subscr", "store_subscr", "compare")
+
+
+class HandOver(Unsupported):
+    """A frameless specialisation cannot do this instruction natively, but the path is cold:
+    the block exits there instead (the builder catches it)."""
+
+    def __init__(self, op):
+        super().__init__("NOT_FRAMELESS", op)
+
+
+class NeedGenericSelfCalls(Exception):
+    """The function calls itself but may not run frameless: build it again with its
+    recursive calls made through the interpreter."""
+
+
+def frameless_op(op, attrs):
+    """Whether an op may be in a frameless specialisation (an attribute load only as CPython
+    specialised it: its miss then exits; the builder marks an op `frameless` where its operands'
+    classes make it so)."""
+    return attrs.get("frameless", OPS[op].frameless) and not (op == "getattr" and attrs.get("cache") is None)
+
+
+def resumable_op(op, attrs):
+    """Whether an op may be in a resumable frameless specialisation: it may change objects the
+    program sees, but runs no Python code there (a destructor aside), so an exit after it can be
+    resumed in the interpreter (deopt.Resumer) instead of calling the function again."""
+    return (not OPS[op].python or attrs.get("resumable", False)) and op != "loop_poll"
+
+
+class Frameless:
+    """The frameless half of the builder (mixed into Builder)."""
+
+    def _check_frameless(self, op, attrs):
+        """Refuse an op a frameless specialisation may not hold (hand it over on a cold path)."""
+        if frameless_op(op, attrs) or self.frameless == RESUMABLE and resumable_op(op, attrs):
+            return
+        if self._cold():
+            raise HandOver(op)
+        raise Unsupported("NOT_FRAMELESS", op)
+
+    def _mark_frameless(self):
+        """A native call of itself is called again from the interpreter when it exits: it must
+        be frameless (nothing seen changes, no Python code runs before an exit); a resumable
+        one changes objects, without loops, and its exit is resumed instead."""
+        ops = [v for b in self.fn.blocks for v in b.body]
+        if not all(frameless_op(v.op, v.attrs) for v in ops):
+            if self.made_self_call or self.frameless != RESUMABLE or any(v.op == "loop_poll" for v in ops):
+                raise NeedGenericSelfCalls()
+            self.fn.attrs["resumable"] = True
+        self.fn.attrs["frameless"] = True
+
+    def _cold(self):
+        """Whether the current instruction is one CPython specialises, and it has not (nor
+        tried and failed): a path that has hardly run."""
+        hint = self._hint()
+        return (self.ins[self.k].op in _COLD_HAND_OVER and (not hint or hint.endswith("_ADAPTIVE"))
+                and not specialisation_failed(self.code, self.pre_offset))
+
+    def _hand_over(self, block, i, undo, out_states):
+        """End the block with an exit at instruction i, as if it had not begun: the interpreter
+        does what a frameless specialisation cannot, on a path that has hardly run."""
+        state, body, exits, edges = undo
+        del block.body[body:]
+        del self.exits[exits:]
+        for key in set(out_states) - edges:
+            del out_states[key]
+        self.pre_state, self.pre_offset = state, i.offset
+        self.emit("hand_over", [])
+        block.term = ("exit",)
