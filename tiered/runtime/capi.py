@@ -319,83 +319,25 @@ def keys_version(cls):
     return ctypes.c_uint32.from_address(keys + DK_VERSION).value if keys else 0
 
 
-def _frame_layout():
-    """Where a running frame keeps its current instruction, found on this very frame: the
-    interpreter frame behind a frame object (f_frame), its prev_instr field, and where a code
-    object's instructions start.  None when not found (compiled frames then report no line
-    while native code calls out)."""
-    get_frame = ctypes.pythonapi.PyEval_GetFrame
-    get_frame.restype = ctypes.c_void_p
-    frame = sys._getframe()
-    if get_frame() != id(frame):
+def _int_layout():
+    """Where a positive one-digit int keeps its size (or tag) word, that word's value, and its
+    digit, found on real ints; None when ints are laid out otherwise (15-bit digits, ...)."""
+    if sys.int_info.bits_per_digit != 30:
         return None
-    code = frame.f_code
-    start = type(code).__basicsize__               # co_code_adaptive follows the header
-    if ctypes.string_at(id(code) + start, 16) != code._co_code_adaptive[:16]:
+    a, b, c = int("1000"), int("123456789"), int("-1000")       # new objects, not cached ones
+    word = OB_SIZE                           # ob_size (3.11) or lv_tag (3.12): after the header
+    digit = word + 8
+    tag = ctypes.c_int64.from_address(id(a) + word).value
+    if (ctypes.c_uint32.from_address(id(a) + digit).value != 1000
+            or ctypes.c_uint32.from_address(id(b) + digit).value != 123456789
+            or ctypes.c_int64.from_address(id(b) + word).value != tag
+            or ctypes.c_int64.from_address(id(c) + word).value == tag):
         return None
-    iframe = ctypes.c_void_p.from_address(id(frame) + 24).value
-    here = ctypes.c_void_p.from_address(iframe + 56).value - (id(code) + start)
-    calls = [i.offset for i in dis.get_instructions(code) if i.opname == "CALL"]
-    if not any(0 <= here - c < 16 for c in calls):
-        return None
-    return 24, 56, start
+    return word, tag, digit
 
 
-FRAMES = _frame_layout()     # (f_frame in a frame object, prev_instr in it, code start in a code)
+INT_ONE_DIGIT = _int_layout()     # (size word offset, its value for 0 < x < 2**30, digit offset)
 
-
-def _readable_ranges():
-    """The readable address ranges of this process (Linux), to test a pointer before reading it."""
-    try:
-        with open("/proc/self/maps") as fh:
-            rows = [line.split() for line in fh]
-    except OSError:
-        return []
-    return [tuple(int(x, 16) for x in row[0].split("-")) for row in rows if row[1].startswith("r")]
-
-
-def _frame_path_here(ranges):
-    """Every (offset in the thread state, offset in what it points to) that leads to the
-    interpreter frame running this very function."""
-    get_ts = ctypes.pythonapi.PyThreadState_Get
-    get_ts.restype = ctypes.c_void_p
-    ts = get_ts()
-    iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
-    found = set()
-    for c in range(0, 512, 8):
-        p = ctypes.c_void_p.from_address(ts + c).value
-        if p and p % 8 == 0 and any(lo <= p and p + 24 <= hi for lo, hi in ranges):
-            found.update((c, k) for k in (0, 8, 16) if ctypes.c_void_p.from_address(p + k).value == iframe)
-    return found
-
-
-def _current_frame_path():
-    """How to reach the running interpreter frame from the thread state without making a frame
-    object (PyEval_GetFrame makes one for every new frame, and frees it with the frame): the
-    offset of `cframe` in the thread state and of `current_frame` in it, found on frames at
-    three depths and behind a call from C.  None when not found: PyEval_GetFrame is used."""
-    if FRAMES is None:
-        return None
-    ranges = _readable_ranges()
-
-    def deeper():
-        return _frame_path_here(ranges)
-
-    paths = _frame_path_here(ranges) & deeper() & list(map(lambda _: deeper(), [0]))[0]
-    return min(paths) if paths else None
-
-
-CURRENT_FRAME = _current_frame_path()    # (cframe in a thread state, current_frame in it) or None
-
-
-def _frame_globals_offset():
-    """Where an interpreter frame keeps its globals dict, found on this very frame (None when
-    not found: the native entry then cannot tell which globals its caller runs with)."""
-    if FRAMES is None:
-        return None
-    iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
-    found = [k for k in range(0, 80, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(globals())]
-    return found[0] if len(found) == 1 else None
-
-
-FRAME_GLOBALS = _frame_globals_offset()   # f_globals in an interpreter frame, or None
+# where frames keep their current instruction and globals (probed on running frames)
+from . import capi_frames  # noqa: E402
+FRAMES, CURRENT_FRAME, FRAME_GLOBALS = capi_frames.FRAMES, capi_frames.CURRENT_FRAME, capi_frames.FRAME_GLOBALS
