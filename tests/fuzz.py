@@ -74,6 +74,8 @@ def count(counts, mode, case, funcs):
         counts["helper g", mode, g.state] += 1
         if any(s.frameless for s in g.specs):     # on objects, called natively by f
             counts["helper g", mode, "frameless"] += 1
+        if any(s.resumable for s in g.specs):     # and changing objects: resumed when it exits
+            counts["helper g", mode, "resumable"] += 1
     for fn in funcs:
         for reason, n in manager.record_for(fn).exits.items():
             counts["exits", mode, reason.name] += n

@@ -83,11 +83,13 @@ class Ctx:
 class Writer:
     """One function's source, drawn statement by statement; every variable keeps one static type."""
 
-    def __init__(self, draw, params, returns, helper=(None, None), readonly=False, objects=False):
+    def __init__(self, draw, params, returns, helper=(None, None), readonly=False, objects=False, flat=False):
         """A writer for a function: typed parameters, return type, (helper call template, its
         type); a read-only one changes no object (so it can run frameless); an objects one may
-        also use with statements and closures (which only the object tier compiles)."""
+        also use with statements and closures (which only the object tier compiles); a flat one
+        has no loops (so, changing objects, it can be a resumable callee)."""
         self.draw, self.returns, self.readonly, self.objects = draw, returns, readonly, objects
+        self.flat = flat
         self.closures = []                      # (call template, its type) of inner functions
         self.call, self.call_type = helper      # a template calling the helper function, its type
         self.vars = dict(params)                # name -> type
@@ -163,7 +165,7 @@ class Writer:
         simple += [self.jump] * bool(self.loops)
         simple += [self.early_return] * (self.indent > 1 and self.has(self.returns))
         simple += [self.mutate] * 4 * bool(self.usable(MUTATIONS) and not self.readonly)
-        compound = [self.if_, self.loop, self.loop, self.try_] + [self.with_] * self.objects
+        compound = [self.if_] + [self.loop, self.loop] * (not self.flat) + [self.try_] + [self.with_] * self.objects
         self.pick(simple + compound * (depth < 2))(depth)
 
     def assign(self, depth):
@@ -314,7 +316,8 @@ def cases(draw):
         kinds = NUMERIC + ("obj",) * 3 * ("obj" in types_)     # an instance f has, passed on
         ptypes = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2))
         helper = (f"g({', '.join('$' + p for p in ptypes)})", draw(st.sampled_from(NUMERIC)))
-        src = Writer(draw, dict(zip("pq", ptypes)), helper[1], readonly=draw(st.booleans())).function("g")
+        src = Writer(draw, dict(zip("pq", ptypes)), helper[1], readonly=draw(st.booleans()),
+                     flat=draw(st.booleans())).function("g")
     acc = None          # objects programs may keep a list or tuple in a local, not a parameter
     if kind == "objects" and (draw(st.booleans()) or not set(types_) & set(OBJECTS)):
         acc = draw(st.sampled_from(["list", "tuple"]))

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from tests.support import check, fresh_copy, warm
+from tests.support import check, forced_exits, fresh_copy, warm
 from tiered.compiler import build, ir
-from tiered.compiler.ops import ObjType
+from tiered.compiler.ops import INT, ObjType
 from tiered.compiler.passes import pipeline
 from tiered.runtime import manager
 
@@ -79,7 +79,7 @@ def test_a_dict_changed_between_the_test_and_the_subscript_is_read_again():
 
 def ir_of(func, types_):
     """The optimised IR of func for these IR types."""
-    warm(func, *[[] if t.cls is list else {} for t in types_])
+    warm(func, *[1 if t == INT else [] if t.cls is list else {} for t in types_])
     return pipeline.run(build.build(func, types_))
 
 
@@ -114,3 +114,46 @@ def test_no_reference_leaks_through_a_shared_lookup():
         assert f(words, counts, keep) == [value, value]
     assert rec.native_calls == 100
     assert [sys.getrefcount(o) for o in (value, *words)] == before
+
+
+def tally(words, counts, step):
+    for w in words:
+        if w in counts:
+            counts[w] += step
+        else:
+            counts[w] = 1
+    return counts
+
+
+def test_an_int_counted_in_place_is_indistinguishable_from_a_new_one():
+    text = "a b a c b a".split() + ["".join(["a"])]
+    held = 300
+    check(tally, (text, {}, 1), (text, {"a": 255}, 1), (text, {"a": 256}, 1), (text, {"a": 2**30 - 2}, 1),
+          (text, {"a": 2**30 - 1}, 1), (text, {"a": 1000}, -1), (text, {"a": 258}, -1), (text, {"a": -1000}, 1),
+          (text, {"a": 1000, "b": 1000}, 7), (text, {"a": held, "b": held}, 1), (text, {"a": True}, 1),
+          (text, {"a": 2**64}, 1), (text, {"a": 1.5}, 1), (text, {"a": 400}, 2**62))
+
+
+def test_an_int_someone_else_holds_is_not_changed():
+    f = fresh_copy(tally)
+    rec = manager.record_for(f)
+    rec.eager = True
+    warm(tally, ["x"], {}, 1)
+    assert manager.compile_for(f, (list, dict, int)) is not None
+    counts = {"x": int("1000")}
+    kept = counts["x"]                    # a second reference: the store must make a new int
+    f(["x", "x"], counts, 1)
+    assert kept == 1000 and counts["x"] == 1002
+    alone = {"y": int("5000")}
+    before = id(alone["y"])
+    f(["y"] * 10, alone, 1)
+    assert alone["y"] == 5010 and rec.native_calls == 2
+    if not forced_exits():
+        assert id(alone["y"]) == before   # nothing else held it: changed in place (no new int)
+
+
+def test_an_in_place_count_is_marked_only_for_the_same_key_plus_a_number():
+    fn = ir_of(tally, (ObjType(list), ObjType(dict), INT))
+    assert [v.op for b in fn.blocks for v in b.body if v.attrs.get("in_place")] == ["obj_setitem"]
+    other = ir_of(count, (ObjType(list), ObjType(dict)))
+    assert sum(1 for b in other.blocks for v in b.body if v.attrs.get("in_place")) == 1

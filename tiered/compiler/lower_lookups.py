@@ -1,6 +1,7 @@
 """Compiler lowering of `k in d` and `d[k]` → LLVM IR lines (merged into LOWER): a subscript the
 lookups pass paired with the test before it reuses the test's lookup when it can."""
 from ..runtime import capi
+from .decode import IMMORTAL_OBJECTS
 from .lower_capi import field, status_call, str_keys, type_of
 from .lower_objects import subscript
 
@@ -68,4 +69,44 @@ def _getitem(e, v):
     e.alias(v, e.op(f"phi ptr [{item}, %{fast}], [{r}, %{slow_end}]"))
 
 
-LOWER = {"obj_contains": _contains, "obj_getitem": _getitem}
+_plain_setitem = status_call("PyObject_SetItem")
+
+
+def _setitem(e, v):
+    """`d[k] = n` of `d[k] ± m` (the lookups pass marks it): when d's version is unchanged since
+    the shared test, its item is an exact int nobody else holds (one reference: d's), and both
+    it and n are one positive digit past the small ints, n is written into that int and d is
+    left alone (CPython would make a new int and store it: nothing can tell them apart).
+    Otherwise the store, as before."""
+    layout = capi.INT_ONE_DIGIT
+    if "in_place" not in v.attrs or layout is None:
+        return _plain_setitem(e, v)
+    word, tag, digit = layout
+    d, n = e.ref(v.args[0]), e.ref(v.args[2])
+    item_slot, version_slot = _slots(e, v.attrs["in_place"])
+    e.force_point(v)
+    item = e.op(f"load ptr, ptr {item_slot}")
+    same = e.op(f"icmp eq i64 {_version(e, d)}, {e.op(f'load i64, ptr {version_slot}')}")
+    check, fast, slow, done = (e.tmp()[1:] for _ in range(4))
+    found = e.op(f"icmp ne ptr {item}, null")
+    e.line(f"br i1 {e.op(f'and i1 {same}, {found}')}, label %{check}, label %{slow}")
+    e.label(check)
+    count = field(e, item, 0, "i32" if IMMORTAL_OBJECTS else "i64")
+    ok = [e.op(f"icmp eq {'i32' if IMMORTAL_OBJECTS else 'i64'} {count}, 1"),
+          e.op(f"icmp eq ptr {type_of(e, item)}, @PyLong_Type"),
+          e.op(f"icmp eq i64 {field(e, item, word)}, {tag}"),
+          e.op(f"icmp ult i64 {e.op(f'sub i64 {n}, 257')}, {2 ** 30 - 257}")]
+    both = ok[0]
+    for c in ok[1:]:
+        both = e.op(f"and i1 {both}, {c}")
+    e.line(f"br i1 {both}, label %{fast}, label %{slow}")
+    e.label(fast)
+    e.line(f"store i32 {e.op(f'trunc i64 {n} to i32')}, ptr {e.op(f'getelementptr i8, ptr {item}, i64 {digit}')}")
+    e.line(f"br label %{done}")
+    e.label(slow)
+    _plain_setitem(e, v)
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
+LOWER = {"obj_contains": _contains, "obj_getitem": _getitem, "obj_setitem": _setitem}

@@ -138,7 +138,7 @@ class Resumer:
 
     def __init__(self, record_ref, layouts):
         self.record_ref, self.layouts = record_ref, layouts
-        self.code = None              # the resumption code, made on first use
+        self.code = None              # the resumption code (prepare)
 
     def push(self, state, exc=None):
         """Push the resume states of an exit (the callees' it carries first), count the exit;
@@ -158,13 +158,14 @@ class Resumer:
         rec.count_exit(reason, k)
         return reason
 
+    def prepare(self, original_code):
+        """Make the resumption code now (when compiling: an exit must not fail to resume)."""
+        from .install import build_code    # the installer (bytecode) is loaded lazily
+        self.code = build_code(original_code, None, self.layouts)
+
     def function(self):
         """A function like the one compiled, whose code resumes from the pushed state."""
-        rec = self.record_ref()
-        func = rec.func
-        if self.code is None:
-            from .install import build_code    # the installer (bytecode) is loaded lazily
-            self.code = build_code(rec.original_code, None, self.layouts)
+        func = self.record_ref().func
         f = types.FunctionType(self.code, func.__globals__, func.__name__, func.__defaults__,
                                func.__closure__)
         f.__qualname__, f.__kwdefaults__ = func.__qualname__, func.__kwdefaults__

@@ -224,6 +224,8 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled])
         installed = {}
         code = install.build_code(rec.original_code, native, layouts, installed)
+        if any(f.attrs.get("resumable") for _, f in built):
+            helpers[2].prepare(rec.original_code)
         _point_line_sites(mod.line_sites, compiled, code, installed)
     for (s, f), sym in zip(built, inner):
         s.describe(f)

@@ -5,7 +5,8 @@ The lowering decides at run time: the test looks up with PyDict_GetItemWithError
 the key is an exact str and every key of the dict is one (no `__hash__` or `__eq__` can run,
 so skipping the second lookup is not seen), and records the item and the dict's version
 tag; the subscript takes that item when the version is unchanged (nothing was stored or
-deleted since), else looks up as before.
+deleted since), else looks up as before.  A store of that item plus or minus a number back
+under the same key may then change the int in place.
 """
 from ...runtime import capi
 from ..ops import ObjType, is_obj
@@ -24,7 +25,19 @@ def run(fn):
             if test is not None:
                 test.attrs["share"] = True
                 v.attrs["shared"] = test.id
+                _mark_update(b.body[k + 1:], v, test)
     return fn
+
+
+def _mark_update(after, item, test):
+    """`d[k] = d[k] ± n` in the same block: the store may write the new int into the old one
+    (lower_lookups decides at run time: nothing else holds it, and it stays one digit)."""
+    unboxed = {v.id for v in after if v.op == "unbox_int" and v.args[0] is item}
+    sums = {v.id for v in after if v.op in ("int_add", "int_sub") and v.args[0].id in unboxed}
+    for v in after:
+        if v.op == "obj_setitem" and v.args[:2] == item.args and v.args[2].id in sums:
+            v.attrs["in_place"] = test.id
+            return
 
 
 def _dominating_test(block, k, preds, args):
