@@ -210,3 +210,34 @@ def test_a_callee_with_a_loop_that_changes_objects_is_called_through_the_interpr
     warm(drive_fill, Box(), 3)
     rec = check(drive_fill, (Box(), 4), (Box(), 10))
     assert exits_of(rec, Exit.CALLEE_RESUMED) == 0
+
+
+def fresh(p, k):
+    p.hops += k
+    p.items.append(k)
+    return p.hops
+
+
+def drive_fresh(p, n):
+    s = 0
+    for k in range(n):
+        s += fresh(p, k)
+    return s
+
+
+def test_a_callee_that_never_ran_is_called_through_the_interpreter():
+    jitted = fresh_copy(drive_fresh)        # compiled before either function ever ran
+    rec = manager.record_for(jitted)
+    rec.eager = True
+    try:
+        assert manager.compile_for(jitted, (Box, int)) is not None
+        callee = manager.RECORDS.get(fresh)
+        assert callee is None or not any(s.frameless for s in callee.specs)
+        got = outcome(jitted, (Box(), 30))
+    finally:
+        if manager.RECORDS.get(fresh) is not None:
+            manager.RECORDS[fresh].restore()
+    assert_same(outcome(drive_fresh, (Box(), 30)), got, (Box(), 30))
+    assert rec.native_calls == 1
+    if not forced_exits():
+        assert not rec.exits, dict(rec.exits)      # a generic call: the caller never left

@@ -67,6 +67,9 @@ class Frameless:
     def _hand_over(self, block, i, undo, out_states):
         """End the block with an exit at instruction i, as if it had not begun: the interpreter
         does what a frameless specialisation cannot, on a path that has hardly run."""
+        if block is self.fn.blocks[0]:
+            # the function itself has hardly run: called natively, every call would exit
+            raise Unsupported("NOT_FRAMELESS", f"a cold first block (offset {i.offset})")
         state, body, exits, edges = undo
         del block.body[body:]
         del self.exits[exits:]
