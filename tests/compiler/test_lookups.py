@@ -4,6 +4,8 @@ reference counts as in CPython."""
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support import check, forced_exits, fresh_copy, warm
 from tiered.compiler import build, ir
@@ -157,3 +159,13 @@ def test_an_in_place_count_is_marked_only_for_the_same_key_plus_a_number():
     assert [v.op for b in fn.blocks for v in b.body if v.attrs.get("in_place")] == ["obj_setitem"]
     other = ir_of(count, (ObjType(list), ObjType(dict)))
     assert sum(1 for b in other.blocks for v in b.body if v.attrs.get("in_place")) == 1
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(-2**31, 2**31), st.integers(-2**31, 2**31), st.booleans())
+def test_in_place_counts_match_cpython_for_any_values(old, step, shared):
+    text = ["k", "k", "j"]                        # the second "k" counts the int the first made
+    start = {"k": int(str(old))}                  # a new int, as a program's own arithmetic makes
+    held = start["k"] if shared else None         # sometimes someone else holds it too
+    check(tally, (text, start, step))
+    assert held is None or held == old
