@@ -312,7 +312,7 @@ def cases(draw):
                            min_size=1, max_size=3))
     params = dict(zip("abc", types_))
     src, helper, ptypes = "", (None, None), []
-    if draw(st.integers(0, 9)) >= 7:           # a helper f calls (shrinks away: 0 means none)
+    if draw(st.integers(0, 9)) >= (4 if kind == "objects" else 7):    # a helper f calls (0: none)
         kinds = NUMERIC + ("obj",) * 3 * ("obj" in types_)     # an instance f has, passed on
         ptypes = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2))
         helper = (f"g({', '.join('$' + p for p in ptypes)})", draw(st.sampled_from(NUMERIC)))
