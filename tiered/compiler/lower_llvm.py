@@ -334,6 +334,8 @@ class FnEmitter:
             status = 2 if (code // 64) % 2 else 1
             values = v.state.values()
             self.lines = []
+            for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
+                self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
             # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
             inner = [self.op(f"load ptr, ptr {self.resume_slots[v.id]}")] \
                 if REASONS[code % 64] is Exit.CALLEE_RESUMED else []

@@ -1,9 +1,9 @@
 """Pass pipeline: built IR → optimised IR; the passes in order, verified after each."""
 from .. import ir
-from . import dce, fold, guards, lookups, phis
+from . import dce, fold, guards, lookups, phis, refcounts
 
 PASSES = [("phis", phis.run), ("fold", fold.run), ("guards", guards.run), ("lookups", lookups.run),
-          ("dce", dce.run)]
+          ("dce", dce.run), ("refcounts", refcounts.run)]
 
 
 def run(fn):

@@ -1,0 +1,46 @@
+"""Pass: IR → IR without the incref/decref pairs around a copy of an object the function already holds.
+
+`incref(x)` makes a second place (a stack slot) own x; the next `decref(x)` in the block gives
+one reference back.  When the ops between them only read x (attribute loads and stores on
+it, unboxing, a length), the first owner cannot let x go in between (only a decref of x or an
+op that takes x's reference could), so the pair changes nothing the program can see and is
+dropped.  An exit in between hands every place's reference to the interpreter, so it takes
+one more reference of x first (`pinned`).  Ops that alias x (a guard's typed copy) or may take
+its reference end the search for that pair.
+"""
+
+# ops that may use x between the pair: they neither take x's reference nor make another value of it
+READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "seq_len"))
+
+
+def run(fn):
+    """Drop each elidable (incref, decref) pair; mark the exits in between."""
+    for b in fn.blocks:
+        drop = set()
+        for k, v in enumerate(b.body):
+            if v.op == "incref" and not v.args[0].attrs.get("maybe_null"):
+                j = _partner(b.body, k, drop)
+                if j is not None:
+                    x = v.args[0]
+                    drop.update((v.id, b.body[j].id))
+                    for w in b.body[k + 1:j]:
+                        if w.state is not None:
+                            w.attrs.setdefault("pinned", []).append(x)
+        if drop:
+            b.body = [v for v in b.body if v.id not in drop]
+    return fn
+
+
+def _partner(body, k, dropped):
+    """The index of the decref that pairs with the incref at k, or None when an op between may
+    take x's reference or alias it."""
+    x = body[k].args[0]
+    for j in range(k + 1, len(body)):
+        w = body[j]
+        if w.id in dropped or all(a is not x for a in w.args):
+            continue
+        if w.op == "decref":
+            return j
+        if w.op not in READS and w.op != "incref":
+            return None
+    return None
