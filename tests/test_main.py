@@ -63,3 +63,31 @@ def test_stats_flag_reports_compiled_function(tmp_path):
 def test_usage_without_arguments(tmp_path):
     rc, out, err = run(["-m", "tiered"], tmp_path)
     assert rc == 2 and "usage" in err
+
+
+OBJECTS_SCRIPT = '''
+class Box:
+    def __init__(self):
+        self.n = 0
+
+def fill(boxes):
+    for b in boxes:
+        b.n += 1
+    return len(boxes)
+
+if __name__ == "__main__":
+    boxes = [Box() for _ in range(200)]
+    for _ in range(3000):      # long enough for 3.11's sampling profiler too
+        fill(boxes)
+    print(boxes[0].n)
+'''
+
+
+def test_stats_flag_reports_object_signatures(tmp_path):
+    (tmp_path / "prog.py").write_text(OBJECTS_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5", TIERED_OBJECTS="1")
+    p = subprocess.run([sys.executable, "-m", "tiered", "--stats", "prog.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == "3000\n" and "Traceback" not in p.stderr, p.stderr
+    line = next(ln for ln in p.stderr.splitlines() if "__main__.fill" in ln)
+    assert "compiled" in line and "(obj[list])" in line

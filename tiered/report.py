@@ -14,7 +14,8 @@ def stats(records):
             "native_calls": rec.native_calls,
             "traced_calls": rec.traced_calls,
             "state": rec.state,
-            "signatures": [tuple(s.param_types) for s in rec.specs],
+            # names, as plain data: 'int', 'float', 'bool', or 'obj[Class]' on the object tier
+            "signatures": [tuple(map(str, s.param_types)) for s in rec.specs],
             "compile_ms": [round(t * 1e3, 2) for t in rec.compile_seconds],
             "exits": {r.name: c for r, c in rec.exits.items()},
             "refusal": rec.refusal.name if rec.refusal else None,
