@@ -63,3 +63,44 @@ def test_no_reference_leaks_when_pairs_are_dropped():
             pass
     assert [sys.getrefcount(p) for p in pts] == before and sys.getrefcount(odd) == 2
     assert rec.native_calls == 205
+
+
+def total_x(points):
+    s = 0.0
+    for p in points:
+        s += p.x * 2.0              # read, unboxed, released: borrowed from the instance
+    return s
+
+
+def test_an_attribute_read_only_unboxed_borrows_the_instances_reference():
+    pts = [Point(1.5, 0.0), Point(2.5, 0.0)]
+    warm(total_x, pts)
+    fn = pipeline.run(build.build(total_x, (ObjType(list),)))
+    body = [v for b in fn.blocks for v in b.body]
+    read = next(v for v in body if v.op == "getattr")
+    assert read.attrs.get("borrow") and any(v.attrs.get("borrowed") == read.id for v in body)
+    check(total_x, (pts,), ([Point(1.0, 0.0), Point("a", 0.0)],), ([Point(2**70, 0.0)],))
+
+
+def test_a_borrowed_read_that_takes_the_slow_path_releases_what_it_got():
+    class Moving:
+        def __init__(self, x):
+            self.x = x
+    pts = [Moving(1.5), Moving(2.5)]
+    warm(total_x, pts)
+    f = fresh_copy(total_x)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (list,)) is not None
+    assert f(pts) == 8.0
+    made = []
+
+    def fresh_x(self):
+        made.append(float(len(made)) + 0.5)     # a new float each read, owned only by the read
+        return made[-1]
+    Moving.x = property(fresh_x)                # the class changes: the cached read misses
+    del pts[0].__dict__["x"], pts[1].__dict__["x"]
+    before = [sys.getrefcount(v) for v in made]
+    assert f(pts) == (0.5 + 1.5) * 2.0 and rec.native_calls == 2
+    assert [sys.getrefcount(v) for v in made[:len(before)]] == before
+    assert all(sys.getrefcount(v) == 3 for v in made)     # the list, the loop variable, the call

@@ -76,13 +76,19 @@ def _getattr(e, v):
     item = e.op(f"load ptr, ptr {slot}")
     e.line(f"br i1 {e.op(f'icmp ne ptr {item}, null')}, label %{hit}, label %{slow}")
     e.label(hit)
-    e.line(f"call void @tiered_incref(ptr {item})")
+    owned = e.borrow_slots.get(v.id)      # a borrowed read (passes/refcounts.py): no reference
+    if owned is None:
+        e.line(f"call void @tiered_incref(ptr {item})")
+    else:
+        e.line(f"store ptr null, ptr {owned}")
     e.line(f"br label %{done}")
     e.label(slow)
     e.m.keep(v.attrs["name"])
     token = e.line_enter(v)
     r = e.op(f"call ptr @PyObject_GetAttr(ptr {x}, ptr {pointer(v.attrs['name'])})")
     e.line_leave(token)
+    if owned is not None:                 # the slow path's new reference: released at its decref
+        e.line(f"store ptr {r}, ptr {owned}")
     join_slow_path(e, v, r, item, hit, done)
 
 
@@ -100,7 +106,10 @@ def _getattr_frameless(e, v, kind, version, index):
         slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
     item = e.op(f"load ptr, ptr {slot}")
     e.guard(e.op(f"icmp eq ptr {item}, null"), v, reason=miss)
-    e.line(f"call void @tiered_incref(ptr {item})")
+    if v.id in e.borrow_slots:            # a borrowed read (passes/refcounts.py)
+        e.line(f"store ptr null, ptr {e.borrow_slots[v.id]}")
+    else:
+        e.line(f"call void @tiered_incref(ptr {item})")
     e.alias(v, item)
 
 

@@ -37,6 +37,9 @@ class FnEmitter:
         self.allocas_named = set()         # and values computed once there
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
         self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
+        # a borrowed attribute read's id -> where its slow path's own reference is kept (or NULL)
+        self.borrow_slots = {v.id: self.entry_alloca("ptr") for b in fn.blocks for v in b.body
+                             if v.attrs.get("borrow")}
 
     # -- helpers used by the op lowerings
     def tmp(self):
@@ -335,7 +338,12 @@ class FnEmitter:
             values = v.state.values()
             self.lines = []
             for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
-                self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
+                if x.id in self.borrow_slots:             # a borrowed read: unless its slow path owns one
+                    owned = self.op(f"load ptr, ptr {self.borrow_slots[x.id]}")
+                    borrowed = self.op(f"icmp eq ptr {owned}, null")
+                    self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {borrowed}, ptr {self.ref(x)}, ptr null')})")
+                else:
+                    self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
             # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
             inner = [self.op(f"load ptr, ptr {self.resume_slots[v.id]}")] \
                 if REASONS[code % 64] is Exit.CALLEE_RESUMED else []

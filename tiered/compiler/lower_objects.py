@@ -331,7 +331,9 @@ def _obj_const(e, v):
 LOWER = {
     "obj_const": _obj_const,
     "incref": lambda e, v: e.line(f"call void @tiered_incref(ptr {e.ref(v.args[0])})"),
-    "decref": lambda e, v: release(e, v, e.ref(v.args[0])),
+    "decref": lambda e, v: (release(e, v, e.ref(v.args[0])) if "borrowed" not in v.attrs
+                            else release(e, v, e.op(f"load ptr, ptr {e.borrow_slots[v.attrs['borrowed']]}"),
+                                         maybe_null=True)),
     "xdecref": lambda e, v: release(e, v, e.ref(v.args[0]), maybe_null=True),
     "box": _box,
     "guard_class": _guard_class,

@@ -6,7 +6,8 @@ it, unboxing, a length), the first owner cannot let x go in between (only a decr
 op that takes x's reference could), so the pair changes nothing the program can see and is
 dropped.  An exit in between hands every place's reference to the interpreter, so it takes
 one more reference of x first (`pinned`).  Ops that alias x (a guard's typed copy) or may take
-its reference end the search for that pair.
+its reference end the search for that pair.  An attribute read that is only unboxed before its
+release borrows the instance's reference the same way.
 """
 
 # ops that may use x between the pair: they neither take x's reference nor make another value of it
@@ -14,7 +15,8 @@ READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "seq_le
 
 
 def run(fn):
-    """Drop each elidable (incref, decref) pair; mark the exits in between."""
+    """Drop each elidable (incref, decref) pair; mark the exits in between; borrow attribute
+    reads that are only unboxed."""
     for b in fn.blocks:
         drop = set()
         for k, v in enumerate(b.body):
@@ -28,6 +30,7 @@ def run(fn):
                             w.attrs.setdefault("pinned", []).append(x)
         if drop:
             b.body = [v for v in b.body if v.id not in drop]
+        _borrow_reads(b.body)
     return fn
 
 
@@ -44,3 +47,34 @@ def _partner(body, k, dropped):
         if w.op not in READS and w.op != "incref":
             return None
     return None
+
+
+# ops that run no Python code and change no object: an attribute keeps its value across them
+_STILL = frozenset(("unbox_float", "unbox_int", "trace_check", "incref"))
+
+
+def _borrow_reads(body):
+    """`getattr` whose value is only unboxed before its decref, with nothing in between that
+    could run Python code or store: the instance keeps the value alive, so the read takes no
+    reference (lower_attrs; a slow path's own reference is released at the decref)."""
+    unboxed = set()               # values seen unboxed: exact floats and ints, whose release runs no Python code
+    for k, g in enumerate(body):
+        if g.op in ("unbox_float", "unbox_int"):
+            unboxed.add(g.args[0].id)
+        if g.op != "getattr" or g.attrs.get("cache") is None:
+            continue
+        for j in range(k + 1, len(body)):
+            w = body[j]
+            if w.op == "decref" and w.args[0] is g:
+                g.attrs["borrow"], w.attrs["borrowed"] = True, g.id
+                for x in body[k + 1:j]:
+                    if x.state is not None:
+                        x.attrs.setdefault("pinned", []).append(g)
+                break
+            if any(a is g for a in w.args) and w.op not in ("unbox_float", "unbox_int"):
+                break
+            quiet_release = w.op == "decref" and w.args[0].id in unboxed
+            if not (w.spec.pure or w.op in _STILL or quiet_release):
+                break
+            if w.op in ("unbox_float", "unbox_int"):
+                unboxed.add(w.args[0].id)
