@@ -1,9 +1,11 @@
 """Memory of a long run on the object tier: one compiled function on objects called N times → RSS and Python memory samples.
 
 The function reads attributes, indexes and builds lists and tuples, reads and writes a dict,
-calls builtin methods and a Python method, tests isinstance and catches an exception; one call
-in 20 000 passes an item of another type, so the function also exits to the interpreter (more
-often would send it back to CPython for good: an exit storm).
+calls builtin methods and two Python methods (one pure, one that changes the instance, called
+natively as a resumable callee), tests isinstance and catches an exception; one call in 20 000
+passes an item of another type, and another makes the second method exit after its change, so the
+function also exits to the interpreter (more often would send it back to CPython for good: an
+exit storm).
 Memory must stay flat: every reference taken natively, on every path, is given back.
 Run: python benchmarks/object_memory.py [--calls N] [--json]
 """
@@ -25,9 +27,17 @@ class Particle:
     def __init__(self, x, y):
         self.x = x
         self.y = y
+        self.n = 0
+        self.last = 0
 
     def energy(self):
         return self.x * self.x + self.y * self.y
+
+    def tally(self, k):
+        self.n += 1                          # changes the instance: a resumable callee
+        if k % 20_000 == 7:
+            self.last = k * 2 ** 62          # an int overflow after that: resumed in the interpreter
+        return self.n % 2
 
 
 def step(p, items, counts, k):
@@ -45,7 +55,7 @@ def step(p, items, counts, k):
         total += items[k % 3]
     except IndexError:
         total += 0.5
-    return total + p.energy() + trail[-1][1]
+    return total + p.energy() + trail[-1][1] + p.tally(k)
 
 
 def rss_kb():
@@ -80,7 +90,8 @@ def run(calls, on_sample=None):
     seconds = time.perf_counter() - started
     tracemalloc.stop()
     return {"calls": calls, "seconds": round(seconds, 1), "samples": samples, "state": rec.state,
-            "native_calls": rec.native_calls, "exits": sum(rec.exits.values())}
+            "native_calls": rec.native_calls, "exits": sum(rec.exits.values()),
+            "resumed": sum(n for r, n in rec.exits.items() if r.name == "CALLEE_RESUMED")}
 
 
 def main():
@@ -96,7 +107,8 @@ def main():
     out = run(args.calls, on_sample=lambda s: print(f"{s[0]:>10} {s[1] / 1024:8.1f} {s[2]:>10}",
                                                     flush=True))
     print(f"Python {sys.version.split()[0]}: {out['calls']} calls in {out['seconds']} s, "
-          f"{out['native_calls']} native, {out['exits']} exits, still {out['state']}")
+          f"{out['native_calls']} native, {out['exits']} exits ({out['resumed']} of a resumed callee), "
+          f"still {out['state']}")
 
 
 if __name__ == "__main__":
