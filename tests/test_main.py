@@ -77,7 +77,7 @@ def fill(boxes):
 
 if __name__ == "__main__":
     boxes = [Box() for _ in range(200)]
-    for _ in range(3000):      # long enough for 3.11's sampling profiler too
+    for _ in range(10000):     # long enough for 3.11's sampling profiler too
         fill(boxes)
     print(boxes[0].n)
 '''
@@ -88,6 +88,6 @@ def test_stats_flag_reports_object_signatures(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5", TIERED_OBJECTS="1")
     p = subprocess.run([sys.executable, "-m", "tiered", "--stats", "prog.py"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and p.stdout == "3000\n" and "Traceback" not in p.stderr, p.stderr
+    assert p.returncode == 0 and p.stdout == "10000\n" and "Traceback" not in p.stderr, p.stderr
     line = next(ln for ln in p.stderr.splitlines() if "__main__.fill" in ln)
     assert "compiled" in line and "(obj[list])" in line
