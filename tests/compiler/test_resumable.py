@@ -1,7 +1,9 @@
 """Resumable callees: a method that changes objects, called natively, exits after its effects and
 goes on in the interpreter in its own frame, exactly where it left (results, mutated arguments,
 exceptions and tracebacks as in CPython; its effects happen once)."""
+import contextlib
 import copy
+import inspect
 import sys
 
 import pytest
@@ -76,6 +78,21 @@ def _prepare(*funcs):
     warm(drive, Box(), 4)
 
 
+@contextlib.contextmanager
+def compiled_copy(caller, callee):
+    """A copy of caller compiled now for (Box, int) (before CPython runs anything more), and its
+    record; the callee's record gets its original code back after."""
+    jitted = fresh_copy(caller)
+    rec = manager.record_for(jitted)
+    rec.eager = True
+    try:
+        assert manager.compile_for(jitted, (Box, int)) is not None
+        yield jitted, rec
+    finally:
+        if manager.RECORDS.get(callee) is not None:
+            manager.RECORDS[callee].restore()
+
+
 def _resumed(rec):
     """The caller's record took the resumed-callee exit (guards as compiled)."""
     if not forced_exits():
@@ -112,18 +129,13 @@ def test_a_callee_storing_into_slots_resumes_too():
 
 def test_the_callee_is_compiled_resumable_and_called_natively():
     _prepare(bump)
-    jitted = fresh_copy(drive)
-    manager.record_for(jitted).eager = True
-    try:
-        assert manager.compile_for(jitted, (Box, int)) is not None
+    with compiled_copy(drive, bump) as (jitted, rec):
         callee = manager.RECORDS[bump]
         assert [(s.resumable, s.callable) for s in callee.specs] == [(True, True)]
         assert bump.__code__ is callee.original_code          # too small to install: only called natively
         p = Box()
         assert jitted(p, 3) == 6 and p.items == [1, 0, 1, 2]
-        assert manager.record_for(jitted).native_calls == 1
-    finally:
-        manager.RECORDS[bump].restore()
+        assert rec.native_calls == 1
 
 
 def test_nested_resumable_callees_each_go_on_in_their_own_frame():
@@ -175,19 +187,20 @@ def drive_whose(p, n):
     return s
 
 
+def _line_of(func, text):
+    """The line number of the first line of func's source containing text."""
+    src, first = inspect.getsourcelines(func)
+    return first + next(k for k, line in enumerate(src) if text in line)
+
+
 def test_the_resumed_frame_looks_like_the_callees_own():
     warm(whose, Box(), 1)
     warm(drive_whose, Box(), 5)
-    jitted = fresh_copy(drive_whose)         # compiled before CPython ever ran the k > 6 path
-    rec = manager.record_for(jitted)
-    rec.eager = True
-    try:
-        assert manager.compile_for(jitted, (Box, int)) is not None
+    with compiled_copy(drive_whose, whose) as (jitted, rec):     # before CPython ran the k > 6 path
         got = outcome(jitted, (Box(), 9))
-    finally:
-        manager.RECORDS[whose].restore()
     assert_same(outcome(drive_whose, (Box(), 9)), got, (Box(), 9))
-    assert got[3][0].items[-4:] == ["whose", "drive_whose", 166, 174]
+    lines = [_line_of(whose, "sys._getframe().f_lineno"), _line_of(drive_whose, "whose(p, k)")]
+    assert got[3][0].items[-4:] == ["whose", "drive_whose", *lines]
     assert rec.native_calls == 1
     _resumed(rec)
 
@@ -226,17 +239,10 @@ def drive_fresh(p, n):
 
 
 def test_a_callee_that_never_ran_is_called_through_the_interpreter():
-    jitted = fresh_copy(drive_fresh)        # compiled before either function ever ran
-    rec = manager.record_for(jitted)
-    rec.eager = True
-    try:
-        assert manager.compile_for(jitted, (Box, int)) is not None
+    with compiled_copy(drive_fresh, fresh) as (jitted, rec):    # before either function ever ran
         callee = manager.RECORDS.get(fresh)
         assert callee is None or not any(s.frameless for s in callee.specs)
         got = outcome(jitted, (Box(), 30))
-    finally:
-        if manager.RECORDS.get(fresh) is not None:
-            manager.RECORDS[fresh].restore()
     assert_same(outcome(drive_fresh, (Box(), 30)), got, (Box(), 30))
     assert rec.native_calls == 1
     if not forced_exits():

@@ -10,7 +10,7 @@ from ..runtime import capi
 from .decode import IMMORTAL_OBJECTS
 from .lower_capi import LOWER as _CAPI
 from .lower_capi import box_call, capi_call, field, join_slow_path, pointer, type_of
-from .lower_objects import release
+from .lower_objects import release, store_new
 from .ops import FLOAT, is_obj
 
 
@@ -95,17 +95,9 @@ def _getattr(e, v):
 def _getattr_frameless(e, v, kind, version, index):
     """obj.name in a frameless specialisation: CPython's specialised read, and an exit (no
     lookup that could run Python code) wherever it would miss."""
-    x = e.ref(v.args[0])
-    miss = Exit.TYPE_GUARD
-    e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
-    if kind.endswith("_SLOT"):
-        slot = e.op(f"getelementptr i8, ptr {x}, i64 {index}")
-    else:
-        have, values = _has_inline_values(e, x)
-        e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
-        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+    slot = _frameless_slot(e, v, e.ref(v.args[0]), kind, version, index)
     item = e.op(f"load ptr, ptr {slot}")
-    e.guard(e.op(f"icmp eq ptr {item}, null"), v, reason=miss)
+    e.guard(e.op(f"icmp eq ptr {item}, null"), v, reason=Exit.TYPE_GUARD)
     if v.id in e.borrow_slots:            # a borrowed read (passes/refcounts.py)
         e.line(f"store ptr null, ptr {e.borrow_slots[v.id]}")
     else:
@@ -196,25 +188,22 @@ def _setattr_frameless(e, v, kind, version, index):
     """obj.name = value in a (resumable) frameless specialisation: CPython's specialised store,
     and an exit before any effect wherever it would miss (an attribute not set yet too: CPython
     also records the insertion order then)."""
-    owner, x = e.ref(v.args[0]), v.args[1]
+    slot = _frameless_slot(e, v, e.ref(v.args[0]), kind, version, index)
+    if not kind.endswith("_SLOT"):
+        e.guard(e.op(f"icmp eq ptr {e.op(f'load ptr, ptr {slot}')}, null"), v, reason=Exit.TYPE_GUARD)
+    store_new(e, v, slot, v.args[1], maybe_null=True)
+
+
+def _frameless_slot(e, v, x, kind, version, index):
+    """Where instance x keeps the attribute CPython's cache describes, exiting (before any
+    effect) unless x's class has the cached version and, for inline values, x keeps them."""
     miss = Exit.TYPE_GUARD
-    e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
+    e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
     if kind.endswith("_SLOT"):
-        slot = e.op(f"getelementptr i8, ptr {owner}, i64 {index}")
-    else:
-        have, values = _has_inline_values(e, owner)
-        e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
-        slot = e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
-        e.guard(e.op(f"icmp eq ptr {e.op(f'load ptr, ptr {slot}')}, null"), v, reason=miss)
-    if is_obj(x.type):                      # the reference the attribute will own
-        new = e.ref(x)
-        e.line(f"call void @tiered_incref(ptr {new})")
-    else:
-        new = box_call(e, x)
-        e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
-    old = e.op(f"load ptr, ptr {slot}")
-    e.line(f"store ptr {new}, ptr {slot}")
-    release(e, v, old, maybe_null=True)
+        return e.op(f"getelementptr i8, ptr {x}, i64 {index}")
+    have, values = _has_inline_values(e, x)
+    e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
+    return e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
 
 
 LOWER = {

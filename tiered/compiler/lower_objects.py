@@ -169,8 +169,12 @@ def _seq_getitem(e, v):
 def _list_setitem(e, v):
     """list[int] = value: the list takes a new reference (a number is boxed), the old item
     is released after the store, as list_ass_item does."""
-    slot = _index(e, v, v.args[0], v.args[1])
-    x = v.args[2]
+    store_new(e, v, _index(e, v, v.args[0], v.args[1]), v.args[2])
+
+
+def store_new(e, v, slot, x, maybe_null=False):
+    """Store a new reference to x (a number boxed: exit with the MemoryError when that fails)
+    into slot, then release what the slot held (NULL allowed when maybe_null)."""
     if is_obj(x.type):
         new = e.ref(x)
         e.line(f"call void @tiered_incref(ptr {new})")
@@ -179,7 +183,7 @@ def _list_setitem(e, v):
         e.guard(e.op(f"icmp eq ptr {new}, null"), v, with_exception=True, reason=v.spec.exit)
     old = e.op(f"load ptr, ptr {slot}")
     e.line(f"store ptr {new}, ptr {slot}")
-    release(e, v, old)
+    release(e, v, old, maybe_null=maybe_null)
 
 
 def _seq_next(e, v):
