@@ -5,9 +5,10 @@ calls it with floats until a second specialisation is compiled, then gives it ba
 interpreter (deopt) and compiles it again for ints; every 10th cycle the function is replaced
 by a new one (new code object) and the old one dies.  Memory must stay flat: machine code,
 records and profiles of what died are freed.
-Run: python benchmarks/memory.py [--cycles N] [--json] [--no-trace-python]
+Run: python benchmarks/memory.py [--cycles N] [--samples K] [--json] [--no-trace-python]
 """
 import argparse
+import ctypes
 import gc
 import json
 import sys
@@ -89,23 +90,51 @@ def mapped_kb():
     return kinds
 
 
+class _MallInfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (all size_t)."""
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
+
+def malloc_kb():
+    """(KiB malloc has handed out and not had back, KiB it holds free) from glibc's mallinfo2,
+    or (0, 0) without glibc 2.33+.  Growth in the first is a leak; in the second, fragmentation."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return 0, 0
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) // 1024, info.fordblks // 1024
+
+
+def trimmed_rss_kb():
+    """RSS KiB after glibc's malloc_trim returns its free pages to the system, 0 without glibc."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        return 0
+    return rss_kb()
+
+
 def helper_rss_kb():
     """Resident set size of the optimiser's helper process in KiB, 0 while there is none."""
     pid = optimiser.helper_pid()
     return rss_kb(pid) if pid else 0
 
 
-def run(cycles, on_sample=None, trace=True):
+def run(cycles, on_sample=None, trace=True, samples=10):
     """Run the cycles; samples of (cycle, RSS KiB, Python memory, live engines, live records,
-    RSS KiB of the optimiser's helper process or 0, anonymous data KiB, anonymous code KiB),
+    RSS KiB of the optimiser's helper process or 0, anonymous data KiB, anonymous code KiB,
+    KiB malloc has in use, KiB malloc holds free),
     each also passed to on_sample as it is taken (a long soak shows its progress).  Python
     memory is tracemalloc's traced KiB, or without `trace` (a cycle then takes about a quarter
     less time) the number of blocks pymalloc holds."""
     if trace:
         tracemalloc.start()
-    f, dead, samples = new_function(), [], []
+    f, dead, taken = new_function(), [], []
     started = time.perf_counter()
-    every = max(1, cycles // 10)
+    every = max(1, cycles // samples)
     for k in range(1, cycles + 1):
         cycle(f)
         if k % 10 == 0:
@@ -116,24 +145,25 @@ def run(cycles, on_sample=None, trace=True):
             manager.RECORDS.prune()
             kinds = mapped_kb()
             python = tracemalloc.get_traced_memory()[0] // 1024 if trace else sys.getallocatedblocks()
-            samples.append((k, rss_kb(), python,
-                            engine.live_engines(), len(manager.RECORDS), helper_rss_kb(),
-                            kinds["anon"], kinds["code"]))
+            taken.append((k, rss_kb(), python,
+                          engine.live_engines(), len(manager.RECORDS), helper_rss_kb(),
+                          kinds["anon"], kinds["code"], *malloc_kb()))
             if on_sample:
-                on_sample(samples[-1])
+                on_sample(taken[-1])
     seconds = time.perf_counter() - started
     if trace:
         tracemalloc.stop()
-    return {"cycles": cycles, "seconds": round(seconds, 1), "samples": samples,
+    return {"cycles": cycles, "seconds": round(seconds, 1), "samples": taken,
             "dead_functions_alive": sum(r() is not None for r in dead), "dead_functions": len(dead),
             "totals": tiered.totals()}
 
 
 def print_sample(sample, trace=True):
     """One row of the table, printed at once."""
-    k, rss, py, engines, records, helper, anon, code = sample
+    k, rss, py, engines, records, helper, anon, code, used, free = sample
     print(f"{k:>8} {rss / 1024:8.1f} {py / (1024 if trace else 1000):10.2f} {engines:>8} {records:>8} "
-          f"{helper / 1024:10.1f} {anon / 1024:8.1f} {code / 1024:8.1f}", flush=True)
+          f"{helper / 1024:10.1f} {anon / 1024:8.1f} {code / 1024:8.1f} {used / 1024:9.1f} "
+          f"{free / 1024:9.1f}", flush=True)
 
 
 def main():
@@ -144,17 +174,22 @@ def main():
     p.add_argument("--trace-python", action=argparse.BooleanOptionalAction, default=True,
                    help="measure Python memory with tracemalloc (default); --no-trace-python "
                         "counts pymalloc's blocks instead, a quarter faster, for long soaks")
+    p.add_argument("--samples", type=int, default=10, help="rows to print over the run (default 10)")
     args = p.parse_args()
-    trace = args.trace_python
+    trace, samples = args.trace_python, max(1, args.samples)
     if args.json:
         print(json.dumps(run(args.cycles, trace=trace)))
         return
     print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB' if trace else 'Py blocks k':>10} {'engines':>8} "
-          f"{'records':>8} {'helper MiB':>10} {'anon MiB':>8} {'code MiB':>8}", flush=True)
-    out = run(args.cycles, on_sample=lambda s: print_sample(s, trace), trace=trace)
+          f"{'records':>8} {'helper MiB':>10} {'anon MiB':>8} {'code MiB':>8} {'malloc MiB':>9} "
+          f"{'free MiB':>9}", flush=True)
+    out = run(args.cycles, on_sample=lambda s: print_sample(s, trace), trace=trace, samples=samples)
     print(f"Python {sys.version.split()[0]}: {out['cycles']} cycles in {out['seconds']} s "
           f"({out['totals']['compiled']} compiles)")
     print(f"dead functions still alive: {out['dead_functions_alive']} of {out['dead_functions']}")
+    trimmed = trimmed_rss_kb()
+    if trimmed:
+        print(f"RSS after giving malloc's free memory back (malloc_trim): {trimmed / 1024:.1f} MiB")
 
 
 if __name__ == "__main__":
