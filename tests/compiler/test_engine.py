@@ -1,0 +1,45 @@
+"""compiler/engine.py: modules become machine code that outlives their IR, engines are shared and freed."""
+import ctypes
+import gc
+
+from tiered.compiler import engine
+
+ADD = """
+define i64 @tiered_test_add_{k}(i64 %x) {{
+entry:
+  %y = add i64 %x, {k}
+  ret i64 %y
+}}
+"""
+
+
+def _compile(k):
+    """A module whose one function adds k; its handle and the function as a ctypes callable."""
+    name = f"tiered_test_add_{k}"
+    handle = engine.compile_module(ADD.format(k=k), [name])
+    return handle, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(handle[name])
+
+
+def test_a_module_is_released_once_its_code_is_loaded():
+    handle, add = _compile(7)
+    assert add(35) == 42
+    assert handle._engine.contexts == []                # no module kept, no context to outlive
+    assert len(handle._engine.ee._modules) == 1         # only the engine's own empty module
+
+
+def test_code_of_released_modules_keeps_running_across_engines():
+    compiled = [_compile(k) for k in range(engine.MODULES_PER_ENGINE + 8)]
+    assert len({id(handle._engine) for handle, _ in compiled}) >= 2
+    gc.collect()
+    assert [add(1000) for _, add in compiled] == [1000 + k for k in range(len(compiled))]
+
+
+def test_an_engine_is_freed_when_its_last_handle_dies():
+    gc.collect()
+    before = engine.live_engines()
+    compiled = [_compile(k) for k in range(2 * engine.MODULES_PER_ENGINE)]
+    assert engine.live_engines() >= before + 1
+    del compiled
+    _compile(0)                                          # the current engine may stay
+    gc.collect()
+    assert engine.live_engines() <= before + 1
