@@ -96,24 +96,33 @@ class _MallInfo2(ctypes.Structure):
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
 
 
+def _glibc():
+    """The C library when it is glibc 2.33+ (it has mallinfo2), else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
 def malloc_kb():
     """(KiB malloc has handed out and not had back, KiB it holds free) from glibc's mallinfo2,
-    or (0, 0) without glibc 2.33+.  Growth in the first is a leak; in the second, fragmentation."""
-    try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
+    or (0, 0) without it.  Growth in the first is memory in use; in the second, fragmentation."""
+    if _LIBC is None:
         return 0, 0
-    mallinfo2.restype = _MallInfo2
-    info = mallinfo2()
+    info = _LIBC.mallinfo2()
     return (info.uordblks + info.hblkhd) // 1024, info.fordblks // 1024
 
 
 def trimmed_rss_kb():
     """RSS KiB after glibc's malloc_trim returns its free pages to the system, 0 without glibc."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
+    if _LIBC is None:
         return 0
+    _LIBC.malloc_trim(0)
     return rss_kb()
 
 
@@ -126,17 +135,26 @@ def helper_rss_kb():
 def run(cycles, on_sample=None, trace=True, samples=10):
     """Run the cycles; samples of (cycle, RSS KiB, Python memory, live engines, live records,
     RSS KiB of the optimiser's helper process or 0, anonymous data KiB, anonymous code KiB,
-    KiB malloc has in use, KiB malloc holds free),
-    each also passed to on_sample as it is taken (a long soak shows its progress).  Python
-    memory is tracemalloc's traced KiB, or without `trace` (a cycle then takes about a quarter
-    less time) the number of blocks pymalloc holds."""
+    KiB malloc has in use, KiB malloc holds free, most engines alive and most KiB malloc had in
+    use after any cycle since the last sample), each also passed to on_sample as it is taken (a
+    long soak shows its progress).  Python memory is tracemalloc's traced KiB, or without
+    `trace` (a cycle then takes about a quarter less time) the number of blocks pymalloc holds.
+
+    The peaks matter because a function that dies is usually in a reference cycle (with its
+    module's globals), so its code is freed at Python's next full collection, not at once; the
+    samples themselves are taken after gc.collect().  Samples fall every `samples`-th of the run,
+    rounded to a multiple of 160 cycles (336 compiles, a whole number of engines of 32 modules),
+    so each is taken at the same point of an engine's life."""
     if trace:
         tracemalloc.start()
     f, dead, taken = new_function(), [], []
     started = time.perf_counter()
-    every = max(1, cycles // samples)
+    every = max(1, cycles // samples // 160 * 160 or cycles // samples)
+    peak_engines = peak_used = 0
     for k in range(1, cycles + 1):
         cycle(f)
+        peak_engines = max(peak_engines, engine.live_engines())
+        peak_used = max(peak_used, malloc_kb()[0])
         if k % 10 == 0:
             dead.append(weakref.ref(f))
             f = new_function()
@@ -147,7 +165,8 @@ def run(cycles, on_sample=None, trace=True, samples=10):
             python = tracemalloc.get_traced_memory()[0] // 1024 if trace else sys.getallocatedblocks()
             taken.append((k, rss_kb(), python,
                           engine.live_engines(), len(manager.RECORDS), helper_rss_kb(),
-                          kinds["anon"], kinds["code"], *malloc_kb()))
+                          kinds["anon"], kinds["code"], *malloc_kb(), peak_engines, peak_used))
+            peak_engines = peak_used = 0
             if on_sample:
                 on_sample(taken[-1])
     seconds = time.perf_counter() - started
@@ -160,10 +179,10 @@ def run(cycles, on_sample=None, trace=True, samples=10):
 
 def print_sample(sample, trace=True):
     """One row of the table, printed at once."""
-    k, rss, py, engines, records, helper, anon, code, used, free = sample
+    k, rss, py, engines, records, helper, anon, code, used, free, most, peak = sample
     print(f"{k:>8} {rss / 1024:8.1f} {py / (1024 if trace else 1000):10.2f} {engines:>8} {records:>8} "
           f"{helper / 1024:10.1f} {anon / 1024:8.1f} {code / 1024:8.1f} {used / 1024:9.1f} "
-          f"{free / 1024:9.1f}", flush=True)
+          f"{free / 1024:9.1f} {most:>8} {peak / 1024:9.1f}", flush=True)
 
 
 def main():
@@ -182,7 +201,7 @@ def main():
         return
     print(f"{'cycle':>8} {'RSS MiB':>8} {'Python MiB' if trace else 'Py blocks k':>10} {'engines':>8} "
           f"{'records':>8} {'helper MiB':>10} {'anon MiB':>8} {'code MiB':>8} {'malloc MiB':>9} "
-          f"{'free MiB':>9}", flush=True)
+          f"{'free MiB':>9} {'most eng':>8} {'peak MiB':>9}", flush=True)
     out = run(args.cycles, on_sample=lambda s: print_sample(s, trace), trace=trace, samples=samples)
     print(f"Python {sys.version.split()[0]}: {out['cycles']} cycles in {out['seconds']} s "
           f"({out['totals']['compiled']} compiles)")
