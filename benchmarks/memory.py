@@ -143,13 +143,13 @@ def run(cycles, on_sample=None, trace=True, samples=10):
     The peaks matter because a function that dies is usually in a reference cycle (with its
     module's globals), so its code is freed at Python's next full collection, not at once; the
     samples themselves are taken after gc.collect().  Samples fall every `samples`-th of the run,
-    rounded to a multiple of 160 cycles (336 compiles, a whole number of engines of 32 modules),
+    rounded to a multiple of 320 cycles (672 compiles, a whole number of engines of 32 modules),
     so each is taken at the same point of an engine's life."""
     if trace:
         tracemalloc.start()
     f, dead, taken = new_function(), [], []
     started = time.perf_counter()
-    every = max(1, cycles // samples // 160 * 160 or cycles // samples)
+    every = max(1, cycles // samples // 320 * 320 or cycles // samples)
     peak_engines = peak_used = 0
     for k in range(1, cycles + 1):
         cycle(f)
