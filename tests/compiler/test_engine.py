@@ -27,6 +27,29 @@ def test_a_module_is_released_once_its_code_is_loaded():
     assert len(handle._engine.ee._modules) == 1         # only the engine's own empty module
 
 
+COUNTER = """
+@tiered_test_count = global i64 5
+
+define i64 @tiered_test_bump() {
+entry:
+  %n = load i64, ptr @tiered_test_count
+  %m = add i64 %n, 1
+  store i64 %m, ptr @tiered_test_count
+  ret i64 %m
+}
+"""
+
+
+def test_a_released_modules_global_data_stays_where_its_code_and_python_find_it():
+    handle = engine.compile_module(COUNTER, ["tiered_test_bump"], data=("tiered_test_count",))
+    bump = ctypes.CFUNCTYPE(ctypes.c_int64)(handle["tiered_test_bump"])
+    count = ctypes.c_int64.from_address(handle["tiered_test_count"])
+    assert handle._engine.contexts == []
+    assert [bump(), bump()] == [6, 7] and count.value == 7
+    count.value = 100                                    # as the runtime writes a line site
+    assert bump() == 101
+
+
 def test_code_of_released_modules_keeps_running_across_engines():
     compiled = [_compile(k) for k in range(engine.MODULES_PER_ENGINE + 8)]
     assert len({id(handle._engine) for handle, _ in compiled}) >= 2
