@@ -161,6 +161,8 @@ def spin(n):
     for i in range(n):
         s = (s + i * 7) % 1000003
     return s
+import signal                    # a shell's background job starts with SIGINT ignored: take
+signal.signal(signal.SIGINT, signal.default_int_handler)    # Ctrl-C as a terminal would give it
 tiered.jit(spin)
 spin(10)
 print("ready", flush=True)
