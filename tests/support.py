@@ -8,7 +8,7 @@ import sys
 import traceback
 import types
 
-from tiered.profiler.feedback import param_count
+from tiered.cpython.code import param_count
 from tiered.reasons import Exit
 from tiered.runtime import manager
 

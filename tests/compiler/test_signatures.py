@@ -4,6 +4,7 @@ import sys
 
 import tiered
 from tests.support import Call, check, exits_of, forced_exits
+from tiered.cpython import code as code_facts
 from tiered.profiler import feedback
 from tiered.reasons import Exit
 from tiered.runtime import manager
@@ -111,7 +112,7 @@ def test_the_profiler_sees_every_parameter():
 
     probe(1, 2, k=3, z=4)
     assert seen == [[1, 3, (2,), {"z": 4}]] * 2
-    assert feedback.param_count(probe.__code__) == 4
+    assert code_facts.param_count(probe.__code__) == 4
 
 
 def test_the_jit_decorator_compiles_for_every_parameter(object_tier):

@@ -4,8 +4,7 @@ import dis
 import sys
 import threading
 
-from tiered.compiler import decode
-from tiered.runtime import capi
+from tiered.cpython import capi, quickened
 
 
 def test_the_running_frame_is_reached_through_the_thread_state():
@@ -43,8 +42,8 @@ def test_method_loads_and_dict_sizes_are_read_where_cpython_keeps_them():
     for _ in range(64):                 # CPython specialises the method load and caches versions
         call(Thing())
     at, hint = next((i.offset, i.opname) for i in dis.get_instructions(call.__code__, adaptive=True)
-                    if i.opname in decode.METHOD_WITH_VALUES)
-    type_version, keys_version, address = decode.method_cache(call.__code__, at, hint)
+                    if i.opname in quickened.METHOD_WITH_VALUES)
+    type_version, keys_version, address = quickened.method_cache(call.__code__, at, hint)
     assert capi.keys_version(Thing) == keys_version and address == id(Thing.__dict__["m"])
     assert capi.class_with_version(type_version) is Thing
     d = {k: k for k in range(5)}

@@ -14,10 +14,12 @@ from .build_control import Control, NeedBoxedReturns
 from .build_frameless import Frameless, HandOver, NeedGenericSelfCalls
 from .build_methods import Methods
 from .build_objects import Objects
-from .decode import CO_GENERATOR_LIKE, decode, hints
+from ..cpython.code import CO_GENERATOR_LIKE
+from ..cpython.quickened import hints
+from .decode import decode
 from .frame_state import NULL, FrameState, Known, RangeArgs, SeqIter, VTuple
 from .infer import Unsupported
-from ..profiler.feedback import param_count
+from ..cpython.code import param_count
 from .ir import Block, Function, Value
 from .merge import Merging, NeedUnbound, State
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj

@@ -8,7 +8,7 @@ an exit leaves nothing to restore: the frame's cells already hold what native co
 """
 import types
 
-from ..runtime import capi
+from ..cpython import capi
 from .infer import Unsupported
 from .ops import BOOL, FLOAT, INT, OBJ, ObjType
 

@@ -1,5 +1,5 @@
 """Compiler stage 2f: the builder's frameless rules → which ops a specialisation a native caller calls may hold, and exits where it cannot go on."""
-from .decode import specialisation_failed
+from ..cpython.quickened import specialisation_failed
 from .infer import Unsupported
 from .ops import OPS, RESUMABLE
 

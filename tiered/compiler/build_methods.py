@@ -1,8 +1,8 @@
 """Compiler stage 2e: method loads and calls on objects → [method, self] laid out as CPython does, guarded, native when frameless."""
 import types
 
-from ..runtime import capi
-from .decode import method_cache, method_cache_version
+from ..cpython import capi
+from ..cpython.quickened import method_cache, method_cache_version
 from .frame_state import Known
 from .ops import INT, OBJ, ObjType
 

@@ -6,8 +6,8 @@ popping releases one, an instruction releases its operands after its result exis
 an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
 before any count changes of their instruction, so an exit always sees the state before it.
 """
-from ..runtime import capi
-from .decode import SPECIALISED_BINARY, attr_cache, specialisation_failed
+from ..cpython import capi
+from ..cpython.quickened import SPECIALISED_BINARY, attr_cache, specialisation_failed
 from .frame_state import SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value

@@ -1,15 +1,9 @@
-"""Compiler stage 1: a code object → version-neutral instructions (the one place that knows opcode sets)."""
+"""Compiler stage 1: a code object → version-neutral instructions (opcode names → neutral ops; version facts come from cpython/)."""
 import dis
-import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
-PY = sys.version_info[:2]
-SUPPORTED = ((3, 11), (3, 12))
-
-IMMORTAL_OBJECTS = PY >= (3, 12)    # None, small ints... keep their refcount: Py_INCREF skips them
-
-CO_GENERATOR_LIKE = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async gen
+from ..cpython import V
 
 
 @dataclass
@@ -81,91 +75,6 @@ def decode(code):
     return out
 
 
-def hints(code):
-    """What CPython's specialising interpreter learned about each instruction: offset → the
-    specialised instruction name (e.g. BINARY_SUBSCR_LIST_INT), for those it specialised."""
-    try:
-        out = {}
-        for i in dis.get_instructions(code, adaptive=True):
-            if i.opname != i.baseopname if hasattr(i, "baseopname") else i.opname not in dis.opmap:
-                out[i.offset] = i.opname
-        return out
-    except Exception:                      # noqa: BLE001 - a hint is only ever a hint
-        return {}
-
-
-ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT")
-
-
-def attr_cache(code, offset, hint):
-    """What CPython's specialised LOAD_ATTR at offset cached: (kind, type version, index) for
-    an attribute in an instance's inline values (index: its slot) or in a __slots__ member
-    (index: its byte offset), else None.  Both versions lay the cache out alike: a counter,
-    the type version as two 16-bit halves, the index."""
-    if hint not in ATTR_CACHED:
-        return None
-    try:
-        raw = code._co_code_adaptive
-        u16 = [int.from_bytes(raw[offset + 2 * k:offset + 2 * k + 2], "little") for k in range(2, 6)]
-    except (AttributeError, ValueError):
-        return None
-    version = u16[0] | (u16[1] << 16)
-    return (hint, version, u16[2]) if version else None
-
-
-# the binary operators CPython's BINARY_OP specialises on numbers (3.11 and 3.12): for the
-# others its failure to specialise says nothing about the operands
-SPECIALISED_BINARY = frozenset("+-*")
-
-
-def specialisation_failed(code, offset):
-    """Whether CPython tried to specialise the (still generic) instruction at offset and gave
-    up at least twice: its adaptive counter, right after the instruction in both versions,
-    keeps a back-off exponent in its low 4 bits (1 or less while it has not failed yet)."""
-    try:
-        counter = int.from_bytes(code._co_code_adaptive[offset + 2:offset + 4], "little")
-    except (AttributeError, ValueError):
-        return False
-    return (counter & 15) >= 2
-
-
-METHOD_NO_DICT = ("LOAD_ATTR_METHOD_NO_DICT", "LOAD_METHOD_NO_DICT")    # 3.12, 3.11
-
-
-def method_cache_version(code, offset, hint):
-    """The type version CPython's specialised method load at offset cached for a type whose
-    instances have no __dict__ (the builtin types), or None.  Both versions put it right after
-    the counter, as two 16-bit halves."""
-    if hint not in METHOD_NO_DICT:
-        return None
-    try:
-        raw = code._co_code_adaptive
-        return int.from_bytes(raw[offset + 4:offset + 8], "little") or None
-    except (AttributeError, ValueError):
-        return None
-
-
-METHOD_WITH_VALUES = ("LOAD_ATTR_METHOD_WITH_VALUES", "LOAD_METHOD_WITH_VALUES")    # 3.12, 3.11
-# where the keys version and the method's address sit after a specialised method load
-# (3.11 keeps a dict offset between the type version and the keys version)
-_METHOD_KEYS, _METHOD_DESCR = (8, 12) if PY >= (3, 12) else (10, 14)
-
-
-def method_cache(code, offset, hint):
-    """What CPython's method load specialised for instances of a plain class cached at offset:
-    (type version, keys version of the class's shared keys, address of the method), or None.
-    The address is only a number: the method is found again through the class."""
-    if hint not in METHOD_WITH_VALUES:
-        return None
-    try:
-        raw = code._co_code_adaptive
-        word = lambda at, n: int.from_bytes(raw[offset + at:offset + at + n], "little")  # noqa: E731
-        found = (word(4, 4), word(_METHOD_KEYS, 4), word(_METHOD_DESCR, 8))
-    except (AttributeError, ValueError):
-        return None
-    return found if all(found) else None
-
-
 def _one(i, raw, k, consts):
     """Translate one dis.Instruction."""
     name, line = i.opname, i.positions.lineno if i.positions else None
@@ -174,14 +83,14 @@ def _one(i, raw, k, consts):
     if name in _BRANCH:
         return mk("branch", _BRANCH[name], target)
     if name == "FOR_ITER":
-        if PY >= (3, 12):   # exhausted: pops the iterator and skips the END_FOR at the target
+        if V.FOR_ITER_SKIPS_END_FOR:   # exhausted: pops the iterator and skips the END_FOR at the target
             nxt = next(j for j in raw if j.offset > target)
             target = nxt.offset
         return mk("for_iter", None, target)
     if name == "LOAD_GLOBAL":
         return mk("load_global", (i.argval, bool(i.arg & 1)))
     if name == "LOAD_ATTR":
-        is_method = PY >= (3, 12) and bool(i.arg & 1)
+        is_method = V.LOAD_ATTR_CAN_BE_METHOD and bool(i.arg & 1)
         return mk("load_attr", (i.argval, is_method))
     if name == "LOAD_METHOD":
         return mk("load_attr", (i.argval, True))
@@ -225,31 +134,3 @@ def _one(i, raw, k, consts):
               "set_add", "set_update", "dict_update", "dict_merge"):
         return mk(op, i.arg)
     return mk(op)
-
-
-def prologue_call(d_const, loads, location, instr_cls):
-    """The version's instruction sequence for `d_const(*loads)` leaving the result on the stack."""
-    seq = [instr_cls("PUSH_NULL", location=location), instr_cls("LOAD_CONST", d_const, location=location)]
-    seq += loads
-    if PY == (3, 11):
-        seq.append(instr_cls("PRECALL", len(loads), location=location))
-    seq.append(instr_cls("CALL", len(loads), location=location))
-    return seq
-
-
-def prologue_pop(holder, attr, location, instr_cls):
-    """The version's instruction sequence for `holder.attr.pop()` leaving the result on the
-    stack: attribute loads and a builtin method call, so no Python frame is entered."""
-    if PY == (3, 11):
-        return [instr_cls("LOAD_CONST", holder, location=location),
-                instr_cls("LOAD_ATTR", attr, location=location),
-                instr_cls("LOAD_METHOD", "pop", location=location),
-                instr_cls("PRECALL", 0, location=location), instr_cls("CALL", 0, location=location)]
-    return [instr_cls("LOAD_CONST", holder, location=location),
-            instr_cls("LOAD_ATTR", (False, attr), location=location),
-            instr_cls("LOAD_ATTR", (True, "pop"), location=location),
-            instr_cls("CALL", 0, location=location)]
-
-
-JUMP_IF_TRUE = "POP_JUMP_FORWARD_IF_TRUE" if PY == (3, 11) else "POP_JUMP_IF_TRUE"
-JUMP_IF_FALSE = "POP_JUMP_FORWARD_IF_FALSE" if PY == (3, 11) else "POP_JUMP_IF_FALSE"

@@ -13,7 +13,7 @@ import weakref
 import llvmlite.binding as llvm
 
 from .. import config
-from ..runtime import capi
+from ..cpython import capi
 from . import optimiser, runtime_ir
 
 MODULES_PER_ENGINE = 32

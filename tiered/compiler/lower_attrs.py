@@ -6,8 +6,8 @@ values or a __slots__ member, the shared keys' version) and otherwise calls the 
 raises exactly as CPython does; in a frameless specialisation a miss exits instead.
 """
 from ..reasons import Exit
-from ..runtime import capi
-from .decode import IMMORTAL_OBJECTS
+from ..cpython import capi
+from ..cpython import V
 from .lower_capi import LOWER as _CAPI
 from .lower_capi import box_call, capi_call, field, join_slow_path, pointer, type_of
 from .lower_objects import release, store_new
@@ -124,8 +124,8 @@ def _reuse_float(e, v, owner, version, index):
     old = e.op(f"load ptr, ptr {e.op(f'getelementptr ptr, ptr {values}, i64 {index}')}")
     e.line(f"br i1 {e.op(f'icmp ne ptr {old}, null')}, label %{same_float}, label %{go}")
     e.label(same_float)
-    count = field(e, old, 0, "i32" if IMMORTAL_OBJECTS else "i64")
-    alone = e.op(f"icmp eq {'i32' if IMMORTAL_OBJECTS else 'i64'} {count}, 1")
+    count = field(e, old, 0, "i32" if V.IMMORTAL_OBJECTS else "i64")
+    alone = e.op(f"icmp eq {'i32' if V.IMMORTAL_OBJECTS else 'i64'} {count}, 1")
     is_float = e.op(f"icmp eq ptr {type_of(e, old)}, @PyFloat_Type")
     e.line(f"br i1 {e.op(f'and i1 {alone}, {is_float}')}, label %{reuse}, label %{go}")
     e.label(reuse)

@@ -2,7 +2,7 @@
 built, list extension, with statements → LLVM IR lines calling the C-API (merged into LOWER); a
 failure exits with its exception, for the interpreter to raise at that instruction."""
 from ..reasons import Exit
-from ..runtime import capi
+from ..cpython import capi
 from .lower_capi import box_call, boxed_operands, capi_call, field, generic, pointer, str_keys, type_of
 from .ops import is_obj
 

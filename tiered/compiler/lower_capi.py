@@ -2,7 +2,7 @@
 the C-API (merged into LOWER); anything that raises exits with the exception pending, for the
 interpreter to raise at that instruction."""
 from ..reasons import Exit
-from ..runtime import capi
+from ..cpython import capi
 from .ops import BOOL, NONE, is_obj
 from .lower_ops import LL
 

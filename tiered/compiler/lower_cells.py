@@ -1,6 +1,6 @@
 """Compiler lowering of closure cells: cell_get / cell_set on a frame's cell → LLVM IR lines (merged into LOWER)."""
 from ..reasons import Exit
-from ..runtime import capi
+from ..cpython import capi
 from .lower_capi import box_call, field, pointer
 from .lower_objects import release, unbox
 from .ops import is_obj

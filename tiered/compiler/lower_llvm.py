@@ -11,7 +11,7 @@ runtime before returning the sentinel.  `budget` counts the native frames the ch
 add (the recursion limit at the entry).
 """
 from ..reasons import Exit
-from ..runtime import capi, tracing
+from ..cpython import capi, threadstate
 from . import lower_attrs, lower_build, lower_capi, lower_cells, lower_lookups, lower_objects
 from .lower_capi import pointer
 from .lower_ops import LL, LOWER
@@ -200,10 +200,10 @@ class FnEmitter:
 
     def trace_check(self, v):
         """Exit when a trace or profile function, or a monitoring tool, is now set."""
-        busy = self.op(f"icmp ne i64 {self.op(f'load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
-        if tracing.OFFSETS is not None:
+        busy = self.op(f"icmp ne i64 {self.op(f'load i64, ptr inttoptr (i64 {threadstate.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
+        if threadstate.TRACE_OFFSETS is not None:
             ts = self.thread_state()
-            for offset in tracing.OFFSETS:
+            for offset in threadstate.TRACE_OFFSETS:
                 f = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
                 busy = self.op(f"or i1 {busy}, {self.op(f'icmp ne ptr {f}, null')}")
         self.guard(busy, v)

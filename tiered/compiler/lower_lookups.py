@@ -1,7 +1,7 @@
 """Compiler lowering of `k in d` and `d[k]` → LLVM IR lines (merged into LOWER): a subscript the
 lookups pass paired with the test before it reuses the test's lookup when it can."""
-from ..runtime import capi
-from .decode import IMMORTAL_OBJECTS
+from ..cpython import capi
+from ..cpython import V
 from .lower_capi import field, status_call, str_keys, type_of
 from .lower_objects import subscript
 
@@ -91,8 +91,8 @@ def _setitem(e, v):
     found = e.op(f"icmp ne ptr {item}, null")
     e.line(f"br i1 {e.op(f'and i1 {same}, {found}')}, label %{check}, label %{slow}")
     e.label(check)
-    count = field(e, item, 0, "i32" if IMMORTAL_OBJECTS else "i64")
-    ok = [e.op(f"icmp eq {'i32' if IMMORTAL_OBJECTS else 'i64'} {count}, 1"),
+    count = field(e, item, 0, "i32" if V.IMMORTAL_OBJECTS else "i64")
+    ok = [e.op(f"icmp eq {'i32' if V.IMMORTAL_OBJECTS else 'i64'} {count}, 1"),
           e.op(f"icmp eq ptr {type_of(e, item)}, @PyLong_Type"),
           e.op(f"icmp eq i64 {field(e, item, word)}, {tag}"),
           e.op(f"icmp ult i64 {e.op(f'sub i64 {n}, 257')}, {2 ** 30 - 257}")]

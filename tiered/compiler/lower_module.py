@@ -1,6 +1,6 @@
 """Compiler stage 4, module: the IR specialisations of one function → one LLVM module (their inner
 functions, see lower_llvm.py, plus the boxed entry that picks one by the arguments' types)."""
-from ..runtime import capi, tracing
+from ..cpython import capi, threadstate
 from . import lower_objects, runtime_ir
 from .lower_capi import pointer
 from .lower_llvm import FnEmitter, result_type
@@ -96,7 +96,7 @@ class ModuleEmitter:
         cframe, current = capi.CURRENT_FRAME
         interpret = pointer(self.interpret)
         # the thread state the trace check read already, when it read one
-        ts = ["  %gts = bitcast ptr %ts to ptr"] if tracing.OFFSETS is not None else \
+        ts = ["  %gts = bitcast ptr %ts to ptr"] if threadstate.TRACE_OFFSETS is not None else \
             ["  %gts = call ptr @PyThreadState_Get()"]
         return ts + [f"  %gcfp = getelementptr i8, ptr %gts, i64 {cframe}", "  %gcf = load ptr, ptr %gcfp",
                 f"  %gifp = getelementptr i8, ptr %gcf, i64 {current}", "  %gif = load ptr, ptr %gifp",
@@ -235,11 +235,11 @@ class ModuleEmitter:
 def traced_check():
     """IR lines setting %busy2: a trace or profile function is set in this thread, or another
     sys.monitoring tool is registered."""
-    lines = [f"  %tools = load i64, ptr inttoptr (i64 {tracing.OTHER_TOOLS_ADDRESS} to ptr)",
+    lines = [f"  %tools = load i64, ptr inttoptr (i64 {threadstate.OTHER_TOOLS_ADDRESS} to ptr)",
              "  %busy = icmp ne i64 %tools, 0"]
-    if tracing.OFFSETS is None:
+    if threadstate.TRACE_OFFSETS is None:
         return lines + ["  %busy2 = or i1 %busy, false"]
-    t, p = tracing.OFFSETS
+    t, p = threadstate.TRACE_OFFSETS
     return lines + ["  %ts = call ptr @PyThreadState_Get()",
                     f"  %tfp = getelementptr i8, ptr %ts, i64 {t}", "  %tf = load ptr, ptr %tfp",
                     f"  %pfp = getelementptr i8, ptr %ts, i64 {p}", "  %pf = load ptr, ptr %pfp",

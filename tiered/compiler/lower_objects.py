@@ -4,8 +4,8 @@ Reference counts are changed inline, as CPython's own macros do (3.12: immortal 
 left alone).  Every op here either cannot exit or exits before it changes any count.
 """
 from ..reasons import Exit
-from ..runtime import capi
-from .decode import IMMORTAL_OBJECTS
+from ..cpython import capi
+from ..cpython import V
 from .ops import BOOL, FLOAT, INT, PLAIN_INSTANCES, is_obj
 from .lower_capi import box_call, capi_call, fail, field, generic, join_slow_path, pointer, str_keys, type_of
 
@@ -16,7 +16,7 @@ _SKIP_IMMORTAL_INC = """  %low = load i32, ptr %o
 inc:
   store i32 %low1, ptr %o
   br label %done
-""" if IMMORTAL_OBJECTS else """  %rc = load i64, ptr %o
+""" if V.IMMORTAL_OBJECTS else """  %rc = load i64, ptr %o
   %rc1 = add i64 %rc, 1
   store i64 %rc1, ptr %o
   br label %done
@@ -34,7 +34,7 @@ dec:
   %rc1 = sub i32 %low, 1
   store i32 %rc1, ptr %o
   %zero = icmp eq i32 %rc1, 0
-""" if IMMORTAL_OBJECTS else """  br label %dec
+""" if V.IMMORTAL_OBJECTS else """  br label %dec
 dec:
   %rc = load i64, ptr %o
   %rc1 = sub i64 %rc, 1

@@ -1,7 +1,7 @@
 """Compiler lowering of single ops: one IR op → LLVM IR lines (the LOWER table, one entry per op)."""
 import struct
 
-from ..runtime import capi
+from ..cpython import capi
 from .ops import BOOL, FLOAT, INT, NONE, is_obj
 
 

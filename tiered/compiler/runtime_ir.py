@@ -1,7 +1,7 @@
 """Compiler runtime IR: helper functions every module calls, compiled once per process and shared."""
 import re
 
-from ..runtime import capi
+from ..cpython import capi
 
 HELPERS = r"""
 define i1 @tiered_force(ptr %state) {

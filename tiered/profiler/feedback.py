@@ -6,6 +6,7 @@ import threading
 import types
 import weakref
 
+from ..cpython.code import CO_GENERATOR_LIKE, param_count
 from ..weaktable import WeakTable
 from ..tally import Tally
 
@@ -97,11 +98,6 @@ def functions_of(code):
     return [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
 
 
-def param_count(code):
-    """How many parameters the code binds: positional, keyword-only, *args and **kwargs."""
-    return code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
-
-
 def arg_values(frame, code, at_start=False):
     """The current values of the frame's parameters (None if one is unbound).
 
@@ -120,8 +116,6 @@ def arg_values(frame, code, at_start=False):
     except KeyError:
         return None
 
-# generators, coroutines, async generators: never compiled, never counted
-CODE_FLAGS_NEVER = 0x20 | 0x80 | 0x100 | 0x200
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -138,4 +132,4 @@ _NEVER_DIRS = tuple(d for d in (_OWN_DIR, _library_dir("llvmlite"), _library_dir
 
 def never_counted(code):
     """Generators and coroutines, tiered's own code and its compiler's libraries are never profiled."""
-    return bool(code.co_flags & CODE_FLAGS_NEVER) or code.co_filename.startswith(_NEVER_DIRS)
+    return bool(code.co_flags & CO_GENERATOR_LIKE) or code.co_filename.startswith(_NEVER_DIRS)

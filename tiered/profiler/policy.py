@@ -84,5 +84,5 @@ class Promoter:
 
 def supported():
     """True on the Python versions tiered supports."""
-    from ..compiler.decode import SUPPORTED
+    from ..cpython import SUPPORTED
     return sys.version_info[:2] in SUPPORTED

@@ -4,7 +4,7 @@ import types
 import weakref
 
 from ..compiler.frame_state import NULL, Known, RangeIter, SeqIter, VTuple
-from ..profiler.feedback import param_count
+from ..cpython.code import param_count
 from ..reasons import Exit
 
 SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()

@@ -1,5 +1,6 @@
 """Runtime eager compiles: a function (jit decorator, tests) → compiled at its first call, for that call's types."""
-from ..profiler.feedback import never_counted, param_count
+from ..cpython.code import param_count
+from ..profiler.feedback import never_counted
 from ..reasons import Refusal
 from . import deopt, manager, records, tracing
 from .gate import gated

@@ -10,15 +10,15 @@ The installed code is the ORIGINAL bytecode with a prologue after RESUME:
 so an exit continues in the same frame at the exact instruction, and exceptions and
 tracebacks are CPython's own.  Exits that carry a pending exception (a signal handler
 raised) jump to a RAISE placed just before the resume instruction, inside the same
-try region.  Everything about code-object shapes per version lives here and in decode.py.
+try region.  Everything about code-object shapes per version lives in the base layer (cpython/py3*.py).
 """
 import dis
 
 from bytecode import Bytecode, CellVar, Compare, FreeVar, Instr, Label
 from bytecode.instr import InstrLocation
 
-from ..profiler.feedback import param_count
-from ..compiler.decode import JUMP_IF_FALSE, JUMP_IF_TRUE, prologue_call, prologue_pop
+from ..cpython import V
+from ..cpython.code import param_count
 from .deopt import INTERPRET, SENTINEL, STATES, UNBOUND
 
 
@@ -72,21 +72,21 @@ def build_code(orig, native, layouts, installed=None):
         # then the frame's cells (made before RESUME), in the order build_cells.cell_names gives
         loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
         loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
-        pro = prologue_call(native, loads, first, Instr) + [
+        pro = V.prologue_call(native, loads, first, Instr) + [
             Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
-            Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, slow, location=first),
+            Instr("IS_OP", 0, location=first), Instr(V.JUMP_IF_TRUE, slow, location=first),
             Instr("COPY", 1, location=first), Instr("LOAD_CONST", INTERPRET, location=first),
-            Instr("IS_OP", 0, location=first), Instr(JUMP_IF_TRUE, interpret, location=first),
+            Instr("IS_OP", 0, location=first), Instr(V.JUMP_IF_TRUE, interpret, location=first),
             Instr("RETURN_VALUE", location=first),
             interpret, Instr("POP_TOP", location=first), Instr("JUMP_FORWARD", body, location=first),
             slow, Instr("POP_TOP", location=first)]
-    pro += prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
+    pro += V.prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
     pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
     stubs = []
     for stub_id, lay in _stub_ids(layouts):
         lab = Label()
         pro += [Instr("COPY", 1, location=first), Instr("LOAD_CONST", stub_id, location=first),
-                Instr("COMPARE_OP", Compare.EQ, location=first), Instr(JUMP_IF_TRUE, lab, location=first)]
+                Instr("COMPARE_OP", Compare.EQ, location=first), Instr(V.JUMP_IF_TRUE, lab, location=first)]
         stubs.append((lab, stub_id, lay))
     pro += [Instr("POP_TOP", location=first), Instr("POP_TOP", location=first),
             Instr("JUMP_FORWARD", body, location=first)]
@@ -140,7 +140,7 @@ def _stub(lay, with_exc, resume, raise_at, loc):
         if kind == "nullable":                 # UNBOUND: the NULL a comprehension saved
             keep = Label()
             seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
-                    Instr("IS_OP", 0, location=loc), Instr(JUMP_IF_FALSE, keep, location=loc),
+                    Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, keep, location=loc),
                     Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc), keep]
         seq.append(Instr("SWAP", 2, location=loc))
         idx += 1
@@ -150,7 +150,7 @@ def _stub(lay, with_exc, resume, raise_at, loc):
         if name in lay.maybe_unbound:          # UNBOUND: leave the local unbound, as it was
             store, done = Label(), Label()
             seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
-                    Instr("IS_OP", 0, location=loc), Instr(JUMP_IF_FALSE, store, location=loc),
+                    Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, store, location=loc),
                     Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", done, location=loc), store,
                     Instr("STORE_FAST", name, location=loc), done]
         else:

@@ -12,9 +12,10 @@ from itertools import count
 from .. import config
 from ..compiler.infer import Unsupported
 from ..compiler.ops import RESUMABLE, is_obj
-from ..profiler.feedback import param_count
+from ..cpython.code import param_count
 from ..reasons import Refusal
-from . import capi, deopt
+from ..cpython import capi
+from . import deopt
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for
 from .specs import Spec, worth_installing

@@ -8,7 +8,7 @@ tag; the subscript takes that item when the version is unchanged (nothing was st
 deleted since), else looks up as before.  A store of that item plus or minus a number back
 under the same key may then change the int in place.
 """
-from ...runtime import capi
+from ...cpython import capi
 from ..ops import ObjType, is_obj
 
 

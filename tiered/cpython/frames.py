@@ -1,4 +1,4 @@
-"""Runtime C-API layouts of frames: running interpreter frames → where they keep their current instruction and globals (probed, or None)."""
+"""Base layer, frame layouts: running interpreter frames → where they keep their current instruction and globals (probed, or None)."""
 import ctypes
 import dis
 import sys

@@ -1,9 +1,12 @@
-"""Runtime C-API binding: names of the CPython C-API the generated code calls → their addresses and IR declarations."""
+"""Base layer, C-API: names of the CPython C-API the generated code calls → their addresses and IR declarations; object layouts probed at import."""
 import ctypes
 import dis
 import sys
 import types
 import weakref
+
+from . import frames
+from .quickened import METHOD_WITH_VALUES, method_cache
 
 _api = ctypes.pythonapi
 
@@ -276,8 +279,6 @@ def _method_layout():
     """The offset of ht_cached_keys in a class (the shared keys of its instances' attributes),
     found on a live class (the field after ht_qualname) and checked against the keys version
     CPython's method load caches.  None when not found: method calls stay generic."""
-    from ..compiler.decode import METHOD_WITH_VALUES, method_cache
-
     class Outer:
         class Probe:
             def __init__(self):
@@ -339,5 +340,4 @@ def _int_layout():
 INT_ONE_DIGIT = _int_layout()     # (size word offset, its value for 0 < x < 2**30, digit offset)
 
 # where frames keep their current instruction and globals (probed on running frames)
-from . import capi_frames  # noqa: E402
-FRAMES, CURRENT_FRAME, FRAME_GLOBALS = capi_frames.FRAMES, capi_frames.CURRENT_FRAME, capi_frames.FRAME_GLOBALS
+FRAMES, CURRENT_FRAME, FRAME_GLOBALS = frames.FRAMES, frames.CURRENT_FRAME, frames.FRAME_GLOBALS

@@ -1,0 +1,25 @@
+"""Base layer, CPython 3.12: the instruction shapes and cache layouts that differ from 3.11."""
+
+IMMORTAL_OBJECTS = True             # None, small ints... keep their refcount: Py_INCREF skips them
+
+FOR_ITER_SKIPS_END_FOR = True       # an exhausted FOR_ITER pops the iterator, skips the END_FOR
+LOAD_ATTR_CAN_BE_METHOD = True      # LOAD_ATTR with its low bit set loads a method
+# where the keys version and the method's address sit after a specialised method load
+METHOD_KEYS, METHOD_DESCR = 8, 12
+
+JUMP_IF_TRUE, JUMP_IF_FALSE = "POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE"
+
+
+def prologue_call(d_const, loads, location, instr_cls):
+    """The instruction sequence for `d_const(*loads)` leaving the result on the stack."""
+    return ([instr_cls("PUSH_NULL", location=location), instr_cls("LOAD_CONST", d_const, location=location)]
+            + loads + [instr_cls("CALL", len(loads), location=location)])
+
+
+def prologue_pop(holder, attr, location, instr_cls):
+    """The instruction sequence for `holder.attr.pop()` leaving the result on the stack:
+    attribute loads and a builtin method call, so no Python frame is entered."""
+    return [instr_cls("LOAD_CONST", holder, location=location),
+            instr_cls("LOAD_ATTR", (False, attr), location=location),
+            instr_cls("LOAD_ATTR", (True, "pop"), location=location),
+            instr_cls("CALL", 0, location=location)]
