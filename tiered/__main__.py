@@ -8,6 +8,8 @@ import sys
 import traceback
 import types
 
+import tiered
+
 USAGE = "usage: python -m tiered [--stats] (SCRIPT | -m MODULE) [args ...]"
 
 
@@ -55,7 +57,6 @@ def main():
     if kind is None:
         print(USAGE, file=sys.stderr)
         return 2
-    import tiered
     if show:
         import atexit
         atexit.register(lambda: print(tiered.report.summary(tiered.stats()), file=sys.stderr))

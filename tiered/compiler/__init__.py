@@ -1,1 +1,48 @@
-"""Compiler: bytecode of one function + observed types → native code."""
+"""Compiler: a function's bytecode + observed argument types → optimised IR → machine code in an LLVM module; the runtime's one way in.
+
+The runtime calls `specialise` for each signature (IR it can inspect: exits, size), then
+`compile_module` once for all of a function's specialisations, and `compile_gate` for the
+tracer gate.  The stages load on the first compile, not when tiered is imported (llvmlite
+and the builder cost start-up time).
+"""
+from dataclasses import dataclass
+from typing import Any, Dict, List, Tuple
+
+from .infer import Unsupported  # noqa: F401 - the refusal every stage raises
+
+
+def specialise(func, arg_types, resolve_callee, force_exits=False, code=None, frameless=False):
+    """The optimised IR of func (its original `code`) for these argument types; raises Unsupported."""
+    from . import build                  # start-up time: loaded on the first compile
+    from .passes import pipeline         # start-up time: loaded on the first compile
+    return pipeline.run(build.build(func, arg_types, resolve_callee, force_exits=force_exits,
+                                    code=code, frameless=frameless))
+
+
+@dataclass
+class Module:
+    """A function's specialisations as loaded machine code, and what the runtime must keep or patch."""
+    compiled: Any                 # symbol name → address (engine.Compiled), keeps the code alive
+    entry: str                    # the boxed entry's symbol
+    inner: List[str]              # each specialisation's symbol, in the order given
+    counters: Tuple[str, ...]     # (native calls, traced calls, quiet misses) globals
+    line_sites: Dict[int, str]    # original instruction offset → global of its installed address
+    kept: List[Any]               # objects the machine code points at
+
+
+def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt_level):
+    """Lower (IR function, exit base) pairs into one LLVM module and load it (a Module)."""
+    from . import engine                 # start-up time: llvmlite only once something compiles
+    from .lower_module import ModuleEmitter  # start-up time: loaded on the first compile
+    mod = ModuleEmitter(prefix, helpers, markers, force_exits, func_globals)
+    text, entry, inner, counters = mod.emit(fns)
+    compiled = engine.compile_module(text, [entry] + inner, opt_level,
+                                     counters + tuple(mod.line_sites.values()))
+    return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept)
+
+
+def compile_gate(interpret):
+    """The machine code of the tracer gate (symbol `tiered_gate`), returning `interpret` while traced."""
+    from . import engine                 # start-up time: llvmlite only once something compiles
+    from .lower_module import gate_module  # start-up time: loaded on the first compile
+    return engine.compile_module(gate_module(interpret), ["tiered_gate"], 0)

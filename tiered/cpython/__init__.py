@@ -9,6 +9,6 @@ PY = sys.version_info[:2]
 SUPPORTED = ((3, 11), (3, 12))
 
 if PY == (3, 11):
-    from . import py311 as V
+    from . import py311 as V  # noqa: F401 - the running version's table
 else:                            # 3.12, and the newest table for a version enable() refuses
     from . import py312 as V     # noqa: F401

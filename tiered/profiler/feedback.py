@@ -1,12 +1,10 @@
 """Profiler feedback: events (code object, argument values) → counts, observed types, a hottest-first queue."""
 import gc
-import importlib.util
-import os
 import threading
 import types
 import weakref
 
-from ..cpython.code import CO_GENERATOR_LIKE, param_count
+from ..cpython.code import param_count
 from ..weaktable import WeakTable
 from ..tally import Tally
 
@@ -115,21 +113,3 @@ def arg_values(frame, code, at_start=False):
         return [loc[name] for name in code.co_varnames[:n]]
     except KeyError:
         return None
-
-_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _library_dir(name):
-    """The directory of an installed package, found without importing it (None if absent)."""
-    spec = importlib.util.find_spec(name)
-    return os.path.dirname(spec.origin) + os.sep if spec is not None and spec.origin else None
-
-
-# tiered's own code and the libraries its compiler runs: compiling those could re-enter the
-# compiler from inside itself (a destructor of an llvmlite object that misses, say)
-_NEVER_DIRS = tuple(d for d in (_OWN_DIR, _library_dir("llvmlite"), _library_dir("bytecode")) if d)
-
-
-def never_counted(code):
-    """Generators and coroutines, tiered's own code and its compiler's libraries are never profiled."""
-    return bool(code.co_flags & CO_GENERATOR_LIKE) or code.co_filename.startswith(_NEVER_DIRS)

@@ -12,7 +12,7 @@ import threading
 
 from ..runtime import tracing
 from ..runtime.gate import gated
-from .feedback import never_counted
+from ..runtime.scope import never_counted
 
 TOOL_ID = tracing.OWN_TOOL
 HAS_MONITORING = hasattr(sys, "monitoring")

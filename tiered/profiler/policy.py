@@ -2,6 +2,7 @@
 import sys
 import threading
 
+from ..cpython import SUPPORTED
 from ..reasons import Refusal
 from ..runtime import manager, records
 from ..runtime.specs import looks_tiny
@@ -84,5 +85,4 @@ class Promoter:
 
 def supported():
     """True on the Python versions tiered supports."""
-    from ..cpython import SUPPORTED
     return sys.version_info[:2] in SUPPORTED

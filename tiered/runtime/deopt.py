@@ -1,21 +1,13 @@
 """Runtime exits: an exit record from native code → the values the interpreter resumes with, per thread."""
-import threading
 import types
 import weakref
 
 from ..compiler.frame_state import NULL, Known, RangeIter, SeqIter, VTuple
 from ..cpython.code import param_count
 from ..reasons import Exit
+from .markers import INTERPRET, STATES
 
-SENTINEL = type("TieredExit", (), {"__repr__": lambda self: "<tiered exit>"})()
-# "run this call in the interpreter from the start" (a tracer is active, no specialisation
-# matched, ...): the prologue jumps to the original body without calling any Python helper,
-# so a tracer or debugger sees no frame of tiered's
-INTERPRET = type("TieredInterpret", (), {"__repr__": lambda self: "<tiered interpret>"})()
-# an exit's value for a local not bound yet: the stub leaves that local unbound
-UNBOUND = type("TieredUnbound", (), {"__repr__": lambda self: "<tiered unbound>"})()
 REASONS = list(Exit)
-STATES = threading.local()     # .stack: this thread's pending (stub, values) resume states
 
 
 def _stack():

@@ -1,8 +1,9 @@
 """Runtime eager compiles: a function (jit decorator, tests) → compiled at its first call, for that call's types."""
 from ..cpython.code import param_count
-from ..profiler.feedback import never_counted
+from .scope import never_counted
 from ..reasons import Refusal
-from . import deopt, manager, records, tracing
+from . import manager, records, tracing
+from .markers import INTERPRET
 from .gate import gated
 
 
@@ -20,7 +21,7 @@ def compile_on_first_call(func):
         rec.refuse(Refusal.LLVM_ERROR, f"{type(exc).__name__}: {exc}")
         return func
     try:
-        from . import install
+        from . import install      # start-up time: the installer loads bytecode on first use
         hook_code = install.build_code(rec.original_code, gate, {})
     except Exception as exc:              # noqa: BLE001 - the function simply stays interpreted
         rec.refuse(Refusal.INSTALL_ERROR, f"{type(exc).__name__}: {exc}")
@@ -42,7 +43,7 @@ def _make_hook(rec):
         """Compile the function for this call's argument types; this call is interpreted."""
         func = rec.func
         if func is None or not manager.compile_lock.acquire(blocking=False):
-            return deopt.INTERPRET
+            return INTERPRET
         try:
             if func.__code__ is not rec.original_code and rec.state != "compiled":
                 # this hook goes (stays interpreted if the compile fails); a compile for a
@@ -54,6 +55,6 @@ def _make_hook(rec):
             manager.compile_lock.release()
         # this call goes on in the interpreter, in its own frame: calling the function again
         # from here would add this hook's frame to tracebacks and to what f_back shows
-        return deopt.INTERPRET
+        return INTERPRET
     return hook
 

@@ -19,7 +19,7 @@ from bytecode.instr import InstrLocation
 
 from ..cpython import V
 from ..cpython.code import param_count
-from .deopt import INTERPRET, SENTINEL, STATES, UNBOUND
+from .markers import INTERPRET, SENTINEL, STATES, UNBOUND
 
 
 class InstallError(Exception):

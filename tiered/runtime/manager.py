@@ -10,14 +10,16 @@ from contextlib import contextmanager
 from itertools import count
 
 from .. import config
-from ..compiler.infer import Unsupported
+from .. import compiler
+from ..compiler import Unsupported
 from ..compiler.ops import RESUMABLE, is_obj
 from ..cpython.code import param_count
 from ..reasons import Refusal
 from ..cpython import capi
 from . import deopt
+from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
-from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for
+from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
 from .specs import Spec, worth_installing
 
 log = logging.getLogger("tiered")
@@ -167,10 +169,8 @@ def _build_ir(rec, func, types_, force, frameless):
     rec.compiling = True
     try:
         with _stage(Refusal.COMPILER_ERROR):
-            from ..compiler import build as build_mod      # loaded on the first compile, not at import
-            from ..compiler.passes import pipeline
-            return pipeline.run(build_mod.build(func, types_, _resolve_callee, force_exits=force,
-                                                code=rec.original_code, frameless=frameless))
+            return compiler.specialise(func, types_, _resolve_callee, force_exits=force,
+                                       code=rec.original_code, frameless=frameless)
     finally:
         rec.compiling = False
 
@@ -207,17 +207,14 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
                                                            v if v.op == "call_native" else None)
         base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
-        from ..compiler import engine                  # llvmlite: only once something will compile
-        from ..compiler.lower_module import ModuleEmitter
         helpers = deopt.make_helpers(rec, layouts)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-        mod = ModuleEmitter(prefix, helpers, (deopt.SENTINEL, deopt.INTERPRET, deopt.UNBOUND), force,
-                            func.__globals__)
-        text, entry, inner, counters = mod.emit([(f, b) for (_, f), b in zip(built, bases)])
-        compiled = engine.compile_module(text, [entry] + inner, config.get("TIERED_OPT_LEVEL"),
-                                         counters + tuple(mod.line_sites.values()))
+        mod = compiler.compile_module(prefix, [(f, b) for (_, f), b in zip(built, bases)], helpers,
+                                      (SENTINEL, INTERPRET, UNBOUND), force, func.__globals__,
+                                      config.get("TIERED_OPT_LEVEL"))
+        compiled, entry, inner, counters = mod.compiled, mod.entry, mod.inner, mod.counters
     with _stage(Refusal.INSTALL_ERROR):
-        from . import install
+        from . import install      # start-up time: the installer loads bytecode on the first compile
         # The code object (not tracked by the garbage collector) holds this: nothing in it may
         # lead back to the function, or a function that dies is never freed.  The function and
         # its globals are alive whenever its native code runs (its frame or caller holds them).
@@ -314,6 +311,8 @@ def restore_all():
             if rec.state == "compiled":
                 rec.state = "interpreted"
 
+
+set_compiler(compile_for, active_here)
 
 # A fork waits for a compile in progress, so the child never inherits a half-built state.
 os.register_at_fork(before=compile_lock.acquire, after_in_parent=compile_lock.release,

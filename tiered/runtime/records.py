@@ -10,6 +10,15 @@ from ..reasons import Exit, Refusal
 from ..tally import Tally
 from ..weaktable import WeakTable
 
+# the compiler side (manager.py, which sits above records, registers itself when imported):
+# (compile_for, active_here)
+_compiler = [None, lambda: False]
+
+
+def set_compiler(compile_for, active_here):
+    """Let records ask for a compile when no specialisation matches (manager.py calls this)."""
+    _compiler[:] = [compile_for, active_here]
+
 log = logging.getLogger("tiered")
 PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
 EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
@@ -95,9 +104,9 @@ class Record:
                 ctypes.c_int64.from_address(self.quiet_misses).value = 1
             return
         self.misses[key] += 1
-        from .manager import active_here, compile_for      # the compiler side, imported late
-        if active_here():        # a miss from code the compiler itself runs: never re-enter it
-            return
+        compile_for, active_here = _compiler
+        if compile_for is None or active_here():   # a miss from code the compiler itself runs:
+            return                                 # never re-enter it
         func = self.func
         if (self.misses[key] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
                 and self.state == "compiled" and key not in self.attempted):
