@@ -17,7 +17,7 @@ from .build_objects import Objects
 from ..cpython.code import CO_GENERATOR_LIKE
 from ..cpython.quickened import hints
 from .decode import decode
-from .frame_state import NULL, FrameState, Known, RangeArgs, SeqIter, VTuple
+from .exits import NULL, FrameState, Known, RangeArgs, SeqIter, VTuple
 from .infer import Unsupported
 from ..cpython.code import param_count
 from .ir import Block, Function, Value

@@ -2,7 +2,7 @@
 import types
 
 from . import infer
-from .frame_state import NULL, Known, RangeArgs
+from .exits import NULL, Known, RangeArgs
 from .infer import Unsupported
 from .ir import Value
 from .ops import BOOL, INT, NONE, OBJ, is_obj

@@ -1,7 +1,7 @@
 """Compiler stage 2f: slices, f-strings, star-unpacking, constant-key dicts, del x[k] (values made of
 others, and calls with *args) → object ops."""
 from ..cpython import capi
-from .frame_state import NULL, VTuple
+from .exits import NULL, VTuple
 from .infer import Unsupported
 from .ops import ObjType, is_obj
 

@@ -1,7 +1,7 @@
 """Compiler stage 2e: jumps, branches, for-loops and returns → IR block terminators (mixed into Builder)."""
 from . import infer
 from .decode import ENDS_BLOCK
-from .frame_state import RangeArgs, RangeIter, SeqIter, VTuple
+from .exits import RangeArgs, RangeIter, SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
 from .ops import OBJ, is_obj

@@ -3,7 +3,7 @@ import types
 
 from ..cpython import capi
 from ..cpython.quickened import method_cache, method_cache_version
-from .frame_state import Known
+from .exits import Known
 from .ops import INT, OBJ, ObjType
 
 # builtin types whose method calls skip the bound method (their instances have no __dict__)

@@ -8,7 +8,7 @@ before any count changes of their instruction, so an exit always sees the state 
 """
 from ..cpython import capi
 from ..cpython.quickened import SPECIALISED_BINARY, attr_cache, specialisation_failed
-from .frame_state import SeqIter, VTuple
+from .exits import SeqIter, VTuple
 from .infer import Unsupported
 from .ir import Value
 from .ops import BOOL, FLOAT, INT, NONE, OBJ, PLAIN_INSTANCES, ObjType, is_obj

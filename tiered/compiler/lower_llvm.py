@@ -13,6 +13,7 @@ add (the recursion limit at the entry).
 from ..reasons import Exit
 from ..cpython import capi, threadstate
 from . import lower_attrs, lower_build, lower_capi, lower_cells, lower_lookups, lower_objects
+from .exits import REASONS, decode_exit, exit_code
 from .lower_capi import pointer
 from .lower_ops import LL, LOWER
 from .ops import NONE, is_obj
@@ -20,7 +21,6 @@ from .ops import NONE, is_obj
 LOWER = {**LOWER, **lower_capi.LOWER, **lower_build.LOWER, **lower_objects.LOWER, **lower_attrs.LOWER,
          **lower_cells.LOWER, **lower_lookups.LOWER}
 
-REASONS = list(Exit)
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
 
 
@@ -160,7 +160,7 @@ class FnEmitter:
     def _branch_exit(self, cond, v, with_exception, reason):
         """Branch to the exit block for (v, exception, reason) when cond holds, else continue."""
         k = self.exit_id(v)
-        code = ((k * 2 + with_exception) * 64) + REASONS.index(reason)
+        code = exit_code(k, with_exception, reason)
         self.exits_used.setdefault(code, v)
         go = self.tmp()[1:]
         self.line(f"br i1 {cond}, label %x{code}, label %{go}, !prof !0")
@@ -334,7 +334,8 @@ class FnEmitter:
         exit state; each object value's reference moves into it."""
         out = []
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
-            status = 2 if (code // 64) % 2 else 1
+            _, _, with_exception, reason = decode_exit(code)
+            status = 2 if with_exception else 1
             values = v.state.values()
             self.lines = []
             for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
@@ -346,7 +347,7 @@ class FnEmitter:
                     self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
             # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
             inner = [self.op(f"load ptr, ptr {self.resume_slots[v.id]}")] \
-                if REASONS[code % 64] is Exit.CALLEE_RESUMED else []
+                if reason is Exit.CALLEE_RESUMED else []
             t = self.op(f"call ptr @PyTuple_New(i64 {len(values) + 1 + len(inner)})")
             fill, failed = f"x{code}f", f"x{code}m"
             self.line(f"br i1 {self.op(f'icmp eq ptr {t}, null')}, label %{failed}, label %{fill}")

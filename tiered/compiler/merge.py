@@ -7,7 +7,7 @@ fill them in later.  A local that is unbound on some path is dropped from the
 merged state; reading it refuses the function, so an exit never needs it.
 """
 from .decode import ENDS_BLOCK
-from .frame_state import RangeIter, SeqIter
+from .exits import RangeIter, SeqIter
 from .infer import Unsupported
 from .ir import Value
 from .ops import OBJ, is_obj

@@ -2,6 +2,7 @@
 import re
 
 from ..cpython import capi
+from .exits import REASON_BITS
 
 HELPERS = r"""
 define i1 @tiered_force(ptr %state) {
@@ -201,7 +202,7 @@ define ptr @tiered_box_bool(i1 %x) {
 
 define i1 @tiered_exit_reason_is(ptr %state, i64 %reason) cold noinline {
 entry:
-  ; whether an exit state tuple (code, values...) was left for this reason (code % 64)
+  ; whether an exit state tuple (code, values...) was left for this reason (the code's low bits)
   %z = icmp eq ptr %state, null
   br i1 %z, label %no, label %read
 read:
@@ -210,7 +211,7 @@ read:
   %ovf = alloca i32
   store i32 0, ptr %ovf
   %code = call i64 @PyLong_AsLongLongAndOverflow(ptr %item, ptr %ovf)
-  %r = and i64 %code, 63
+  %r = and i64 %code, REASON_MASK
   %same = icmp eq i64 %r, %reason
   ret i1 %same
 no:
@@ -225,6 +226,7 @@ define ptr @tiered_box_none(i1 %x) {
 
 
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
+HELPERS = HELPERS.replace("REASON_MASK", str((1 << REASON_BITS) - 1))
 # what holds the running interpreter frame: the thread state's cframe (no frame object is
 # made), else the frame object PyEval_GetFrame makes (one for every new frame)
 _HOLDER = (("@tiered_cframe()", capi.CURRENT_FRAME[1], capi.CURRENT_FRAME[0]) if capi.CURRENT_FRAME

@@ -2,12 +2,11 @@
 import types
 import weakref
 
-from ..compiler.frame_state import NULL, Known, RangeIter, SeqIter, VTuple
+from ..compiler.exits import decode_exit, slot_of
 from ..cpython.code import param_count
 from ..reasons import Exit
 from .markers import INTERPRET, STATES
 
-REASONS = list(Exit)
 
 
 def _stack():
@@ -25,14 +24,14 @@ class Layout:
     The function itself, when on the stack (a recursive call), is not stored but taken from
     the record at the exit: the installed code holds layouts, and nothing it holds may lead
     back to the function (see manager)."""
-    __slots__ = ("offset", "local_names", "maybe_unbound", "stack_kinds", "raises", "callee", "callee_at")
+    __slots__ = ("offset", "local_names", "maybe_unbound", "slots", "raises", "callee", "callee_at")
 
     def __init__(self, state, raises, func, call=None):
         self.offset = state.offset
         self.raises = raises
         self.local_names = [n for n, _ in state.locals]
         self.maybe_unbound = {n for n, v in state.locals if v.attrs.get("maybe_null")}
-        self.stack_kinds = [_kind(x, func) for x in state.stack]
+        self.slots = [slot_of(x, func) for x in state.stack]
         # the exit of a native call of a resumable callee: the callee's Resumer, and where the
         # function called sits on the stack (below its arguments: the call's operands)
         target = call.attrs["target"] if call is not None and not call.attrs["self"] else None
@@ -45,60 +44,20 @@ class Layout:
         nloc = len(self.local_names)
         locals_, rest = list(flat[:nloc]), list(flat[nloc:])
         stack = []
-        for at, kind in enumerate(self.stack_kinds):
+        for at, slot in enumerate(self.slots):
+            taken, rest = rest[:slot.arity], rest[slot.arity:]
             if at == self.callee_at and callee is not None:
-                if kind in ("value", "nullable"):
-                    rest.pop(0)
                 stack.append(callee)
-                continue
-            if kind == "null":
-                continue
-            if kind == "range":
-                nxt, left, step = rest[:3]
-                del rest[:3]
-                stack.append(iter(range(nxt, nxt + left * step, step)) if left else iter(range(0)))
-            elif kind == "seqiter":            # a list or tuple iterator at its position
-                seq, index = rest[:2]
-                del rest[:2]
-                it = iter(seq)
-                it.__setstate__(index)
-                stack.append(it)
-            elif kind in ("value", "nullable"):
-                stack.append(rest.pop(0))
-            elif kind == "self":
-                stack.append(func)
-            elif kind[0] == "tuple":
-                stack.append(tuple(rest[:kind[1]]))
-                del rest[:kind[1]]
-            else:
-                stack.append(kind[1])
+            elif not slot.skip:
+                stack.append(slot.rebuild(taken, func))
         return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
-
-
-def _kind(item, func):
-    """How a frame-state stack item travels: a value (one that may be NULL travels as UNBOUND),
-    a range iterator, a tuple, NULL, the function itself, or another known object."""
-    if item is NULL:
-        return "null"
-    if isinstance(item, Known) and item.obj is func:
-        return "self"
-    if isinstance(item, RangeIter):
-        return "range"
-    if isinstance(item, SeqIter):
-        return "seqiter"
-    if isinstance(item, VTuple):
-        return ("tuple", len(item.items))
-    if isinstance(item, Known):
-        return ("known", item.obj)
-    return "nullable" if item.attrs.get("maybe_null") else "value"
 
 
 def make_helpers(record, layouts):
     """The Python callables native code calls: on an exit, and when no specialisation matches.
 
     They hold the record weakly (the installed code holds them).  Native code passes a tuple
-    (code, live values...) with `code = stub * 64 + reason`, where stub = 2 * exit number +
-    (1 when the exception passed after it must be raised by the interpreter at the resume point).
+    (code, live values...); compiler/exits.py encodes and decodes the code.
     """
     record_ref = weakref.ref(record)
     resumer = Resumer(record_ref, layouts)
@@ -135,11 +94,10 @@ class Resumer:
     def push(self, state, exc=None):
         """Push the resume states of an exit (the callees' it carries first), count the exit;
         its reason (a resumed callee's own, innermost)."""
-        stub, reason_index = divmod(state[0], 64)
-        k = stub // 2
+        stub, k, _, reason = decode_exit(state[0])
         layout = self.layouts[k]
         rec = self.record_ref()      # alive: the function runs, and its record lives as long
-        reason, flat, callee = REASONS[reason_index], state[1:], None
+        flat, callee = state[1:], None
         if reason is Exit.CALLEE_RESUMED:
             flat, inner = flat[:-1], flat[-1]
             inner_reason = layout.callee.push(inner)

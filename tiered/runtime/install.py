@@ -131,13 +131,13 @@ def _stub(lay, with_exc, resume, raise_at, loc):
     """Instructions that rebuild the stack and locals from the values tuple, then jump."""
     seq = [Instr("POP_TOP", location=loc)]           # the stub id
     idx = 0
-    for kind in lay.stack_kinds:
-        if kind == "null":
+    for slot in lay.slots:
+        if slot.skip:                          # the NULL below a callable
             seq += [Instr("PUSH_NULL", location=loc), Instr("SWAP", 2, location=loc)]
             continue
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
                 Instr("BINARY_SUBSCR", location=loc)]
-        if kind == "nullable":                 # UNBOUND: the NULL a comprehension saved
+        if slot.nullable:                      # UNBOUND: the NULL a comprehension saved
             keep = Label()
             seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
                     Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, keep, location=loc),

@@ -1,5 +1,4 @@
 """Pass: IR → IR without trivial phis (all inputs the same value, or the phi itself)."""
-from ..frame_state import FrameState, RangeIter, SeqIter, VTuple
 from ..ir import Value
 
 
@@ -30,22 +29,10 @@ def _resolve(v, replace):
 
 def _substitute(fn, replace):
     """Rewrite every use (operands, frame states, terminators) through `replace`."""
-    def item(x):
-        """Resolve a stack item, including the values inside a range iterator or a tuple."""
-        if isinstance(x, RangeIter):
-            return RangeIter(*(_resolve(getattr(x, f), replace) for f in ("next", "remaining", "step")))
-        if isinstance(x, SeqIter):
-            return SeqIter(_resolve(x.seq, replace), _resolve(x.index, replace))
-        if isinstance(x, VTuple):
-            return VTuple(tuple(_resolve(v, replace) for v in x.items))
-        return _resolve(x, replace)
-
     for b in fn.blocks:
         for v in b.phis + b.body:
             v.args = [_resolve(a, replace) for a in v.args]
             if v.state is not None:
-                s = v.state
-                v.state = FrameState(s.offset, tuple((n, _resolve(x, replace)) for n, x in s.locals),
-                                     tuple(item(x) for x in s.stack))
+                v.state = v.state.map(lambda x: _resolve(x, replace))
         if b.term[0] == "cbr" or b.term[0] == "ret":
             b.term = (b.term[0], _resolve(b.term[1], replace)) + tuple(b.term[2:])

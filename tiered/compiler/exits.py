@@ -1,0 +1,258 @@
+"""Compiler exits and snapshots: frame states, the virtual stack items they hold, and exit codes → what the runtime needs to rebuild the interpreter's frame.
+
+An exit leaves native code with a tuple (exit code, live values...).  The exit code names the
+exit site, whether an exception is pending and the reason (`exit_code` / `decode_exit`).  The
+live values are a frame state flattened: its locals, then each stack item's values.  A stack
+item is an SSA value or a *virtual* item, one that native code keeps as its parts (a range
+iterator as three numbers, a tuple as its items...).  Each virtual kind is one class below: it
+lists its parts (`parts`), maps them (`map`, for passes and merges), and says how the runtime
+rebuilds the object the interpreter expects (`slot`: a small picklable-free description kept
+with the installed code, never the IR itself).
+"""
+from dataclasses import dataclass, fields
+from typing import Any, Tuple
+
+from ..reasons import Exit
+
+REASONS = list(Exit)
+REASON_BITS = 6                  # an exit code's low bits: the reason's index in REASONS
+assert len(REASONS) <= 1 << REASON_BITS
+
+
+def exit_code(site, with_exception, reason):
+    """The code of an exit: its site number, whether an exception is pending, the reason."""
+    return ((site * 2 + with_exception) << REASON_BITS) + REASONS.index(reason)
+
+
+def decode_exit(code):
+    """(stub, site, with_exception, reason) of an exit code; the stub is what the installed code's
+    prologue dispatches on (one per site and exception flag)."""
+    stub, reason = divmod(code, 1 << REASON_BITS)
+    return stub, stub // 2, bool(stub % 2), REASONS[reason]
+
+
+# ---- how a stack item travels to the interpreter (kept with the installed code) ------------
+class Slot:
+    """One stack item of an exit as the runtime rebuilds it: `arity` flat values in, one object
+    out (`skip`: nothing is pushed, the NULL of a call sequence; `nullable`: a value that may be
+    the UNBOUND marker)."""
+    arity, skip, nullable = 1, False, False
+
+    def rebuild(self, values, func):
+        """The object the interpreter finds on its stack, from this item's flat values."""
+        return values[0]
+
+
+class ValueSlot(Slot):
+    """A plain value (boxed by native code)."""
+
+    def __init__(self, nullable=False):
+        self.nullable = nullable
+
+
+class NullSlot(Slot):
+    """The NULL below a callable: not pushed."""
+    arity, skip = 0, True
+
+
+class SelfSlot(Slot):
+    """The function itself (a recursive call): taken from the record, never stored."""
+    arity = 0
+
+    def rebuild(self, values, func):
+        """The function being compiled."""
+        return func
+
+
+class KnownSlot(Slot):
+    """A known object (a module, a builtin, a function)."""
+    arity = 0
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def rebuild(self, values, func):
+        """The object itself."""
+        return self.obj
+
+
+class RangeSlot(Slot):
+    """A range iterator kept as (next item, items remaining, step)."""
+    arity = 3
+
+    def rebuild(self, values, func):
+        """A range iterator that yields the same items."""
+        nxt, left, step = values
+        return iter(range(nxt, nxt + left * step, step)) if left else iter(range(0))
+
+
+class SeqIterSlot(Slot):
+    """A list or tuple iterator kept as (sequence, index)."""
+    arity = 2
+
+    def rebuild(self, values, func):
+        """An iterator over the sequence at its position."""
+        seq, index = values
+        it = iter(seq)
+        it.__setstate__(index)
+        return it
+
+
+class TupleSlot(Slot):
+    """A tuple kept as its items."""
+
+    def __init__(self, n):
+        self.arity = n
+
+    def rebuild(self, values, func):
+        """The tuple of the items."""
+        return tuple(values)
+
+
+# ---- virtual stack items (compile time) ------------------------------------------------------
+class Virtual:
+    """Base of the virtual stack items: dataclasses whose fields are their parts."""
+    merges = False                # merged part by part where paths meet (else: must be equal)
+
+    def parts(self):
+        """The SSA values this item carries, in exit order."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def map(self, f):
+        """The same item with every part replaced by f(part)."""
+        return type(self)(*(f(getattr(self, x.name)) for x in fields(self)))
+
+    def slot(self, func):
+        """How the runtime rebuilds this item after an exit."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Known(Virtual):
+    """A stack item that is a known object (a module, a builtin, a function), guarded where loaded."""
+    obj: Any
+
+    def parts(self):
+        """None: the object is in the slot."""
+        return []
+
+    def map(self, f):
+        """Itself: no parts."""
+        return self
+
+    def slot(self, func):
+        """The function itself (never stored in the installed code), or the object."""
+        return SelfSlot() if self.obj is func else KnownSlot(self.obj)
+
+    def __repr__(self):
+        return f"<{getattr(self.obj, '__name__', type(self.obj).__name__)}>"
+
+
+class _Null(Virtual):
+    """The NULL that call sequences push below a callable."""
+
+    def parts(self):
+        """None."""
+        return []
+
+    def map(self, f):
+        """Itself."""
+        return self
+
+    def slot(self, func):
+        """Not pushed."""
+        return NullSlot()
+
+    def __repr__(self):
+        return "NULL"
+
+
+NULL = _Null()
+
+
+@dataclass(frozen=True)
+class RangeArgs(Virtual):
+    """The result of range(start, stop, step) before GET_ITER (never stored in a local, never
+    in a frame state: an exit there could not hand it over)."""
+    start: Any
+    stop: Any
+    step: Any
+
+
+@dataclass(frozen=True)
+class RangeIter(Virtual):
+    """A range iterator kept as values: the next item, how many remain, the step."""
+    next: Any
+    remaining: Any
+    step: Any
+    merges = True
+
+    def slot(self, func):
+        """Rebuilt as a range iterator."""
+        return RangeSlot()
+
+
+@dataclass(frozen=True)
+class SeqIter(Virtual):
+    """An iterator over a list or tuple kept as values: the sequence (whose reference it owns)
+    and the next index."""
+    seq: Any
+    index: Any
+    merges = True
+
+    def slot(self, func):
+        """Rebuilt as the sequence's iterator at the index."""
+        return SeqIterSlot()
+
+
+@dataclass(frozen=True)
+class VTuple(Virtual):
+    """A tuple that exists only as its items (BUILD_TUPLE or a constant, then UNPACK_SEQUENCE)."""
+    items: Tuple[Any, ...]
+
+    def parts(self):
+        """The items."""
+        return list(self.items)
+
+    def map(self, f):
+        """The tuple of the mapped items."""
+        return VTuple(tuple(f(v) for v in self.items))
+
+    def slot(self, func):
+        """Rebuilt as a tuple of its items."""
+        return TupleSlot(len(self.items))
+
+
+def parts_of(item):
+    """The SSA values a stack item carries (a plain value carries itself)."""
+    return item.parts() if isinstance(item, Virtual) else [item]
+
+
+def map_item(item, f):
+    """A stack item with its values replaced by f (a plain value: f of it)."""
+    return item.map(f) if isinstance(item, Virtual) else f(item)
+
+
+def slot_of(item, func):
+    """How the runtime rebuilds a stack item (a plain value: boxed, maybe the UNBOUND marker)."""
+    return item.slot(func) if isinstance(item, Virtual) else ValueSlot(bool(item.attrs.get("maybe_null")))
+
+
+@dataclass(frozen=True)
+class FrameState:
+    """Resume point: the instruction offset, bound locals (name, value) and the stack bottom→top."""
+    offset: int
+    locals: Tuple[Tuple[str, Any], ...]
+    stack: Tuple[Any, ...]
+
+    def values(self):
+        """Every SSA value the exit must box, in a fixed order: locals, then stack items."""
+        out = [v for _, v in self.locals]
+        for item in self.stack:
+            out += parts_of(item)
+        return out
+
+    def map(self, f):
+        """The same state with every value replaced by f(value)."""
+        return FrameState(self.offset, tuple((n, f(x)) for n, x in self.locals),
+                          tuple(map_item(x, f) for x in self.stack))
