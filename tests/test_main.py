@@ -29,6 +29,8 @@ if __name__ == "__main__":
         boom(0)
     if mode == "exit":
         sys.exit(3)
+    if mode == "exit-text":
+        sys.exit("stopped")
 '''
 
 
@@ -38,7 +40,7 @@ def run(args, cwd):
     return p.returncode, p.stdout, p.stderr
 
 
-@pytest.mark.parametrize("mode", ["", "raise", "exit", "many args here"])
+@pytest.mark.parametrize("mode", ["", "raise", "exit", "exit-text", "many args here"])
 def test_script_like_python(tmp_path, mode):
     (tmp_path / "prog.py").write_text(SCRIPT)
     args = ["prog.py"] + mode.split()
@@ -63,6 +65,93 @@ def test_stats_flag_reports_compiled_function(tmp_path):
 def test_usage_without_arguments(tmp_path):
     rc, out, err = run(["-m", "tiered"], tmp_path)
     assert rc == 2 and "usage" in err
+
+
+def test_help_and_version_exit_zero(tmp_path):
+    rc, out, err = run(["-m", "tiered", "--help"], tmp_path)
+    assert rc == 0 and out.startswith("usage: python -m tiered") and err == ""
+    rc, out, err = run(["-m", "tiered", "--version"], tmp_path)
+    assert rc == 0 and out.startswith("tiered 0.") and err == ""
+
+
+def test_unknown_option_is_a_usage_error_before_anything_runs(tmp_path):
+    (tmp_path / "prog.py").write_text("print('ran')\n")
+    rc, out, err = run(["-m", "tiered", "--bogus", "prog.py"], tmp_path)
+    assert rc == 2 and out == "" and "unknown option --bogus" in err and "usage" in err
+
+
+FRAMES_SCRIPT = '''
+import inspect, sys, warnings
+print(sys._getframe().f_back is None, len(inspect.stack()), sys.argv, __name__)
+warnings.warn("where", stacklevel=2)
+def f():
+    return inspect.stack()[-1].function, sys._getframe(1).f_back is None
+print(f())
+print([p for p in sys.path if "tiered" in p], sorted(k for k in __import__("os").environ if "TIERED" in k))
+if "tiered" in sys.modules:
+    print("jit on:", sys.modules["tiered"]._promoter is not None, file=sys.stderr)
+'''
+
+
+@pytest.mark.parametrize("how", [["prog.py", "x"], ["-m", "prog", "x"]])
+def test_the_runner_leaves_no_frame_the_program_can_see(tmp_path, how):
+    (tmp_path / "prog.py").write_text(FRAMES_SCRIPT)
+    rc, out, err = run(["-m", "tiered"] + how, tmp_path)
+    rc0, out0, err0 = run(how, tmp_path)
+    assert (rc, out) == (rc0, out0)
+    assert out.startswith("True 1 " if how[0] == "prog.py" else "False 3 ")   # python -m: runpy's 2
+    assert err.splitlines()[0] == err0.splitlines()[0]          # where the warning is attributed
+    assert "UserWarning: where" in err0 and (how[0] != "prog.py" or err0.startswith("sys:1: "))
+    assert "jit on: True" in err and "jit on" not in err0       # tiered really ran
+
+
+def test_interpreter_options_reach_the_program(tmp_path):
+    (tmp_path / "prog.py").write_text("import sys; print(sys.flags.dev_mode, sys.flags.optimize)\n")
+    assert run(["-X", "dev", "-O", "-m", "tiered", "prog.py"], tmp_path)[1] == "True 1\n"
+
+
+def test_isolated_mode_still_runs_the_program(tmp_path):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    rc, out, err = run(["-I", "-m", "tiered", "prog.py", "exit"], tmp_path)
+    assert rc == 3 and out.endswith("\n") and "False" not in out.splitlines()[0]
+
+
+CTRL_C_SCRIPT = '''
+import atexit, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)      # as a terminal gives it
+atexit.register(lambda: print("atexit ran", flush=True))
+def spin(n):
+    s = 0
+    for i in range(n):
+        s += i % 7
+    return s
+try:
+    for _ in range(50):
+        spin(1000)
+    print("ready", flush=True)
+    spin(10 ** 12)
+finally:
+    print("finally ran", flush=True)
+'''
+
+
+def test_ctrl_c_runs_finally_and_atexit_like_python(tmp_path):
+    import signal
+    import time
+    (tmp_path / "prog.py").write_text(CTRL_C_SCRIPT)
+    results = []
+    for args in (["-m", "tiered", "prog.py"], ["prog.py"]):
+        env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5")
+        p = subprocess.Popen([sys.executable, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        results.append((p.returncode, out, err.splitlines()[-1]))
+    assert results[0] == results[1]
+    assert results[0][0] == -signal.SIGINT and results[0][1] == "finally ran\natexit ran\n"
+    assert results[0][2] == "KeyboardInterrupt"
 
 
 OBJECTS_SCRIPT = '''

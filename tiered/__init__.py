@@ -82,15 +82,30 @@ def jit(func):
     """Decorator: compile func at its first call, for the argument types of that call."""
     if not policy.supported() or config.get("TIERED_DISABLE"):
         return func
+    _configure_logging()
     return eager.compile_on_first_call(func)
+
+
+def _quiet_logger():
+    """The 'tiered' logger never reaches the program's own handlers (the root logger's): it has a
+    NullHandler and does not propagate; TIERED_LOG adds tiered's own stderr handler."""
+    logger = logging.getLogger("tiered")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
 
 
 def _configure_logging():
     """Attach a stderr handler to the 'tiered' logger at the TIERED_LOG level, unless it is off."""
     level = config.get("TIERED_LOG")
-    logger = logging.getLogger("tiered")
-    if level != "off" and not logger.handlers:
+    logger = _quiet_logger()
+    if level != "off" and not any(getattr(h, "tiered_own", False) for h in logger.handlers):
         handler = logging.StreamHandler()
+        handler.tiered_own = True
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if level == "info" else logging.DEBUG)
+
+
+_quiet_logger()

@@ -1,88 +1,95 @@
-"""Runner: `python -m tiered [--stats] SCRIPT [args]` or `-m MODULE [args]` → the program, run as python would, JIT on."""
-import builtins
-import importlib.machinery
+"""Runner: `python -m tiered [--stats] SCRIPT [args]` or `-m MODULE [args]` → this process becomes `python SCRIPT [args]` with the JIT on.
+
+The runner leaves no frame of its own: it re-executes this Python (same interpreter options)
+on the program, with a start-up hook (tiered/_boot/sitecustomize.py) that enables tiered and
+then puts sys.path, the environment and any sitecustomize of the user's back as they were.
+Exit status, signals, tracebacks, `atexit`, frames and `warnings` are then python's own.  Where
+the hook cannot run (-I, -E or -S), the program runs in this process instead (_inprocess.py).
+"""
+import json
 import os
-import runpy
-import signal
 import sys
-import traceback
-import types
 
 import tiered
 
-USAGE = "usage: python -m tiered [--stats] (SCRIPT | -m MODULE) [args ...]"
+USAGE = """usage: python -m tiered [--stats] (SCRIPT | -m MODULE) [args ...]
+
+Runs SCRIPT (or MODULE) as python would, with tiered's JIT on.
+  --stats      print what tiered compiled, and why not, to stderr at exit
+  --version    print tiered's version and exit
+  -h, --help   print this help and exit
+Settings: the TIERED_* environment variables (see the README)."""
+BOOT_ENV = "_TIERED_BOOT"          # the runner → the start-up hook (removed before the program runs)
+BOOT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot")
 
 
-def _parse(argv):
-    """(show_stats, kind, target, rest) from the runner's own arguments."""
+def parse(argv):
+    """(action, show_stats, kind, target, rest): action is run, help, version or error."""
     show = False
     while argv and argv[0] == "--stats":
         show, argv = True, argv[1:]
-    if not argv or argv[0] in ("-h", "--help"):
-        return show, None, None, []
-    if argv[0] == "-m":
+    if not argv:
+        return "error", show, None, "no script or module given", []
+    head = argv[0]
+    if head in ("-h", "--help"):
+        return "help", show, None, None, []
+    if head in ("-V", "--version"):
+        return "version", show, None, None, []
+    if head == "-m":
         if len(argv) < 2:
-            return show, None, None, []
-        return show, "module", argv[1], argv[2:]
-    return show, "script", argv[0], argv[1:]
+            return "error", show, None, "argument expected for the -m option", []
+        return "run", show, "module", argv[1], argv[2:]
+    if head.startswith("-") and head != "-":
+        return "error", show, None, f"unknown option {head}", []
+    return "run", show, "script", head, argv[1:]
 
 
-def _user_traceback(tb, kind):
-    """Drop the frames python itself would not show: the runner's (and runpy's, for scripts)."""
-    skip = {os.path.abspath(__file__)}
-    if kind == "script":
-        skip |= {os.path.abspath(runpy.__file__), "<frozen runpy>"}
-    while tb is not None and (tb.tb_frame.f_code.co_filename in skip
-                              or os.path.abspath(tb.tb_frame.f_code.co_filename) in skip):
-        tb = tb.tb_next
-    return tb
+def interpreter_options():
+    """The options this python was started with, before `-m tiered` (e.g. -X dev, -W error)."""
+    orig = list(getattr(sys, "orig_argv", []))
+    for k in range(1, len(orig) - 1):
+        if orig[k] == "-m" and orig[k + 1] == "tiered":
+            return orig[1:k]
+        if orig[k] == "-mtiered":
+            return orig[1:k]
+    return []
 
 
-def _run_script(target):
-    """Run a file as python runs `python FILE`: absolute __file__, argv[0] as given."""
-    path = os.path.abspath(target)
-    sys.path[0] = os.path.dirname(path)
-    with open(path, "rb") as f:
-        code = compile(f.read(), path, "exec", dont_inherit=True)
-    module = types.ModuleType("__main__")
-    module.__dict__.update(__file__=path, __cached__=None, __builtins__=builtins,
-                           __loader__=importlib.machinery.SourceFileLoader("__main__", path))
-    sys.modules["__main__"] = module
-    exec(code, module.__dict__)
+def can_boot():
+    """Whether a start-up hook on PYTHONPATH will run (not with -I, -E or -S)."""
+    f = sys.flags
+    return not (f.isolated or f.ignore_environment or f.no_site) and hasattr(os, "execv")
+
+
+def boot_environment(show):
+    """The environment for the program's python: the hook and tiered's own directory first on
+    PYTHONPATH, and what the hook must restore."""
+    env = dict(os.environ)
+    ours = [BOOT_DIR, os.path.dirname(os.path.dirname(os.path.abspath(tiered.__file__)))]
+    env[BOOT_ENV] = json.dumps({"pythonpath": env.get("PYTHONPATH"), "paths": ours, "stats": show})
+    env["PYTHONPATH"] = os.pathsep.join(ours + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
 
 
 def main():
-    """Run the target script or module under tiered (stats on request); return the exit status."""
-    show, kind, target, rest = _parse(sys.argv[1:])
-    if kind is None:
-        print(USAGE, file=sys.stderr)
+    """Parse the runner's own options, then become the program (or run it here); an exit status."""
+    action, show, kind, target, rest = parse(sys.argv[1:])
+    if action == "help":
+        print(USAGE)
+        return 0
+    if action == "version":
+        print(f"tiered {tiered.__version__} (Python {sys.version.split()[0]})")
+        return 0
+    if action == "error":
+        print(f"{target}\n{USAGE}", file=sys.stderr)
         return 2
-    if show:
-        import atexit
-        atexit.register(lambda: print(tiered.report.summary(tiered.stats()), file=sys.stderr))
-    tiered.enable()
-    try:
-        if kind == "module":       # what `python -m` itself calls; it sets argv[0] to the file
-            sys.argv = ["-m"] + rest
-            sys.modules["__main__"] = types.ModuleType("__main__")   # it runs in __main__'s dict
-            runpy._run_module_as_main(target, alter_argv=True)
-        else:
-            sys.argv = [target] + rest
-            _run_script(target)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt as exc:
-        exc.__traceback__ = _user_traceback(exc.__traceback__, kind)
-        traceback.print_exception(exc)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if can_boot():
+        args = [sys.executable, *interpreter_options()] + (["-m", target] if kind == "module" else [target])
+        sys.stdout.flush()
         sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGINT)
-        return 130
-    except BaseException as exc:                # print as python does, without our frames
-        exc.__traceback__ = _user_traceback(exc.__traceback__, kind)
-        sys.excepthook(type(exc), exc, exc.__traceback__)
-        return 1
-    return 0
+        os.execve(sys.executable, args + rest, boot_environment(show))
+    from . import _inprocess      # only when the hook cannot run (-I, -E, -S)
+    return _inprocess.run(show, kind, target, rest)
 
 
 if __name__ == "__main__":
