@@ -41,7 +41,7 @@ def _boot():
     if raw is None:
         return
     boot = json.loads(raw)
-    import tiered
+    import tiered                  # only when the runner asked: it is the program's start-up
     _restore(boot)
     _chain()
     if boot["stats"]:
