@@ -64,3 +64,21 @@ def test_a_hooked_function_compiled_first_for_a_native_caller_loses_its_hook():
     assert rec.state == "refused" and f.__code__ is hook
     assert f(1) == 2                 # the hook's call: the function gets its own code back
     assert f.__code__ is rec.original_code and f(2) == 3
+
+
+def summed(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+def test_jit_on_a_function_compiled_already_keeps_it_native():
+    f = fresh_copy(summed)
+    assert manager.compile_for(f, (int,)) is not None          # as the profiler compiles it
+    rec = manager.record_for(f)
+    assert rec.state == "compiled" and f.__code__ is not rec.original_code
+    before = rec.native_calls
+    assert tiered.jit(f) is f
+    assert f(10) == 45 and f(100) == 4950
+    assert rec.state == "compiled" and rec.native_calls == before + 2

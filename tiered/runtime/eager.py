@@ -11,6 +11,8 @@ def compile_on_first_call(func):
     """Install a hook so that func's first call compiles it for that call's argument types."""
     rec = manager.record_for(func)
     rec.eager = True
+    if rec.state == "compiled" and func.__code__ is not rec.original_code:
+        return func                       # compiled already (by the profiler): keep its code
     if never_counted(rec.original_code):      # generators, coroutines: no prologue at all
         rec.refuse(Refusal.GENERATOR, "generators and coroutines run in CPython")
         return func
