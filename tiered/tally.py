@@ -1,4 +1,6 @@
 """Shared: Tally, the counting dict tiered keeps its own counts in (instead of collections.Counter)."""
+# bound at import: exits and misses run inside the program, which may rebind builtins
+from builtins import sorted  # noqa: A004
 
 
 class Tally(dict):

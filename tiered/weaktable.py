@@ -5,6 +5,8 @@ code, and a tracer or debugger would see it run inside the program's own frames.
 entries are pruned instead, whenever the table has doubled since the last pruning.
 """
 import weakref
+# bound at import: exits and misses run inside the program, which may rebind builtins
+from builtins import KeyError, id, iter, len, list, max  # noqa: A004
 
 
 class WeakTable:

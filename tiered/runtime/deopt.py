@@ -6,6 +6,8 @@ from ..compiler.exits import decode_exit, slot_of
 from ..cpython.code import param_count
 from ..reasons import Exit
 from .markers import INTERPRET, STATES
+# bound at import: exits and misses run inside the program, which may rebind builtins
+from builtins import enumerate, getattr, len, list, tuple, type  # noqa: A004
 
 
 
