@@ -9,9 +9,12 @@ What the text cannot carry, and what the parser makes of it:
 - an object attribute prints as `<name>` only: it becomes namespace[name] when the caller gives
   one, else a placeholder (Opaque) that prints the same; one object per name in a text, so two
   different objects of one name (two `<dict>`s) become one.  Write distinct names by hand.
+  The guards pass asks a call_native's target (`<Spec>`) whether it is quiet: name one in
+  the namespace (a placeholder says so when asked).
 - a class in a type (`obj[Point]`) becomes namespace[name], a builtin or `types` class of that
   name, else a stand-in class of that qualified name (the same one for every parse).
-- attributes whose value is None are not printed (a `const` without `value` gets value=None);
+- a float prints by repr, so a NaN comes back positive whatever its sign bit was;
+  attributes whose value is None are not printed (a `const` without `value` gets value=None);
   parameters' attributes (param, cell, captured) are not printed and come back empty; a list
   of values in an attribute comes back as a list (never a tuple).
 - a block's predecessors are not printed: they are the blocks that branch to it, in block
