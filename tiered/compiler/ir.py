@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from .frame_state import RangeArgs, RangeIter, SeqIter, VTuple
 from .ops import OPS
 
 
@@ -57,27 +58,50 @@ class Function:
     attrs: Dict[str, Any] = field(default_factory=dict)
 
 
-def fmt_value(v):
-    """Text of one value's definition."""
+def fmt_value(v, states=False):
+    """Text of one value's definition (states=True: as fmt_function(states=True) prints it)."""
     args = ", ".join(map(repr, v.args))
-    attrs = "".join(f" {k}={_short(v.attrs[k])}" for k in sorted(v.attrs) if v.attrs[k] is not None)
+    attrs = "".join(f" {k}={_short(v.attrs[k], states)}" for k in sorted(v.attrs) if v.attrs[k] is not None)
     exit_note = f"  ; exit@{v.state.offset}" if v.state is not None else ""
+    if states and v.state is not None:
+        exit_note += " " + fmt_state(v.state)
     return f"  %{v.id}: {v.type} = {v.op}({args}){attrs}{exit_note}"
 
 
-def _short(x):
-    """A compact text for an attribute (dicts and objects by name only)."""
+def _short(x, states=False):
+    """A compact text for an attribute (dicts and objects by name only; with states=True a
+    value as %id and a list of values as [%id, ...])."""
     if isinstance(x, (int, float, str, bool)):
+        return repr(x)
+    if states and (isinstance(x, Value) or isinstance(x, list) and x and all(isinstance(a, Value) for a in x)):
         return repr(x)
     return f"<{getattr(x, '__name__', type(x).__name__)}>"
 
 
-def fmt_function(fn):
-    """Text of a whole function, for logs and tests."""
-    lines = [f"func {fn.name}({', '.join(f'%{p.id}: {p.type}' for p in fn.params)}) -> {fn.return_type}"]
+def fmt_state(s):
+    """Text of a frame state's values, `[name=item, ... | item, ...]`: the bound locals, then the
+    stack bottom to top (an item: %id, NULL, <object>, or RangeArgs/RangeIter/SeqIter/VTuple(items))."""
+    return f"[{', '.join(f'{n}={_fmt_item(x)}' for n, x in s.locals)} | {', '.join(map(_fmt_item, s.stack))}]"
+
+
+def _fmt_item(x):
+    """Text of one frame-state item."""
+    if isinstance(x, (RangeArgs, RangeIter, SeqIter, VTuple)):
+        parts = x.items if isinstance(x, VTuple) else [getattr(x, f) for f in x.__dataclass_fields__]
+        return f"{type(x).__name__}({', '.join(map(_fmt_item, parts))})"
+    return repr(x)
+
+
+def fmt_function(fn, states=False):
+    """Text of a whole function, for logs and tests.  states=True adds what ir_text.parse needs to
+    rebuild it for a pass: the function's attributes after the header, each exit's frame state
+    after its `; exit@offset`, and values held in attributes as %ids (the default text is unchanged)."""
+    lines = [f"func {fn.name}({', '.join(f'%{p.id}: {p.type}' for p in fn.params)}) -> {fn.return_type}"
+             + ("".join(f" {k}={_short(fn.attrs[k], True)}" for k in sorted(fn.attrs) if fn.attrs[k] is not None)
+                if states else "")]
     for b in fn.blocks:
         lines.append(f"b{b.id} @{b.offset}{' loop' if b.loop_header else ''}:")
-        lines += [fmt_value(p) for p in b.phis] + [fmt_value(v) for v in b.body]
+        lines += [fmt_value(p, states) for p in b.phis] + [fmt_value(v, states) for v in b.body]
         t = b.term
         lines.append("  " + " ".join(map(str, (t[0],) + tuple(t[1:]))))
     return "\n".join(lines)
