@@ -18,10 +18,10 @@ import pytest
 
 from tests.support import warm
 from tiered.compiler import build, ir, ir_text
-from tiered.compiler.frame_state import NULL, FrameState, Known, RangeArgs, VTuple
+from tiered.compiler.exits import NULL, FrameState, Known, RangeArgs, VTuple
 from tiered.compiler.ops import FLOAT, ObjType
 from tiered.compiler.passes import pipeline
-from tiered.runtime import capi
+from tiered.cpython import capi
 
 GOLDEN = pathlib.Path(__file__).parent / "ir"
 PASSES = dict(pipeline.PASSES)

@@ -129,6 +129,15 @@ class Virtual:
         """How the runtime rebuilds this item after an exit."""
         raise NotImplementedError
 
+    @classmethod
+    def from_parts(cls, parts):
+        """The item made of these parts (the inverse of parts(), for the IR text parser)."""
+        return cls(*parts)
+
+    def text(self, fmt_part):
+        """Its IR text: Kind(part, ...)."""
+        return f"{type(self).__name__}({', '.join(map(fmt_part, self.parts()))})"
+
 
 @dataclass(frozen=True)
 class Known(Virtual):
@@ -146,6 +155,10 @@ class Known(Virtual):
     def slot(self, func):
         """The function itself (never stored in the installed code), or the object."""
         return SelfSlot() if self.obj is func else KnownSlot(self.obj)
+
+    def text(self, fmt_part):
+        """<name>."""
+        return repr(self)
 
     def __repr__(self):
         return f"<{getattr(self.obj, '__name__', type(self.obj).__name__)}>"
@@ -165,6 +178,10 @@ class _Null(Virtual):
     def slot(self, func):
         """Not pushed."""
         return NullSlot()
+
+    def text(self, fmt_part):
+        """NULL."""
+        return repr(self)
 
     def __repr__(self):
         return "NULL"
@@ -224,6 +241,15 @@ class VTuple(Virtual):
     def slot(self, func):
         """Rebuilt as a tuple of its items."""
         return TupleSlot(len(self.items))
+
+    @classmethod
+    def from_parts(cls, parts):
+        """The tuple of these items."""
+        return cls(tuple(parts))
+
+
+# the kinds of virtual items that have parts, by name (the IR text names them so)
+KINDS = {c.__name__: c for c in (RangeArgs, RangeIter, SeqIter, VTuple)}
 
 
 def parts_of(item):

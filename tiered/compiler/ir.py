@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from .frame_state import RangeArgs, RangeIter, SeqIter, VTuple
+from .exits import Virtual
 from .ops import OPS
 
 
@@ -86,10 +86,7 @@ def fmt_state(s):
 
 def _fmt_item(x):
     """Text of one frame-state item."""
-    if isinstance(x, (RangeArgs, RangeIter, SeqIter, VTuple)):
-        parts = x.items if isinstance(x, VTuple) else [getattr(x, f) for f in x.__dataclass_fields__]
-        return f"{type(x).__name__}({', '.join(map(_fmt_item, parts))})"
-    return repr(x)
+    return x.text(_fmt_item) if isinstance(x, Virtual) else repr(x)
 
 
 def fmt_function(fn, states=False):

@@ -25,11 +25,10 @@ import builtins
 import re
 import types
 
-from .frame_state import NULL, FrameState, Known, RangeArgs, RangeIter, SeqIter, VTuple
+from .exits import KINDS, NULL, FrameState, Known
 from .ir import Block, Function, Value
 from .ops import OBJ, ObjType
 
-_ITEMS = {"RangeArgs": RangeArgs, "RangeIter": RangeIter, "SeqIter": SeqIter, "VTuple": VTuple}
 _STRING = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\"""")
 _NUMBER = re.compile(r"-?(?:inf|nan|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)")
 _INT = re.compile(r"-?\d+")
@@ -207,12 +206,12 @@ class _Parser:
         if cur.line.startswith("%", cur.pos):
             return self.value(cur)
         kind = cur.match(_NAME, "a frame-state item")
-        if kind not in _ITEMS:
+        if kind not in KINDS:
             cur.pos -= len(kind)
-            cur.fail("%id, NULL, <name>, " + ", ".join(_ITEMS))
+            cur.fail("%id, NULL, <name>, " + ", ".join(KINDS))
         cur.need("(")
         parts = self.sequence(cur, self.item, ")")
-        return VTuple(tuple(parts)) if kind == "VTuple" else _ITEMS[kind](*parts)
+        return KINDS[kind].from_parts(parts)
 
     def sequence(self, cur, read, end):
         """Items read by `read`, separated by commas, up to the end marker."""
