@@ -32,7 +32,7 @@ def call(b, i, st, block, out):
         if isinstance(below, Known) and isinstance(below.obj, types.FunctionType):
             return _call_python_method(b, below.obj, i, st)
         if isinstance(below, Value) and is_obj(below.type):   # [callable, self, args]: a
-            vals = top(b, st, n + 2)                      # with's __exit__(None, None, None)
+            vals = top(b, st, n + 2)                          # with's __exit__(None, None, None)
             r = b.emit("obj_call", vals, {"kwnames": i.kwnames} if i.kwnames else None)
             return _end_method_call(b, st, n, vals, r)
         if not (isinstance(below, Known) and isinstance(below.obj, types.MethodDescriptorType)):

@@ -107,6 +107,7 @@ def table():
     def handles(op):
         """Register the decorated function as the handler of the neutral op."""
         def register(f):
+            """Add f to the table under op (once only)."""
             if op in handlers:
                 raise AssertionError(f"{op} is handled twice in {f.__module__}")
             handlers[op] = f
@@ -132,11 +133,11 @@ def top(b, st, n):
             item = st.stack[k] = object_constant(b, item.obj)
         elif isinstance(item, VTuple):
             item = materialise(b, st, k)
-        out.append(val(b, item))
+        out.append(val(item))
     return out
 
 
-def val(b, item):
+def val(item):
     """The item as a Value; refuse other stack items (objects, tuples, iterators)."""
     if not isinstance(item, Value):
         raise Unsupported("UNSUPPORTED_TYPE", f"{item!r} used as a number")
