@@ -69,7 +69,7 @@ def build_code(orig, native, layouts, installed=None):
         # the arguments (one an inner function captures is read from its cell: MAKE_CELL ran)
         loads = [Instr("LOAD_DEREF", CellVar(n), location=first) if n in orig.co_cellvars
                  else Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
-        # then the frame's cells (made before RESUME), in the order build_cells.cell_names gives
+        # then the frame's cells (made before RESUME), in the order compiler.build.cells.cell_names gives
         loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
         loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
         pro = V.prologue_call(native, loads, first, Instr) + [

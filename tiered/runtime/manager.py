@@ -66,7 +66,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
     native caller needs it, so it is compiled even when too small to install (frameless: on
-    objects, and then it must run frameless, see build_frameless.py)."""
+    objects, and then it must run frameless, see compiler/build/frameless.py)."""
     if not compile_lock.acquire(blocking=wait):
         return None
     try:

@@ -1,0 +1,163 @@
+"""Compiler stage 2, merges: the bytecode's blocks and edges, and the abstract states where paths meet → phis.
+
+Blocks are processed in bytecode order.  A block whose predecessors were all seen
+merges their states (phis where the values differ); a block reached by a backward
+jump (a loop header) gets a phi for every defined slot first, and the back edges
+fill them in later.  A local that is unbound on some path is dropped from the
+merged state; reading it refuses the function, so an exit never needs it.
+"""
+from ..decode import ENDS_BLOCK
+from ..infer import Unsupported
+from ..ir import Value
+from ..ops import OBJ, is_obj
+
+
+class NeedUnbound(Exception):
+    """An object local is bound on some paths only: build again with it starting as NULL (as
+    an unbound local is in CPython's frame), so that its reference is never lost."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
+
+
+class State:
+    """The abstract frame between instructions: locals (name → value), the stack, and whether
+    Python code may have run since tracing was last checked (`called`)."""
+    __slots__ = ("locals", "stack", "called")
+
+    def __init__(self, locals_, stack, called=False):
+        self.locals, self.stack, self.called = locals_, stack, called
+
+    def copy(self):
+        """A copy whose locals dict and stack list can be changed independently."""
+        return State(dict(self.locals), list(self.stack), self.called)
+
+
+def cfg(b, by_offset):
+    """Leader offsets and (src leader, dst offset) edges of the bytecode."""
+    ins = b.opts.ins
+    starts = {ins[0].offset}
+    for k, i in enumerate(ins):
+        if i.target is not None:
+            starts.add(i.target)
+        if i.op in ENDS_BLOCK and k + 1 < len(ins):
+            starts.add(ins[k + 1].offset)
+    leaders = sorted(starts)
+    edges = []
+    for k, i in enumerate(ins):
+        leader = max(s for s in leaders if s <= i.offset)
+        nxt = ins[k + 1].offset if k + 1 < len(ins) else None
+        if i.op in ("branch", "for_iter"):
+            edges += [(leader, i.target), (leader, nxt)]
+        elif i.op == "jump":
+            edges.append((leader, i.target))
+        elif i.op in ("return", "return_const", "raise"):
+            pass
+        elif nxt in starts and nxt != i.offset:
+            edges.append((leader, nxt))
+    return set(leaders), [e for e in edges if e[1] is not None]
+
+
+def merge(b, block, states, loop):
+    """Entry state of a block from its predecessors' states (phis where they differ)."""
+    first = states[0]
+    if any(len(s.stack) != len(first.stack) for s in states):
+        raise Unsupported("UNSUPPORTED_OPCODE", "stack depths differ at a merge")
+    merged = State({}, [], any(s.called for s in states))
+    for name in first.locals:
+        vals = [s.locals.get(name) for s in states]
+        if any(v is None for v in vals):
+            if any(v is not None and is_obj(v.type) for v in vals):   # its reference would be lost
+                raise NeedUnbound(name)
+            merged.locals[name] = None
+        else:
+            merged.locals[name] = _merge_values(b, block, vals, loop)
+    for k, item in enumerate(first.stack):
+        items = [s.stack[k] for s in states]
+        merged.stack.append(_merge_items(b, block, items, loop))
+    return merged
+
+
+def _merge_items(b, block, items, loop):
+    """Merge one stack slot: iterators field-wise, values via phis; other objects must be equal."""
+    first = items[0]
+    if getattr(first, "merges", False):          # a virtual item merged part by part
+        kind = type(first)
+        if not all(type(i) is kind for i in items):
+            raise Unsupported("UNSTABLE_TYPE", "iterator merge")
+        return kind.from_parts([_merge_values(b, block, list(parts), loop)
+                                for parts in zip(*(i.parts() for i in items))])
+    if isinstance(first, Value):
+        if not all(isinstance(i, Value) for i in items):
+            raise Unsupported("UNSTABLE_TYPE", "stack merge")
+        return _merge_values(b, block, items, loop)
+    if any(i != first for i in items):
+        raise Unsupported("UNSTABLE_TYPE", "different objects merge")
+    return first
+
+
+def _merge_values(b, block, vals, loop):
+    """Join same-typed values (objects of different classes join as objects): the value
+    itself if all agree (outside loops), else a new phi, which may be NULL if one may."""
+    t = vals[0].type
+    if any(v.type != t for v in vals):
+        if not all(is_obj(v.type) for v in vals):
+            raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
+        t = OBJ
+    if not loop and all(v is vals[0] for v in vals):
+        return vals[0]
+    phi = b.new("phi", list(vals), t)
+    if any(v.attrs.get("maybe_null") for v in vals):
+        phi.attrs["maybe_null"] = True
+    phi.block = block
+    block.phis.append(phi)
+    return phi
+
+
+def fill_back_edges(b, block, out_states, preds):
+    """Add the back-edge values to a loop header's phis (types must agree)."""
+    entry_phis = block.phis
+    for src in preds[block.offset]:
+        if src < block.offset or (src, block.offset) not in out_states:
+            continue
+        state = out_states[(src, block.offset)]
+        block.preds.append(b.made.blocks[src])
+        _fill_one(b, block, state)
+    for phi in entry_phis:
+        if len(phi.args) != len(block.preds):
+            raise AssertionError("phi arity")
+
+
+def _fill_one(b, block, state):
+    """Add one back edge's locals and stack values as inputs to the loop header's phis."""
+    header = block.header_state
+    for name, phi in header.locals.items():
+        if phi is None:
+            v = state.locals.get(name)
+            if v is not None and is_obj(v.type):     # first bound inside the loop
+                raise NeedUnbound(name)
+            continue
+        v = state.locals.get(name)
+        if v is None:
+            raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge")
+        _add_incoming(b, phi, v)
+    for item, new in zip(header.stack, state.stack):
+        if getattr(item, "merges", False):
+            if type(new) is not type(item):
+                raise Unsupported("UNSTABLE_TYPE", "iterator on a back edge")
+            for phi, v in zip(item.parts(), new.parts()):
+                _add_incoming(b, phi, v)
+        elif isinstance(item, Value):
+            _add_incoming(b, item, new)
+        elif item != new:
+            raise Unsupported("UNSTABLE_TYPE", "different objects on a back edge")
+
+
+def _add_incoming(b, phi, v):
+    """Append v as a phi input; refuse when it is not a value of the phi's type."""
+    if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
+        raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
+    if v.attrs.get("maybe_null") and not phi.attrs.get("maybe_null"):
+        raise Unsupported("UNBOUND_LOCAL", "a local may become unbound in a loop")
+    phi.args.append(v)

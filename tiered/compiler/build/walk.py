@@ -1,0 +1,165 @@
+"""Compiler stage 2, the walk: neutral instructions + argument types → the IR function, block by block, each instruction through its handler.
+
+Each group module (stack, numbers, objects, attributes, calls, cells, containers, control) has a
+HANDLERS table; they are merged here, and a neutral op handled by two groups is an import error.
+"""
+import builtins
+import types
+
+from ... import config
+from ...cpython.code import CO_GENERATOR_LIKE, param_count
+from ...cpython.quickened import hints
+from ..decode import decode
+from ..exits import RangeArgs
+from ..infer import Unsupported
+from ..ir import Block, Function
+from . import attributes, calls, cells, containers, control, numbers, objects, stack
+from .cells import add_cell_params, cell_names
+from .control import raise_block
+from .core import Builder, Options, acquire, unbound_local
+from .frameless import HandOver, hand_over, mark_frameless
+from .merge import State, cfg, fill_back_edges, merge
+
+GROUPS = (stack, numbers, objects, attributes, calls, cells, containers, control)
+
+
+def _merge_tables(groups):
+    """One table of every group's handlers; an op two groups handle is an error."""
+    merged = {}
+    for group in groups:
+        twice = merged.keys() & group.HANDLERS.keys()
+        if twice:
+            raise ImportError(f"{group.__name__} handles {sorted(twice)} again")
+        merged.update(group.HANDLERS)
+    return merged
+
+
+HANDLERS = _merge_tables(GROUPS)
+
+
+def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
+          unbound=frozenset(), box_returns=False, frameless=False, self_calls=True):
+    """A Builder for one specialisation of one function, with its parameters made."""
+    if code.co_flags & CO_GENERATOR_LIKE:
+        raise Unsupported("GENERATOR", "generator or coroutine")
+    globals_ = func.__globals__
+    builtins_ = globals_.get("__builtins__", builtins)
+    if isinstance(builtins_, types.ModuleType):
+        builtins_ = builtins_.__dict__
+    params = list(code.co_varnames[:param_count(code)])
+    cells_ = cell_names(code)
+    opts = Options(
+        func=func, code=code, ins=decode(code), hints=hints(code), globals=globals_, builtins=builtins_,
+        param_names=params, resolve_callee=resolve_callee, self_return=self_return,
+        force_exits=force_exits, unbound=unbound, box_returns=box_returns, frameless=frameless,
+        # recursion may call this specialisation natively (not with cells: it would need them)
+        # and only with positional parameters: CPython binds the others)
+        self_calls=self_calls and not cells_ and len(params) == code.co_argcount,
+        objects=config.get("TIERED_OBJECTS"))
+    b = Builder(opts, Function(code.co_qualname, [], []))
+    for name, t in zip(params, arg_types):        # captured: its frame slot holds a cell
+        b.made.fn.params.append(b.new("phi", [], t, {"param": name, "captured": name in cells_}))
+    add_cell_params(b, cells_)
+    return b
+
+
+def run(b):
+    """Walk the bytecode once and return the IR function (or raise Unsupported)."""
+    ins = b.opts.ins
+    by_offset = {i.offset: k for k, i in enumerate(ins) if i.op != "nop" or k == 0
+                 or ins[k - 1].offset != i.offset}
+    leaders, edges = cfg(b, by_offset)
+    preds = {o: [] for o in leaders}
+    for src, dst in edges:
+        preds[dst].append(src)
+    b.at.leaders = leaders
+    out_states = {}        # (src leader, dst leader) -> State at the edge
+    entry = State({n: p for n, p in zip(b.opts.param_names, b.made.fn.params) if not p.attrs.get("captured")}, [])
+    for name in b.opts.code.co_varnames[len(b.opts.param_names):]:
+        entry.locals[name] = None
+    order = sorted(leaders)
+    back_fill = []
+    for off in order:
+        incoming = [(s, out_states[(s, off)]) for s in preds[off] if (s, off) in out_states]
+        backward = [s for s in preds[off] if s >= off]
+        if off == order[0]:
+            state = entry
+            incoming = []
+        elif not incoming:
+            continue                      # unreachable from the compiled paths
+        block = Block(len(b.made.fn.blocks), off)
+        b.made.blocks[off] = block
+        b.made.fn.blocks.append(block)
+        block.preds = [b.made.blocks[s] for s, _ in incoming]
+        if off != order[0]:
+            state = merge(b, block, [st for _, st in incoming], loop=bool(backward))
+        if backward:
+            block.loop_header = True
+            back_fill.append(block)
+        _walk_block(b, block, state, by_offset, out_states)
+    for block in back_fill:
+        fill_back_edges(b, block, out_states, preds)
+    b.made.fn.exits = b.made.exits
+    if b.made.made_self_call or b.opts.frameless:
+        mark_frameless(b)
+    return b.made.fn
+
+
+def _walk_block(b, block, state, by_offset, out_states):
+    """Interpret a block from its entry state until it ends; a loop header polls first."""
+    block.header_state = state
+    state = state.copy()
+    b.at.block = block
+    if block is b.made.fn.blocks[0]:    # the frame holds a reference to each argument
+        for p in b.made.fn.params:
+            if not (p.attrs.get("cell") or p.attrs.get("captured")):    # borrowed: no local
+                acquire(b, p)
+        for name in b.opts.unbound:
+            state.locals[name] = unbound_local(b, name)
+    k = b.at.first_k = by_offset[block.offset]
+    if block.loop_header:           # polls signals and lets other threads run
+        b.at.pre_state, b.at.pre_offset = state, b.opts.ins[k].offset
+        # a signal handler runs where CPython checks for it: at the loop's (last) back edge
+        back = [i.offset for i in b.opts.ins if i.target == block.offset and i.offset > block.offset]
+        b.emit("loop_poll", [], {"at": max(back)} if back else None)
+    leave = raise_block(b, k)
+    if leave is not None:           # a raise: the interpreter runs the block and raises
+        b.at.pre_state, b.at.pre_offset = state, b.opts.ins[leave].offset
+        b.emit("leave", [])
+        block.term = ("exit",)
+        return
+    while True:
+        i = b.opts.ins[k]
+        b.at.pre_state, b.at.pre_offset, b.at.k = state, i.offset, k
+        undo = (state.copy(), len(block.body), len(b.made.exits), set(out_states)) if b.opts.frameless else None
+        try:
+            if _step(b, i, state, block, out_states):
+                return
+        except HandOver:
+            hand_over(b, block, i, undo, out_states)
+            return
+        k += 1
+        nxt = b.opts.ins[k].offset
+        if nxt in b.at.leaders and nxt != i.offset:
+            out_states[(block.offset, nxt)] = state
+            block.term = ("br", nxt)
+            return
+
+
+def _step(b, i, st, block, out_states):
+    """Interpret one instruction; True when it ended the block."""
+    if i.op in ("nop", "resume"):
+        return False
+    if ((st.called and i.starts_line and not any(isinstance(x, RangeArgs) for x in st.stack))
+            or (block.loop_header and b.at.k == b.at.first_k)):
+        # Python code ran (a call, a destructor...): if it set a tracer, continue in the
+        # interpreter from the next line, whose line event the tracer sees as in CPython
+        # (at loop headers always: a back edge may bring it; a pass drops these checks
+        # where nothing runs Python code; not while range() waits for its GET_ITER, which
+        # an exit could not hand over: the loop header after it checks)
+        b.emit("trace_check", [])
+        st.called = False
+    handler = HANDLERS.get(i.op)
+    if handler is None:
+        raise Unsupported("UNSUPPORTED_OPCODE", f"{i.arg or i.op} at offset {i.offset}")
+    return handler(b, i, st, block, out_states)
