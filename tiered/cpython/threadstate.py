@@ -41,3 +41,53 @@ def _offsets():
 
 
 TRACE_OFFSETS = _offsets()
+
+
+def _tool_names_offset():
+    """3.12+: the offset of monitoring_tool_names[] in the interpreter state (a registered
+    sys.monitoring tool has its name there), found by registering a tool with a fresh name and
+    looking for it; None when not found or on 3.11 (no sys.monitoring)."""
+    mon = getattr(sys, "monitoring", None)
+    if mon is None:
+        return None
+    probe_id = next((i for i in range(5, -1, -1) if mon.get_tool(i) is None), None)
+    if probe_id is None:
+        return None
+    interp = INTERPRETER
+    span = next((hi - interp for lo, hi in _readable_ranges() if lo <= interp < hi), 0)
+    n = min(span, 1 << 21) // 8
+    if n == 0:
+        return None
+    name = "tiered-probe-" + hex(id(object()))
+    before = (ctypes.c_uint64 * n).from_address(interp)[:]
+    mon.use_tool_id(probe_id, name)
+    try:
+        after = (ctypes.c_uint64 * n).from_address(interp)[:]
+    finally:
+        mon.free_tool_id(probe_id)
+    hits = [8 * k for k in range(n) if after[k] == id(name) and before[k] != after[k]]
+    return hits[0] - 8 * probe_id if len(hits) == 1 else None
+
+
+def _readable_ranges():
+    """The readable address ranges of this process (Linux)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            rows = [line.split() for line in fh]
+    except OSError:
+        return []
+    return [tuple(int(x, 16) for x in row[0].split("-")) for row in rows if row[1].startswith("r")]
+
+
+_get_interp = ctypes.pythonapi.PyInterpreterState_Get
+_get_interp.restype = ctypes.c_void_p
+INTERPRETER = _get_interp()                 # the main interpreter's state (tiered runs there only)
+TOOL_NAMES = _tool_names_offset()           # monitoring_tool_names[] in it (3.12+), or None
+TOOL_COUNT = 6                              # sys.monitoring tool ids 0-5
+
+
+def tool_name_addresses(own_tool):
+    """The addresses of the words that hold each other tool's name (non-NULL: registered), or None."""
+    if TOOL_NAMES is None:
+        return None
+    return [INTERPRETER + TOOL_NAMES + 8 * i for i in range(TOOL_COUNT) if i != own_tool]
