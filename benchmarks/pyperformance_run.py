@@ -303,7 +303,7 @@ def row(res):
 
 def report(results, opts):
     """The table, then the geometric means."""
-    print(f"\nPython {sys.version.split()[0]}; {opts.repeats} plain/tiered pairs per workload; "
+    print(f"\nPython {sys.version.split()[0]}; tiered at {checkout()}; {opts.repeats} plain/tiered pairs per workload; "
           f"ratios plain/tiered (>1: tiered faster); steady = median ms per loop, last half of the rounds")
     print(f"{'workload':16} {'plain ms':>9} {'tiered ms':>9} {'steady':>7} {'whole':>7}  {'result':9} "
           f"{'compared':13} {'comp':>4} {'ref':>4} {'ms med/max':>9}  top refusals")
@@ -322,6 +322,17 @@ def strip_runs(results):
             run["stdout"] = run["stdout"][-2000:]
             run["stderr"] = run["stderr"][-20000:]
     return results
+
+
+def checkout():
+    """This checkout's commit, and whether its tiered/ has changes not committed."""
+    git = ["git", "-C", ROOT]
+    try:
+        head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(git + ["status", "--porcelain", "tiered"], capture_output=True, text=True).stdout
+    except OSError:
+        return "unknown"
+    return head + (" with uncommitted changes in tiered/" if dirty.strip() else "")
 
 
 def main(argv=None):
@@ -347,7 +358,7 @@ def main(argv=None):
     report(results, opts)
     if opts.json:
         with open(opts.json, "w") as f:
-            json.dump({"python": sys.version, "options": vars(opts), "tiered_env": tiered_env,
+            json.dump({"python": sys.version, "tiered_checkout": checkout(), "options": vars(opts), "tiered_env": tiered_env,
                        "results": strip_runs(results)}, f, indent=1, default=repr)
     return 0
 
