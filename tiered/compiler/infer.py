@@ -182,6 +182,17 @@ def _float_test(name):
     return call
 
 
+def _call_op(spec):
+    """Handler for a call an op implements (its `calls`): the arguments converted to its operand
+    types (an int operand takes an int or a bool; a float, any number)."""
+    def call(b, args):
+        """Emit the op on the converted arguments, or refuse an int operand given a float."""
+        if any(t == INT and a.type not in (INT, BOOL) for a, t in zip(args, spec.operands)):
+            raise Unsupported("UNSUPPORTED_CALL", f"{spec.name} of {[a.type for a in args]}")
+        return b.emit(spec.name, [as_float(b, a) if t == FLOAT else _as_int(b, a) for a, t in zip(args, spec.operands)])
+    return call
+
+
 MATH1_NAMES = ("sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
                "asinh", "acosh", "atanh", "exp", "expm1", "log2", "log10", "log1p", "fabs",
                "erf", "erfc", "cbrt", "exp2")
@@ -208,6 +219,7 @@ CALLS = {
 }
 CALLS.update({getattr(math, n): ((1,), _math1(n)) for n in MATH1_NAMES if hasattr(math, n)})
 CALLS.update({getattr(math, n): ((2,), _math2(n)) for n in MATH2_NAMES})
+CALLS.update({fn: (counts, _call_op(s)) for s in OPS.values() for fn, counts in s.calls})
 
 
 def call_known(b, fn, args):

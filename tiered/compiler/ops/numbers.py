@@ -1,4 +1,6 @@
 """Compiler ops on ints and bools: each op's spec, the Python operator it implements, and its lowering → LLVM IR lines."""
+import math
+
 from ...reasons import Exit
 from . import BOOL, FLOAT, INT, define, op
 from .common import LL, literal
@@ -142,6 +144,28 @@ def _int_rshift(e, v):
     e.guard(e.op(f"icmp slt i64 {b}, 0"), v)
     sb = e.op(f"select i1 {e.op(f'icmp sgt i64 {b}, 63')}, i64 63, i64 {b}")
     e.define(v, f"ashr i64 {a}, {sb}")
+
+
+@op("int_gcd", 2, INT, Exit.INT_OVERFLOW, operands=II, calls=((math.gcd, (2,)),))
+def _int_gcd(e, v):
+    """math.gcd(a, b): Euclid's algorithm on the magnitudes (unsigned); exit when the result
+    is 2**63 (gcd(-2**63, 0) or gcd(-2**63, -2**63): beyond an i64)."""
+    a, b = e.ref(v.args[0]), e.ref(v.args[1])
+    mag = [e.op(f"select i1 {e.op(f'icmp slt i64 {x}, 0')}, i64 {e.op(f'sub i64 0, {x}')}, i64 {x}")
+           for x in (a, b)]
+    before, loop, body, done = e.cur, e.tmp()[1:], e.tmp()[1:], e.tmp()[1:]
+    x, y, r = e.tmp(), e.tmp(), e.tmp()
+    e.line(f"br label %{loop}")
+    e.label(loop)
+    e.line(f"{x} = phi i64 [{mag[0]}, %{before}], [{y}, %{body}]")
+    e.line(f"{y} = phi i64 [{mag[1]}, %{before}], [{r}, %{body}]")
+    e.line(f"br i1 {e.op(f'icmp eq i64 {y}, 0')}, label %{done}, label %{body}")
+    e.label(body)
+    e.line(f"{r} = urem i64 {x}, {y}")
+    e.line(f"br label %{loop}")
+    e.label(done)
+    e.guard(e.op(f"icmp slt i64 {x}, 0"), v)
+    e.alias(v, x)
 
 
 def _cmp(kind, table, ty):
