@@ -86,13 +86,11 @@ class OpSpec:
 
 OPS = {}
 
-# attrs keys any op may carry: set by the builder for every exit site, or by the passes
+# attrs keys any op may carry (ir.verify checks every value's keys against these and its op's)
 COMMON_ATTRS = frozenset({
     "exit",         # the index of its exit site (build.py: every op with an exit reason)
     "pinned",       # copies whose incref was dropped, increfed again at its exits (passes/refcounts)
-    "at",           # the instruction a destructor or signal handler sees (release, loop_poll)
-    "frameless",    # may stay in a frameless specialisation (build_frameless)
-    "resumable",    # its Python code may run in a resumable frameless callee (build_frameless)
+    "maybe_null",   # an object value that may be NULL: a local not bound yet (build.py, merge.py)
 })
 
 

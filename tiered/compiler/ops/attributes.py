@@ -56,7 +56,8 @@ def _has_inline_values(e, x):
 
 
 # name: the attribute; cache: CPython's specialisation (kind, type version, index) or none
-@op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, frameless=True, attrs=("name", "cache"))
+@op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, frameless=True,
+    attrs=("name", "cache", "borrow"))   # borrow: passes/refcounts dropped its reference
 def _getattr(e, v):
     """obj.name: where CPython had specialised the instruction, read the attribute as it does
     (the same type-version, inline-values or slot guards); anything else, and every guard
@@ -137,7 +138,7 @@ def _reuse_float(e, v, owner, version, index):
     return after
 
 
-@op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name", "cache"))
+@op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name", "cache", "resumable"))
 def _setattr(e, v):
     """obj.name = value: where CPython had specialised the instruction, store it as it does
     (the same type-version and inline-values or slot checks; the old value is released after

@@ -59,7 +59,7 @@ def _call_native(e, v):
     e.alias(v, r)
 
 
-@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("kwnames",))  # callable, args
+@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("kwnames", "resumable"))  # callable, args
 def _obj_call(e, v):
     """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
     arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""

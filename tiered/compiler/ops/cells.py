@@ -6,7 +6,7 @@ from .common import box_call, field
 from .objects import release, unbox
 
 
-@op("cell_get", 1, None, Exit.EMPTY_CELL, pure=False, attrs=("unbox",))  # content (new ref); unbox: a number type
+@op("cell_get", 1, None, Exit.EMPTY_CELL, pure=False, attrs=("name", "unbox"))  # content (new ref); unbox: a number type
 def _cell_get(e, v):
     """A cell's content: exit while it is empty (the interpreter raises NameError); a new
     reference, or the number it holds, unboxed under a guard on its exact class."""
@@ -19,7 +19,7 @@ def _cell_get(e, v):
     e.alias(v, unbox(e, v, x, t, Exit.TYPE_GUARD))
 
 
-@op("cell_set", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True)  # the old content released
+@op("cell_set", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name",))  # the old content released
 def _cell_set(e, v):
     """cell = value: the value's reference (a number boxed first: exit with the MemoryError when
     that fails) moves into the cell, then the old content is released."""

@@ -93,7 +93,7 @@ def _fill(new, add, step):
     return lower
 
 
-define("build_map", -1, None, Exit.RAISED, pure=False, raises=True, python=True,     # k, v, k, v...
+define("build_map", -1, None, Exit.RAISED, pure=False, raises=True, python=True, attrs=("merged",),  # k, v...
        lower=_fill("@PyDict_New()", lambda d, ops: f"call i32 @PyDict_SetItem(ptr {d}, ptr {ops[0]}, ptr {ops[1]})", 2))
 define("build_set", -1, None, Exit.RAISED, pure=False, raises=True, python=True,     # items (hashed)
        lower=_fill("@PySet_New(ptr null)", lambda d, ops: f"call i32 @PySet_Add(ptr {d}, ptr {ops[0]})", 1))
@@ -210,10 +210,10 @@ def _obj_len(e, v):
     e.alias(v, e.op(f"select i1 {is_dict}, i64 {field(e, x, capi.DICT_USED)}, i64 {field(e, x, capi.OB_SIZE)}"))
 
 
-capi_op("obj_iter", "PyObject_GetIter", 1, OBJ)
+capi_op("obj_iter", "PyObject_GetIter", 1, OBJ, attrs=("frameless",))   # frameless: of a C iterator
 
 
-@op("iter_next", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True)  # NULL: exhausted
+@op("iter_next", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("frameless",))  # NULL: exhausted
 def _iter_next(e, v):
     """The next item of an iterator object (a new reference), NULL when it is exhausted; exit
     with the exception when it raised."""

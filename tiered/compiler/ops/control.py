@@ -7,7 +7,7 @@ from .common import pointer, type_of
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
 
 
-@op("phi", -1, None, attrs=("param", "captured"))
+@op("phi", -1, None, attrs=("param", "captured", "cell"))    # a parameter: its name, and whether a cell
 def _phi(e, v):
     """A block parameter: lower_llvm.FnEmitter emits it at its block's start, never in a body."""
     raise AssertionError(f"phi %{v.id} in a block body")
@@ -61,7 +61,7 @@ def _trace_check(e, v):
     e.guard(busy, v)
 
 
-@op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True)
+@op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True, attrs=("at",))
 def _loop_poll(e, v):
     """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
     c = e.op("load i32, ptr @tiered_tick")

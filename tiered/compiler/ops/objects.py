@@ -135,7 +135,7 @@ def release(e, v, x, maybe_null=False):
     e.label(done)
 
 
-@op("decref", 1, NONE, pure=False, python=True, frameless=True, attrs=("borrowed",))   # may run a destructor (never exits)
+@op("decref", 1, NONE, pure=False, python=True, frameless=True, attrs=("borrowed", "at"))   # may run a destructor (never exits)
 def _decref(e, v):
     """Drop the operand's reference (a borrowed read's: the reference its slow path owns, if any)."""
     if "borrowed" not in v.attrs:
@@ -144,11 +144,11 @@ def _decref(e, v):
 
 
 # the same for a local that may be unbound
-define("xdecref", 1, NONE, pure=False, python=True, frameless=True,
+define("xdecref", 1, NONE, pure=False, python=True, frameless=True, attrs=("at",),
        lower=lambda e, v: release(e, v, e.ref(v.args[0]), maybe_null=True))
 
 
-@op("release_unless", 2, NONE, pure=False, python=True, frameless=True)   # x, cond
+@op("release_unless", 2, NONE, pure=False, python=True, frameless=True, attrs=("at",))   # x, cond
 def _release_unless(e, v):
     """Drop the object's reference when the condition is false."""
     x, cond = v.args
@@ -294,7 +294,7 @@ def _obj_unary(e, v):
     capi_call(UNARY_FUNCTIONS[v.attrs["sym"]])(e, v)
 
 
-@op("obj_compare", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("sym",))
+@op("obj_compare", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("sym", "inplace"))
 def _obj_compare(e, v):
     """x cmp y on objects: PyObject_RichCompare."""
     op = RICH_COMPARE[v.attrs["sym"]]

@@ -135,7 +135,7 @@ def _contains(e, v):
     e.alias(v, e.op(f"phi i1 [{found}, %{fast}], [{r}, %{slow_end}]"))
 
 
-@op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("shared",))
+@op("obj_getitem", 2, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("shared", "frameless"))
 def _getitem(e, v):
     """`d[k]`; when shared, the test's item (a new reference) if d's version is unchanged."""
     if "shared" not in v.attrs:
