@@ -13,13 +13,14 @@ add (the recursion limit at the entry).
 from ..reasons import Exit
 from ..cpython import capi
 from .ops import NONE, OPS, is_obj
-from .ops.common import LL, box_call, pointer, result_type  # noqa: F401 (result_type: lower_module's)
+from .ops.common import LL, box_call, pointer, result_type
 
 REASONS = list(Exit)
 
 
 class FnEmitter:
-    """Emits one specialisation; ops call back into it to reference values and exit."""
+    """Emits one specialisation: each value by its op's lowering (OPS[op].lower, defined beside
+    the op in ops/<domain>.py), which calls back into it to reference values and exit."""
 
     def __init__(self, module, fn, symbol, exit_base, force_exits):
         self.m, self.fn, self.symbol = module, fn, symbol

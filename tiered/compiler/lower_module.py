@@ -2,8 +2,8 @@
 functions, see lower_llvm.py, plus the boxed entry that picks one by the arguments' types)."""
 from ..cpython import capi, threadstate
 from . import runtime_ir
-from .lower_llvm import FnEmitter, result_type
-from .ops.common import LL, pointer
+from .lower_llvm import FnEmitter
+from .ops.common import LL, pointer, result_type
 from .ops.numbers import PRELUDE
 from .ops.objects import PRELUDE as REFCOUNT_PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE, is_obj

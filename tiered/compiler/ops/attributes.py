@@ -1,4 +1,4 @@
-"""Compiler ops on attributes: loads, stores and method guards on instances → LLVM IR lines reading and writing where CPython's specialised instructions do.
+"""Compiler ops on attributes: instance loads, stores, method guards → LLVM IR lines, as CPython's specialisations.
 
 Each op checks what CPython's own specialisation checks (the class's version tag, inline
 values or a __slots__ member, the shared keys' version) and otherwise calls the C-API, which

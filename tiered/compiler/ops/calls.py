@@ -1,4 +1,4 @@
-"""Compiler ops calling: native calls of compiled specialisations, generic calls through the C-API, function creation → LLVM IR lines."""
+"""Compiler ops calling: native specialisations, any callable through the C-API, new functions → LLVM IR lines."""
 from ...reasons import Exit
 from ...cpython import capi
 from . import OBJ, op
@@ -59,7 +59,8 @@ def _call_native(e, v):
     e.alias(v, r)
 
 
-@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("kwnames", "resumable"))  # callable, args
+# callable, args; resumable: a method of NO_PYTHON_METHODS (build_methods.py)
+@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("kwnames", "resumable"))
 def _obj_call(e, v):
     """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
     arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""

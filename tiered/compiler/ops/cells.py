@@ -1,4 +1,4 @@
-"""Compiler ops on closure cells: cell_get / cell_set on a frame's cell → LLVM IR lines (a cell is a parameter of the specialisation, never a value)."""
+"""Compiler ops on closure cells (parameters, never values): cell_get / cell_set → LLVM IR lines."""
 from ...reasons import Exit
 from ...cpython import capi
 from . import NONE, is_obj, op
@@ -6,7 +6,8 @@ from .common import box_call, field
 from .objects import release, unbox
 
 
-@op("cell_get", 1, None, Exit.EMPTY_CELL, pure=False, attrs=("name", "unbox"))  # content (new ref); unbox: a number type
+# its content (a new reference); unbox: a number type, read under a guard on its class
+@op("cell_get", 1, None, Exit.EMPTY_CELL, pure=False, attrs=("name", "unbox"))
 def _cell_get(e, v):
     """A cell's content: exit while it is empty (the interpreter raises NameError); a new
     reference, or the number it holds, unboxed under a guard on its exact class."""

@@ -1,4 +1,4 @@
-"""Compiler ops building, filling and walking containers: lists, tuples, dicts, sets, strings, iterators → LLVM IR lines.
+"""Compiler ops building and walking containers: lists, tuples, dicts, sets, strings, iterators → LLVM IR lines.
 
 A failure exits with its exception, for the interpreter to raise at that instruction.
 """
@@ -138,7 +138,8 @@ def _dict_update(e, v):
     e.guard(failed, v, with_exception=True, reason=v.spec.exit)
 
 
-@op("dict_merge", 2, NONE, Exit.RAISED, pure=False, raises=True, attrs=("names",))  # new dict of attrs names, exact dict
+# a call's new dict of the constant keyword names (attrs names), an exact dict
+@op("dict_merge", 2, NONE, Exit.RAISED, pure=False, raises=True, attrs=("names",))
 def _dict_merge(e, v):
     """DICT_MERGE (f(k=1, **x)) of an exact dict x into the call's new keyword dict, which
     holds only the constant names: when every key of x is an exact str and none is one of

@@ -1,4 +1,4 @@
-"""Compiler ops of control: block parameters, guards on globals and tracing, loop polls, exits, with statements → LLVM IR lines."""
+"""Compiler ops of control: block parameters, global and trace guards, loop polls, exits, with → LLVM IR lines."""
 from ...reasons import Exit
 from ...cpython import capi, threadstate
 from . import OBJ, define, op
@@ -38,7 +38,7 @@ def _guard_global(e, v):
     e.label(slow)
     builtins_ptr = pointer(a["builtins"]) if b_glob else "null"
     found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, "
-                    f"ptr {pointer(a['name'])})")
+                 f"ptr {pointer(a['name'])})")
     e.guard(e.op(f"icmp ne ptr {found}, {pointer(a['expected'])}"), v)
     e.line(f"store i64 {cur}, ptr {g}")
     if b_glob:
@@ -82,7 +82,8 @@ def _loop_poll(e, v):
         e.guard("false", v)
 
 
-define("leave", 0, None, Exit.RAISE, pure=False, lower=lambda e, v: e.guard("true", v))  # always exits (the block ends "exit")
+# always exits (the block ends "exit")
+define("leave", 0, None, Exit.RAISE, pure=False, lower=lambda e, v: e.guard("true", v))
 define("hand_over", 0, None, Exit.HANDED_OVER, pure=False,      # the same, at a cold site (frameless)
        lower=lambda e, v: e.guard("true", v))
 

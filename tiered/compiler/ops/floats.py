@@ -1,4 +1,4 @@
-"""Compiler ops on floats and math functions: each op's spec, the Python operator it implements, and its lowering → LLVM IR lines."""
+"""Compiler ops on floats and math functions: spec, Python operator and lowering of each → LLVM IR lines."""
 from ...reasons import Exit
 from . import BOOL, FLOAT, INT, define, op
 from .common import fconst

@@ -1,4 +1,4 @@
-"""Compiler ops on ints and bools: each op's spec, the Python operator it implements, and its lowering → LLVM IR lines."""
+"""Compiler ops on ints and bools: spec, Python operator or call and lowering of each → LLVM IR lines."""
 import math
 
 from ...reasons import Exit

@@ -1,4 +1,4 @@
-"""Compiler ops on any object: constants, reference counts, boxing, class guards and the generic operators → LLVM IR lines.
+"""Compiler ops on any object: constants, reference counts, boxing, class guards, generic operators → LLVM IR lines.
 
 Reference counts are changed inline, as CPython's own macros do (3.12: immortal objects are
 left alone).  Every op here either cannot exit or exits before it changes any count; the
@@ -135,7 +135,8 @@ def release(e, v, x, maybe_null=False):
     e.label(done)
 
 
-@op("decref", 1, NONE, pure=False, python=True, frameless=True, attrs=("borrowed", "at"))   # may run a destructor (never exits)
+# may run a destructor (never exits); at: the instruction it sees; borrowed: a getattr's id
+@op("decref", 1, NONE, pure=False, python=True, frameless=True, attrs=("borrowed", "at"))
 def _decref(e, v):
     """Drop the operand's reference (a borrowed read's: the reference its slow path owns, if any)."""
     if "borrowed" not in v.attrs:

@@ -8,7 +8,8 @@ from ...reasons import Exit
 from ...cpython import capi
 from ...cpython import V
 from . import BOOL, INT, NONE, OBJ, op
-from .common import capi_call, capi_op, fail, field, generic, join_slow_path, maybe_null_call, status_call, str_keys, type_of
+from .common import (capi_call, capi_op, fail, field, generic, join_slow_path, maybe_null_call, status_call,
+                     str_keys, type_of)
 from .objects import store_new
 
 
