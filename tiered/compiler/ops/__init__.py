@@ -120,7 +120,7 @@ def allowed_attrs(name):
 
 
 # the domains register their ops (imported here, after the names they use from this package)
-from . import common  # noqa: E402
+from . import common  # noqa: E402,F401
 from . import (attributes, calls, cells, containers, control, floats, numbers, objects,  # noqa: E402,F401
                subscripts)
 from ...cpython import capi  # noqa: E402
