@@ -7,6 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import FLOAT_SPECIALS, INT_EDGES, Exit, check, exits_of
+from tiered.compiler import build, ir
+from tiered.compiler.passes import pipeline
 
 
 def add(a, b): return a + b
@@ -133,3 +135,28 @@ def nan_signs(x):
 
 def test_a_nan_computed_from_constants_has_the_sign_cpython_gives_it():
     check(nan_signs, (1.0,), (2.5,))
+
+
+def gcd(a, b):
+    return math.gcd(a, b)
+
+
+def gcd_sum(n, m):
+    s = 0
+    for i in range(n):
+        s += math.gcd(i * m, m - i)
+    return s
+
+
+def test_gcd_is_the_op_int_gcd():
+    # math.gcd of two ints was a generic call (refused without objects); the op int_gcd
+    # declares the call beside its lowering (ops/numbers.py), and infer.CALLS reads it there
+    assert "int_gcd(%0, %1)" in ir.fmt_function(pipeline.run(build.build(gcd, ("int", "int"))))
+    check(gcd, *[(a, b) for a in INT_EDGES for b in INT_EDGES])     # gcd(-2**63, 0) is 2**63: an exit
+    check(gcd, (True, 6), (False, False), (True, -2**63))
+    check(gcd_sum, (60, 12), (0, 5), (40, -7), (9, 2**62))         # i * 2**62 overflows: an exit
+
+
+def test_gcd_beyond_an_i64_exits():
+    rec = check(gcd, (2**63 - 1, 1), (-2**63, 0), (-2**63, -2**63), (0, -2**63))
+    assert exits_of(rec, Exit.INT_OVERFLOW) >= 3 or exits_of(rec, Exit.FORCED)

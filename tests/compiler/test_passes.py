@@ -64,3 +64,16 @@ def test_every_exit_has_a_frame_state():
     for v in fn.exits:
         assert v.state is not None and v.state.offset in offsets
         assert v.spec.exit is not None
+
+
+def test_verify_refuses_an_attrs_key_its_op_does_not_declare():
+    fn = build.build(loop, ("int",))
+    assert ir.verify(fn)
+    v = next(v for b in fn.blocks for v in b.body if v.op == "int_mul")
+    v.attrs["pred"] = "<"                    # int_cmp's key, not int_mul's
+    try:
+        ir.verify(fn)
+    except AssertionError as exc:
+        assert "undeclared attrs ['pred']" in str(exc)
+    else:
+        raise AssertionError("verify accepted an undeclared attrs key")

@@ -2,7 +2,7 @@
 import builtins
 import math
 
-from .ops import BOOL, FLOAT, INT, NONE
+from .ops import BOOL, FLOAT, INT, NONE, OPS
 
 
 class Unsupported(Exception):
@@ -49,12 +49,10 @@ def truth(b, v):
     return b.emit({INT: "int_truth", FLOAT: "float_truth"}[v.type], [v])
 
 
-_INT_BINARY = {"+": "int_add", "-": "int_sub", "*": "int_mul", "//": "int_floordiv", "%": "int_mod",
-               "/": "int_truediv", "**": "int_pow", "&": "int_and", "|": "int_or", "^": "int_xor",
-               "<<": "int_lshift", ">>": "int_rshift"}
-_FLOAT_BINARY = {"+": "float_add", "-": "float_sub", "*": "float_mul", "/": "float_truediv",
-                 "//": "float_floordiv", "%": "float_mod", "**": "float_pow"}
-_BOOL_BINARY = {"&": "bool_and", "|": "bool_or", "^": "bool_xor"}
+# (Python operator, operand type) → the op implementing it: each numeric op declares the
+# operator (`py`) and operand types it implements beside its lowering (ops/numbers.py, floats.py)
+BINARY = {(s.py, s.operands[0]): s.name for s in OPS.values() if s.py and s.arity == 2}
+UNARY = {(s.py, s.operands[0]): s.name for s in OPS.values() if s.py and s.arity == 1}
 NUMERIC = (INT, FLOAT, BOOL)
 
 
@@ -62,15 +60,15 @@ def binary(b, sym, x, y):
     """Specialise `x sym y` on the operand types."""
     if x.type not in NUMERIC or y.type not in NUMERIC:
         raise Unsupported("UNSUPPORTED_TYPE", f"{x.type} {sym} {y.type}")
-    if x.type == BOOL and y.type == BOOL and sym in _BOOL_BINARY:
-        return b.emit(_BOOL_BINARY[sym], [x, y])
+    if x.type == BOOL and y.type == BOOL and (sym, BOOL) in BINARY:
+        return b.emit(BINARY[sym, BOOL], [x, y])
     if FLOAT in (x.type, y.type):
-        if sym not in _FLOAT_BINARY:
+        if (sym, FLOAT) not in BINARY:
             raise Unsupported("UNSUPPORTED_TYPE", f"float {sym}")
-        return b.emit(_FLOAT_BINARY[sym], [as_float(b, x), as_float(b, y)])
-    if sym not in _INT_BINARY:
+        return b.emit(BINARY[sym, FLOAT], [as_float(b, x), as_float(b, y)])
+    if (sym, INT) not in BINARY:
         raise Unsupported("UNSUPPORTED_OPCODE", f"int {sym}")
-    return b.emit(_INT_BINARY[sym], [_as_int(b, x), _as_int(b, y)])
+    return b.emit(BINARY[sym, INT], [_as_int(b, x), _as_int(b, y)])
 
 
 def unary(b, sym, x):
@@ -81,11 +79,11 @@ def unary(b, sym, x):
         return b.emit("bool_not", [truth(b, x)])
     if sym == "+":
         return _as_int(b, x)
-    if sym == "-":
-        return b.emit("float_neg", [x]) if x.type == FLOAT else b.emit("int_neg", [_as_int(b, x)])
-    if sym == "~" and x.type == INT:       # ~bool is deprecated in 3.12: leave it to CPython
-        return b.emit("int_invert", [x])
-    raise Unsupported("UNSUPPORTED_TYPE", f"{sym} {x.type}")
+    if sym == "-" and x.type != FLOAT:
+        x = _as_int(b, x)
+    if (sym, x.type) not in UNARY:         # ~bool is deprecated in 3.12: leave it to CPython
+        raise Unsupported("UNSUPPORTED_TYPE", f"{sym} {x.type}")
+    return b.emit(UNARY[sym, x.type], [x])
 
 
 def compare(b, sym, x, y):
@@ -184,6 +182,17 @@ def _float_test(name):
     return call
 
 
+def _call_op(spec):
+    """Handler for a call an op implements (its `calls`): the arguments converted to its operand
+    types (an int operand takes an int or a bool; a float, any number)."""
+    def call(b, args):
+        """Emit the op on the converted arguments, or refuse an int operand given a float."""
+        if any(t == INT and a.type not in (INT, BOOL) for a, t in zip(args, spec.operands)):
+            raise Unsupported("UNSUPPORTED_CALL", f"{spec.name} of {[a.type for a in args]}")
+        return b.emit(spec.name, [as_float(b, a) if t == FLOAT else _as_int(b, a) for a, t in zip(args, spec.operands)])
+    return call
+
+
 MATH1_NAMES = ("sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
                "asinh", "acosh", "atanh", "exp", "expm1", "log2", "log10", "log1p", "fabs",
                "erf", "erfc", "cbrt", "exp2")
@@ -210,6 +219,7 @@ CALLS = {
 }
 CALLS.update({getattr(math, n): ((1,), _math1(n)) for n in MATH1_NAMES if hasattr(math, n)})
 CALLS.update({getattr(math, n): ((2,), _math2(n)) for n in MATH2_NAMES})
+CALLS.update({fn: (counts, _call_op(s)) for s in OPS.values() for fn, counts in s.calls})
 
 
 def call_known(b, fn, args):

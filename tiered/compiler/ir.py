@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .exits import Virtual
-from .ops import OPS
+from .ops import OPS, allowed_attrs
 
 
 class Value:
@@ -105,8 +105,13 @@ def fmt_function(fn, states=False):
 
 
 def verify(fn):
-    """Check SSA well-formedness: defined-before-use in straight lines, phi arity, terminators."""
+    """Check SSA well-formedness: defined-before-use in straight lines, phi arity, terminators;
+    and that every value carries only the attrs keys its op declares (ops/: attrs=, COMMON_ATTRS)."""
     defined = {p.id for p in fn.params}
+    for v in fn.params + [v for b in fn.blocks for v in b.phis + b.body]:
+        undeclared = v.attrs.keys() - allowed_attrs(v.op)
+        if undeclared:
+            raise AssertionError(f"%{v.id} = {v.op}(...) carries undeclared attrs {sorted(undeclared)}")
     for b in fn.blocks:
         for p in b.phis:
             defined.add(p.id)

@@ -11,21 +11,15 @@ runtime before returning the sentinel.  `budget` counts the native frames the ch
 add (the recursion limit at the entry).
 """
 from ..reasons import Exit
-from ..cpython import capi, threadstate
-from . import lower_attrs, lower_build, lower_capi, lower_cells, lower_lookups, lower_objects
-from .exits import REASONS, decode_exit, exit_code
-from .lower_capi import pointer
-from .lower_ops import LL, LOWER
-from .ops import NONE, is_obj
-
-LOWER = {**LOWER, **lower_capi.LOWER, **lower_build.LOWER, **lower_objects.LOWER, **lower_attrs.LOWER,
-         **lower_cells.LOWER, **lower_lookups.LOWER}
-
-TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
+from ..cpython import capi
+from .exits import decode_exit, exit_code
+from .ops import NONE, OPS, is_obj
+from .ops.common import LL, box_call, pointer, result_type
 
 
 class FnEmitter:
-    """Emits one specialisation; ops call back into it to reference values and exit."""
+    """Emits one specialisation: each value by its op's lowering (OPS[op].lower, defined beside
+    the op in ops/<domain>.py), which calls back into it to reference values and exit."""
 
     def __init__(self, module, fn, symbol, exit_base, force_exits):
         self.m, self.fn, self.symbol = module, fn, symbol
@@ -41,7 +35,7 @@ class FnEmitter:
         self.borrow_slots = {v.id: self.entry_alloca("ptr") for b in fn.blocks for v in b.body
                              if v.attrs.get("borrow")}
 
-    # -- helpers used by the op lowerings
+    # -- helpers the op lowerings (ops/<domain>.py) call back into
     def tmp(self):
         """A fresh temporary name."""
         self.n += 1
@@ -166,116 +160,6 @@ class FnEmitter:
         self.line(f"br i1 {cond}, label %x{code}, label %{go}, !prof !0")
         self.label(go)
 
-    def _dict_tag(self, d):
-        """Load a dict's current version tag."""
-        return self.op(f"load i64, ptr {self.op(f'getelementptr i8, ptr {pointer(d)}, i64 {capi.DICT_VERSION}')}")
-
-    def guard_global(self, v):
-        """Fast: the dicts' version tags are unchanged; slow: look the name up again and compare."""
-        a = v.attrs
-        self.m.keep(a["name"], a["dict"], a["expected"], a["builtins"])
-        g = self.m.global_i64(capi.dict_version(a["dict"]))
-        cur = self._dict_tag(a["dict"])
-        ok = self.op(f"icmp eq i64 {cur}, {self.op(f'load i64, ptr {g}')}")
-        b_glob = b_cur = None
-        if a["builtins"] is not None and a["name"] not in a["dict"]:
-            b_glob = self.m.global_i64(capi.dict_version(a["builtins"]))
-            b_cur = self._dict_tag(a["builtins"])
-            b_old = self.op(f"load i64, ptr {b_glob}")
-            ok = self.op(f"and i1 {ok}, {self.op(f'icmp eq i64 {b_cur}, {b_old}')}")
-        slow, done = self.tmp()[1:], self.tmp()[1:]
-        self.line(f"br i1 {ok}, label %{done}, label %{slow}")
-        self.label(slow)
-        builtins_ptr = pointer(a["builtins"]) if b_glob else "null"
-        found = self.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, "
-                        f"ptr {pointer(a['name'])})")
-        self.guard(self.op(f"icmp ne ptr {found}, {pointer(a['expected'])}"), v)
-        self.line(f"store i64 {cur}, ptr {g}")
-        if b_glob:
-            self.line(f"store i64 {b_cur}, ptr {b_glob}")
-        self.line(f"br label %{done}")
-        self.label(done)
-        if self.force:
-            self.guard("false", v)
-
-    def trace_check(self, v):
-        """Exit when a trace or profile function, or a monitoring tool, is now set."""
-        busy = self.op(f"icmp ne i64 {self.op(f'load i64, ptr inttoptr (i64 {threadstate.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
-        if threadstate.TRACE_OFFSETS is not None:
-            ts = self.thread_state()
-            for offset in threadstate.TRACE_OFFSETS:
-                f = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
-                busy = self.op(f"or i1 {busy}, {self.op(f'icmp ne ptr {f}, null')}")
-        self.guard(busy, v)
-
-    def loop_poll(self, v):
-        """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
-        c = self.op("load i32, ptr @tiered_tick")
-        c1 = self.op(f"add i32 {c}, 1")
-        self.line(f"store i32 {c1}, ptr @tiered_tick")
-        poll, cont = self.tmp()[1:], self.tmp()[1:]
-        due = self.op(f"icmp eq i32 {self.op(f'and i32 {c1}, {TICK_SIGNALS}')}, 0")
-        self.line(f"br i1 {due}, label %{poll}, label %{cont}, !prof !0")
-        self.label(poll)
-        token = self.line_enter(v, v.attrs.get("at"))     # a handler sees the loop's back edge
-        raised = self.op(f"icmp ne i32 {self.op('call i32 @PyErr_CheckSignals()')}, 0")
-        self.line_leave(token)
-        self.guard(raised, v, with_exception=True)
-        self.line(f"call void @tiered_yield(i32 {c1})")
-        self.line(f"br label %{cont}")
-        self.label(cont)
-        if self.force:
-            self.guard("false", v)
-
-    def call_native(self, v):
-        """Call a native specialisation with one less budget; exit at the limit or on its exit
-        (dropping the callee's exit state: this frame's own replaces it)."""
-        target = v.attrs["target"]
-        callee = f"@{self.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
-        if v.attrs.get("dispatch"):               # the module's specialisations, by class
-            callee = self.m.dispatcher(len(v.args))
-        elif not v.attrs["self"]:
-            self.m.keep(target.compiled)        # the callee's machine code lives as long as ours
-        ret_ll = LL[v.type]
-        # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
-        self.guard(self.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
-        args = "".join(f"{LL[a.type]} {self.ref(a)}, " for a in v.args)
-        ty = result_type(ret_ll)
-        pair = self.op(f"call {ty} {callee}({args}i64 {self.op('sub i64 %budget, 1')})")
-        r = self.op(f"extractvalue {ty} {pair}, 0")
-        st = self.op(f"extractvalue {ty} {pair}, 1")
-        exited, go = self.tmp()[1:], self.tmp()[1:]
-        before = self.cur
-        self.line(f"br i1 {self.op(f'icmp ne i32 {st}, 0')}, label %{exited}, label %{go}, !prof !0")
-        self.label(exited)
-        state = self.op(f"extractvalue {ty} {pair}, 2")
-        resumable = not v.attrs["self"] and not v.attrs.get("dispatch") and target.resumable
-        if resumable:
-            # it may have changed objects: its state goes on in the interpreter inside ours
-            # (an exception pending, a MemoryError, is raised here: its state is dropped)
-            failed = self.op(f"icmp eq i32 {st}, 2")
-            self.line(f"call void @tiered_discard(ptr {self.op(f'select i1 {failed}, ptr {state}, ptr null')})")
-            self.resume_slots.setdefault(v.id, self.entry_alloca("ptr"))
-            self.line(f"store ptr {self.op(f'select i1 {failed}, ptr null, ptr {state}')}, ptr {self.resume_slots[v.id]}")
-            forced = "false"
-        else:
-            # testing: a guard forced to fail in the callee counts as forced here too, not as a
-            # real callee exit (those send the caller back to CPython after an exit storm)
-            forced = self.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.FORCED)})") \
-                if self.force else "false"
-            self.line(f"call void @tiered_discard(ptr {state})")
-        self.line(f"br label %{go}")
-        self.label(go)
-        was_forced = self.op(f"phi i1 [{forced}, %{exited}], [false, %{before}]") if self.force else None
-        self.guard(self.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
-        if resumable:               # never a forced exit here: the call's effects are done
-            self._branch_exit(self.op(f"icmp ne i32 {st}, 0"), v, False, Exit.CALLEE_RESUMED)
-        else:
-            if self.force:
-                self._branch_exit(was_forced, v, False, Exit.FORCED)
-            self.guard(self.op(f"icmp ne i32 {st}, 0"), v)
-        self.alias(v, r)
-
     # -- the function
     def emit(self):
         """LLVM IR text of the whole specialisation: blocks, phis and exit blocks."""
@@ -292,7 +176,7 @@ class FnEmitter:
                 self.names[p.id] = f"%v{p.id}"
                 self.lines.append(("PHI", b, p))
             for v in b.body:
-                LOWER[v.op](self, v)
+                OPS[v.op].lower(self, v)
             self.block_end[b.id] = self.cur
             self._terminate(b)
         body = [self._phi(x) if isinstance(x, tuple) else x for x in self.lines]
@@ -388,9 +272,5 @@ class FnEmitter:
             null = self.op(f"icmp eq ptr {self.ref(x)}, null")
             self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {null}, ptr {unbound}, ptr null')})")
             return self.op(f"select i1 {null}, ptr {unbound}, ptr {self.ref(x)}")
-        return lower_capi.box_call(self, x)
+        return box_call(self, x)
 
-
-def result_type(ll):
-    """The LLVM struct an inner function returns: value, status, exit state."""
-    return f"{{{ll}, i32, ptr}}"

@@ -1,10 +1,11 @@
 """Compiler stage 4, module: the IR specialisations of one function → one LLVM module (their inner
 functions, see lower_llvm.py, plus the boxed entry that picks one by the arguments' types)."""
 from ..cpython import capi, threadstate
-from . import lower_objects, runtime_ir
-from .lower_capi import pointer
-from .lower_llvm import FnEmitter, result_type
-from .lower_ops import LL, PRELUDE
+from . import runtime_ir
+from .lower_llvm import FnEmitter
+from .ops.common import LL, pointer, result_type
+from .ops.numbers import PRELUDE
+from .ops.objects import PRELUDE as REFCOUNT_PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE, is_obj
 
 HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
@@ -71,7 +72,7 @@ class ModuleEmitter:
                  f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
         if self.dispatch_arity is not None:
             entry += "\n" + self._dispatch([fn for fn, _ in specs], inner, self.dispatch_arity)
-        text = "\n".join([capi.declarations(), PRELUDE, lower_objects.PRELUDE, runtime_ir.declarations(),
+        text = "\n".join([capi.declarations(), PRELUDE, REFCOUNT_PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           *self.globals, *bodies, entry,

@@ -4,85 +4,105 @@ import dis
 import sys
 import types
 import weakref
+from typing import NamedTuple, Optional
 
 from . import frames
 from .quickened import METHOD_WITH_VALUES, method_cache
 
 _api = ctypes.pythonapi
 
-# name -> LLVM declaration; the generated code may call exactly these.
-FUNCTIONS = {
-    "PyFloat_FromDouble": "declare ptr @PyFloat_FromDouble(double)",
-    "PyLong_FromLongLong": "declare ptr @PyLong_FromLongLong(i64)",
-    "PyBytes_FromStringAndSize": "declare ptr @PyBytes_FromStringAndSize(ptr, i64)",
-    "PyLong_AsLongLongAndOverflow": "declare i64 @PyLong_AsLongLongAndOverflow(ptr, ptr)",
-    "PyBool_FromLong": "declare ptr @PyBool_FromLong(i64)",
-    "Py_IncRef": "declare void @Py_IncRef(ptr)",
-    "Py_DecRef": "declare void @Py_DecRef(ptr)",
-    "PyErr_CheckSignals": "declare i32 @PyErr_CheckSignals()",
-    "PyErr_Occurred": "declare ptr @PyErr_Occurred()",
-    "PyErr_Clear": "declare void @PyErr_Clear()",
-    "PyErr_ExceptionMatches": "declare i32 @PyErr_ExceptionMatches(ptr)",
-    "PyErr_Fetch": "declare void @PyErr_Fetch(ptr, ptr, ptr)",
-    "PyErr_Restore": "declare void @PyErr_Restore(ptr, ptr, ptr)",
-    "PyErr_NormalizeException": "declare void @PyErr_NormalizeException(ptr, ptr, ptr)",
-    "PyException_SetTraceback": "declare i32 @PyException_SetTraceback(ptr, ptr)",
-    "PyObject_Vectorcall": "declare ptr @PyObject_Vectorcall(ptr, ptr, i64, ptr)",
-    "_PyType_Lookup": "declare ptr @_PyType_Lookup(ptr, ptr)",
-    "_PyObject_LookupSpecial": "declare ptr @_PyObject_LookupSpecial(ptr, ptr)",
-    "PyErr_Format": "declare ptr @PyErr_Format(ptr, ptr, ...)",
-    "PyFunction_New": "declare ptr @PyFunction_New(ptr, ptr)",
-    "PyTuple_New": "declare ptr @PyTuple_New(i64)",
-    "PyTuple_SetItem": "declare i32 @PyTuple_SetItem(ptr, i64, ptr)",
-    "PyEval_SaveThread": "declare ptr @PyEval_SaveThread()",
-    "PyEval_RestoreThread": "declare void @PyEval_RestoreThread(ptr)",
-    "Py_GetRecursionLimit": "declare i32 @Py_GetRecursionLimit()",
-    "_Py_Dealloc": "declare void @_Py_Dealloc(ptr)",
-    "PyObject_GetAttr": "declare ptr @PyObject_GetAttr(ptr, ptr)",
-    "PyObject_GetItem": "declare ptr @PyObject_GetItem(ptr, ptr)",
-    "PyObject_RichCompare": "declare ptr @PyObject_RichCompare(ptr, ptr, i32)",
-    "PyObject_IsTrue": "declare i32 @PyObject_IsTrue(ptr)",
-    "PyObject_Size": "declare i64 @PyObject_Size(ptr)",
-    "PyObject_IsInstance": "declare i32 @PyObject_IsInstance(ptr, ptr)",
-    "PyType_IsSubtype": "declare i32 @PyType_IsSubtype(ptr, ptr)",
-    "PySequence_Contains": "declare i32 @PySequence_Contains(ptr, ptr)",
-    "PyObject_SetAttr": "declare i32 @PyObject_SetAttr(ptr, ptr, ptr)",
-    "PyObject_SetItem": "declare i32 @PyObject_SetItem(ptr, ptr, ptr)",
-    "PyList_New": "declare ptr @PyList_New(i64)",
-    "PyList_Append": "declare i32 @PyList_Append(ptr, ptr)",
-    "PyList_SetSlice": "declare i32 @PyList_SetSlice(ptr, i64, i64, ptr)",
-    "PyObject_Str": "declare ptr @PyObject_Str(ptr)",
-    "PyObject_Repr": "declare ptr @PyObject_Repr(ptr)",
-    "PyObject_ASCII": "declare ptr @PyObject_ASCII(ptr)",
-    "PyObject_Format": "declare ptr @PyObject_Format(ptr, ptr)",
-    "PyUnicode_Join": "declare ptr @PyUnicode_Join(ptr, ptr)",
-    "PySlice_New": "declare ptr @PySlice_New(ptr, ptr, ptr)",
-    "PyList_AsTuple": "declare ptr @PyList_AsTuple(ptr)",
-    "PyObject_Call": "declare ptr @PyObject_Call(ptr, ptr, ptr)",
-    "PyObject_DelItem": "declare i32 @PyObject_DelItem(ptr, ptr)",
-    "PyDict_New": "declare ptr @PyDict_New()",
-    "PySet_New": "declare ptr @PySet_New(ptr)",
-    "PySet_Add": "declare i32 @PySet_Add(ptr, ptr)",
-    "PyDict_SetItem": "declare i32 @PyDict_SetItem(ptr, ptr, ptr)",
-    "PyDict_Update": "declare i32 @PyDict_Update(ptr, ptr)",
-    "_PySet_Update": "declare i32 @_PySet_Update(ptr, ptr)",
-    "PyObject_GetIter": "declare ptr @PyObject_GetIter(ptr)",
-    "PyIter_Next": "declare ptr @PyIter_Next(ptr)",
-    "PyNumber_Power": "declare ptr @PyNumber_Power(ptr, ptr, ptr)",
-    **{f"PyNumber_{op}": f"declare ptr @PyNumber_{op}(ptr)" for op in ("Negative", "Positive", "Invert")},
-    "PyNumber_InPlacePower": "declare ptr @PyNumber_InPlacePower(ptr, ptr, ptr)",
-    **{f"PyNumber_{kind}{op}": f"declare ptr @PyNumber_{kind}{op}(ptr, ptr)" for kind in ("", "InPlace")
-       for op in ("Add", "Subtract", "Multiply", "TrueDivide", "FloorDivide", "Remainder", "Lshift",
-                  "Rshift", "And", "Or", "Xor", "MatrixMultiply")},
-    "PyDict_GetItemWithError": "declare ptr @PyDict_GetItemWithError(ptr, ptr)",
-    "PyThreadState_Get": "declare ptr @PyThreadState_Get()",
-    "PyEval_GetFrame": "declare ptr @PyEval_GetFrame()",
-    "PyThreadState_EnterTracing": "declare void @PyThreadState_EnterTracing(ptr)",
-    "PyThreadState_LeaveTracing": "declare void @PyThreadState_LeaveTracing(ptr)",
-    "PyThreadState_GetInterpreter": "declare ptr @PyThreadState_GetInterpreter(ptr)",
-    "PyInterpreterState_ThreadHead": "declare ptr @PyInterpreterState_ThreadHead(ptr)",
-    "PyThreadState_Next": "declare ptr @PyThreadState_Next(ptr)",
-}
+class CFunction(NamedTuple):
+    """One C function the generated code may call: its LLVM declaration, what it returns
+    (NEW: a new reference, NULL when it raised; STATUS: an int, negative when it raised; None:
+    anything else: a borrowed reference, a value, nothing) and whether it may run Python code
+    (a destructor, a descriptor, a dunder method, a signal handler)."""
+    decl: str
+    returns: Optional[str] = None
+    python: bool = False
+
+
+NEW, STATUS, PY = "new", "status", True
+
+
+def _rows(*rows):
+    """FUNCTIONS from rows (name, return type, parameter types[, returns[, python]])."""
+    return {name: CFunction(f"declare {ret} @{name}({params})", *flags) for name, ret, params, *flags in rows}
+
+
+# name -> CFunction; the generated code may call exactly these (ops/common.py makes the
+# generic lowerings of a C-API call from these rows: capi_call, status_call)
+FUNCTIONS = _rows(
+    ("PyFloat_FromDouble", "ptr", "double", NEW),
+    ("PyLong_FromLongLong", "ptr", "i64", NEW),
+    ("PyBytes_FromStringAndSize", "ptr", "ptr, i64", NEW),
+    ("PyLong_AsLongLongAndOverflow", "i64", "ptr, ptr", None, PY),
+    ("PyBool_FromLong", "ptr", "i64", NEW),
+    ("Py_IncRef", "void", "ptr"),
+    ("Py_DecRef", "void", "ptr", None, PY),
+    ("PyErr_CheckSignals", "i32", "", STATUS, PY),
+    ("PyErr_Occurred", "ptr", ""),
+    ("PyErr_Clear", "void", ""),
+    ("PyErr_ExceptionMatches", "i32", "ptr"),
+    ("PyErr_Fetch", "void", "ptr, ptr, ptr"),
+    ("PyErr_Restore", "void", "ptr, ptr, ptr"),
+    ("PyErr_NormalizeException", "void", "ptr, ptr, ptr", None, PY),
+    ("PyException_SetTraceback", "i32", "ptr, ptr", STATUS),
+    ("PyObject_Vectorcall", "ptr", "ptr, ptr, i64, ptr", NEW, PY),
+    ("_PyType_Lookup", "ptr", "ptr, ptr"),
+    ("_PyObject_LookupSpecial", "ptr", "ptr, ptr", NEW, PY),
+    ("PyErr_Format", "ptr", "ptr, ptr, ..."),
+    ("PyFunction_New", "ptr", "ptr, ptr", NEW),
+    ("PyTuple_New", "ptr", "i64", NEW),
+    ("PyTuple_SetItem", "i32", "ptr, i64, ptr", STATUS),
+    ("PyEval_SaveThread", "ptr", ""),
+    ("PyEval_RestoreThread", "void", "ptr"),
+    ("Py_GetRecursionLimit", "i32", ""),
+    ("_Py_Dealloc", "void", "ptr", None, PY),
+    ("PyObject_GetAttr", "ptr", "ptr, ptr", NEW, PY),
+    ("PyObject_GetItem", "ptr", "ptr, ptr", NEW, PY),
+    ("PyObject_RichCompare", "ptr", "ptr, ptr, i32", NEW, PY),
+    ("PyObject_IsTrue", "i32", "ptr", STATUS, PY),
+    ("PyObject_Size", "i64", "ptr", STATUS, PY),
+    ("PyObject_IsInstance", "i32", "ptr, ptr", STATUS, PY),
+    ("PyType_IsSubtype", "i32", "ptr, ptr"),
+    ("PySequence_Contains", "i32", "ptr, ptr", STATUS, PY),
+    ("PyObject_SetAttr", "i32", "ptr, ptr, ptr", STATUS, PY),
+    ("PyObject_SetItem", "i32", "ptr, ptr, ptr", STATUS, PY),
+    ("PyList_New", "ptr", "i64", NEW),
+    ("PyList_Append", "i32", "ptr, ptr", STATUS),
+    ("PyList_SetSlice", "i32", "ptr, i64, i64, ptr", STATUS, PY),
+    ("PyObject_Str", "ptr", "ptr", NEW, PY),
+    ("PyObject_Repr", "ptr", "ptr", NEW, PY),
+    ("PyObject_ASCII", "ptr", "ptr", NEW, PY),
+    ("PyObject_Format", "ptr", "ptr, ptr", NEW, PY),
+    ("PyUnicode_Join", "ptr", "ptr, ptr", NEW),
+    ("PySlice_New", "ptr", "ptr, ptr, ptr", NEW),
+    ("PyList_AsTuple", "ptr", "ptr", NEW),
+    ("PyObject_Call", "ptr", "ptr, ptr, ptr", NEW, PY),
+    ("PyObject_DelItem", "i32", "ptr, ptr", STATUS, PY),
+    ("PyDict_New", "ptr", "", NEW),
+    ("PySet_New", "ptr", "ptr", NEW, PY),
+    ("PySet_Add", "i32", "ptr, ptr", STATUS, PY),
+    ("PyDict_SetItem", "i32", "ptr, ptr, ptr", STATUS, PY),
+    ("PyDict_Update", "i32", "ptr, ptr", STATUS, PY),
+    ("_PySet_Update", "i32", "ptr, ptr", STATUS, PY),
+    ("PyObject_GetIter", "ptr", "ptr", NEW, PY),
+    ("PyIter_Next", "ptr", "ptr", NEW, PY),
+    ("PyNumber_Power", "ptr", "ptr, ptr, ptr", NEW, PY),
+    *((f"PyNumber_{op}", "ptr", "ptr", NEW, PY) for op in ("Negative", "Positive", "Invert")),
+    ("PyNumber_InPlacePower", "ptr", "ptr, ptr, ptr", NEW, PY),
+    *((f"PyNumber_{kind}{op}", "ptr", "ptr, ptr", NEW, PY) for kind in ("", "InPlace")
+      for op in ("Add", "Subtract", "Multiply", "TrueDivide", "FloorDivide", "Remainder", "Lshift",
+                 "Rshift", "And", "Or", "Xor", "MatrixMultiply")),
+    ("PyDict_GetItemWithError", "ptr", "ptr, ptr", None, PY),
+    ("PyThreadState_Get", "ptr", ""),
+    ("PyEval_GetFrame", "ptr", ""),
+    ("PyThreadState_EnterTracing", "void", "ptr"),
+    ("PyThreadState_LeaveTracing", "void", "ptr"),
+    ("PyThreadState_GetInterpreter", "ptr", "ptr"),
+    ("PyInterpreterState_ThreadHead", "ptr", "ptr"),
+    ("PyThreadState_Next", "ptr", "ptr"),
+)
 
 # data symbols (type objects and singletons): their address is the object's id().
 DATA = {
@@ -115,7 +135,7 @@ def symbols():
 
 def declarations():
     """IR text declaring every bound symbol (prepended to each module)."""
-    lines = list(FUNCTIONS.values()) + list(LIBC.values())
+    lines = [f.decl for f in FUNCTIONS.values()] + list(LIBC.values())
     lines += [f"@{name} = external global i8" for name in DATA]
     return "\n".join(lines) + "\n"
 

@@ -149,7 +149,7 @@ def store_attr(b, i, st, block, out):
     if not is_obj(owner.type):
         raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
     cache = attr_cache(b.opts.code, b.at.pre_offset, hint(b))
-    # a store as CPython specialised it runs no Python code when native (lower_attrs)
+    # a store as CPython specialised it runs no Python code when native (ops/attributes.py)
     b.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache, "resumable": cache is not None and capi.ATTRIBUTES is not None})
     release(b, value)
     release(b, owner)

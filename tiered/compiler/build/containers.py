@@ -93,7 +93,7 @@ def subscr(b, i, st, block, out):
     if cls in SEQUENCES and key.type in (INT, BOOL):
         seq = as_class(b, st, -2, cls)
         r = b.emit("seq_getitem", [seq, key])
-    else:           # an exact dict read by an object key may be frameless (lower_objects)
+    else:           # an exact dict read by an object key may be frameless (ops/subscripts.py)
         r = b.emit("obj_getitem", [seq, key],
                    {"frameless": True} if cls is dict and is_obj(key.type) else None)
     release(b, seq)

@@ -31,7 +31,7 @@ def run(fn):
 
 def _mark_update(after, item, test):
     """`d[k] = d[k] ± n` in the same block: the store may write the new int into the old one
-    (lower_lookups decides at run time: nothing else holds it, and it stays one digit)."""
+    (ops/subscripts.py decides at run time: nothing else holds it, and it stays one digit)."""
     unboxed = {v.id for v in after if v.op == "unbox_int" and v.args[0] is item}
     sums = {v.id for v in after if v.op in ("int_add", "int_sub") and v.args[0].id in unboxed}
     for v in after:

@@ -56,7 +56,7 @@ _STILL = frozenset(("unbox_float", "unbox_int", "trace_check", "incref"))
 def _borrow_reads(body):
     """`getattr` whose value is only unboxed before its decref, with nothing in between that
     could run Python code or store: the instance keeps the value alive, so the read takes no
-    reference (lower_attrs; a slow path's own reference is released at the decref)."""
+    reference (ops/attributes.py; a slow path's own reference is released at the decref)."""
     unboxed = set()               # values seen unboxed: exact floats and ints, whose release runs no Python code
     for k, g in enumerate(body):
         if g.op in ("unbox_float", "unbox_int"):

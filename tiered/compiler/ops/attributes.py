@@ -1,19 +1,18 @@
-"""Compiler lowering of attribute ops: loads, stores and method guards on instances → LLVM IR
-lines reading and writing where CPython's specialised instructions do (merged into LOWER).
+"""Compiler ops on attributes: instance loads, stores, method guards → LLVM IR lines, as CPython's specialisations.
 
 Each op checks what CPython's own specialisation checks (the class's version tag, inline
 values or a __slots__ member, the shared keys' version) and otherwise calls the C-API, which
 raises exactly as CPython does; in a frameless specialisation a miss exits instead.
 """
-from ..reasons import Exit
-from ..cpython import capi
-from ..cpython import V
-from .lower_capi import LOWER as _CAPI
-from .lower_capi import box_call, capi_call, field, join_slow_path, pointer, type_of
-from .lower_objects import release, store_new
-from .ops import FLOAT, is_obj
+from ...reasons import Exit
+from ...cpython import capi
+from ...cpython import V
+from . import FLOAT, NONE, OBJ, is_obj, op
+from .common import box_call, capi_call, field, join_slow_path, pointer, status_call, type_of
+from .objects import release, store_new
 
 
+@op("guard_method", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls", "version", "keys"))  # cls: a weakref
 def _guard_method(e, v):
     """Exit unless a method of the class is what CPython's method load would find: the object
     is exactly of the class (compared through a weak reference: once the class died nothing
@@ -56,6 +55,9 @@ def _has_inline_values(e, x):
     return e.op(f"icmp ne i64 {word}, 0"), e.op(f"inttoptr i64 {word} to ptr")
 
 
+# name: the attribute; cache: CPython's specialisation (kind, type version, index) or none
+@op("getattr", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, frameless=True,
+    attrs=("name", "cache", "borrow"))   # borrow: passes/refcounts dropped its reference
 def _getattr(e, v):
     """obj.name: where CPython had specialised the instruction, read the attribute as it does
     (the same type-version, inline-values or slot guards); anything else, and every guard
@@ -105,7 +107,7 @@ def _getattr_frameless(e, v, kind, version, index):
     e.alias(v, item)
 
 
-_SETATTR = _CAPI["obj_setattr"]       # the generic store
+_SETATTR = status_call("PyObject_SetAttr", name=True)       # the generic store
 
 
 def _reuse_float(e, v, owner, version, index):
@@ -136,6 +138,7 @@ def _reuse_float(e, v, owner, version, index):
     return after
 
 
+@op("obj_setattr", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name", "cache", "resumable"))
 def _setattr(e, v):
     """obj.name = value: where CPython had specialised the instruction, store it as it does
     (the same type-version and inline-values or slot checks; the old value is released after
@@ -204,10 +207,3 @@ def _frameless_slot(e, v, x, kind, version, index):
     have, values = _has_inline_values(e, x)
     e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
     return e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
-
-
-LOWER = {
-    "guard_method": _guard_method,
-    "getattr": _getattr,
-    "obj_setattr": _setattr,
-}

@@ -1,0 +1,109 @@
+"""Compiler ops calling: native specialisations, any callable through the C-API, new functions → LLVM IR lines."""
+from ...reasons import Exit
+from ...cpython import capi
+from . import OBJ, op
+from ..exits import REASONS
+from .common import LL, fail, generic, pointer, result_type
+
+
+# attrs: target (the callee's compiled record), self (a call of itself), dispatch (by classes)
+@op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True, attrs=("target", "self", "dispatch"))
+def _call_native(e, v):
+    """Call a native specialisation with one less budget; exit at the limit or on its exit
+    (dropping the callee's exit state: this frame's own replaces it)."""
+    target = v.attrs["target"]
+    callee = f"@{e.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
+    if v.attrs.get("dispatch"):               # the module's specialisations, by class
+        callee = e.m.dispatcher(len(v.args))
+    elif not v.attrs["self"]:
+        e.m.keep(target.compiled)        # the callee's machine code lives as long as ours
+    ret_ll = LL[v.type]
+    # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
+    e.guard(e.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
+    args = "".join(f"{LL[a.type]} {e.ref(a)}, " for a in v.args)
+    ty = result_type(ret_ll)
+    pair = e.op(f"call {ty} {callee}({args}i64 {e.op('sub i64 %budget, 1')})")
+    r = e.op(f"extractvalue {ty} {pair}, 0")
+    st = e.op(f"extractvalue {ty} {pair}, 1")
+    exited, go = e.tmp()[1:], e.tmp()[1:]
+    before = e.cur
+    e.line(f"br i1 {e.op(f'icmp ne i32 {st}, 0')}, label %{exited}, label %{go}, !prof !0")
+    e.label(exited)
+    state = e.op(f"extractvalue {ty} {pair}, 2")
+    resumable = not v.attrs["self"] and not v.attrs.get("dispatch") and target.resumable
+    if resumable:
+        # it may have changed objects: its state goes on in the interpreter inside ours
+        # (an exception pending, a MemoryError, is raised here: its state is dropped)
+        failed = e.op(f"icmp eq i32 {st}, 2")
+        e.line(f"call void @tiered_discard(ptr {e.op(f'select i1 {failed}, ptr {state}, ptr null')})")
+        e.resume_slots.setdefault(v.id, e.entry_alloca("ptr"))
+        e.line(f"store ptr {e.op(f'select i1 {failed}, ptr null, ptr {state}')}, ptr {e.resume_slots[v.id]}")
+        forced = "false"
+    else:
+        # testing: a guard forced to fail in the callee counts as forced here too, not as a
+        # real callee exit (those send the caller back to CPython after an exit storm)
+        forced = e.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.FORCED)})") \
+            if e.force else "false"
+        e.line(f"call void @tiered_discard(ptr {state})")
+    e.line(f"br label %{go}")
+    e.label(go)
+    was_forced = e.op(f"phi i1 [{forced}, %{exited}], [false, %{before}]") if e.force else None
+    e.guard(e.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
+    if resumable:               # never a forced exit here: the call's effects are done
+        e._branch_exit(e.op(f"icmp ne i32 {st}, 0"), v, False, Exit.CALLEE_RESUMED)
+    else:
+        if e.force:
+            e._branch_exit(was_forced, v, False, Exit.FORCED)
+        e.guard(e.op(f"icmp ne i32 {st}, 0"), v)
+    e.alias(v, r)
+
+
+# callable, args; resumable: a method of NO_PYTHON_METHODS (build/calls.py)
+@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("kwnames", "resumable"))
+def _obj_call(e, v):
+    """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
+    arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""
+    n = len(v.args) - 1
+    kwnames = v.attrs.get("kwnames", ())
+    names = "null"
+    if kwnames:
+        e.m.keep(kwnames)
+        names = pointer(kwnames)
+    argv = e.entry_alloca(f"[{max(n, 1)} x ptr]")
+
+    def call(ops):
+        """Store the arguments and call."""
+        for k, o in enumerate(ops[1:]):
+            e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
+        return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n - len(kwnames)}, "
+                    f"ptr {names})")
+    r = generic(e, v, call)
+    fail(e, v, e.op(f"icmp eq ptr {r}, null"))
+    e.alias(v, r)
+
+
+@op("obj_call_ex", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True)   # callable, tuple[, dict]
+def _call_ex(e, v):
+    """callable(*args[, **kwargs]) for a tuple of args and an exact dict: PyObject_Call."""
+    kw = lambda ops: ops[2] if len(ops) > 2 else "null"  # noqa: E731
+    r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_Call(ptr {ops[0]}, ptr {ops[1]}, ptr {kw(ops)})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+# [defaults, kwdefaults, closure,] code; attrs flags: MAKE_FUNCTION's, globals: the function's
+@op("make_function", -1, None, Exit.RAISED, pure=False, raises=True, attrs=("flags", "globals"))
+def _make_function(e, v):
+    """A new function (PyFunction_New: the code's name and qualname, these globals), its
+    defaults, keyword defaults and closure stored in it as MAKE_FUNCTION stores them: the
+    operands' references move in.  Out of memory: exit with the MemoryError, nothing moved."""
+    *parts, code = (e.ref(a) for a in v.args)
+    e.m.keep(v.attrs["globals"])
+    f = e.op(f"call ptr @PyFunction_New(ptr {code}, ptr {pointer(v.attrs['globals'])})")
+    e.guard(e.op(f"icmp eq ptr {f}, null"), v, with_exception=True, reason=Exit.RAISED)
+    defaults, kwdefaults, closure = capi.FUNC_FIELDS
+    fields = [at for bit, at in ((1, defaults), (2, kwdefaults), (8, closure)) if v.attrs["flags"] & bit]
+    for x, at in zip(parts, fields):
+        e.line(f"store ptr {x}, ptr {e.op(f'getelementptr i8, ptr {f}, i64 {at}')}")
+    e.line(f"call void @tiered_decref(ptr {code})")
+    e.alias(v, f)

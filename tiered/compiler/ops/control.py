@@ -1,0 +1,148 @@
+"""Compiler ops of control: block parameters, global and trace guards, loop polls, exits, with → LLVM IR lines."""
+from ...reasons import Exit
+from ...cpython import capi, threadstate
+from . import OBJ, define, op
+from .common import pointer, type_of
+
+TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
+
+
+@op("phi", -1, None, attrs=("param", "captured", "cell"))    # a parameter: its name, and whether a cell
+def _phi(e, v):
+    """A block parameter: lower_llvm.FnEmitter emits it at its block's start, never in a body."""
+    raise AssertionError(f"phi %{v.id} in a block body")
+
+
+def _dict_tag(e, d):
+    """Load a dict's current version tag."""
+    return e.op(f"load i64, ptr {e.op(f'getelementptr i8, ptr {pointer(d)}, i64 {capi.DICT_VERSION}')}")
+
+
+# attrs: name, dict (the globals), expected (the object found), builtins (or None)
+@op("guard_global", 0, None, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "expected", "builtins"))
+def _guard_global(e, v):
+    """Fast: the dicts' version tags are unchanged; slow: look the name up again and compare."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"], a["expected"], a["builtins"])
+    g = e.m.global_i64(capi.dict_version(a["dict"]))
+    cur = _dict_tag(e, a["dict"])
+    ok = e.op(f"icmp eq i64 {cur}, {e.op(f'load i64, ptr {g}')}")
+    b_glob = b_cur = None
+    if a["builtins"] is not None and a["name"] not in a["dict"]:
+        b_glob = e.m.global_i64(capi.dict_version(a["builtins"]))
+        b_cur = _dict_tag(e, a["builtins"])
+        b_old = e.op(f"load i64, ptr {b_glob}")
+        ok = e.op(f"and i1 {ok}, {e.op(f'icmp eq i64 {b_cur}, {b_old}')}")
+    slow, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {ok}, label %{done}, label %{slow}")
+    e.label(slow)
+    builtins_ptr = pointer(a["builtins"]) if b_glob else "null"
+    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, "
+                 f"ptr {pointer(a['name'])})")
+    e.guard(e.op(f"icmp ne ptr {found}, {pointer(a['expected'])}"), v)
+    e.line(f"store i64 {cur}, ptr {g}")
+    if b_glob:
+        e.line(f"store i64 {b_cur}, ptr {b_glob}")
+    e.line(f"br label %{done}")
+    e.label(done)
+    if e.force:
+        e.guard("false", v)
+
+
+@op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
+def _trace_check(e, v):
+    """Exit when a trace or profile function, or a monitoring tool, is now set."""
+    busy = e.op(f"icmp ne i64 {e.op(f'load i64, ptr inttoptr (i64 {threadstate.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
+    if threadstate.TRACE_OFFSETS is not None:
+        ts = e.thread_state()
+        for offset in threadstate.TRACE_OFFSETS:
+            f = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
+            busy = e.op(f"or i1 {busy}, {e.op(f'icmp ne ptr {f}, null')}")
+    e.guard(busy, v)
+
+
+@op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True, attrs=("at",))
+def _loop_poll(e, v):
+    """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
+    c = e.op("load i32, ptr @tiered_tick")
+    c1 = e.op(f"add i32 {c}, 1")
+    e.line(f"store i32 {c1}, ptr @tiered_tick")
+    poll, cont = e.tmp()[1:], e.tmp()[1:]
+    due = e.op(f"icmp eq i32 {e.op(f'and i32 {c1}, {TICK_SIGNALS}')}, 0")
+    e.line(f"br i1 {due}, label %{poll}, label %{cont}, !prof !0")
+    e.label(poll)
+    token = e.line_enter(v, v.attrs.get("at"))     # a handler sees the loop's back edge
+    raised = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
+    e.line_leave(token)
+    e.guard(raised, v, with_exception=True)
+    e.line(f"call void @tiered_yield(i32 {c1})")
+    e.line(f"br label %{cont}")
+    e.label(cont)
+    if e.force:
+        e.guard("false", v)
+
+
+# always exits (the block ends "exit")
+define("leave", 0, None, Exit.RAISE, pure=False, lower=lambda e, v: e.guard("true", v))
+define("hand_over", 0, None, Exit.HANDED_OVER, pure=False,      # the same, at a cold site (frameless)
+       lower=lambda e, v: e.guard("true", v))
+
+
+_NO_EXIT = "'%.200s' object does not support the context manager protocol (missed __exit__ method)"
+
+
+# with (build/objects.py): the manager → its bound __exit__, after calling its __enter__
+@op("before_with", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("entered_slot",))
+def _before_with(e, v):
+    """BEFORE_WITH as CPython runs it: __enter__ and __exit__ bound from the manager's class,
+    then __enter__() called (its result kept for with_entered); v is the bound __exit__.  A
+    class without either exits before anything ran, for the interpreter to raise its TypeError;
+    any later failure exits with its exception, what was bound released first."""
+    e.force_point(v)
+    mgr = e.ref(v.args[0])
+    e.m.keep("__enter__", "__exit__")
+    names = {n: pointer(n) for n in ("__enter__", "__exit__")}
+    ty = type_of(e, mgr)
+    for name in names.values():
+        e.guard(e.op(f"icmp eq ptr {e.op(f'call ptr @_PyType_Lookup(ptr {ty}, ptr {name})')}, null"), v,
+                reason=Exit.TYPE_GUARD)
+    token = e.line_enter(v)
+    enter = e.op(f"call ptr @_PyObject_LookupSpecial(ptr {mgr}, ptr {names['__enter__']})")
+    e.guard(e.op(f"icmp eq ptr {enter}, null"), v, with_exception=True, reason=v.spec.exit)
+    exit_ = e.op(f"call ptr @_PyObject_LookupSpecial(ptr {mgr}, ptr {names['__exit__']})")
+    _release_on(e, e.op(f"icmp eq ptr {exit_}, null"), [enter], missing=(exit_, ty))
+    e.guard(e.op(f"icmp eq ptr {exit_}, null"), v, with_exception=True, reason=v.spec.exit)
+    r = e.op(f"call ptr @PyObject_Vectorcall(ptr {enter}, ptr null, i64 0, ptr null)")
+    e.line(f"call void @tiered_discard(ptr {enter})")
+    _release_on(e, e.op(f"icmp eq ptr {r}, null"), [exit_])
+    e.line_leave(token)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    slot = e.entry_alloca("ptr")
+    e.line(f"store ptr {r}, ptr {slot}")
+    v.attrs["entered_slot"] = slot
+    e.alias(v, exit_)
+
+
+def _release_on(e, cond, objs, missing=None):
+    """When cond holds: release objs (an exception may be pending); with missing=(x, type),
+    when x is NULL with no exception (a descriptor removed __exit__), set CPython's TypeError."""
+    drop, go = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {cond}, label %{drop}, label %{go}, !prof !0")
+    e.label(drop)
+    if missing is not None:
+        name = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {missing[1]}, i64 {capi.TYPE_NAME}')}")
+        raised, set_, done = e.op("call ptr @PyErr_Occurred()"), e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {e.op(f'icmp eq ptr {raised}, null')}, label %{set_}, label %{done}")
+        e.label(set_)
+        e.line(f"call ptr (ptr, ptr, ...) @PyErr_Format(ptr {pointer(TypeError)}, ptr {e.m.c_string(_NO_EXIT)}, "
+               f"ptr {name})")
+        e.line(f"br label %{done}")
+        e.label(done)
+    for o in objs:
+        e.line(f"call void @tiered_discard(ptr {o})")
+    e.line(f"br label %{go}")
+    e.label(go)
+
+
+define("with_entered", 1, OBJ, pure=False,            # a before_with → what __enter__() returned
+       lower=lambda e, v: e.alias(v, e.op(f"load ptr, ptr {v.args[0].attrs['entered_slot']}")))
