@@ -160,3 +160,38 @@ def test_gcd_is_the_op_int_gcd():
 def test_gcd_beyond_an_i64_exits():
     rec = check(gcd, (2**63 - 1, 1), (-2**63, 0), (-2**63, -2**63), (0, -2**63))
     assert exits_of(rec, Exit.INT_OVERFLOW) >= 3 or exits_of(rec, Exit.FORCED)
+
+
+def isqrt_of(n):
+    return math.isqrt(n)
+
+
+def isqrt_sum(n):
+    s = 0
+    for i in range(n):
+        s += math.isqrt(i * i + i)
+    return s
+
+
+ROOTS = [r for k in (1, 2, 3, 26, 27, 31, 32) for r in (2**k - 1, 2**k, 2**k + 1)] + [3037000499, 3037000500]
+
+
+def test_isqrt_is_the_op_int_isqrt():
+    # one file defines it: ops/numbers.py (spec, the math.isqrt rule, the lowering)
+    assert "int_isqrt(%0)" in ir.fmt_function(pipeline.run(build.build(isqrt_of, ("int",))))
+    squares = [r * r + d for r in ROOTS for d in (-1, 0, 1) if 0 <= r * r + d < 2**63]
+    check(isqrt_of, *[(n,) for n in squares + [x for x in INT_EDGES if x >= 0] + [True, False]])
+    check(isqrt_sum, (1000,), (0,))
+
+
+def test_isqrt_of_a_negative_exits_to_the_valueerror():
+    rec = check(isqrt_of, (-1,), (-2**63,), (5,))
+    assert exits_of(rec, Exit.DOMAIN) >= 2 or exits_of(rec, Exit.FORCED)
+
+
+def test_isqrt_matches_cpython_across_the_i64_range():
+    import random
+    rng = random.Random(19)
+    values = [rng.randrange(2**k) for k in range(1, 64) for _ in range(20)]
+    values += [r * r - 1 for r in (rng.randrange(1, 3037000500) for _ in range(500))]
+    check(isqrt_of, *[(n,) for n in values])

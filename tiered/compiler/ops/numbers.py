@@ -168,6 +168,20 @@ def _int_gcd(e, v):
     e.alias(v, x)
 
 
+@op("int_isqrt", 1, INT, Exit.DOMAIN, operands=(INT,), calls=((math.isqrt, (1,)),))
+def _int_isqrt(e, v):
+    """math.isqrt(n): the double square root's floor, corrected by one either way (it is within
+    one of the exact root for every n < 2**63); exit on a negative n (the ValueError)."""
+    n = e.ref(v.args[0])
+    e.guard(e.op(f"icmp slt i64 {n}, 0"), v)
+    guess = e.op(f"fptoui double {e.op(f'call double @llvm.sqrt.f64(double {e.op(f'uitofp i64 {n} to double')})')} to i64")
+    over = e.op(f"icmp ugt i64 {e.op(f'mul i64 {guess}, {guess}')}, {n}")
+    r = e.op(f"select i1 {over}, i64 {e.op(f'sub i64 {guess}, 1')}, i64 {guess}")
+    up = e.op(f"add i64 {r}, 1")
+    under = e.op(f"icmp ule i64 {e.op(f'mul i64 {up}, {up}')}, {n}")
+    e.define(v, f"select i1 {under}, i64 {up}, i64 {r}")
+
+
 def _cmp(kind, table, ty):
     """Lowering of a comparison: kind (icmp/fcmp) with the predicate table, on type ty."""
     def lower(e, v):
