@@ -174,7 +174,8 @@ def _int_isqrt(e, v):
     one of the exact root for every n < 2**63); exit on a negative n (the ValueError)."""
     n = e.ref(v.args[0])
     e.guard(e.op(f"icmp slt i64 {n}, 0"), v)
-    guess = e.op(f"fptoui double {e.op(f'call double @llvm.sqrt.f64(double {e.op(f'uitofp i64 {n} to double')})')} to i64")
+    root = e.op(f"call double @llvm.sqrt.f64(double {e.op(f'uitofp i64 {n} to double')})")
+    guess = e.op(f"fptoui double {root} to i64")
     over = e.op(f"icmp ugt i64 {e.op(f'mul i64 {guess}, {guess}')}, {n}")
     r = e.op(f"select i1 {over}, i64 {e.op(f'sub i64 {guess}, 1')}, i64 {guess}")
     up = e.op(f"add i64 {r}, 1")
