@@ -296,7 +296,7 @@ def row(res):
         return f"{res['name']:16} {'FAILED':>38}  {counts} {ms:>9}  {res.get('error', '')}"
     equal = "equal" if res["equal"] else ("DIFFERENT" if res["plain_deterministic"] else "UNSTABLE")
     seen = "+".join(o for o in res["observed"] if o != "None") or "nothing"
-    return (f"{res['name']:16} {res['plain_steady_s'] * 1e3:9.2f} {res['tiered_steady_s'] * 1e3:9.2f} "
+    return (f"{res['name']:16} {res['plain_steady_s'] * 1e3:9.4g} {res['tiered_steady_s'] * 1e3:9.4g} "
             f"{res['steady_ratio']:6.2f}x {res['whole_ratio']:6.2f}x  {equal:9} {seen:13} {counts} {ms:>9}  "
             f"{reasons}" + (f"  [{res['error']}]" if res.get("error") else ""))
 
