@@ -1,14 +1,15 @@
 """Compiler stage 4: one IR specialisation → its LLVM inner function (lower_module.py adds the entry).
 
-Each specialisation becomes `{T, i32 status, ptr state} inner(args unboxed..., i64 budget)`.
+Each specialisation becomes `{T, i32 status, ptr state} inner(args unboxed..., i64 floor)`.
 Status 0: the result is valid; 1: it exited; 2: it exited and an exception is pending (a
 signal handler or a C-API call raised).  An exit boxes its exit code and live values into a
 new tuple, `state` (owned; NULL with status 2 when even that failed: the MemoryError is
 pending).  A native caller that sees a non-zero status drops the callee's state and exits at
 its own call instruction (the callee is pure, so the interpreter simply calls it again), so
 the state that reaches the boxed entry is the outermost frame's, which the entry hands to the
-runtime before returning the sentinel.  `budget` counts the native frames the chain may still
-add (the recursion limit at the entry).
+runtime before returning the sentinel.  `floor` is the lowest stack address the chain of native
+calls may reach (ops/calls.py counts each native frame in the thread state as CPython would,
+and exits at the recursion limit or the floor).
 """
 from ..reasons import Exit
 from ..cpython import capi
@@ -168,7 +169,7 @@ class FnEmitter:
         for p in fn.params:
             self.names[p.id] = f"%v{p.id}"
         ret = LL[fn.return_type or NONE]
-        head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %budget) {{",
+        head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %floor) {{",
                 "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
             self.label(f"b{b.id}")

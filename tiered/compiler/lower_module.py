@@ -4,6 +4,9 @@ from ..cpython import capi, threadstate
 from . import runtime_ir
 from .lower_llvm import FnEmitter
 from .ops.common import LL, pointer, result_type
+from ..reasons import Exit
+from .exits import REASONS
+from .ops.calls import PRELUDE as CALLS_PRELUDE, STACK_ALLOWANCE
 from .ops.numbers import PRELUDE
 from .ops.objects import PRELUDE as REFCOUNT_PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE, is_obj
@@ -72,7 +75,7 @@ class ModuleEmitter:
                  f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
         if self.dispatch_arity is not None:
             entry += "\n" + self._dispatch([fn for fn, _ in specs], inner, self.dispatch_arity)
-        text = "\n".join([capi.declarations(), PRELUDE, REFCOUNT_PRELUDE, runtime_ir.declarations(),
+        text = "\n".join([capi.declarations(), PRELUDE, REFCOUNT_PRELUDE, CALLS_PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           *self.globals, *bodies, entry,
@@ -107,6 +110,38 @@ class ModuleEmitter:
                 f"  %gsame = icmp eq ptr %ggl, inttoptr (i64 {self.globals_address} to ptr)",
                 "  br i1 %gsame, label %ownglobals, label %othergl", "othergl:",
                 f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "ownglobals:"]
+
+    def _depth_check(self):
+        """Entry lines: the chain's C stack floor (%floor); and while a chain of this thread went
+        too deep (threadstate.DEEP), calls deeper than where it started go to the interpreter,
+        which then recurses as CPython does (its frames, its RecursionError)."""
+        lines = ["  %rts = call ptr @PyThreadState_Get()",
+                 "  %sp0p = call ptr @llvm.frameaddress.p0(i32 0)",
+                 "  %sp0 = ptrtoint ptr %sp0p to i64", f"  %floor = sub i64 %sp0, {STACK_ALLOWANCE}"]
+        if threadstate.RECURSION_REMAINING is None:
+            return lines
+        interpret, deep = pointer(self.interpret), threadstate.DEEP_ADDRESS
+        return lines + [
+            f"  %rremp = getelementptr i8, ptr %rts, i64 {threadstate.RECURSION_REMAINING}",
+            "  %rrem32 = load i32, ptr %rremp", "  %rrem = sext i32 %rrem32 to i64",
+            "  %rtsi = ptrtoint ptr %rts to i64",
+            f"  %dts = load i64, ptr inttoptr (i64 {deep} to ptr)", "  %mine = icmp eq i64 %dts, %rtsi",
+            "  br i1 %mine, label %deepthread, label %shallow", "deepthread:",
+            f"  %drem = load i64, ptr inttoptr (i64 {deep + 8} to ptr)", "  %below = icmp slt i64 %rrem, %drem",
+            "  br i1 %below, label %deeper, label %cleardeep", "deeper:",
+            f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}",
+            "cleardeep:", f"  store i64 0, ptr inttoptr (i64 {deep} to ptr)", "  br label %shallow", "shallow:"]
+
+    def _mark_deep(self):
+        """Exit lines: a chain that exited for its depth (RECURSION) marks this thread, so that
+        the interpreter, calling again below this frame, recurses without native code."""
+        if threadstate.RECURSION_REMAINING is None:
+            return ["  br label %handoff"]
+        deep, idx = threadstate.DEEP_ADDRESS, REASONS.index(Exit.RECURSION)
+        return [f"  %isdeep = call i1 @tiered_exit_reason_is(ptr %state, i64 {idx})",
+                "  br i1 %isdeep, label %markdeep, label %handoff", "markdeep:",
+                f"  store i64 %rtsi, ptr inttoptr (i64 {deep} to ptr)",
+                f"  store i64 %rrem, ptr inttoptr (i64 {deep + 8} to ptr)", "  br label %handoff"]
 
     def _class_check(self, t, ty, out):
         """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class.
@@ -154,7 +189,7 @@ class ModuleEmitter:
                  "  %ovf = alloca i32"]
         lines += self._traced_check()
         lines += self._globals_check()
-        lines += ["  %limit = call i32 @Py_GetRecursionLimit()", "  %limit64 = sext i32 %limit to i64"]
+        lines += self._depth_check()
         for j in range(n):
             lines += [f"  %p{j} = getelementptr ptr, ptr %args, i64 {j}", f"  %a{j} = load ptr, ptr %p{j}",
                       f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}",
@@ -169,7 +204,7 @@ class ModuleEmitter:
                       f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
                       f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
             ty = result_type(LL[ret])
-            lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %limit64'])})")
+            lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %floor'])})")
             lines += [f"  %r{k} = extractvalue {ty} %pr{k}, 0", f"  %x{k} = extractvalue {ty} %pr{k}, 2",
                       f"  %s{k} = extractvalue {ty} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
@@ -182,7 +217,8 @@ class ModuleEmitter:
         states = ", ".join(f"[%x{j}, %spec{j}_call]" for j in range(k))
         lines += ["exited:", f"  %st = phi i32 {phis}", f"  %state = phi ptr {states}",
                   "  %nostate = icmp eq ptr %state, null",       # MemoryError while exiting
-                  "  br i1 %nostate, label %failed, label %handoff", "handoff:",
+                  "  br i1 %nostate, label %failed, label %deepcheck", "deepcheck:",
+                  *self._mark_deep(), "handoff:",
                   f"  %handed = call i1 @tiered_exit(ptr {pointer(self.exit_helper)}, ptr %state, i32 %st)",
                   "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
                   "resume:", f"  call void @Py_IncRef(ptr {pointer(self.sentinel)})", f"  ret ptr {pointer(self.sentinel)}",
@@ -196,13 +232,13 @@ class ModuleEmitter:
 
 
     def _dispatch(self, fns, inner, n):
-        """The dispatcher `{ptr, i32, ptr} dispatch(ptr args..., i64 budget)`: the first frameless
+        """The dispatcher `{ptr, i32, ptr} dispatch(ptr args..., i64 floor)`: the first frameless
         specialisation whose classes match the n borrowed objects is called (numbers unboxed,
         its result boxed) and its status and exit state passed on; none matching is an exit
         with no state (the native caller exits at its call, and the interpreter calls again)."""
         ty = result_type("ptr")
         lines = [f"define {ty} @{self.prefix}_dispatch("
-                 + "".join(f"ptr %a{j}, " for j in range(n)) + "i64 %budget) {", "entry:", "  %ovf = alloca i32"]
+                 + "".join(f"ptr %a{j}, " for j in range(n)) + "i64 %floor) {", "entry:", "  %ovf = alloca i32"]
         for j in range(n):
             lines += [f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}", f"  %ty{j} = load ptr, ptr %tp{j}"]
         lines.append("  br label %spec0")
@@ -213,7 +249,7 @@ class ModuleEmitter:
             args = self._match(k, fn, nxt, lines)
             ret = fn.return_type or NONE
             rty = result_type(LL[ret])
-            lines += [f"  %pr{k} = call {rty} @{sym}({', '.join(args + ['i64 %budget'])})",
+            lines += [f"  %pr{k} = call {rty} @{sym}({', '.join(args + ['i64 %floor'])})",
                       f"  %r{k} = extractvalue {rty} %pr{k}, 0", f"  %s{k} = extractvalue {rty} %pr{k}, 1",
                       f"  %x{k} = extractvalue {rty} %pr{k}, 2", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %out{k}", f"out{k}:",

@@ -91,3 +91,52 @@ def tool_name_addresses(own_tool):
     if TOOL_NAMES is None:
         return None
     return [INTERPRETER + TOOL_NAMES + 8 * i for i in range(TOOL_COUNT) if i != own_tool]
+
+
+def _recursion_remaining_offset():
+    """Offset of the thread state's count of Python frames still allowed before RecursionError
+    (3.11 recursion_remaining, 3.12 py_recursion_remaining: an int32 that each Python frame
+    decrements), found by reading the thread state at three depths; None if not found."""
+    def words():
+        return list((ctypes.c_int32 * 256).from_address(_get_tstate()))
+
+    def at(depth):
+        return words() if depth == 0 else at(depth - 1)
+    a, b, c = at(0), at(5), at(11)
+    hits = [4 * k for k in range(256) if a[k] - b[k] == 5 and a[k] - c[k] == 11
+            and 0 < a[k] <= sys.getrecursionlimit()]
+    return hits[0] if len(hits) == 1 else None
+
+
+RECURSION_REMAINING = _recursion_remaining_offset()
+# native code recursing past its C stack allowance or the recursion limit sets these for its
+# thread: calls of compiled code deeper than that run in the interpreter (tstate, remaining)
+DEEP = (ctypes.c_int64 * 2)()
+DEEP_ADDRESS = ctypes.addressof(DEEP)
+
+
+def _c_recursion_remaining_offset():
+    """3.12+: offset of the thread state's count of C-level recursions still allowed
+    (c_recursion_remaining: each interpreter entered from C code takes some, Python-to-Python
+    calls none), found by nesting Python calls through a C function; None on 3.11 (one count
+    for both) or when not found."""
+    def words():
+        return list((ctypes.c_int32 * 256).from_address(_get_tstate()))
+
+    def python_at(k):
+        return words() if k == 0 else python_at(k - 1)
+
+    def c_at(k, out):
+        if k == 0:
+            out.append(words())
+        else:
+            list(map(c_at, [k - 1], [out]))
+    base, py = words(), python_at(6)
+    out = []
+    c_at(6, out)
+    hits = [4 * i for i in range(256) if 4 * i != RECURSION_REMAINING and base[i] == py[i]
+            and 6 <= base[i] - out[0][i] <= 24 and 0 < base[i] <= 1 << 20]
+    return hits[0] if len(hits) == 1 else None
+
+
+C_RECURSION_REMAINING = _c_recursion_remaining_offset()

@@ -92,7 +92,7 @@ class Record:
         self.exits[reason] += 1
         TOTALS["exits"][reason.name] += 1
         self.exit_sites[k] += 1
-        if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL):
+        if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL, Exit.RECURSION):
             self.restore()
             self.refuse(Refusal.EXIT_STORM, f"exit {k} ({reason.name}) taken {EXIT_STORM} times")
 

@@ -1,16 +1,50 @@
 """Compiler ops calling: native specialisations, any callable through the C-API, new functions → LLVM IR lines."""
 from ...reasons import Exit
-from ...cpython import capi
+from ...cpython import capi, threadstate
 from . import OBJ, op
 from ..exits import REASONS
 from .common import LL, fail, generic, pointer, result_type
 
 
+PRELUDE = "declare ptr @llvm.frameaddress.p0(i32)"
+STACK_ALLOWANCE = 1 << 20      # the C stack a chain of native calls may use below its boxed entry
+
+
+def _enter_frame(e, v):
+    """Before a native call: exit (RECURSION) when the callee's frame would pass the recursion
+    limit or the chain's C stack allowance (%floor: the boxed entry's stack pointer less
+    STACK_ALLOWANCE); else count the callee's frame in the thread state's count of Python
+    frames, as CPython would.  (slot, count before) to restore after the call, or None."""
+    sp = e.op(f"ptrtoint ptr {e.op('call ptr @llvm.frameaddress.p0(i32 0)')} to i64")
+    deep = e.op(f"icmp ult i64 {sp}, %floor")
+    if threadstate.RECURSION_REMAINING is None:
+        e.guard(deep, v, reason=Exit.RECURSION)
+        return None
+    slot = e.op(f"getelementptr i8, ptr {e.thread_state()}, i64 {threadstate.RECURSION_REMAINING}")
+    left = e.op(f"load i32, ptr {slot}")
+    e.guard(e.op(f"or i1 {deep}, {e.op(f'icmp sle i32 {left}, 0')}"), v, reason=Exit.RECURSION)
+    e.line(f"store i32 {e.op(f'sub i32 {left}, 1')}, ptr {slot}")
+    return slot, left
+
+
+C_MARGIN = 100                 # C-level recursions left below which a call goes to the interpreter
+
+
+def _c_depth_guard(e, v):
+    """Before a call that may enter the interpreter from C (3.12, which counts those apart from
+    Python frames): exit (RECURSION) when few are left, so that the interpreter makes the call
+    itself, Python to Python, and recursion goes as deep as CPython lets it."""
+    if threadstate.C_RECURSION_REMAINING is None:
+        return
+    slot = e.op(f"getelementptr i8, ptr {e.thread_state()}, i64 {threadstate.C_RECURSION_REMAINING}")
+    e.guard(e.op(f"icmp slt i32 {e.op(f'load i32, ptr {slot}')}, {C_MARGIN}"), v, reason=Exit.RECURSION)
+
+
 # attrs: target (the callee's compiled record), self (a call of itself), dispatch (by classes)
 @op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True, attrs=("target", "self", "dispatch"))
 def _call_native(e, v):
-    """Call a native specialisation with one less budget; exit at the limit or on its exit
-    (dropping the callee's exit state: this frame's own replaces it)."""
+    """Call a native specialisation as a frame of its own (_enter_frame); exit at the recursion
+    limit or on its exit (dropping the callee's exit state: this frame's own replaces it)."""
     target = v.attrs["target"]
     callee = f"@{e.symbol}" if v.attrs["self"] else f"inttoptr (i64 {target.address} to ptr)"
     if v.attrs.get("dispatch"):               # the module's specialisations, by class
@@ -18,11 +52,12 @@ def _call_native(e, v):
     elif not v.attrs["self"]:
         e.m.keep(target.compiled)        # the callee's machine code lives as long as ours
     ret_ll = LL[v.type]
-    # %budget: native frames this chain may still add (the recursion limit at the boxed entry)
-    e.guard(e.op("icmp sle i64 %budget, 0"), v, reason=Exit.RECURSION)
+    count = _enter_frame(e, v)
     args = "".join(f"{LL[a.type]} {e.ref(a)}, " for a in v.args)
     ty = result_type(ret_ll)
-    pair = e.op(f"call {ty} {callee}({args}i64 {e.op('sub i64 %budget, 1')})")
+    pair = e.op(f"call {ty} {callee}({args}i64 %floor)")
+    if count is not None:                     # the callee's frame is gone: count it out
+        e.line(f"store i32 {count[1]}, ptr {count[0]}")
     r = e.op(f"extractvalue {ty} {pair}, 0")
     st = e.op(f"extractvalue {ty} {pair}, 1")
     exited, go = e.tmp()[1:], e.tmp()[1:]
@@ -44,16 +79,20 @@ def _call_native(e, v):
         # real callee exit (those send the caller back to CPython after an exit storm)
         forced = e.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.FORCED)})") \
             if e.force else "false"
+        # a chain too deep goes on in the interpreter: the reason reaches the boxed entry
+        deep = e.op(f"call i1 @tiered_exit_reason_is(ptr {state}, i64 {REASONS.index(Exit.RECURSION)})")
         e.line(f"call void @tiered_discard(ptr {state})")
     e.line(f"br label %{go}")
     e.label(go)
     was_forced = e.op(f"phi i1 [{forced}, %{exited}], [false, %{before}]") if e.force else None
+    was_deep = None if resumable else e.op(f"phi i1 [{deep}, %{exited}], [false, %{before}]")
     e.guard(e.op(f"icmp eq i32 {st}, 2"), v, with_exception=True)
     if resumable:               # never a forced exit here: the call's effects are done
         e._branch_exit(e.op(f"icmp ne i32 {st}, 0"), v, False, Exit.CALLEE_RESUMED)
     else:
         if e.force:
             e._branch_exit(was_forced, v, False, Exit.FORCED)
+        e._branch_exit(was_deep, v, False, Exit.RECURSION)
         e.guard(e.op(f"icmp ne i32 {st}, 0"), v)
     e.alias(v, r)
 
@@ -63,6 +102,7 @@ def _call_native(e, v):
 def _obj_call(e, v):
     """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
     arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""
+    _c_depth_guard(e, v)
     n = len(v.args) - 1
     kwnames = v.attrs.get("kwnames", ())
     names = "null"
@@ -85,6 +125,7 @@ def _obj_call(e, v):
 @op("obj_call_ex", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True)   # callable, tuple[, dict]
 def _call_ex(e, v):
     """callable(*args[, **kwargs]) for a tuple of args and an exact dict: PyObject_Call."""
+    _c_depth_guard(e, v)
     kw = lambda ops: ops[2] if len(ops) > 2 else "null"  # noqa: E731
     r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_Call(ptr {ops[0]}, ptr {ops[1]}, ptr {kw(ops)})"))
     e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
