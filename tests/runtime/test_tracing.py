@@ -89,6 +89,33 @@ def test_other_monitoring_tool_sends_calls_to_the_interpreter():
     assert f(4) == work(4) and rec.native_calls == before + 1
 
 
+@pytest.mark.skipif(not hasattr(sys, "monitoring"), reason="sys.monitoring is 3.12+")
+def test_the_programs_monitoring_functions_are_cpythons_own():
+    import types
+    tiered.enable()
+    try:
+        mon = sys.monitoring
+        # nothing of tiered's replaces them: native code reads the interpreter's tool slots
+        assert isinstance(mon.use_tool_id, types.BuiltinFunctionType)
+        assert isinstance(mon.free_tool_id, types.BuiltinFunctionType)
+        f, rec = compiled_copy()
+        for tool in (0, 1, 2, 3, 4):             # any other tool id sends calls to the interpreter
+            mon.use_tool_id(tool, "test-tool")
+            try:
+                before = rec.traced_calls
+                assert f(4) == work(4) and rec.traced_calls == before + 1
+            finally:
+                mon.free_tool_id(tool)
+        before = rec.native_calls
+        assert f(4) == work(4) and rec.native_calls == before + 1
+        # tiered's own id (documented): CPython's error, raised by CPython, with no frame of ours
+        with pytest.raises(ValueError) as info:
+            mon.use_tool_id(mon.OPTIMIZER_ID, "mine")
+        assert "tiered" not in "".join(__import__("traceback").format_tb(info.value.__traceback__))
+    finally:
+        tiered.disable()
+
+
 def test_stats_report_traced_calls():
     f, rec = compiled_copy()
     sys.settrace(lambda *a: None)

@@ -272,8 +272,12 @@ class ModuleEmitter:
 def traced_check():
     """IR lines setting %busy2: a trace or profile function is set in this thread, or another
     sys.monitoring tool is registered."""
-    lines = [f"  %tools = load i64, ptr inttoptr (i64 {threadstate.OTHER_TOOLS_ADDRESS} to ptr)",
-             "  %busy = icmp ne i64 %tools, 0"]
+    lines, acc = [], "0"
+    for k, word in enumerate(threadstate.other_tool_words()):     # another monitoring tool
+        lines += [f"  %tool{k} = load i64, ptr inttoptr (i64 {word} to ptr)",
+                  f"  %tools{k} = or i64 {acc}, %tool{k}"]
+        acc = f"%tools{k}"
+    lines.append(f"  %busy = icmp ne i64 {acc}, 0")
     if threadstate.TRACE_OFFSETS is None:
         return lines + ["  %busy2 = or i1 %busy, false"]
     t, p = threadstate.TRACE_OFFSETS

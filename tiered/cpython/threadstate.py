@@ -1,8 +1,8 @@
-"""Base layer: the running thread state → where it keeps its trace and profile objects, and the word counting other monitoring tools.
+"""Base layer: the running thread and interpreter state → where they keep the trace and profile objects, the monitoring tools, the recursion counts.
 
-The trace and profile objects are found at import by setting them and looking.  OTHER_TOOLS
-is the one word native entries read to learn that another sys.monitoring tool is registered
-(the runtime keeps it up to date, runtime/tracing.py).
+Each place is found at import by changing it and looking.  Where the interpreter keeps the
+monitoring tool names cannot be found, OTHER_TOOLS is the word native entries read instead
+(the runtime counts the other tools into it, runtime/tracing.py).
 """
 import ctypes
 import sys
@@ -86,11 +86,16 @@ TOOL_NAMES = _tool_names_offset()           # monitoring_tool_names[] in it (3.1
 TOOL_COUNT = 6                              # sys.monitoring tool ids 0-5
 
 
-def tool_name_addresses(own_tool):
-    """The addresses of the words that hold each other tool's name (non-NULL: registered), or None."""
+OWN_TOOL = 5                                # sys.monitoring.OPTIMIZER_ID: tiered's profiler
+
+
+def other_tool_words():
+    """The words native code ORs to learn that another sys.monitoring tool is registered: the
+    other tools' name slots in the interpreter (non-NULL: registered), where they were found;
+    else OTHER_TOOLS, the count the runtime keeps by wrapping sys.monitoring.use_tool_id."""
     if TOOL_NAMES is None:
-        return None
-    return [INTERPRETER + TOOL_NAMES + 8 * i for i in range(TOOL_COUNT) if i != own_tool]
+        return [OTHER_TOOLS_ADDRESS]
+    return [INTERPRETER + TOOL_NAMES + 8 * i for i in range(TOOL_COUNT) if i != OWN_TOOL]
 
 
 def _recursion_remaining_offset():

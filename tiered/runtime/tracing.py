@@ -4,22 +4,24 @@ While a trace or profile function is set (pdb, coverage's tracers, cProfile on 3
 calling sys.settrace/sys.setprofile or PyEval_SetTrace/SetProfile), or another sys.monitoring
 tool is registered (3.12: cProfile, coverage's sysmon core), compiled functions run in the
 interpreter so the tool sees every line and call.  The thread state's trace and profile
-objects' places are base-layer facts (cpython/threadstate.py); the monitoring tools are
-counted by wrapping sys.monitoring.use_tool_id / free_tool_id (C users call them by name too).
+objects' places, and the interpreter's slots for the monitoring tools' names, are base-layer
+facts (cpython/threadstate.py) that native code reads; only where those slots were not found
+are the tools counted by wrapping sys.monitoring.use_tool_id / free_tool_id.
 """
 import sys
 
-from ..cpython.threadstate import OTHER_TOOLS
+from ..cpython.threadstate import OTHER_TOOLS, OWN_TOOL, TOOL_NAMES  # noqa: F401 - OWN_TOOL: the profiler's
 
-OWN_TOOL = 5                             # sys.monitoring.OPTIMIZER_ID, tiered's profiler
 _watching = False
 
 
 def watch_monitoring(own_tool=OWN_TOOL):
-    """3.12+: count the other sys.monitoring tools in OTHER_TOOLS (once per process)."""
+    """3.12+, where the interpreter's tool names were not found: count the other sys.monitoring
+    tools in OTHER_TOOLS by wrapping use_tool_id/free_tool_id (once per process).  Where they
+    were found, native code reads them and nothing of the program's is replaced."""
     global _watching
     mon = getattr(sys, "monitoring", None)
-    if mon is None or _watching:
+    if mon is None or _watching or TOOL_NAMES is not None:
         return
     _watching = True
     use, free = mon.use_tool_id, mon.free_tool_id
@@ -42,4 +44,7 @@ def watch_monitoring(own_tool=OWN_TOOL):
 
 def traced():
     """True when this thread has a trace or profile function, or another monitoring tool is in use."""
-    return sys.gettrace() is not None or sys.getprofile() is not None or OTHER_TOOLS.value > 0
+    mon = getattr(sys, "monitoring", None)
+    others = (any(mon.get_tool(i) is not None for i in range(6) if i != OWN_TOOL)
+              if mon is not None and TOOL_NAMES is not None else OTHER_TOOLS.value > 0)
+    return sys.gettrace() is not None or sys.getprofile() is not None or others

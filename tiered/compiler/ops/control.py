@@ -52,7 +52,10 @@ def _guard_global(e, v):
 @op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
 def _trace_check(e, v):
     """Exit when a trace or profile function, or a monitoring tool, is now set."""
-    busy = e.op(f"icmp ne i64 {e.op(f'load i64, ptr inttoptr (i64 {threadstate.OTHER_TOOLS_ADDRESS} to ptr)')}, 0")
+    busy = "false"
+    for word in threadstate.other_tool_words():         # another monitoring tool registered
+        held = e.op(f"load i64, ptr inttoptr (i64 {word} to ptr)")
+        busy = e.op(f"or i1 {busy}, {e.op(f'icmp ne i64 {held}, 0')}")
     if threadstate.TRACE_OFFSETS is not None:
         ts = e.thread_state()
         for offset in threadstate.TRACE_OFFSETS:
