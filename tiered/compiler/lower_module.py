@@ -109,7 +109,22 @@ class ModuleEmitter:
                 "  %ggl = load ptr, ptr %gglp",
                 f"  %gsame = icmp eq ptr %ggl, inttoptr (i64 {self.globals_address} to ptr)",
                 "  br i1 %gsame, label %ownglobals, label %othergl", "othergl:",
-                f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "ownglobals:"]
+                f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}", "ownglobals:",
+                *self._code_check()]
+
+    def _code_check(self):
+        """Entry lines that send the call to the interpreter when the running frame's code is
+        not the installed code (the program replaced the function's code with a copy that still
+        holds this entry, `f.__code__ = f.__code__.replace(...)`): the frame then runs its own
+        bytecode.  The installed code's address is filled in after install (0 until then)."""
+        if capi.FRAME_CODE is None or capi.FRAMES is None:
+            return []
+        lo = self.code_bounds()[0]
+        return [f"  %gcodep = getelementptr i8, ptr %gif, i64 {capi.FRAME_CODE}", "  %gcode = load i64, ptr %gcodep",
+                f"  %gstart = add i64 %gcode, {capi.FRAMES[2]}", f"  %glo = load i64, ptr {lo}",
+                "  %gours = icmp eq i64 %gstart, %glo", "  %gunset = icmp eq i64 %glo, 0",
+                "  %gcodeok = or i1 %gours, %gunset", "  br i1 %gcodeok, label %owncode, label %othergl",
+                "owncode:"]
 
     def _depth_check(self):
         """Entry lines: the chain's C stack floor (%floor); and while a chain of this thread went

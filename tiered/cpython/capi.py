@@ -171,6 +171,22 @@ POINTER_BITS = ctypes.sizeof(ctypes.c_void_p) * 8
 assert POINTER_BITS == 64 and sys.maxsize == 2**63 - 1, "tiered needs a 64-bit CPython"
 
 
+def _function_code_offset():
+    """Offset of func_code in a function object: the word `f.__code__ = c` changes."""
+    def f():
+        pass
+    def g():
+        pass
+    before = [ctypes.c_void_p.from_address(id(f) + k).value for k in range(16, 160, 8)]
+    f.__code__ = g.__code__
+    found = [16 + 8 * k for k, b in enumerate(before)
+             if ctypes.c_void_p.from_address(id(f) + 16 + 8 * k).value == id(g.__code__) and b != id(g.__code__)]
+    return found[0] if len(found) == 1 else None
+
+
+FUNC_CODE = _function_code_offset()   # func_code in a function object, or None
+
+
 def _dict_version_offset():
     """Offset of ma_version_tag in a dict: the word that changes on every mutation."""
     d = {}
@@ -359,5 +375,6 @@ def _int_layout():
 
 INT_ONE_DIGIT = _int_layout()     # (size word offset, its value for 0 < x < 2**30, digit offset)
 
-# where frames keep their current instruction and globals (probed on running frames)
+# where frames keep their current instruction, globals and code (probed on running frames)
 FRAMES, CURRENT_FRAME, FRAME_GLOBALS = frames.FRAMES, frames.CURRENT_FRAME, frames.FRAME_GLOBALS
+FRAME_CODE = frames.FRAME_CODE

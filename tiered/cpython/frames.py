@@ -84,3 +84,17 @@ def _frame_globals_offset():
 
 
 FRAME_GLOBALS = _frame_globals_offset()   # f_globals in an interpreter frame, or None
+
+
+def _frame_code_offset():
+    """Where an interpreter frame keeps its code object, found on this very frame (None when not
+    found: the native entry then cannot tell that its function's code was replaced)."""
+    if FRAMES is None:
+        return None
+    iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
+    code = sys._getframe().f_code
+    found = [k for k in range(0, 80, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(code)]
+    return found[0] if len(found) == 1 else None
+
+
+FRAME_CODE = _frame_code_offset()     # f_code in an interpreter frame, or None

@@ -29,7 +29,7 @@ def compile_on_first_call(func):
         rec.refuse(Refusal.INSTALL_ERROR, f"{type(exc).__name__}: {exc}")
         return func
     records.mark_installed(hook_code)
-    func.__code__ = hook_code
+    rec.put_code(hook_code)
     rec.state = "profiling"
     return func
 
@@ -50,7 +50,7 @@ def _make_hook(rec):
             if func.__code__ is not rec.original_code and rec.state != "compiled":
                 # this hook goes (stays interpreted if the compile fails); a compile for a
                 # native caller may have come first and left the function uninstalled
-                func.__code__ = rec.original_code
+                rec.put_code(rec.original_code)
             # the arguments (the prologue passes the frame's cells after them)
             manager.compile_for(func, tuple(type(a) for a in args[:param_count(rec.original_code)]))
         finally:

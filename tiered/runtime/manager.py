@@ -228,6 +228,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
     for (s, f), sym in zip(built, inner):
         s.describe(f)
         s.address, s.compiled, s.resumer = compiled[sym], compiled, helpers[2]
+        s.code_words = rec.code_words
     specs = [s for s, _ in built]
     rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
     rec.quiet_misses = compiled[counters[2]]      # set: unmatched calls stop calling on_miss
@@ -240,7 +241,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
         return new
     mark_installed(code)
-    func.__code__ = code
+    rec.put_code(code)
     TOTALS["installed"] += 1
     rec.state = "compiled"
     log.info("tiered: compiled %s%s in %.1f ms", rec.name, types_, rec.compile_seconds[-1] * 1e3)

@@ -54,6 +54,16 @@ class Record:
         self.retired = Tally()  # counts of modules that are no longer the newest
         self.compiling = False
         self.eager = False        # compiled on request (jit decorator, tests): always installed
+        # the codes native callers accept as this function's (its original, the one tiered put
+        # in place): a program that replaces its code makes their calls exit (CODE_CHANGED)
+        self.code_words = (ctypes.c_uint64 * 2)(id(self.original_code), id(self.original_code))
+
+    def put_code(self, code):
+        """Put a code object of tiered's in place as the function's code."""
+        self.code_words[1] = id(code)
+        func = self.func
+        if func is not None:
+            func.__code__ = code
 
     @property
     def func(self):
@@ -126,7 +136,7 @@ class Record:
         """Put the original code object back."""
         func = self.func
         if func is not None and func.__code__ is not self.original_code:
-            func.__code__ = self.original_code
+            self.put_code(self.original_code)
         self.specs = []           # running frames and native callers keep the code they use alive
         self.retire_module()
         self.attempted.clear()    # a later compile starts afresh

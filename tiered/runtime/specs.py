@@ -14,6 +14,7 @@ class Spec:
         self.address = None
         self.compiled = None      # the engine handle holding `address` (native callers keep it)
         self.resumer = None       # set when compiled: the module's deopt.Resumer
+        self.code_words = None    # set when compiled: the codes its native callers accept
 
     def describe(self, fn):
         """Keep what is needed later from the IR of this specialisation."""

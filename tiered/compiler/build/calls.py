@@ -113,7 +113,8 @@ def _call_python(b, fn, vals):
         # natively: its paths that return run in the interpreter): call it generically
     # a callee none of whose compiled paths returns (it always raises) has no return type:
     # its call always exits, so the value it does not produce is typed None
-    return b.emit("call_native", vals, {"target": target, "self": False},
+    # the callee's address: the guard that found it keeps it alive while the call is made
+    return b.emit("call_native", vals, {"target": target, "self": False, "callee": id(fn)},
                   type=target.return_type or NONE)
 
 

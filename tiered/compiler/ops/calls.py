@@ -1,4 +1,6 @@
 """Compiler ops calling: native specialisations, any callable through the C-API, new functions → LLVM IR lines."""
+import ctypes
+
 from ...reasons import Exit
 from ...cpython import capi, threadstate
 from . import OBJ, op
@@ -41,7 +43,23 @@ def _c_depth_guard(e, v):
 
 
 # attrs: target (the callee's compiled record), self (a call of itself), dispatch (by classes)
-@op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True, attrs=("target", "self", "dispatch"))
+def _code_guard(e, v):
+    """Exit (CODE_CHANGED) unless the callee's code is still one of its own (its original, or
+    the code tiered put in place): `g.__code__ = h.__code__` must reach native callers too."""
+    words = getattr(v.attrs["target"], "code_words", None) if not v.attrs["self"] else None
+    if words is None or capi.FUNC_CODE is None or v.attrs.get("callee") is None:
+        return
+    e.m.keep(words)
+    code = e.op(f"load i64, ptr inttoptr (i64 {v.attrs['callee'] + capi.FUNC_CODE} to ptr)")
+    base = ctypes.addressof(words)
+    own = [e.op(f"icmp eq i64 {code}, {e.op(f'load i64, ptr inttoptr (i64 {base + 8 * k} to ptr)')}")
+           for k in (0, 1)]
+    e.guard(e.op(f"xor i1 {e.op(f'or i1 {own[0]}, {own[1]}')}, true"), v, reason=Exit.CODE_CHANGED)
+
+
+# callee: the called function's address (for the code guard)
+@op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True,
+    attrs=("target", "self", "dispatch", "callee"))
 def _call_native(e, v):
     """Call a native specialisation as a frame of its own (_enter_frame); exit at the recursion
     limit or on its exit (dropping the callee's exit state: this frame's own replaces it)."""
@@ -52,6 +70,7 @@ def _call_native(e, v):
     elif not v.attrs["self"]:
         e.m.keep(target.compiled)        # the callee's machine code lives as long as ours
     ret_ll = LL[v.type]
+    _code_guard(e, v)
     count = _enter_frame(e, v)
     args = "".join(f"{LL[a.type]} {e.ref(a)}, " for a in v.args)
     ty = result_type(ret_ll)
