@@ -222,3 +222,24 @@ def shape_of(x):
 def test_a_branch_answered_at_compile_time_compiles_only_the_side_taken(x):
     rec = check(shape_of, (x,), ({"a": 1, "b": 2},), (7,))     # compiled for the number, ran native
     assert not {"getattr", "obj_call"} & ops_of(rec)              # without the dict's side
+
+
+def key_maker():
+    return abs
+
+
+def scale(x, y=1):
+    return x * y
+
+
+def keyword_values_that_are_calls(n):
+    s = 0
+    for i in range(-n, n):
+        s += max(i, -2, key=key_maker()) + scale(i, y=len("ab")) + int("7", base=abs(-9) + 1)
+    return s
+
+
+def test_keyword_arguments_whose_values_are_calls(object_tier):
+    # max(1, 2, key=g()) once made the object tier refuse the function with a compiler error
+    rec = check(keyword_values_that_are_calls, (3,), (0,), (10,))
+    assert rec.state == "compiled" and rec.refusal is None
