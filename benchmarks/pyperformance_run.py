@@ -184,7 +184,8 @@ def parse_stats(stderr):
         tail = line[c_tail:]
         m = re.search(r"(?:^|; )([A-Z][A-Z_]+): ", tail)
         rows.append({"name": line[:c_state].strip(), "state": line[c_state:c_sig].strip(), "ms": ms,
-                     "exits": tail[:m.start()] if m else tail, "refusal": m.group(1) if m else None})
+                     "exits": tail[:m.start()] if m else tail, "refusal": m.group(1) if m else None,
+                     "detail": tail[m.end():] if m else None})
     return rows
 
 
@@ -199,6 +200,7 @@ def summarise_stats(rows, totals):
     reasons = collections.Counter(totals["refusals"]) if totals else listed
     return {"compiled": len(compiled), "refused": sum(reasons.values()),
             "reasons": dict(reasons.most_common()), "refused_rows": dict(listed.most_common()),
+            "refused_functions": {r["name"]: f"{r['refusal']}: {r['detail']}" for r in own if r["refusal"]},
             "compiles": totals and totals["compiled"], "exits": totals and totals["exits"],
             "compile_ms_median": statistics.median(ms) if ms else None,
             "compile_ms_max": max(ms) if ms else None}
@@ -295,7 +297,7 @@ def row(res):
     if "steady_ratio" not in res:
         return f"{res['name']:16} {'FAILED':>38}  {counts} {ms:>9}  {res.get('error', '')}"
     equal = "equal" if res["equal"] else ("DIFFERENT" if res["plain_deterministic"] else "UNSTABLE")
-    seen = "+".join(o for o in res["observed"] if o != "None") or "nothing"
+    seen = "+".join(res["observed"]) or "-"          # None: the function returned None
     return (f"{res['name']:16} {res['plain_steady_s'] * 1e3:9.4g} {res['tiered_steady_s'] * 1e3:9.4g} "
             f"{res['steady_ratio']:6.2f}x {res['whole_ratio']:6.2f}x  {equal:9} {seen:13} {counts} {ms:>9}  "
             f"{reasons}" + (f"  [{res['error']}]" if res.get("error") else ""))
