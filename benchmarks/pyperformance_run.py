@@ -333,7 +333,9 @@ def checkout():
         head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(git + ["status", "--porcelain", "tiered"], capture_output=True, text=True).stdout
     except OSError:
-        return "unknown"
+        head = ""
+    if not head:
+        return "a tree that is not a git checkout"
     return head + (" with uncommitted changes in tiered/" if dirty.strip() else "")
 
 
