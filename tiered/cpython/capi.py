@@ -187,6 +187,26 @@ def _function_code_offset():
 FUNC_CODE = _function_code_offset()   # func_code in a function object, or None
 
 
+METH_FASTCALL, METH_KEYWORDS = 0x80, 0x02
+
+
+def fastcall_function(builtin):
+    """(address of its C function, its self) for a builtin taking METH_FASTCALL arguments
+    without keywords, called as `PyObject *f(self, PyObject *const *args, Py_ssize_t n)`; None
+    for any other callable.  Read from the builtin's PyMethodDef (m_ml, then ml_meth, ml_flags)."""
+    if not isinstance(builtin, types.BuiltinFunctionType):
+        return None
+    ml = ctypes.c_void_p.from_address(id(builtin) + 16).value
+    name = ctypes.c_char_p.from_address(ml).value if ml else None
+    if name is None or name.decode() != builtin.__name__:
+        return None
+    flags = ctypes.c_int.from_address(ml + 16).value
+    if flags & (METH_FASTCALL | METH_KEYWORDS) != METH_FASTCALL:
+        return None
+    self_ = ctypes.c_void_p.from_address(id(builtin) + 24).value
+    return ctypes.c_void_p.from_address(ml + 8).value, self_ or 0
+
+
 def _dict_version_offset():
     """Offset of ma_version_tag in a dict: the word that changes on every mutation."""
     d = {}

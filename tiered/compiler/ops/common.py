@@ -25,6 +25,20 @@ def fconst(x):
     return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
+def opaque(e, x):
+    """x (a double) through an empty asm the optimiser cannot see into: LLVM treats a NaN's sign
+    as unspecified and folds x * -1.0, -(a * b) or 0.0 - x into fneg forms whose NaN signs
+    differ from the x86 instructions CPython's float ops run; behind the barrier it keeps the
+    operation the program wrote (it costs no instruction)."""
+    return e.op(f'call double asm "", "=x,0"(double {x})')
+
+
+def float_literal_folds(value):
+    """Whether LLVM may fold an operation with this constant into one that changes a NaN's sign
+    (negative or zero constants, 1.0, infinities): such constants go through opaque()."""
+    return not (value > 0.0 and value != 1.0 and value != float("inf"))
+
+
 def literal(value, type_):
     """LLVM text of a constant of an IR type."""
     if type_ == FLOAT:

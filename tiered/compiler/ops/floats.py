@@ -1,13 +1,17 @@
 """Compiler ops on floats and math functions: spec, Python operator and lowering of each → LLVM IR lines."""
+import math
+
+from ...cpython import capi
 from ...reasons import Exit
 from . import BOOL, FLOAT, INT, define, op
-from .common import fconst
+from .common import fconst, opaque
 
 FF = (FLOAT, FLOAT)
 MATH_LIBM = {"sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
              "atanh", "exp", "expm1", "log", "log2", "log10", "log1p", "erf", "erfc", "cbrt", "exp2",
              "pow", "atan2", "hypot", "fmod"}
 INTRINSIC1 = {"sqrt": "llvm.sqrt.f64", "fabs": "llvm.fabs.f64"}
+NAN_AS_IS = {"log", "log2", "log10"}
 
 
 def _plain(text):
@@ -18,7 +22,12 @@ def _plain(text):
 define("float_add", 2, FLOAT, py="+", operands=FF, lower=_plain("fadd double {a}, {b}"))
 define("float_sub", 2, FLOAT, py="-", operands=FF, lower=_plain("fsub double {a}, {b}"))
 define("float_mul", 2, FLOAT, py="*", operands=FF, lower=_plain("fmul double {a}, {b}"))
-define("float_neg", 1, FLOAT, py="-", operands=(FLOAT,), lower=_plain("fneg double {a}"))
+@op("float_neg", 1, FLOAT, py="-", operands=(FLOAT,))
+def _float_neg(e, v):
+    """-x: a sign flip, kept apart from the operations around it (common.opaque)."""
+    e.alias(v, opaque(e, e.op(f"fneg double {opaque(e, e.ref(v.args[0]))}")))
+
+
 define("float_abs", 1, FLOAT, lower=_plain("call double @llvm.fabs.f64(double {a})"))
 define("float_truth", 1, BOOL, lower=_plain("fcmp une double {a}, 0.0"))
 
@@ -94,6 +103,8 @@ def _math1(e, v):
     fn, x = v.attrs["fn"], e.ref(v.args[0])
     callee = INTRINSIC1.get(fn, fn)
     r = e.op(f"call double @{callee}(double {x})")
+    if fn in NAN_AS_IS:   # CPython's m_log* give a NaN back as it came (libm quiets a signalling one)
+        r = e.op(f"select i1 {e.op(f'fcmp uno double {x}, 0.0')}, double {x}, double {r}")
     if fn != "fabs":      # CPython: nan from non-nan is a domain error, inf from finite an overflow
         nan_from_num = e.op(f"and i1 {e.op(f'fcmp uno double {r}, 0.0')}, {e.op(f'fcmp ord double {x}, 0.0')}")
         inf_from_fin = e.op(f"and i1 {e.op(f'xor i1 {_finite(e, r)}, true')}, {_finite(e, x)}")
@@ -108,6 +119,9 @@ def _math2(e, v):
     if fn == "copysign":
         e.define(v, f"call double @llvm.copysign.f64(double {x}, double {y})")
         return
+    if fn == "hypot" and _HYPOT is not None:
+        e.alias(v, _call_cpython(e, v, _HYPOT, (x, y)))
+        return
     r = e.op(f"call double @{fn}(double {x}, double {y})")
     if fn == "pow":
         _pow_guard(e, v, r, x, y)
@@ -115,6 +129,45 @@ def _math2(e, v):
         ok = e.op(f"and i1 {e.op(f'and i1 {_finite(e, x)}, {_finite(e, y)}')}, {_finite(e, r)}")
         e.guard(e.op(f"xor i1 {ok}, true"), v)
     e.alias(v, r)
+
+
+# CPython's own math.hypot (its algorithm, not libm's hypot, whose last bit differs often)
+_HYPOT = capi.fastcall_function(math.hypot)
+
+
+def _call_cpython(e, v, function, xs):
+    """The C function of a math builtin called as CPython calls it, on the doubles xs boxed (its
+    float result unboxed): bit for bit CPython's result.  When memory runs out, or it raises,
+    exit (DOMAIN) with no exception pending: the interpreter calls it again and raises there."""
+    address, self_ = function
+    argv = e.entry_alloca(f"[{len(xs)} x ptr]")
+    boxed = [e.op(f"call ptr @PyFloat_FromDouble(double {x})") for x in xs]
+    for k, b in enumerate(boxed):
+        e.line(f"store ptr {b}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
+    nulls = [e.op(f"icmp eq ptr {b}, null") for b in boxed]
+    failed = e.op(f"or i1 {nulls[0]}, {nulls[1]}") if len(nulls) == 2 else nulls[0]
+    call, after = e.tmp()[1:], e.tmp()[1:]
+    before = e.cur
+    e.line(f"br i1 {failed}, label %{after}, label %{call}")
+    e.label(call)
+    r = e.op(f"call ptr inttoptr (i64 {address} to ptr)(ptr inttoptr (i64 {self_} to ptr), ptr {argv}, "
+             f"i64 {len(xs)})")
+    e.line(f"br label %{after}")
+    e.label(after)
+    r = e.op(f"phi ptr [null, %{before}], [{r}, %{call}]")
+    for b in boxed:
+        e.line(f"call void @Py_DecRef(ptr {b})")       # Py_DecRef accepts NULL
+    none = e.op(f"icmp eq ptr {r}, null")
+    ok, bad = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {none}, label %{bad}, label %{ok}, !prof !0")
+    e.label(bad)
+    e.line("call void @PyErr_Clear()")
+    e.guard("true", v)
+    e.line(f"br label %{ok}")
+    e.label(ok)
+    value = e.op(f"load double, ptr {e.op(f'getelementptr i8, ptr {r}, i64 {capi.OB_FVAL}')}")
+    e.line(f"call void @Py_DecRef(ptr {r})")
+    return value
 
 
 def _to_int(intrinsic):

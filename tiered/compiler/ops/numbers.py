@@ -3,7 +3,7 @@ import math
 
 from ...reasons import Exit
 from . import BOOL, FLOAT, INT, define, op
-from .common import LL, literal
+from .common import LL, float_literal_folds, literal, opaque
 from .floats import MATH_LIBM
 
 ICMP = {"<": "slt", "<=": "sle", ">": "sgt", ">=": "sge", "==": "eq", "!=": "ne"}
@@ -27,8 +27,12 @@ def unop(text):
 
 @op("const", 0, None, attrs=("value",))
 def _const(e, v):
-    """A constant: refer to its LLVM literal."""
-    e.alias(v, literal(v.attrs["value"], v.type))
+    """A constant: refer to its LLVM literal (a float one that NaN-sign folds could use, through
+    an opaque barrier)."""
+    text = literal(v.attrs["value"], v.type)
+    if v.type == FLOAT and float_literal_folds(v.attrs["value"]):
+        text = opaque(e, text)
+    e.alias(v, text)
 
 
 def _ovf(kind):
