@@ -8,7 +8,10 @@ import time
 import traceback
 from pathlib import Path
 
+import pytest
+
 import tiered
+from tiered.reasons import Exit
 from tiered.runtime import manager
 
 ROOT = str(Path(__file__).resolve().parent.parent.parent)
@@ -183,3 +186,36 @@ def test_ctrl_c_interrupts_native_loop_within_a_tenth_of_a_second(tmp_path):
     took = time.monotonic() - sent
     assert "KeyboardInterrupt" in err and ("line 5, in spin" in err or "line 6, in spin" in err), err
     assert took < 0.5, f"took {took:.2f}s"      # process exit included; the poll itself is ~ms
+
+
+def while_spin(n):
+    s = 0
+    i = 0
+    while i < n:
+        s = (s + i * 7) % 1000003
+        i += 1
+    return s
+
+
+def _where_a_raising_handler_lands(f, n):
+    """(line, column, end column) of f's frame in the traceback of a TimeoutError its handler
+    raised while f looped."""
+    with Alarm(0.05):
+        try:
+            f(n)
+        except TimeoutError as exc:
+            entry = [t for t in traceback.extract_tb(exc.__traceback__) if t.name == f.__name__][-1]
+            return entry.lineno - f.__code__.co_firstlineno, entry.colno, entry.end_colno
+    return None
+
+
+@pytest.mark.parametrize("loop", [spin, while_spin])
+def test_a_raising_handler_is_raised_where_cpython_raises_it(loop):
+    # CPython checks for signals at the backward jump (3.11's conditional one: after jumping)
+    plain = _where_a_raising_handler_lands(loop, 10**9)
+    f = _compiled(loop)
+    try:
+        assert _where_a_raising_handler_lands(f, 10**12) == plain
+        assert manager.record_for(f).exits.get(Exit.SIGNAL, 0) + manager.record_for(f).exits.get(Exit.FORCED, 0) >= 1
+    finally:
+        manager.record_for(f).restore()

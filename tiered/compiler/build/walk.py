@@ -117,11 +117,20 @@ def _walk_block(b, block, state, by_offset, out_states):
         for name in b.opts.unbound:
             state.locals[name] = unbound_local(b, name)
     k = b.at.first_k = by_offset[block.offset]
-    if block.loop_header:           # polls signals and lets other threads run
-        b.at.pre_state, b.at.pre_offset = state, b.opts.ins[k].offset
+    back = [i for i in b.opts.ins if i.target == block.offset and i.offset > block.offset] \
+        if block.loop_header else []
+    if block.loop_header and not (back and all(i.op == "jump" for i in back)):
+        # polls signals and lets other threads run; a loop whose back edges are all plain
+        # jumps polls at each of them instead (control.jump), where CPython checks for signals
+        # a handler that raises is raised where CPython raises it: 3.11's conditional backward
+        # jump checks after jumping, its frame then at the instruction before the target
+        # (the loop's own test); only the location matters, as nothing runs but the raise
+        before = b.opts.ins[k - 1] if k else None
+        moved = bool(back) and before is not None and before.op == "branch"
+        b.at.pre_state, b.at.pre_offset = state, before.offset if moved else b.opts.ins[k].offset
         # a signal handler runs where CPython checks for it: at the loop's (last) back edge
-        back = [i.offset for i in b.opts.ins if i.target == block.offset and i.offset > block.offset]
-        b.emit("loop_poll", [], {"at": max(back)} if back else None)
+        attrs = {"at": max(i.offset for i in back)} if back else {}
+        b.emit("loop_poll", [], {**attrs, "raise_only": True} if moved else attrs or None)
     leave = raise_block(b, k)
     if leave is not None:           # a raise: the interpreter runs the block and raises
         b.at.pre_state, b.at.pre_offset = state, b.opts.ins[leave].offset

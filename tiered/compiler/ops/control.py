@@ -64,7 +64,10 @@ def _trace_check(e, v):
     e.guard(busy, v)
 
 
-@op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True, attrs=("at",))
+# at: where a handler sees the frame; raise_only: its state is only good for raising there (no
+# forced exit: the stack is not the one that instruction expects)
+@op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True,
+    attrs=("at", "raise_only"))
 def _loop_poll(e, v):
     """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
     c = e.op("load i32, ptr @tiered_tick")
@@ -81,7 +84,7 @@ def _loop_poll(e, v):
     e.line(f"call void @tiered_yield(i32 {c1})")
     e.line(f"br label %{cont}")
     e.label(cont)
-    if e.force:
+    if e.force and not v.attrs.get("raise_only"):
         e.guard("false", v)
 
 
