@@ -20,6 +20,7 @@ SUITES = {"numeric": "kernels.py", "objects": "objects.py"}
 sys.path.insert(0, os.path.dirname(HERE))
 
 import tiered  # noqa: E402
+from tiered.profiler import policy  # noqa: E402
 from tiered.runtime import manager  # noqa: E402
 from tiered.runtime.specs import looks_tiny  # noqa: E402
 
@@ -57,6 +58,10 @@ def main():
     ap.add_argument("--suite", choices=sorted(SUITES), default="numeric")
     ap.add_argument("names", nargs="*")
     opts = ap.parse_args()
+    if not policy.supported():
+        print(f"Python {sys.version.split()[0]}: tiered supports 3.11 and 3.12, so the JIT stays off "
+              "here and there is nothing to compare; run this with Python 3.11 or 3.12.")
+        return
     plain, jitted = load("kernels_plain", opts.suite), load("kernels_tiered", opts.suite)
     functions = list(functions_of(jitted))
     names = opts.names or list(plain.KERNELS)

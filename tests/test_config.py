@@ -36,3 +36,45 @@ def test_disable_variable_turns_enable_off(monkeypatch):
     import tiered
     monkeypatch.setenv("TIERED_DISABLE", "1")
     assert tiered.enable() is False
+
+
+def test_check_all_warns_once_at_the_callers_line(monkeypatch):
+    config._warned.clear()
+    env = {"TIERED_OPT_LEVEL": "9", "TIERED_THRESHHOLD": "5", "TIERED_LOG": "info"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config.check_all(environ=env)
+        config.check_all(environ=env)                     # once per value and name
+    texts = [str(w.message) for w in caught]
+    assert len(caught) == 2 and all(w.filename == __file__ for w in caught), texts
+    assert "TIERED_OPT_LEVEL='9'" in texts[0] and "using the default 2" in texts[0]
+    assert "TIERED_THRESHHOLD is not a tiered setting" in texts[1]
+
+
+def test_enable_validates_settings_at_the_programs_line(monkeypatch):
+    import tiered
+    config._warned.clear()
+    monkeypatch.setenv("TIERED_OPT_LEVEL", "9")
+    monkeypatch.setenv("TIERED_DISABLE", "1")                 # validated, then nothing starts
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert tiered.enable() is False
+    assert [w.filename for w in caught] == [__file__] and "TIERED_OPT_LEVEL" in str(caught[0].message)
+
+
+def test_an_unsupported_python_warns_once_from_enable_and_jit(monkeypatch):
+    import tiered
+    from tiered.profiler import policy
+    monkeypatch.setattr(policy, "supported", lambda: False)
+    monkeypatch.setattr(tiered, "_warned_version", False)
+
+    def f(x):
+        return x + 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert tiered.jit(f) is f and f(1) == 2
+        assert tiered.enable() is False
+        assert tiered.jit(f) is f
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert "not supported" in str(caught[0].message) and "stays off" in str(caught[0].message)
+    assert f.__code__.co_name == "f" and not hasattr(f, "__wrapped__")

@@ -180,3 +180,14 @@ def test_stats_flag_reports_object_signatures(tmp_path):
     assert p.returncode == 0 and p.stdout == "10000\n" and "Traceback" not in p.stderr, p.stderr
     line = next(ln for ln in p.stderr.splitlines() if "__main__.fill" in ln)
     assert "compiled" in line and "(obj[list])" in line
+
+
+def test_a_bad_setting_warns_once_before_the_program_runs(tmp_path):
+    (tmp_path / "prog.py").write_text("print('ran')\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_OPT_LEVEL="9")
+    p = subprocess.run([sys.executable, "-m", "tiered", "prog.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == "ran\n"
+    warned = [ln for ln in p.stderr.splitlines() if "TIERED_OPT_LEVEL" in ln]
+    assert warned == ["sys:1: RuntimeWarning: tiered: ignoring TIERED_OPT_LEVEL='9' (must be between 0 "
+                      "and 3); using the default 2"], p.stderr

@@ -2,6 +2,7 @@
 import atexit
 import logging
 import os
+import sys
 import warnings
 
 from . import config, report
@@ -16,14 +17,12 @@ _warned_version = False
 
 def enable(threshold=None):
     """Start profiling; hot functions are compiled and installed. Returns True if the JIT is on."""
-    global _promoter, _warned_version
+    global _promoter
+    config.check_all(stacklevel=2)
     if config.get("TIERED_DISABLE"):
         return False
     if not policy.supported():
-        if not _warned_version:
-            _warned_version = True
-            warnings.warn("tiered: this Python version is not supported (3.11 and 3.12 are); "
-                          "the JIT stays off", RuntimeWarning, stacklevel=2)
+        _warn_version()
         return False
     _configure_logging()
     if _promoter is not None:
@@ -42,6 +41,15 @@ def enable(threshold=None):
     _promoter = promoter
     atexit.register(_stop_profiler)
     return True
+
+
+def _warn_version():
+    """Warn once per process that this Python version keeps the JIT off (at the caller's line)."""
+    global _warned_version
+    if not _warned_version:
+        _warned_version = True
+        warnings.warn(f"tiered: Python {sys.version_info[0]}.{sys.version_info[1]} is not supported "
+                      "(3.11 and 3.12 are); the JIT stays off", RuntimeWarning, stacklevel=3)
 
 
 def _stop_profiler():
@@ -80,7 +88,11 @@ def totals():
 
 def jit(func):
     """Decorator: compile func at its first call, for the argument types of that call."""
-    if not policy.supported() or config.get("TIERED_DISABLE"):
+    config.check_all(stacklevel=2)
+    if config.get("TIERED_DISABLE"):
+        return func
+    if not policy.supported():
+        _warn_version()
         return func
     _configure_logging()
     return eager.compile_on_first_call(func)

@@ -11,6 +11,7 @@ import os
 import sys
 
 import tiered
+from tiered import config
 
 USAGE = """usage: python -m tiered [--stats] (SCRIPT | -m MODULE) [args ...]
 
@@ -83,6 +84,7 @@ def main():
     if action == "error":
         print(f"{target}\n{USAGE}", file=sys.stderr)
         return 2
+    config.check_all(stacklevel=100)      # bad settings warn once, here, before the program runs
     if can_boot():
         args = [sys.executable, *interpreter_options()] + (["-m", target] if kind == "module" else [target])
         sys.stdout.flush()

@@ -89,3 +89,25 @@ def get(name, environ=None):
 
 
 _warned = set()
+
+
+def check_all(stacklevel=1, environ=None):
+    """Parse every TIERED_* setting now (enable(), the runner): each malformed value warns once,
+    naming the variable and the default used, and so does a TIERED_* name no setting has; the
+    warning points `stacklevel` frames up from check_all's caller (1: that caller)."""
+    env = os.environ if environ is None else environ
+    for name, setting in SETTINGS.items():
+        raw = env.get(name)
+        if raw is None or (name, raw) in _warned:
+            continue
+        try:
+            setting.parse(raw)
+        except (ValueError, TypeError) as exc:
+            _warned.add((name, raw))
+            warnings.warn(f"tiered: ignoring {name}={raw!r} ({exc}); using the default "
+                          f"{setting.default!r}", RuntimeWarning, stacklevel=stacklevel + 1)
+    for name in sorted(env):
+        if name.startswith("TIERED_") and name not in SETTINGS and (name, None) not in _warned:
+            _warned.add((name, None))
+            warnings.warn(f"tiered: {name} is not a tiered setting (known: {', '.join(SETTINGS)}); "
+                          f"it is ignored", RuntimeWarning, stacklevel=stacklevel + 1)

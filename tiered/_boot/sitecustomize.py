@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sys
+import warnings
 
 
 def _restore(boot):
@@ -44,6 +45,9 @@ def _boot():
     import tiered                  # only when the runner asked: it is the program's start-up
     _restore(boot)
     _chain()
+    with warnings.catch_warnings():           # the runner warned about bad settings already
+        warnings.simplefilter("ignore")
+        tiered.config.check_all()
     if boot["stats"]:
         import atexit
         atexit.register(lambda: print(tiered.report.summary(tiered.stats()), file=sys.stderr))
