@@ -1,6 +1,6 @@
 """Compiler stage 4: one IR specialisation → its LLVM inner function (lower_module.py adds the entry).
 
-Each specialisation becomes `{T, i32 status, ptr state} inner(args unboxed..., i64 floor)`.
+Each specialisation becomes `{T, i32 status, ptr state} inner(args unboxed..., i64 floor, ptr ts)`.
 Status 0: the result is valid; 1: it exited; 2: it exited and an exception is pending (a
 signal handler or a C-API call raised).  An exit boxes its exit code and live values into a
 new tuple, `state` (owned; NULL with status 2 when even that failed: the MemoryError is
@@ -9,7 +9,7 @@ its own call instruction (the callee is pure, so the interpreter simply calls it
 the state that reaches the boxed entry is the outermost frame's, which the entry hands to the
 runtime before returning the sentinel.  `floor` is the lowest stack address the chain of native
 calls may reach (ops/calls.py counts each native frame in the thread state as CPython would,
-and exits at the recursion limit or the floor).
+and exits at the recursion limit or the floor); `ts` is the running thread's state.
 """
 from ..reasons import Exit
 from ..cpython import capi
@@ -79,10 +79,7 @@ class FnEmitter:
     def thread_state(self):
         """This thread's PyThreadState, read once on entry: native code runs on one thread
         from entry to return, which holds that thread state whenever it runs."""
-        if "%tstate" not in self.allocas_named:
-            self.allocas_named.add("%tstate")
-            self.allocas.append("  %tstate = call ptr @PyThreadState_Get()")
-        return "%tstate"
+        return "%ts"                       # the boxed entry's, passed down every native call
 
     def exit_id(self, v):
         """The module-wide exit number of v (the function's exit base + its own index)."""
@@ -169,7 +166,7 @@ class FnEmitter:
         for p in fn.params:
             self.names[p.id] = f"%v{p.id}"
         ret = LL[fn.return_type or NONE]
-        head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %floor) {{",
+        head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %floor, ptr %ts) {{",
                 "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
             self.label(f"b{b.id}")

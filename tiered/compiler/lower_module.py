@@ -219,7 +219,7 @@ class ModuleEmitter:
                       f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
                       f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
             ty = result_type(LL[ret])
-            lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %floor'])})")
+            lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %floor', 'ptr %rts'])})")
             lines += [f"  %r{k} = extractvalue {ty} %pr{k}, 0", f"  %x{k} = extractvalue {ty} %pr{k}, 2",
                       f"  %s{k} = extractvalue {ty} %pr{k}, 1", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %exited", f"box{k}:"]
@@ -247,13 +247,13 @@ class ModuleEmitter:
 
 
     def _dispatch(self, fns, inner, n):
-        """The dispatcher `{ptr, i32, ptr} dispatch(ptr args..., i64 floor)`: the first frameless
+        """The dispatcher `{ptr, i32, ptr} dispatch(ptr args..., i64 floor, ptr ts)`: the first frameless
         specialisation whose classes match the n borrowed objects is called (numbers unboxed,
         its result boxed) and its status and exit state passed on; none matching is an exit
         with no state (the native caller exits at its call, and the interpreter calls again)."""
         ty = result_type("ptr")
         lines = [f"define {ty} @{self.prefix}_dispatch("
-                 + "".join(f"ptr %a{j}, " for j in range(n)) + "i64 %floor) {", "entry:", "  %ovf = alloca i32"]
+                 + "".join(f"ptr %a{j}, " for j in range(n)) + "i64 %floor, ptr %ts) {", "entry:", "  %ovf = alloca i32"]
         for j in range(n):
             lines += [f"  %tp{j} = getelementptr i8, ptr %a{j}, i64 {capi.OB_TYPE}", f"  %ty{j} = load ptr, ptr %tp{j}"]
         lines.append("  br label %spec0")
@@ -264,7 +264,7 @@ class ModuleEmitter:
             args = self._match(k, fn, nxt, lines)
             ret = fn.return_type or NONE
             rty = result_type(LL[ret])
-            lines += [f"  %pr{k} = call {rty} @{sym}({', '.join(args + ['i64 %floor'])})",
+            lines += [f"  %pr{k} = call {rty} @{sym}({', '.join(args + ['i64 %floor', 'ptr %ts'])})",
                       f"  %r{k} = extractvalue {rty} %pr{k}, 0", f"  %s{k} = extractvalue {rty} %pr{k}, 1",
                       f"  %x{k} = extractvalue {rty} %pr{k}, 2", f"  %ok{k} = icmp eq i32 %s{k}, 0",
                       f"  br i1 %ok{k}, label %box{k}, label %out{k}", f"out{k}:",

@@ -82,11 +82,7 @@ def raise_block(b, k):
 
 @handles("jump")
 def jump(b, i, st, block, out):
-    """JUMP_*: end the block with a branch to the target, passing the state along; a backward
-    jump first polls for signals (and lets other threads run) as CPython's JUMP_BACKWARD checks
-    its eval breaker: a handler that raises is raised at this very instruction."""
-    if i.target <= i.offset:
-        b.emit("loop_poll", [], {"at": i.offset})
+    """JUMP_*: end the block with a branch to the target, passing the state along."""
     out[(block.offset, i.target)] = st
     block.term = ("br", i.target)
     return True

@@ -117,20 +117,8 @@ def _walk_block(b, block, state, by_offset, out_states):
         for name in b.opts.unbound:
             state.locals[name] = unbound_local(b, name)
     k = b.at.first_k = by_offset[block.offset]
-    back = [i for i in b.opts.ins if i.target == block.offset and i.offset > block.offset] \
-        if block.loop_header else []
-    if block.loop_header and not (back and all(i.op == "jump" for i in back)):
-        # polls signals and lets other threads run; a loop whose back edges are all plain
-        # jumps polls at each of them instead (control.jump), where CPython checks for signals
-        # a handler that raises is raised where CPython raises it: 3.11's conditional backward
-        # jump checks after jumping, its frame then at the instruction before the target
-        # (the loop's own test); only the location matters, as nothing runs but the raise
-        before = b.opts.ins[k - 1] if k else None
-        moved = bool(back) and before is not None and before.op == "branch"
-        b.at.pre_state, b.at.pre_offset = state, before.offset if moved else b.opts.ins[k].offset
-        # a signal handler runs where CPython checks for it: at the loop's (last) back edge
-        attrs = {"at": max(i.offset for i in back)} if back else {}
-        b.emit("loop_poll", [], {**attrs, "raise_only": True} if moved else attrs or None)
+    if block.loop_header:           # polls signals and lets other threads run
+        _loop_poll(b, block, state, k)
     leave = raise_block(b, k)
     if leave is not None:           # a raise: the interpreter runs the block and raises
         b.at.pre_state, b.at.pre_offset = state, b.opts.ins[leave].offset
@@ -153,6 +141,24 @@ def _walk_block(b, block, state, by_offset, out_states):
             out_states[(block.offset, nxt)] = state
             block.term = ("br", nxt)
             return
+
+
+def _loop_poll(b, block, state, k):
+    """The loop header's poll.  A handler that raises is raised where CPython raises it: at the
+    loop's backward jump (the header's state is the state there: the jump changes nothing), or,
+    after 3.11's conditional backward jump, at the instruction before the target (the loop's own
+    test), whose stack differs: that state serves only to raise (raise_only, no forced exit)."""
+    back = [i for i in b.opts.ins if i.target == block.offset and i.offset > block.offset]
+    before = b.opts.ins[k - 1] if k else None
+    attrs = {"at": max(i.offset for i in back)} if back else {}
+    if back and all(i.op == "jump" for i in back):
+        at = max(i.offset for i in back)
+    elif back and before is not None and before.op == "branch":
+        at, attrs["raise_only"] = before.offset, True
+    else:
+        at = b.opts.ins[k].offset
+    b.at.pre_state, b.at.pre_offset = state, at
+    b.emit("loop_poll", [], attrs or None)
 
 
 def _step(b, i, st, block, out_states):

@@ -74,7 +74,7 @@ def _call_native(e, v):
     count = _enter_frame(e, v)
     args = "".join(f"{LL[a.type]} {e.ref(a)}, " for a in v.args)
     ty = result_type(ret_ll)
-    pair = e.op(f"call {ty} {callee}({args}i64 %floor)")
+    pair = e.op(f"call {ty} {callee}({args}i64 %floor, ptr %ts)")
     if count is not None:                     # the callee's frame is gone: count it out
         e.line(f"store i32 {count[1]}, ptr {count[0]}")
     r = e.op(f"extractvalue {ty} {pair}, 0")
