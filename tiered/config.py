@@ -4,7 +4,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import RuntimeWarning, TypeError, ValueError, int  # noqa: A004
+from builtins import RuntimeWarning, TypeError, ValueError, int, sorted  # noqa: A004
 
 
 def _int_in(lo, hi):
