@@ -51,7 +51,8 @@ class Setting:
 # THE settings table: adding a knob is one line here.
 SETTINGS = {s.name: s for s in [
     Setting("TIERED_THRESHOLD", _int_in(1, 10**9), 1000,
-            "calls of a function before it is compiled (3.11: samples x 100, see README)"),
+            "calls or loop iterations of a function before it is compiled (3.11: THRESHOLD // 250 "
+            "CPU samples, see README)"),
     Setting("TIERED_DISABLE", _bool, False, "1 turns enable() into a no-op"),
     Setting("TIERED_MAX_SPECIALIZATIONS", _int_in(1, 64), 4,
             "type signatures compiled per function before it stays in CPython"),

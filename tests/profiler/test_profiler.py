@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import tiered
+from tests.support import fresh_copy
 from tiered.profiler import feedback
 from tiered.runtime import manager
 
@@ -216,3 +217,28 @@ def test_the_profiler_near_the_recursion_limit_changes_nothing():
         assert _scan() == plain
     finally:
         tiered.disable()
+
+
+def one_long_loop(n):
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+
+@pytest.mark.skipif(not hasattr(sys, "monitoring"), reason="3.11 samples CPU time instead")
+def test_a_function_whose_loop_runs_hot_compiles_though_called_once():
+    # backward jumps count as calls (sys.monitoring JUMP events), so a main()-style function that
+    # loops for long compiles during its first call, and its next call runs native
+    f = fresh_copy(one_long_loop)
+    assert tiered.enable(threshold=200)
+    try:
+        assert f(20_000) == sum(i * i % 7 for i in range(20_000))
+        rec = manager.RECORDS.get(f)
+        assert rec is not None and rec.state == "compiled", rec and (rec.state, rec.refusal_detail)
+        assert rec.native_calls == 0                      # hot by its loop; that call interpreted
+        assert f(1000) == sum(i * i % 7 for i in range(1000))
+        assert rec.native_calls == 1
+    finally:
+        tiered.disable()
+    assert f.__code__ is one_long_loop.__code__

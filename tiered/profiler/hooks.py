@@ -1,10 +1,10 @@
 """Profiler hooks: the interpreter's events → Feedback (the one place that knows each version's profiling API).
 
-3.12+: sys.monitoring PY_START, answered with DISABLE once a code object is decided, so
-steady state costs nothing.  3.11 has no sys.monitoring and sys.setprofile costs 7-17x, so
-it samples instead: a CPU-time timer (SIGPROF) looks at the running frames of every thread;
-a function is hot after THRESHOLD // 250 samples (at least 2), about 5 ms of CPU at 200 Hz
-for the default threshold.
+3.12+: sys.monitoring PY_START, and JUMP for loop iterations (backward jumps count as calls),
+each answered with DISABLE once a code object is decided, so steady state costs nothing.
+3.11 has no sys.monitoring and sys.setprofile costs 7-17x, so it samples instead: a CPU-time
+timer (SIGPROF) looks at the running frames of every thread; a function is hot after
+THRESHOLD // 250 samples (at least 2), about 20 ms of CPU at 200 Hz for the default threshold.
 """
 import signal
 import sys
@@ -16,6 +16,7 @@ from ..runtime.scope import never_counted
 
 TOOL_ID = tracing.OWN_TOOL
 HAS_MONITORING = hasattr(sys, "monitoring")
+CO_OPTIMIZED = 0x1                  # a function's code (not a module or class body)
 
 
 class MonitoringHook:
@@ -36,7 +37,12 @@ class MonitoringHook:
         except Exception:              # noqa: BLE001 - no LLVM: the plain callback still works
             callback = self._on_start
         mon.register_callback(TOOL_ID, mon.events.PY_START, callback)
-        mon.set_events(TOOL_ID, mon.events.PY_START)
+        try:
+            jumps = gated("tiered_profile_loop", self._on_jump)
+        except Exception:              # noqa: BLE001 - no LLVM: the plain callback still works
+            jumps = self._on_jump
+        mon.register_callback(TOOL_ID, mon.events.JUMP, jumps)
+        mon.set_events(TOOL_ID, mon.events.PY_START | mon.events.JUMP)
         return True
 
     def after_fork_in_child(self):
@@ -48,6 +54,7 @@ class MonitoringHook:
         if mon.get_tool(TOOL_ID) == "tiered":
             mon.set_events(TOOL_ID, 0)
             mon.register_callback(TOOL_ID, mon.events.PY_START, None)
+            mon.register_callback(TOOL_ID, mon.events.JUMP, None)
             mon.free_tool_id(TOOL_ID)
 
     def _on_start(self, code, offset):
@@ -58,6 +65,26 @@ class MonitoringHook:
             fb = self.feedback
             hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
+                self.on_hot()
+            if hot:
+                return sys.monitoring.DISABLE
+        except Exception as exc:   # noqa: BLE001 - the profiler never disturbs the program
+            self.on_error(code, exc)
+            return sys.monitoring.DISABLE
+        return None
+
+
+    def _on_jump(self, code, offset, destination):
+        """JUMP callback: a backward jump (a loop iteration) counts as a call does, so a function
+        whose loops run hot compiles even when it is called rarely (its next call runs native);
+        forward jumps and decided codes DISABLE their location."""
+        try:
+            if (destination > offset or not code.co_flags & CO_OPTIMIZED or self.is_decided(code)
+                    or never_counted(code)):          # a module or class body compiles never
+                return sys.monitoring.DISABLE
+            fb = self.feedback
+            hot = fb.event(code, sys._getframe(1))
+            if hot or fb.queue:
                 self.on_hot()
             if hot:
                 return sys.monitoring.DISABLE
