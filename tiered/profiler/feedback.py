@@ -36,6 +36,9 @@ class Feedback:
         # object per code, so a program counting gc objects sees none); a code gets a profile
         # only near the threshold.
         self.cold = {}
+        # Codes promoted already (their profile is dropped): id -> a fingerprint of ints, so
+        # that loop events from frames still running them stop at once (no object per code)
+        self.done = {}
         self.profiles = WeakTable()
         self.queue = SortedKeyList(key=lambda p: -p.count)
         # Events come from every thread and, on 3.11, from a signal handler that may interrupt
@@ -81,6 +84,17 @@ class Feedback:
         finally:
             self.lock.release()
 
+    def mark_done(self, code):
+        """Remember that a code was promoted (its profile may be dropped)."""
+        if len(self.done) >= COLD_LIMIT:
+            self.done.clear()
+        self.done[id(code)] = _fingerprint(code)
+
+    def is_done(self, code):
+        """Whether a code was promoted already (an id reused by another code does not count)."""
+        mark = self.done.get(id(code))
+        return mark is not None and mark == _fingerprint(code)
+
     def pop_hottest(self):
         """The hottest queued profile, or None (also None while another thread holds the queue)."""
         if not self.lock.acquire(blocking=False):
@@ -113,3 +127,8 @@ def arg_values(frame, code, at_start=False):
         return [loc[name] for name in code.co_varnames[:n]]
     except KeyError:
         return None
+
+
+def _fingerprint(code):
+    """An int that tells one code object from another that takes its id after it died."""
+    return hash((code.co_firstlineno, code.co_name, code.co_filename, len(code.co_code)))

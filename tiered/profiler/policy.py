@@ -34,7 +34,7 @@ class Promoter:
         if records.is_installed_code(code):
             return True
         p = self.feedback.profiles.get(code)
-        return p is not None and p.decided
+        return (p is not None and p.decided) or self.feedback.is_done(code)
 
     def drain(self):
         """Compile every queued profile, hottest first (not re-entrant, never waits)."""
@@ -69,6 +69,7 @@ class Promoter:
         if hooks.HAS_MONITORING:
             # sys.monitoring no longer reports this code: the profile is not needed any more
             self.feedback.profiles.discard(code)
+            self.feedback.mark_done(code)      # loop events of frames still running it stop
         reason = (Refusal.NO_FEEDBACK if signature is None
                   else Refusal.UNSUPPORTED_TYPE if records.ir_types(signature) is None
                   else Refusal.TOO_SMALL if looks_tiny(code) else None)
