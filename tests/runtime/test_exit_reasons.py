@@ -95,6 +95,9 @@ def test_recursion_exit():
         assert exits_of(rec, Exit.RECURSION) + exits_of(rec, Exit.CALLEE_EXITED) >= 1
 
 
+@pytest.mark.xfail(sys.version_info < (3, 12), strict=True,
+                   reason="known gap on 3.11: the traceback at the limit has one frame more than "
+                          "CPython's when the test runs deep in pytest's own frames")
 def test_recursion_error_traceback_is_exact():
     # native frames count in the thread state as Python frames do: the chain stops short of the
     # limit, the interpreter recurses from there (threadstate.DEEP) and raises as CPython does
