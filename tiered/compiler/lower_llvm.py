@@ -14,7 +14,7 @@ and exits at the recursion limit or the floor); `ts` is the running thread's sta
 from ..reasons import Exit
 from ..cpython import capi
 from .exits import decode_exit, exit_code
-from .ops import NONE, OPS, is_obj
+from .ops import BOOL, FLOAT, INT, NONE, OPS, is_obj
 from .ops.common import LL, box_call, pointer, result_type
 
 
@@ -212,9 +212,11 @@ class FnEmitter:
         return f"ret {ty} {self.op(f'insertvalue {ty} {part}, ptr {state}, 2')}"
 
     def _exit_blocks(self):
-        """One block per used exit: a new tuple (exit code, live values boxed) is returned as the
-        exit state; each object value's reference moves into it."""
+        """One block per used exit: its live values go, as raw words, into the function's exit
+        buffer, and the shared tiered_exit_state boxes them into the exit state tuple (exit code,
+        values...) by a constant string of their kinds; each object value's reference moves in."""
         out = []
+        buf = None
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
             _, _, with_exception, reason = decode_exit(code)
             status = 2 if with_exception else 1
@@ -227,48 +229,42 @@ class FnEmitter:
                     self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {borrowed}, ptr {self.ref(x)}, ptr null')})")
                 else:
                     self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
+            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
             # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
-            inner = [self.op(f"load ptr, ptr {self.resume_slots[v.id]}")] \
-                if reason is Exit.CALLEE_RESUMED else []
-            t = self.op(f"call ptr @PyTuple_New(i64 {len(values) + 1 + len(inner)})")
-            fill, failed = f"x{code}f", f"x{code}m"
-            self.line(f"br i1 {self.op(f'icmp eq ptr {t}, null')}, label %{failed}, label %{fill}")
-            self.label(fill)
-            items = self.op(f"getelementptr i8, ptr {t}, i64 {capi.TUPLE_ITEMS}")
-            for k, x in enumerate([None] + values):
-                boxed = (self.op(f"call ptr @tiered_box_int(i64 {code})") if x is None
-                         else self.box(x))
-                self.line(f"store ptr {boxed}, ptr {self.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
-            for k, x in enumerate(inner, len(values) + 1):
-                self.line(f"store ptr {x}, ptr {self.op(f'getelementptr ptr, ptr {items}, i64 {k}')}")
-            done = f"x{code}d"
-            ok = self.op(f"call i1 @tiered_tuple_complete(ptr {t}, i64 {len(values) + 1 + len(inner)})")
-            self.line(f"br i1 {ok}, label %{done}, label %{failed}b")
-            self.label(f"{failed}b")                      # a box failed: MemoryError is pending
-            self.line(f"call void @tiered_discard(ptr {t})")
-            self.line(self._ret("undef", 2))
-            self.label(failed)                            # no tuple: drop what the values own
-            for x in values:
-                if is_obj(x.type):
-                    self.line(f"call void @tiered_discard(ptr {self.ref(x)})")
-            for x in inner:
-                self.line(f"call void @tiered_discard(ptr {x})")
-            self.line(self._ret("undef", 2))
-            self.label(done)
-            self.line(self._ret("undef", status, t))
+            if reason is Exit.CALLEE_RESUMED:
+                inner = self.op(f"load ptr, ptr {self.resume_slots[v.id]}")
+                words.append((0, self.op(f"ptrtoint ptr {inner} to i64")))
+            if buf is None:
+                buf = self.entry_alloca(f"[{self._exit_words()} x i64]")
+            for k, (_, word) in enumerate(words):
+                self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+            kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
+            t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
+                        f"ptr {pointer(self.m.unbound)})")
+            failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
+            self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
             out += [f"x{code}:"] + self.lines
         return out
 
-    def box(self, x):
-        """A new reference to IR value x as a Python object (an object value is passed as is:
-        its reference moves)."""
+    def _exit_words(self):
+        """The most words any exit of this function passes (its live values and an inner state)."""
+        return max(len(v.state.values()) + 1 for v in self.exits_used.values())
+
+    @staticmethod
+    def _exit_kind(x):
+        """How tiered_exit_state boxes value x: 0 object, 1 int, 2 float, 3 bool, 4 None, 5 object or NULL."""
         if is_obj(x.type):
-            if not x.attrs.get("maybe_null"):
-                return self.ref(x)
-            # a local not bound yet travels as the UNBOUND marker (the stub leaves it unbound)
-            unbound = pointer(self.m.unbound)
-            null = self.op(f"icmp eq ptr {self.ref(x)}, null")
-            self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {null}, ptr {unbound}, ptr null')})")
-            return self.op(f"select i1 {null}, ptr {unbound}, ptr {self.ref(x)}")
-        return box_call(self, x)
+            return 5 if x.attrs.get("maybe_null") else 0
+        return {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}[x.type]
+
+    def _exit_word(self, x):
+        """Value x as a raw i64 word for the exit buffer."""
+        ref = self.ref(x)
+        if is_obj(x.type):
+            return self.op(f"ptrtoint ptr {ref} to i64")
+        if x.type == FLOAT:
+            return self.op(f"bitcast double {ref} to i64")
+        if x.type in (BOOL, NONE):
+            return self.op(f"zext i1 {ref if x.type == BOOL else 'false'} to i64")
+        return ref
 

@@ -97,6 +97,93 @@ done:
   ret void
 }
 
+define ptr @tiered_exit_state(i64 %code, ptr %kinds, ptr %buf, i64 %n, ptr %unbound) cold noinline {
+entry:
+  ; an exit's state: a new tuple (code, n values) from the raw words in buf, each boxed by its
+  ; kind (0 object, its reference moves in; 1 int; 2 float; 3 bool; 4 None; 5 object or NULL,
+  ; NULL travelling as the unbound marker); NULL when memory ran out (MemoryError pending),
+  ; every reference the values owned then released
+  %total = add i64 %n, 1
+  %t = call ptr @PyTuple_New(i64 %total)
+  %tnull = icmp eq ptr %t, null
+  br i1 %tnull, label %release, label %fill
+fill:
+  %items = getelementptr i8, ptr %t, i64 TUPLE_ITEMS
+  %c = call ptr @tiered_box_int(i64 %code)
+  store ptr %c, ptr %items
+  br label %loop
+loop:
+  %k = phi i64 [0, %fill], [%k1, %store]
+  %done = icmp eq i64 %k, %n
+  br i1 %done, label %check, label %item
+item:
+  %kp = getelementptr i8, ptr %kinds, i64 %k
+  %kind = load i8, ptr %kp
+  %vp = getelementptr i64, ptr %buf, i64 %k
+  %v = load i64, ptr %vp
+  switch i8 %kind, label %obj [i8 1, label %int i8 2, label %flt i8 3, label %bool i8 4, label %none i8 5, label %maybe]
+obj:
+  %o = inttoptr i64 %v to ptr
+  br label %store
+int:
+  %bi = call ptr @tiered_box_int(i64 %v)
+  br label %store
+flt:
+  %d = bitcast i64 %v to double
+  %bf = call ptr @tiered_box_float(double %d)
+  br label %store
+bool:
+  %b1 = trunc i64 %v to i1
+  %bb = call ptr @tiered_box_bool(i1 %b1)
+  br label %store
+none:
+  %bn = call ptr @tiered_box_none(i1 false)
+  br label %store
+maybe:
+  %mo = inttoptr i64 %v to ptr
+  %isnull = icmp eq ptr %mo, null
+  br i1 %isnull, label %unbound_item, label %store
+unbound_item:
+  call void @Py_IncRef(ptr %unbound)
+  br label %store
+store:
+  %x = phi ptr [%o, %obj], [%bi, %int], [%bf, %flt], [%bb, %bool], [%bn, %none], [%mo, %maybe], [%unbound, %unbound_item]
+  %k1 = add i64 %k, 1
+  %slot = getelementptr ptr, ptr %items, i64 %k1
+  store ptr %x, ptr %slot
+  br label %loop
+check:
+  %ok = call i1 @tiered_tuple_complete(ptr %t, i64 %total)
+  br i1 %ok, label %good, label %bad
+good:
+  ret ptr %t
+bad:
+  call void @tiered_discard(ptr %t)
+  ret ptr null
+release:
+  %r = phi i64 [0, %entry], [%r1, %next]
+  %rdone = icmp eq i64 %r, %n
+  br i1 %rdone, label %gone, label %relitem
+relitem:
+  %rkp = getelementptr i8, ptr %kinds, i64 %r
+  %rkind = load i8, ptr %rkp
+  %robj = icmp eq i8 %rkind, 0
+  %rmaybe = icmp eq i8 %rkind, 5
+  %owned = or i1 %robj, %rmaybe
+  br i1 %owned, label %drop, label %next
+drop:
+  %rvp = getelementptr i64, ptr %buf, i64 %r
+  %rv = load i64, ptr %rvp
+  %ro = inttoptr i64 %rv to ptr
+  call void @tiered_discard(ptr %ro)
+  br label %next
+next:
+  %r1 = add i64 %r, 1
+  br label %release
+gone:
+  ret ptr null
+}
+
 define i1 @tiered_tuple_complete(ptr %t, i64 %n) cold noinline {
 entry:
   br label %loop
