@@ -29,7 +29,7 @@ def _frame_layout():
 FRAMES = _frame_layout()     # (f_frame in a frame object, prev_instr in it, code start in a code)
 
 
-def _readable_ranges():
+def readable_ranges():
     """The readable address ranges of this process (Linux), to test a pointer before reading it."""
     try:
         with open("/proc/self/maps") as fh:
@@ -61,7 +61,7 @@ def _current_frame_path():
     three depths and behind a call from C.  None when not found: PyEval_GetFrame is used."""
     if FRAMES is None:
         return None
-    ranges = _readable_ranges()
+    ranges = readable_ranges()
 
     def deeper():
         return _frame_path_here(ranges)

@@ -7,6 +7,8 @@ monitoring tool names cannot be found, OTHER_TOOLS is the word native entries re
 import ctypes
 import sys
 
+from .frames import readable_ranges
+
 _get_tstate = ctypes.pythonapi.PyThreadState_Get
 _get_tstate.restype = ctypes.c_void_p
 OTHER_TOOLS = ctypes.c_int64(0)          # sys.monitoring tools registered besides tiered
@@ -54,7 +56,7 @@ def _tool_names_offset():
     if probe_id is None:
         return None
     interp = INTERPRETER
-    span = next((hi - interp for lo, hi in _readable_ranges() if lo <= interp < hi), 0)
+    span = next((hi - interp for lo, hi in readable_ranges() if lo <= interp < hi), 0)
     n = min(span, 1 << 21) // 8
     if n == 0:
         return None
@@ -67,16 +69,6 @@ def _tool_names_offset():
         mon.free_tool_id(probe_id)
     hits = [8 * k for k in range(n) if after[k] == id(name) and before[k] != after[k]]
     return hits[0] - 8 * probe_id if len(hits) == 1 else None
-
-
-def _readable_ranges():
-    """The readable address ranges of this process (Linux)."""
-    try:
-        with open("/proc/self/maps") as fh:
-            rows = [line.split() for line in fh]
-    except OSError:
-        return []
-    return [tuple(int(x, 16) for x in row[0].split("-")) for row in rows if row[1].startswith("r")]
 
 
 _get_interp = ctypes.pythonapi.PyInterpreterState_Get
