@@ -66,10 +66,23 @@ def boot_environment(show):
     """The environment for the program's python: the hook and tiered's own directory first on
     PYTHONPATH, and what the hook must restore."""
     env = dict(os.environ)
-    ours = [BOOT_DIR, os.path.dirname(os.path.dirname(os.path.abspath(tiered.__file__)))]
+    ours = [BOOT_DIR]
+    home = os.path.dirname(os.path.dirname(os.path.abspath(tiered.__file__)))
+    if home not in _site_dirs():      # a checkout, not an install: the hook must find tiered there
+        ours.append(home)             # (a site directory must not be: site would then skip it)
     env[BOOT_ENV] = json.dumps({"pythonpath": env.get("PYTHONPATH"), "paths": ours, "stats": show})
     env["PYTHONPATH"] = os.pathsep.join(ours + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
+
+
+def _site_dirs():
+    """The directories site adds itself (their .pth files are processed there): never put on
+    PYTHONPATH, or site would see them as known and skip them."""
+    import site                        # start-up time: only the runner needs it
+    dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return {os.path.abspath(d) for d in dirs}
 
 
 def main():
