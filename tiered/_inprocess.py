@@ -39,7 +39,7 @@ def _run_script(target):
 def run(show, kind, target, rest):
     """Run the target script or module here with tiered on; the exit status."""
     if show:
-        atexit.register(lambda: print(tiered.report.summary(tiered.stats()), file=sys.stderr))
+        atexit.register(lambda: print(tiered.report.summary(tiered.stats(), tiered.totals()), file=sys.stderr))
     tiered.enable()
     try:
         if kind == "module":       # what `python -m` itself calls; it sets argv[0] to the file

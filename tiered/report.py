@@ -27,19 +27,28 @@ def stats(records):
 def totals(counts):
     """Process-wide counts (functions that died included): compiles, installs, exits, refusals."""
     return {"compiled": counts["compiled"], "installed": counts["installed"],
-            "exits": dict(counts["exits"]), "refusals": dict(counts["refusals"])}
+            "exits": dict(counts["exits"]), "refusals": dict(counts["refusals"]),
+            "unrecorded": dict(counts["unrecorded"])}
 
 
-def summary(data):
-    """A table of the stats for people."""
-    if not data:
+def summary(data, counts=None):
+    """A table of the stats for people, then the hot functions refused before any record was
+    kept (`counts`: totals()), so that the table and the counters never disagree."""
+    unrecorded = sorted((counts or {}).get("unrecorded", {}).items())
+    if not data and not unrecorded:
         return "tiered: no function was compiled or refused"
-    lines = [f"{'function':40} {'state':12} {'signatures':24} {'compile ms':>10}  exits / reason"]
-    for name, s in sorted(data.items()):
-        sigs = ", ".join("(" + ",".join(t) + ")" for t in s["signatures"]) or "-"
-        ms = sum(s["compile_ms"])
-        tail = ", ".join(f"{k}={v}" for k, v in sorted(s["exits"].items()))
-        if s["refusal"]:
-            tail = (tail + "; " if tail else "") + f"{s['refusal']}: {s['refusal_detail']}"
-        lines.append(f"{name[-40:]:40} {s['state']:12} {sigs[:24]:24} {ms:10.1f}  {tail}")
+    lines = []
+    if data:
+        width = max(len(name) for name in data)
+        lines.append(f"{'function':{width}} {'state':12} {'signatures':24} {'compile ms':>10}  exits / reason")
+        for name, s in sorted(data.items()):
+            sigs = ", ".join("(" + ",".join(t) + ")" for t in s["signatures"]) or "-"
+            ms = sum(s["compile_ms"])
+            tail = ", ".join(f"{k}={v}" for k, v in sorted(s["exits"].items()))
+            if s["refusal"]:
+                tail = (tail + "; " if tail else "") + f"{s['refusal']}: {s['refusal_detail']}"
+            lines.append(f"{name:{width}} {s['state']:12} {sigs:24} {ms:10.1f}  {tail}")
+    if unrecorded:
+        lines.append(f"hot but not compiled ({len(unrecorded)}):")
+        lines += [f"  {name}: {why}" for name, why in unrecorded]
     return "\n".join(lines)

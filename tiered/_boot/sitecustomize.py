@@ -50,7 +50,7 @@ def _boot():
         tiered.config.check_all()
     if boot["stats"]:
         import atexit
-        atexit.register(lambda: print(tiered.report.summary(tiered.stats()), file=sys.stderr))
+        atexit.register(lambda: print(tiered.report.summary(tiered.stats(), tiered.totals()), file=sys.stderr))
     tiered.enable()
 
 

@@ -10,7 +10,7 @@ from ..reasons import Exit, Refusal
 from ..tally import Tally
 from ..weaktable import WeakTable
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import TypeError, id, max, set, tuple  # noqa: A004
+from builtins import TypeError, getattr, id, len, max, set, str, tuple, type  # noqa: A004
 
 # the compiler side (manager.py, which sits above records, registers itself when imported):
 # (compile_for, active_here)
@@ -28,7 +28,9 @@ RECORDS = WeakTable()        # function -> Record (the record goes some time aft
 _records_lock = threading.Lock()
 _installed = WeakTable()     # code objects tiered installed -> True
 # process-wide counts, kept after the functions they are about have died
-TOTALS = {"compiled": 0, "installed": 0, "exits": Tally(), "refusals": Tally()}
+TOTALS = {"compiled": 0, "installed": 0, "exits": Tally(), "refusals": Tally(),
+          "unrecorded": {}}          # name -> "REASON: detail" of refusals that keep no record
+UNRECORDED_KEPT = 1000              # at most this many names (strings only: no gc objects)
 
 
 class Record:
@@ -148,7 +150,17 @@ class Record:
 def count_refusal(reason, name, detail):
     """A refusal decided before any record exists (the profiler saw nothing to compile)."""
     TOTALS["refusals"][reason.name] += 1
+    if len(TOTALS["unrecorded"]) < UNRECORDED_KEPT:
+        TOTALS["unrecorded"][name] = f"{reason.name}: {_signature_text(detail)}"
     log.info("tiered: %s stays in CPython: %s (%s)", name, reason.name, detail)
+
+
+def _signature_text(detail):
+    """A refusal's detail as text; a signature by its classes' names ((int, Point)), never
+    through a container's repr, which makes the thread's state dict (a gc object)."""
+    if type(detail) is tuple:
+        return "(" + ", ".join(getattr(t, "__qualname__", None) or str(t) for t in detail) + ")"
+    return str(detail)
 
 
 def record_for(func):
