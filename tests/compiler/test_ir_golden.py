@@ -16,6 +16,8 @@ import types
 
 import pytest
 
+from tests.compiler.test_passes import loop
+from tests.compiler.test_refcounts import step
 from tests.support import warm
 from tiered.compiler import build, ir, ir_text
 from tiered.compiler.exits import NULL, FrameState, Known, RangeArgs, VTuple
@@ -110,14 +112,6 @@ def test_a_mismatch_fails_with_a_diff(tmp_path, monkeypatch):
 
 
 # ---- round trips over the IR of real functions -------------------------------------------
-def loop(n):
-    s = 0
-    k = 3
-    for i in range(n):
-        s += i * k
-    return s
-
-
 def steps(x):
     s = 0.0
     for i in range(1, 10, 2):
@@ -132,14 +126,6 @@ def root(a, b):
 class Point:
     def __init__(self, x, v):
         self.x, self.v = x, v
-
-
-def step(points, dt):
-    for p in points:
-        p.x += p.v * dt
-        if p.x > 10.0:
-            p.v = -p.v
-    return len(points)
 
 
 def count(d, k):
