@@ -243,3 +243,30 @@ def test_keyword_arguments_whose_values_are_calls(object_tier):
     # max(1, 2, key=g()) once made the object tier refuse the function with a compiler error
     rec = check(keyword_values_that_are_calls, (3,), (0,), (10,))
     assert rec.state == "compiled" and rec.refusal is None
+
+
+class Parent:
+    def __init__(self):
+        self.children = []
+
+
+def adopt(parent, value, name, new_name):
+    if name is None:
+        parent.children.append((value, new_name))
+        return True
+    return False
+
+
+def passes_none_to_a_python_function(p, n):
+    total = 0
+    for i in range(n):
+        if adopt(p, i, None, "()"):              # None as an argument of a native callee
+            total += 1
+    return total, len(p.children)
+
+
+def test_none_as_an_argument_of_a_python_callee(object_tier):
+    # unittest.mock's `_check_and_set_parent(self, value, None, '()')` made the object tier
+    # refuse its caller with a compiler error ('str' object has no attribute 'cls')
+    rec = check(passes_none_to_a_python_function, (Parent(), 3), (Parent(), 0), (Parent(), 20))
+    assert rec.state == "compiled" and rec.refusal is None

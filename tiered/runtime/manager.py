@@ -296,6 +296,8 @@ def _resolve_callee(fn, types_):
     if rec.compiling or types_ in rec.not_frameless:
         return None
     py = {v: k for k, v in PY_TYPES.items()}
+    if any(not is_obj(t) and t not in py for t in types_):
+        return None          # None as an argument: its callee would be typed on NoneType, another layout
     objects = any(is_obj(t) for t in types_)
     if objects and any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code)):
         return None
