@@ -16,6 +16,7 @@ from ..cpython import capi
 from .exits import decode_exit, exit_code
 from .ops import BOOL, FLOAT, INT, NONE, OPS, is_obj
 from .ops.common import LL, box_call, pointer, result_type
+from .ops.frames import SHADOW_KINDS, sync_locals
 
 
 class FnEmitter:
@@ -32,6 +33,7 @@ class FnEmitter:
         self.allocas_named = set()         # and values computed once there
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
         self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
+        self.shadows = {}                  # frame slot -> what it was given last (ops/frames.py)
         # a borrowed attribute read's id -> where its slow path's own reference is kept (or NULL)
         self.borrow_slots = {v.id: self.entry_alloca("ptr") for b in fn.blocks for v in b.body
                              if v.attrs.get("borrow")}
@@ -99,6 +101,8 @@ class FnEmitter:
         line_leave restores.  Only when the running frame runs this code: a function of
         numbers called natively runs in its caller's frame, whose code is another (a frameless
         specialisation never points a frame: it may run inside its caller's too)."""
+        if v.state is not None:          # the frame's slots take the number locals' values
+            sync_locals(self, v.state.locals)
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
@@ -120,14 +124,40 @@ class FnEmitter:
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
                 self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
 
+    def frame_pointer(self):
+        """The running interpreter frame (NULL if there is none), read through this call's
+        thread state (capi.CURRENT_FRAME must be known)."""
+        cframe, current = capi.CURRENT_FRAME
+        cf = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {self.thread_state()}, i64 {cframe}')}")
+        return self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {cf}, i64 {current}')}")
+
+    def shadow(self, slot):
+        """The (kind i8, bits i64) stack slots remembering which number frame slot `slot` was
+        given last (kind 0: none, or not a number); a number parameter's slot holds it already."""
+        if slot not in self.shadows:
+            kind_at, word_at = self.entry_alloca("i8"), self.entry_alloca("i64")
+            param = next((p for p in self.fn.params if self.fn.attrs["slots"].get(p.attrs.get("param")) == slot
+                          and not p.attrs.get("captured") and p.type in SHADOW_KINDS), None)
+            kind, word = (0, "0") if param is None else (SHADOW_KINDS[param.type], self._entry_word(param))
+            self.allocas += [f"  store i8 {kind}, ptr {kind_at}", f"  store i64 {word}, ptr {word_at}"]
+            self.shadows[slot] = (kind_at, word_at)
+        return self.shadows[slot]
+
+    def _entry_word(self, p):
+        """Parameter p's bits as an i64, computed in the entry block."""
+        if p.type == INT:
+            return f"%v{p.id}"
+        name = f"%pw{p.id}"
+        self.allocas.append(f"  {name} = " + (f"bitcast double %v{p.id} to i64" if p.type == FLOAT
+                                              else f"zext i1 %v{p.id} to i64"))
+        return name
+
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is
         no frame): read through this call's thread state when the path is known."""
         if capi.CURRENT_FRAME is None:
             return self.op("call ptr @tiered_frame_slot()")
-        cframe, current = capi.CURRENT_FRAME
-        cf = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {self.thread_state()}, i64 {cframe}')}")
-        iframe = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {cf}, i64 {current}')}")
+        iframe = self.frame_pointer()
         slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
         return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
 

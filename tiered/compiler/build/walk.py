@@ -57,6 +57,8 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
         self_calls=self_calls and not cells_ and len(params) == code.co_argcount,
         objects=config.get("TIERED_OBJECTS"))
     b = Builder(opts, Function(code.co_qualname, [], []))
+    # each local's slot in the frame (ops/frames.py keeps the frame's slots truthful)
+    b.made.fn.attrs["slots"] = {n: k for k, n in enumerate(code.co_varnames)}
     for name, t in zip(params, arg_types):        # captured: its frame slot holds a cell
         b.made.fn.params.append(b.new("phi", [], t, {"param": name, "captured": name in cells_}))
     add_cell_params(b, cells_)

@@ -62,6 +62,17 @@ entry:
   ret void
 }}
 
+define internal void @tiered_xincref(ptr %o) alwaysinline {{
+entry:
+  %null = icmp eq ptr %o, null
+  br i1 %null, label %done, label %inc
+inc:
+  call void @tiered_incref(ptr %o)
+  br label %done
+done:
+  ret void
+}}
+
 define internal void @tiered_decref(ptr %o) alwaysinline {{
 entry:
 {_DEC}  br i1 %zero, label %free, label %done, !prof !0

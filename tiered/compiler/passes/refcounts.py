@@ -11,7 +11,8 @@ release borrows the instance's reference the same way.
 """
 
 # ops that may use x between the pair: they neither take x's reference nor make another value of it
-READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "seq_len"))
+# (set_local: the frame's slot takes a reference of its own)
+READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "seq_len", "set_local"))
 
 
 def run(fn):
@@ -50,7 +51,7 @@ def _partner(body, k, dropped):
 
 
 # ops that run no Python code and change no object: an attribute keeps its value across them
-_STILL = frozenset(("unbox_float", "unbox_int", "trace_check", "incref"))
+_STILL = frozenset(("unbox_float", "unbox_int", "trace_check", "incref", "set_local", "sync_frame"))
 
 
 def _borrow_reads(body):

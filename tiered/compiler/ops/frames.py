@@ -1,0 +1,151 @@
+"""Compiler ops that keep the running frame truthful: set_local / sync_frame → LLVM IR lines that store locals into the interpreter frame.
+
+Native code keeps locals in registers; the interpreter frame it runs in is what Python code
+sees (`locals()`, `eval`, `f_locals`, a saved frame, a sampling thread).  The frame's slots
+mirror the locals: each slot owns its own reference to what it holds.
+- An object stored into a local is stored into its slot at once (`set_local`): the slot's old
+  object is released there, so destructors run when CPython runs them, and at return the
+  interpreter releases the locals in slot order, as CPython does.  Unbinding clears the slot.
+- A number is boxed into its slot lazily: before anything that may run Python code (the
+  emitter's line_enter calls sync_locals) and at a return when a frame object exists (the
+  frame may outlive the call).  A shadow word per slot remembers what was written last, so an
+  unchanged local is not boxed again.
+A frameless specialisation runs inside its caller's frame: there these ops emit nothing.
+An exit's stub stores every carried local over the mirror, releasing it.
+"""
+from ...cpython import capi
+from . import BOOL, FLOAT, INT, NONE, is_obj, op
+from .common import box_call
+
+SHADOW_KINDS = _KIND = {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}
+
+# the slot takes a new reference (NULL: cleared; NULL after a box that ran out of memory: the
+# slot is cleared and that MemoryError, which is tiered's own, is dropped); the old is released
+PRELUDE = """
+define internal void @tiered_frame_put(ptr %slot, ptr %new) alwaysinline {
+entry:
+  %null = icmp eq ptr %new, null
+  br i1 %null, label %clear, label %put
+clear:
+  call void @PyErr_Clear()
+  br label %put
+put:
+  %old = load ptr, ptr %slot
+  store ptr %new, ptr %slot
+  call void @tiered_xrelease(ptr %old)
+  ret void
+}
+"""
+
+
+def mirrors(e):
+    """Whether this specialisation keeps its frame's slots (it runs in a frame of its own and
+    the frame's layout is known)."""
+    return capi.FRAME_LOCALS is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless") and "slots" in e.fn.attrs
+
+
+def _slot_address(e, frame, slot):
+    """The address of local slot `slot` in the interpreter frame `frame`."""
+    return e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[1] + 8 * slot}")
+
+
+def _when_frame(e, emit):
+    """Run emit(frame) on a path taken only when there is a running frame."""
+    frame = e.frame_pointer()
+    go, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
+    e.label(go)
+    emit(frame)
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
+def _put(e, frame, slot, new):
+    """The slot takes `new` (a new reference, or NULL: cleared); its old content is released."""
+    e.line(f"call void @tiered_frame_put(ptr {_slot_address(e, frame, slot)}, ptr {new})")
+
+
+def _word(e, x):
+    """Number value x as a raw i64 (its bits), for the shadow comparison."""
+    ref = e.ref(x)
+    if x.type == FLOAT:
+        return e.op(f"bitcast double {ref} to i64")
+    if x.type in (BOOL, NONE):
+        return e.op(f"zext i1 {ref if x.type == BOOL else 'false'} to i64")
+    return ref
+
+
+def _sync_number(e, frame, slot, x):
+    """Box number x into the slot unless its shadow says the slot already holds that number."""
+    kind_at, word_at = e.shadow(slot)
+    word = _word(e, x)
+    kind, held = e.op(f"load i8, ptr {kind_at}"), e.op(f"load i64, ptr {word_at}")
+    same = e.op(f"and i1 {e.op(f'icmp eq i8 {kind}, {_KIND[x.type]}')}, {e.op(f'icmp eq i64 {held}, {word}')}")
+    write, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {same}, label %{done}, label %{write}")
+    e.label(write)
+    _put(e, frame, slot, box_call(e, x))
+    e.line(f"store i8 {_KIND[x.type]}, ptr {kind_at}")
+    e.line(f"store i64 {word}, ptr {word_at}")
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
+def _numbers(e, pairs):
+    """(slot, value) of the number locals among `pairs` ((name, value))."""
+    slots = e.fn.attrs["slots"]
+    return [(slots[n], x) for n, x in pairs if n in slots and not is_obj(x.type) and x.type in _KIND]
+
+
+def sync_locals(e, pairs):
+    """Before Python code may run: box every number local of `pairs` ((name, value)) whose slot
+    does not hold it yet."""
+    todo = _numbers(e, pairs) if mirrors(e) else []
+    if todo:
+        _when_frame(e, lambda frame: [_sync_number(e, frame, s, x) for s, x in todo])
+
+
+# a local's new value (an object: its slot takes a reference now; a number: boxed now, only
+# where the local held an object before); no argument: the local is unbound, its slot cleared
+@op("set_local", -1, NONE, pure=False, frameless=True, attrs=("slot",))
+def _set_local(e, v):
+    """Store a local's new value (or NULL) into its frame slot, releasing the old content."""
+    if not mirrors(e):
+        return
+    slot = v.attrs["slot"]
+
+    def emit(frame):
+        """The store, on the path with a frame."""
+        if not v.args:
+            new = "null"
+        elif is_obj(v.args[0].type):
+            new = e.ref(v.args[0])
+            e.line(f"call void @{'tiered_xincref' if v.args[0].attrs.get('maybe_null') else 'tiered_incref'}(ptr {new})")
+        else:
+            return _sync_number(e, frame, slot, v.args[0])
+        _put(e, frame, slot, new)
+        e.line(f"store i8 0, ptr {e.shadow(slot)[0]}")
+    _when_frame(e, emit)
+
+
+# at a return: the frame may outlive the call (a frame object exists): its slots take the
+# locals' last values (args: the number locals; attrs names: theirs)
+@op("sync_frame", -1, NONE, pure=False, frameless=True, attrs=("names",))
+def _sync_frame(e, v):
+    """When the running frame has a frame object, box the number locals into their slots."""
+    todo = _numbers(e, zip(v.attrs["names"], v.args)) if mirrors(e) else []
+    if not todo:
+        return
+
+    def emit(frame):
+        """The syncs, on the path where the frame has a frame object."""
+        at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
+        obj = e.op(f"load ptr, ptr {at}")
+        go, done = e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {e.op(f'icmp ne ptr {obj}, null')}, label %{go}, label %{done}")
+        e.label(go)
+        for s, x in todo:
+            _sync_number(e, frame, s, x)
+        e.line(f"br label %{done}")
+        e.label(done)
+    _when_frame(e, emit)
