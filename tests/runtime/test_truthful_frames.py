@@ -117,3 +117,70 @@ def calls_and_reports(func, n):
 def test_locals_are_released_in_slot_order_at_return():
     r = same_under_jit(calls_and_reports, releases_in_slot_order, (V, int), 3)
     assert r == [("del", "a"), ("del", "b2")], r
+
+
+def spin(n):
+    i = 0
+    t = 0
+    while i < n:
+        i += 1
+        t += i & 7
+    return t
+
+
+def sample_while_spinning(func, n):
+    """Run func(n) while another thread samples this thread's frames; what the samples of
+    func's frame show: its line (relative) and whether its locals are current numbers."""
+    import threading
+    me = threading.get_ident()
+    seen, done = [], threading.Event()
+
+    def sampler():
+        while not done.is_set():
+            f = sys._current_frames().get(me)
+            while f is not None and f.f_code.co_name != "spin":
+                f = f.f_back
+            if f is not None:
+                loc = f.f_locals
+                seen.append((f.f_lineno - f.f_code.co_firstlineno if f.f_lineno else None,
+                             loc.get("n") == n and type(loc.get("i")) is int and 0 <= loc["i"] <= n))
+    t = threading.Thread(target=sampler)
+    t.start()
+    try:
+        r = func(n)
+    finally:
+        done.set()
+        t.join()
+    return r, seen
+
+
+def test_another_thread_samples_a_running_native_loop():
+    n = 3 << 22                          # native code lets other threads run every 2**22 iterations
+    jitted, rec = compiled(spin, int)
+    before = rec.native_calls
+    r, seen = sample_while_spinning(jitted, n)
+    assert rec.native_calls > before and r == (n // 8) * 28      # 0+1+...+7 per 8 iterations
+    assert seen, "the sampler never ran while the loop did"
+    wrong = [(line, current) for line, current in seen if not (line in (0, 3, 4, 5, 6) and current)]   # 0: at RESUME, as in CPython
+    assert not wrong, (wrong, len(seen))
+
+
+def test_faulthandler_shows_the_running_loop_line(tmp_path):
+    if forced_exits():
+        pytest.skip("forced exits run the loop in the interpreter: nothing native to dump")
+    import faulthandler
+    jitted, rec = compiled(spin, int)
+    before = rec.native_calls
+    with open(tmp_path / "dump.txt", "w+") as fh:
+        faulthandler.dump_traceback_later(0.05, file=fh)
+        try:
+            jitted(1 << 28)                    # native: some tenths of a second
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        fh.seek(0)
+        dump = fh.read()
+    assert rec.native_calls > before
+    first = spin.__code__.co_firstlineno
+    lines = [ln for ln in dump.splitlines() if "in spin" in ln]
+    loop = [f"line {first + k} in spin" for k in (3, 4, 5)]          # while ...: and its body
+    assert lines and all(any(at in ln for at in loop) for ln in lines), dump

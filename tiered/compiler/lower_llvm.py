@@ -34,6 +34,7 @@ class FnEmitter:
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
         self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
         self.shadows = {}                  # frame slot -> what it was given last (ops/frames.py)
+        self.pointing = None               # True once a loop points the frame (point_at_loop)
         # a borrowed attribute read's id -> where its slow path's own reference is kept (or NULL)
         self.borrow_slots = {v.id: self.entry_alloca("ptr") for b in fn.blocks for v in b.body
                              if v.attrs.get("borrow")}
@@ -160,6 +161,33 @@ class FnEmitter:
         iframe = self.frame_pointer()
         slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
         return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
+
+    def point_at_loop(self, offset):
+        """Each iteration: point the running frame at the loop (the instruction at `offset`)
+        without giving it back, so that a thread reading it without the GIL (faulthandler, an
+        outside sampler) sees the running loop's line; a return points it at the return
+        (ops/frames.py sync_frame).  Everything but the store is computed once, on entry."""
+        if capi.FRAMES is None or capi.CURRENT_FRAME is None or self.fn.attrs.get("frameless"):
+            return
+        if self.pointing is None:
+            cframe, current = capi.CURRENT_FRAME
+            lo, hi = self.m.code_bounds()
+            self.allocas += [
+                f"  %pcfp = getelementptr i8, ptr %ts, i64 {cframe}", "  %pcf = load ptr, ptr %pcfp",
+                f"  %pfrp = getelementptr i8, ptr %pcf, i64 {current}", "  %pfr = load ptr, ptr %pfrp",
+                "  %pnull = icmp eq ptr %pfr, null",
+                f"  %pslot = getelementptr i8, ptr %pfr, i64 {capi.FRAMES[1]}",
+                "  %pslot1 = select i1 %pnull, ptr %dummy.slot, ptr %pslot",
+                "  %psaved = load i64, ptr %pslot1",
+                f"  %plo = load i64, ptr {lo}", f"  %phi = load i64, ptr {hi}",
+                "  %pge = icmp uge i64 %psaved, %plo", "  %plt = icmp ult i64 %psaved, %phi",
+                "  %pours = and i1 %pge, %plt"]
+            self.allocas.insert(0, "  %dummy.slot = alloca i64")
+            self.pointing = True
+        site = self.op(f"load i64, ptr {self.m.line_site(offset)}")
+        point = self.op(f"select i1 {self.op(f'icmp ne i64 {site}, 0')}, i1 %pours, i1 false")
+        at = self.op(f"select i1 {point}, i64 {site}, i64 %psaved")
+        self.line(f"store i64 {at}, ptr %pslot1")
 
     def line_leave(self, token):
         """After the call: give the frame back the instruction it was at."""

@@ -50,9 +50,9 @@ def _ret(b, block, v, st):
     the frame releases its locals, in slot order; every return must have the same type."""
     for item in st.stack:
         release_item(b, item)
+    # the frame points at the return, and, when it outlives the call, shows the locals' last values
     numbers = [(n, x) for n, x in st.locals.items() if x is not None and not is_obj(x.type)]
-    if numbers:                 # a frame that outlives the call shows the locals' last values
-        b.emit("sync_frame", [x for _, x in numbers], {"names": [n for n, _ in numbers]})
+    b.emit("sync_frame", [x for _, x in numbers], {"names": [n for n, _ in numbers], "at": b.at.pre_offset})
     for local in st.locals.values():
         if local is not None:
             release(b, local)

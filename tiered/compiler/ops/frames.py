@@ -128,17 +128,30 @@ def _set_local(e, v):
     _when_frame(e, emit)
 
 
-# at a return: the frame may outlive the call (a frame object exists): its slots take the
-# locals' last values (args: the number locals; attrs names: theirs)
-@op("sync_frame", -1, NONE, pure=False, frameless=True, attrs=("names",))
+# at a return (the instruction at `at`): the frame points at it, as CPython's does while the
+# call ends (a thread may look in between); and the frame may outlive the call (a frame object
+# exists): its slots take the locals' last values (args: the number locals; names: theirs)
+@op("sync_frame", -1, NONE, pure=False, frameless=True, attrs=("names", "at"))
 def _sync_frame(e, v):
-    """When the running frame has a frame object, box the number locals into their slots."""
+    """Point the frame at the return; when it has a frame object, box the number locals into
+    their slots."""
     todo = _numbers(e, zip(v.attrs["names"], v.args)) if mirrors(e) else []
-    if not todo:
+    point = capi.FRAMES is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless")
+    if not (todo or point):
         return
 
     def emit(frame):
-        """The syncs, on the path where the frame has a frame object."""
+        """The pointing and the syncs, on the path with a frame."""
+        if point:
+            slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
+            saved = e.op(f"load i64, ptr {slot}")
+            site = e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}")
+            lo, hi = (e.op(f"load i64, ptr {g}") for g in e.m.code_bounds())
+            inside = e.op(f"and i1 {e.op(f'icmp uge i64 {saved}, {lo}')}, {e.op(f'icmp ult i64 {saved}, {hi}')}")
+            ok = e.op(f"and i1 {inside}, {e.op(f'icmp ne i64 {site}, 0')}")
+            e.line(f"store i64 {e.op(f'select i1 {ok}, i64 {site}, i64 {saved}')}, ptr {slot}")
+        if not todo:
+            return
         at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
         obj = e.op(f"load ptr, ptr {at}")
         go, done = e.tmp()[1:], e.tmp()[1:]
