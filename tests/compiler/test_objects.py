@@ -416,3 +416,26 @@ def test_del_of_a_local():
     rec = check(drops, ([1, Noisy("a")],), ([2.5],))
     assert rec.native_calls > 0
 
+
+
+class Node:
+    def __init__(self, val, next=None):
+        self.val, self.next = val, next
+
+
+def walks_a_list(head):
+    total = 0
+    node = head                        # a Node entering the loop, then whatever .next holds
+    label = "start"                    # a str constant, then what formatting returns
+    while node is not None:
+        total += node.val
+        label = "%s>%d" % (label, node.val)
+        node = node.next
+    return total, label
+
+
+def test_a_loop_value_whose_class_changes_is_kept_as_any_object(object_tier):
+    # once refused: "obj[Node] becomes obj in a loop"
+    chain = Node(1, Node(2, Node(3)))
+    rec = check(walks_a_list, (chain,), (Node(5),), (Node(1, "not a node"),))
+    assert rec.state == "compiled" and rec.refusal is None

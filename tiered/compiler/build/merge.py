@@ -21,6 +21,16 @@ class NeedUnbound(Exception):
         self.name = name
 
 
+class NeedWiden(Exception):
+    """A loop header's phi was typed by the class entering the loop, and a back edge brings an
+    object of another class: build again with that phi (its key: header offset and local name
+    or stack index) typed as any object."""
+
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
 class State:
     """The abstract frame between instructions: locals (name → value), the stack, and whether
     Python code may have run since tracing was last checked (`called`)."""
@@ -72,14 +82,14 @@ def merge(b, block, states, loop):
                 raise NeedUnbound(name)
             merged.locals[name] = None
         else:
-            merged.locals[name] = _merge_values(b, block, vals, loop)
+            merged.locals[name] = _merge_values(b, block, vals, loop, (block.offset, name))
     for k, item in enumerate(first.stack):
         items = [s.stack[k] for s in states]
-        merged.stack.append(_merge_items(b, block, items, loop))
+        merged.stack.append(_merge_items(b, block, items, loop, (block.offset, k)))
     return merged
 
 
-def _merge_items(b, block, items, loop):
+def _merge_items(b, block, items, loop, key):
     """Merge one stack slot: iterators field-wise, values via phis; other objects must be equal."""
     first = items[0]
     if getattr(first, "merges", False):          # a virtual item merged part by part
@@ -91,23 +101,26 @@ def _merge_items(b, block, items, loop):
     if isinstance(first, Value):
         if not all(isinstance(i, Value) for i in items):
             raise Unsupported("UNSTABLE_TYPE", "stack merge")
-        return _merge_values(b, block, items, loop)
+        return _merge_values(b, block, items, loop, key)
     if any(i != first for i in items):
         raise Unsupported("UNSTABLE_TYPE", "different objects merge")
     return first
 
 
-def _merge_values(b, block, vals, loop):
-    """Join same-typed values (objects of different classes join as objects): the value
-    itself if all agree (outside loops), else a new phi, which may be NULL if one may."""
+def _merge_values(b, block, vals, loop, key=None):
+    """Join same-typed values (objects of different classes join as objects, and so do those
+    of a loop header whose back edges bring other classes: NeedWiden): the value itself if all
+    agree (outside loops), else a new phi, which may be NULL if one may."""
     t = vals[0].type
-    if any(v.type != t for v in vals):
+    if any(v.type != t for v in vals) or (loop and key in b.opts.widened and is_obj(t)):
         if not all(is_obj(v.type) for v in vals):
             raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
         t = OBJ
     if not loop and all(v is vals[0] for v in vals):
         return vals[0]
     phi = b.new("phi", list(vals), t)
+    if loop and key is not None:
+        b.made.phi_keys[phi.id] = key
     if any(v.attrs.get("maybe_null") for v in vals):
         phi.attrs["maybe_null"] = True
     phi.block = block
@@ -156,6 +169,9 @@ def _fill_one(b, block, state):
 
 def _add_incoming(b, phi, v):
     """Append v as a phi input; refuse when it is not a value of the phi's type."""
+    if (isinstance(v, Value) and is_obj(v.type) and is_obj(phi.type) and v.type != phi.type
+            and phi.type != OBJ and b.made.phi_keys.get(phi.id) is not None):
+        raise NeedWiden(b.made.phi_keys[phi.id])
     if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
         raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
     if v.attrs.get("maybe_null") and not phi.attrs.get("maybe_null"):

@@ -38,7 +38,7 @@ HANDLERS = _merge_tables(GROUPS)
 
 
 def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
-          unbound=frozenset(), box_returns=False, frameless=False, self_calls=True):
+          unbound=frozenset(), box_returns=False, frameless=False, self_calls=True, widened=frozenset()):
     """A Builder for one specialisation of one function, with its parameters made."""
     if code.co_flags & CO_GENERATOR_LIKE:
         raise Unsupported("GENERATOR", "generator or coroutine")
@@ -55,7 +55,7 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
         # recursion may call this specialisation natively (not with cells: it would need them)
         # and only with positional parameters: CPython binds the others)
         self_calls=self_calls and not cells_ and len(params) == code.co_argcount,
-        objects=config.get("TIERED_OBJECTS"))
+        objects=config.get("TIERED_OBJECTS"), widened=widened)
     b = Builder(opts, Function(code.co_qualname, [], []))
     # each local's slot in the frame (ops/frames.py keeps the frame's slots truthful)
     b.made.fn.attrs["slots"] = {n: k for k, n in enumerate(code.co_varnames)}
