@@ -439,3 +439,25 @@ def test_a_loop_value_whose_class_changes_is_kept_as_any_object(object_tier):
     chain = Node(1, Node(2, Node(3)))
     rec = check(walks_a_list, (chain,), (Node(5),), (Node(1, "not a node"),))
     assert rec.state == "compiled" and rec.refusal is None
+
+
+class Item:
+    def __init__(self, v):
+        self.v = v
+
+
+def best_and_total(items):
+    best = None                          # None, then an Item
+    total = 0                            # an int, then an int or a float
+    for it in items:
+        if best is None or it.v > best.v:
+            best = it
+        total += it.v
+    return (best.v if best is not None else None), total
+
+
+def test_a_local_of_varying_kinds_is_kept_boxed(object_tier):
+    # once refused: "['none', obj] meet" and "int becomes obj in a loop"
+    rec = check(best_and_total, ([Item(1), Item(2.5), Item(3)],), ([],), ([Item(2)],),
+                ([Item(1), Item(True), Item(-0.0)],))
+    assert rec.state == "compiled" and rec.refusal is None

@@ -11,7 +11,7 @@ from .calls import NeedReturnType
 from .cells import cell_names
 from .control import NeedBoxedReturns
 from .frameless import HandOver, NeedGenericSelfCalls
-from .merge import NeedUnbound, NeedWiden
+from .merge import NeedBoxed, NeedUnbound, NeedWiden
 from . import walk
 
 __all__ = ["build", "cell_names", "HandOver", "NeedBoxedReturns", "NeedGenericSelfCalls", "NeedReturnType",
@@ -42,14 +42,14 @@ def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=F
 def _build(func, code, arg_types, resolve_callee, self_return, force_exits, frameless):
     """Build, again with more object locals starting unbound (NULL) while the merges ask, with
     numbers returned as objects when some returns are objects, with recursive calls through
-    the interpreter when the function cannot run frameless, and with loop values whose class
-    changes in the loop typed as any object."""
-    unbound, box_returns, self_calls, widened = set(), False, True, set()
+    the interpreter when the function cannot run frameless, with loop values whose class
+    changes in the loop typed as any object, and with locals of varying kinds boxed."""
+    unbound, box_returns, self_calls, widened, boxed = set(), False, True, set(), set()
     while True:
         try:
             fn = walk.run(walk.start(func, code, arg_types, resolve_callee, self_return, force_exits,
                                      frozenset(unbound), box_returns, frameless, self_calls,
-                                     frozenset(widened)))
+                                     frozenset(widened), frozenset(boxed)))
             fn.attrs["generic_self_calls"] = not self_calls
             return fn
         except NeedGenericSelfCalls:
@@ -66,3 +66,5 @@ def _build(func, code, arg_types, resolve_callee, self_return, force_exits, fram
             if need.key in widened:
                 raise Unsupported("UNSTABLE_TYPE", f"loop value {need.key[1]!r}") from None
             widened.add(need.key)
+        except NeedBoxed as need:
+            boxed.add(need.key)

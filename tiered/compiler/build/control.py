@@ -7,6 +7,7 @@ from ..ir import Value
 from ..ops import OBJ, ObjType, is_obj
 from .containers import C_ITERATORS, HINT_CLASS, SEQUENCES
 from .core import as_class, hint, materialise, object_constant, release, release_item, table, top
+from .merge import box_for
 from .objects import is_none, object_truth
 
 HANDLERS, handles = table()
@@ -86,6 +87,7 @@ def raise_block(b, k):
 @handles("jump")
 def jump(b, i, st, block, out):
     """JUMP_*: end the block with a branch to the target, passing the state along."""
+    box_for(b, st, i.target)
     out[(block.offset, i.target)] = st
     block.term = ("br", i.target)
     return True

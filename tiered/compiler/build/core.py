@@ -36,6 +36,7 @@ class Options(NamedTuple):
     self_calls: bool          # recursion may call this specialisation natively
     objects: bool             # the object tier is on (TIERED_OBJECTS)
     widened: frozenset        # loop phis typed as any object (see merge.NeedWiden)
+    boxed: frozenset          # locals (names) and merge stack slots that hold objects (merge.NeedBoxed)
 
 
 class Made:

@@ -31,6 +31,35 @@ class NeedWiden(Exception):
         self.key = key
 
 
+class NeedBoxed(Exception):
+    """A local or a stack slot holds a number on one path and an object (or another kind of
+    number) on another: build again with it holding an object, its numbers boxed: a local as
+    they are stored, a stack slot as paths jump to the merge (key: the local's name, or the
+    merge's offset and the slot's index)."""
+
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+def _unstable(b, key, types_):
+    """A local or stack slot whose values' kinds differ asks to be boxed; else a refusal."""
+    if b.opts.objects and key is not None:
+        want = key[1] if isinstance(key[1], str) else key
+        if want not in b.opts.boxed:
+            raise NeedBoxed(want)
+    raise Unsupported("UNSTABLE_TYPE", f"{types_} meet")
+
+
+def box_for(b, st, target):
+    """Before a jump (or a fall-through) to `target`: box the numbers in the stack slots the
+    merge there wants as objects (an exit resumes at the target with this state)."""
+    for k, item in enumerate(st.stack):
+        if (target, k) in b.opts.boxed and isinstance(item, Value) and not is_obj(item.type):
+            b.at.pre_state, b.at.pre_offset = st.copy(), target
+            st.stack[k] = b.emit("box", [item])
+
+
 class State:
     """The abstract frame between instructions: locals (name → value), the stack, and whether
     Python code may have run since tracing was last checked (`called`)."""
@@ -114,7 +143,7 @@ def _merge_values(b, block, vals, loop, key=None):
     t = vals[0].type
     if any(v.type != t for v in vals) or (loop and key in b.opts.widened and is_obj(t)):
         if not all(is_obj(v.type) for v in vals):
-            raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
+            _unstable(b, key, [v.type for v in vals])
         t = OBJ
     if not loop and all(v is vals[0] for v in vals):
         return vals[0]
@@ -172,6 +201,9 @@ def _add_incoming(b, phi, v):
     if (isinstance(v, Value) and is_obj(v.type) and is_obj(phi.type) and v.type != phi.type
             and phi.type != OBJ and b.made.phi_keys.get(phi.id) is not None):
         raise NeedWiden(b.made.phi_keys[phi.id])
+    if (isinstance(v, Value) and v.type != phi.type and not (is_obj(v.type) and is_obj(phi.type))
+            and b.made.phi_keys.get(phi.id) is not None):
+        _unstable(b, b.made.phi_keys[phi.id], [phi.type, v.type])
     if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
         raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
     if v.attrs.get("maybe_null") and not phi.attrs.get("maybe_null"):

@@ -36,7 +36,10 @@ def store_fast(b, i, st, block, out):
     if st.stack[-1] is NULL:
         st.locals[i.arg] = unbound_local(b, i.arg)
     else:
-        st.locals[i.arg] = top(b, st, 1)[0]
+        v = top(b, st, 1)[0]
+        if i.arg in b.opts.boxed and not is_obj(v.type):    # a local of varying kinds holds objects
+            v = st.stack[-1] = b.emit("box", [v])
+        st.locals[i.arg] = v
     st.stack.pop()
     mirror(b, i.arg, old, st.locals[i.arg])
     if old is not None:
