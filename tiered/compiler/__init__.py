@@ -37,8 +37,15 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
     mod = ModuleEmitter(prefix, helpers, markers, force_exits, func_globals)
     text, entry, inner, counters = mod.emit(fns)
     compiled = engine.compile_module(text, [entry] + inner, opt_level,
-                                     counters + tuple(mod.line_sites.values()))
+                                     counters + tuple(mod.line_sites.values()), quick=len(text) > QUICK_BYTES)
     return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept)
+
+
+# A module whose LLVM IR text is bigger than this gets the quick pipeline and fast instruction
+# selection: five times less compile time (a 0.9 MB module: 2 s instead of 11 s), for code that
+# runs at about half the speed of the whole pipeline's (the object kernels all compiled so:
+# 1.8x instead of 3.5x; benchmarks/objects.py): worth it only where the compile is the cost.
+QUICK_BYTES = 300_000
 
 
 def compile_gate(interpret):

@@ -33,7 +33,7 @@ class FnEmitter:
         self.allocas_named = set()         # and values computed once there
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
         self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
-        self.shadows = {}                  # frame slot -> what it was given last (ops/frames.py)
+        self.entry_values = {}             # what the entry block computes once (frame, shadows, ...)
         self.pointing = None               # True once a loop points the frame (point_at_loop)
         # a borrowed attribute read's id -> where its slow path's own reference is kept (or NULL)
         self.borrow_slots = {v.id: self.entry_alloca("ptr") for b in fn.blocks for v in b.body
@@ -125,40 +125,53 @@ class FnEmitter:
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
                 self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
 
-    def frame_pointer(self):
-        """The running interpreter frame (NULL if there is none), read through this call's
-        thread state (capi.CURRENT_FRAME must be known)."""
-        cframe, current = capi.CURRENT_FRAME
-        cf = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {self.thread_state()}, i64 {cframe}')}")
-        return self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {cf}, i64 {current}')}")
+    def frame(self):
+        """The running interpreter frame (NULL if there is none), read once on entry through the
+        thread state (capi.CURRENT_FRAME must be known): a function that keeps its frame runs
+        in that one frame from entry to return."""
+        if "frame" not in self.entry_values:
+            cframe, current = capi.CURRENT_FRAME
+            self.allocas += [f"  %fcfp = getelementptr i8, ptr %ts, i64 {cframe}", "  %fcf = load ptr, ptr %fcfp",
+                             f"  %ffrp = getelementptr i8, ptr %fcf, i64 {current}", "  %frame = load ptr, ptr %ffrp"]
+            self.entry_values["frame"] = "%frame"
+        return self.entry_values["frame"]
 
-    def shadow(self, slot):
-        """The (kind i8, bits i64) stack slots remembering which number frame slot `slot` was
-        given last (kind 0: none, or not a number); a number parameter's slot holds it already."""
-        if slot not in self.shadows:
-            kind_at, word_at = self.entry_alloca("i8"), self.entry_alloca("i64")
-            param = next((p for p in self.fn.params if self.fn.attrs["slots"].get(p.attrs.get("param")) == slot
-                          and not p.attrs.get("captured") and p.type in SHADOW_KINDS), None)
-            kind, word = (0, "0") if param is None else (SHADOW_KINDS[param.type], self._entry_word(param))
-            self.allocas += [f"  store i8 {kind}, ptr {kind_at}", f"  store i64 {word}, ptr {word_at}"]
-            self.shadows[slot] = (kind_at, word_at)
-        return self.shadows[slot]
+    def shadows_of_frame(self):
+        """The (kinds [n x i8], words [n x i64]) stack arrays remembering which number each
+        frame slot was given last (kind 0: none); a number parameter's slot holds it already."""
+        if "shadows" not in self.entry_values:
+            n = min(len(self.fn.attrs["slots"]), 256)
+            self.allocas += ["  %shk = alloca [256 x i8]", "  %shw = alloca [256 x i64]",
+                             f"  call void @llvm.memset.p0.i64(ptr %shk, i8 0, i64 {n}, i1 false)"]
+            for p in self.fn.params:
+                slot = self.fn.attrs["slots"].get(p.attrs.get("param"), 256)
+                if p.attrs.get("captured") or p.type not in SHADOW_KINDS or slot >= 256:
+                    continue
+                word = f"%v{p.id}" if p.type == INT else f"%pw{p.id}"
+                if p.type != INT:
+                    self.allocas.append(f"  {word} = " + (f"bitcast double %v{p.id} to i64" if p.type == FLOAT
+                                                          else f"zext i1 %v{p.id} to i64"))
+                self.allocas += [f"  %shkp{p.id} = getelementptr i8, ptr %shk, i64 {slot}",
+                                 f"  store i8 {SHADOW_KINDS[p.type]}, ptr %shkp{p.id}",
+                                 f"  %shwp{p.id} = getelementptr i64, ptr %shw, i64 {slot}",
+                                 f"  store i64 {word}, ptr %shwp{p.id}"]
+            self.entry_values["shadows"] = ("%shk", "%shw")
+        return self.entry_values["shadows"]
 
-    def _entry_word(self, p):
-        """Parameter p's bits as an i64, computed in the entry block."""
-        if p.type == INT:
-            return f"%v{p.id}"
-        name = f"%pw{p.id}"
-        self.allocas.append(f"  {name} = " + (f"bitcast double %v{p.id} to i64" if p.type == FLOAT
-                                              else f"zext i1 %v{p.id} to i64"))
-        return name
+    def frame_buffer(self, n):
+        """A stack buffer of at least n words for the values a sync hands over (one per function)."""
+        if "frame_buffer" not in self.entry_values:
+            self.allocas.append("  %fbuf = alloca [256 x i64]")
+            self.entry_values["frame_buffer"] = "%fbuf"
+        assert n <= 256
+        return self.entry_values["frame_buffer"]
 
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is
         no frame): read through this call's thread state when the path is known."""
         if capi.CURRENT_FRAME is None:
             return self.op("call ptr @tiered_frame_slot()")
-        iframe = self.frame_pointer()
+        iframe = self.frame()
         slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
         return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
 
@@ -170,13 +183,11 @@ class FnEmitter:
         if capi.FRAMES is None or capi.CURRENT_FRAME is None or self.fn.attrs.get("frameless"):
             return
         if self.pointing is None:
-            cframe, current = capi.CURRENT_FRAME
+            frame = self.frame()
             lo, hi = self.m.code_bounds()
             self.allocas += [
-                f"  %pcfp = getelementptr i8, ptr %ts, i64 {cframe}", "  %pcf = load ptr, ptr %pcfp",
-                f"  %pfrp = getelementptr i8, ptr %pcf, i64 {current}", "  %pfr = load ptr, ptr %pfrp",
-                "  %pnull = icmp eq ptr %pfr, null",
-                f"  %pslot = getelementptr i8, ptr %pfr, i64 {capi.FRAMES[1]}",
+                f"  %pnull = icmp eq ptr {frame}, null",
+                f"  %pslot = getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}",
                 "  %pslot1 = select i1 %pnull, ptr %dummy.slot, ptr %pslot",
                 "  %psaved = load i64, ptr %pslot1",
                 f"  %plo = load i64, ptr {lo}", f"  %phi = load i64, ptr {hi}",
@@ -272,15 +283,29 @@ class FnEmitter:
     def _exit_blocks(self):
         """One block per used exit: its live values go, as raw words, into the function's exit
         buffer, and the shared tiered_exit_state boxes them into the exit state tuple (exit code,
-        values...) by a constant string of their kinds; each object value's reference moves in."""
-        out = []
+        values...) by a constant string of their kinds; each object value's reference moves in.
+        Exits that hand over the same values share one such block (their codes and statuses
+        meet in phis there): a function's IR is mostly its exits."""
+        out, shared = [], {}
         buf = None
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
             _, _, with_exception, reason = decode_exit(code)
             status = 2 if with_exception else 1
             values = v.state.values()
             self.lines = []
-            for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
+            pinned = v.attrs.get("pinned", ())
+            words = None if pinned or reason is Exit.CALLEE_RESUMED else \
+                [(self._exit_kind(x), self.ref(x), x.type) for x in values]
+            if words is not None:
+                key = tuple(words)
+                if key in shared:          # the same values: jump to the block that hands them over
+                    shared[key][1].append((code, status))
+                    out += [f"x{code}:", f"  br label %xs{shared[key][0]}"]
+                    continue
+                shared[key] = (code, [(code, status)], values)
+                out += [f"x{code}:", f"  br label %xs{code}"]
+                continue
+            for x in pinned:           # a copy whose incref was dropped
                 if x.id in self.borrow_slots:             # a borrowed read: unless its slow path owns one
                     owned = self.op(f"load ptr, ptr {self.borrow_slots[x.id]}")
                     borrowed = self.op(f"icmp eq ptr {owned}, null")
@@ -292,17 +317,30 @@ class FnEmitter:
             if reason is Exit.CALLEE_RESUMED:
                 inner = self.op(f"load ptr, ptr {self.resume_slots[v.id]}")
                 words.append((0, self.op(f"ptrtoint ptr {inner} to i64")))
-            if buf is None:
-                buf = self.entry_alloca(f"[{self._exit_words()} x i64]")
-            for k, (_, word) in enumerate(words):
-                self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
-            kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
-            t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
-                        f"ptr {pointer(self.m.unbound)})")
-            failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
-            self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
+            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
+            self._hand_over(words, buf, str(code), str(status))
             out += [f"x{code}:"] + self.lines
+        for first, codes, values in shared.values():
+            self.lines = []
+            code, status = str(codes[0][0]), str(codes[0][1])
+            if len(codes) > 1:
+                code = self.op("phi i64 " + ", ".join(f"[{c}, %x{c}]" for c, _ in codes))
+                status = self.op("phi i32 " + ", ".join(f"[{st}, %x{c}]" for c, st in codes))
+            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
+            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
+            self._hand_over(words, buf, code, status)
+            out += [f"xs{first}:"] + self.lines
         return out
+
+    def _hand_over(self, words, buf, code, status):
+        """Lines: the words into the exit buffer, the exit state made of them, the return."""
+        for k, (_, word) in enumerate(words):
+            self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+        kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
+        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
+                    f"ptr {pointer(self.m.unbound)})")
+        failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
+        self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
 
     def _exit_words(self):
         """The most words any exit of this function passes (its live values and an inner state)."""

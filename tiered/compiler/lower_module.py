@@ -53,8 +53,12 @@ class ModuleEmitter:
 
     def c_string(self, text):
         """A private constant holding text as a NUL-terminated C string; its name."""
+        return self.c_bytes(text.encode())
+
+    def c_bytes(self, raw):
+        """A private constant holding these bytes and a NUL; its name."""
         name = f"@s{len(self.globals)}"
-        data = text.encode() + b"\0"
+        data = bytes(raw) + b"\0"
         chars = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
         self.globals.append(f'{name} = private unnamed_addr constant [{len(data)} x i8] c"{chars}"')
         return name

@@ -15,21 +15,15 @@ An exit's stub stores every carried local over the mirror, releasing it.
 """
 from ...cpython import capi
 from . import BOOL, FLOAT, INT, NONE, is_obj, op
-from .common import box_call
 
 SHADOW_KINDS = _KIND = {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}
 
-# the slot takes a new reference (NULL: cleared; NULL after a box that ran out of memory: the
-# slot is cleared and that MemoryError, which is tiered's own, is dropped); the old is released
+# the slot takes a new reference (NULL: cleared); the old is released
 PRELUDE = """
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+
 define internal void @tiered_frame_put(ptr %slot, ptr %new) alwaysinline {
 entry:
-  %null = icmp eq ptr %new, null
-  br i1 %null, label %clear, label %put
-clear:
-  call void @PyErr_Clear()
-  br label %put
-put:
   %old = load ptr, ptr %slot
   store ptr %new, ptr %slot
   call void @tiered_xrelease(ptr %old)
@@ -41,32 +35,20 @@ put:
 def mirrors(e):
     """Whether this specialisation keeps its frame's slots (it runs in a frame of its own and
     the frame's layout is known)."""
-    return capi.FRAME_LOCALS is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless") and "slots" in e.fn.attrs
+    return (capi.FRAME_LOCALS is not None and capi.CURRENT_FRAME is not None
+            and not e.fn.attrs.get("frameless") and "slots" in e.fn.attrs)
 
 
-def _slot_address(e, frame, slot):
-    """The address of local slot `slot` in the interpreter frame `frame`."""
-    return e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[1] + 8 * slot}")
-
-
-def _when_frame(e, emit):
-    """Run emit(frame) on a path taken only when there is a running frame."""
-    frame = e.frame_pointer()
-    go, done = e.tmp()[1:], e.tmp()[1:]
-    e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
-    e.label(go)
-    emit(frame)
-    e.line(f"br label %{done}")
-    e.label(done)
-
-
-def _put(e, frame, slot, new):
-    """The slot takes `new` (a new reference, or NULL: cleared); its old content is released."""
-    e.line(f"call void @tiered_frame_put(ptr {_slot_address(e, frame, slot)}, ptr {new})")
+def _numbers(e, pairs):
+    """(slot, value) of the number locals among `pairs` ((name, value)) that have a slot the
+    sync helper can name (the first 256)."""
+    slots = e.fn.attrs["slots"]
+    return [(slots[n], x) for n, x in pairs
+            if slots.get(n, 256) < 256 and not is_obj(x.type) and x.type in _KIND]
 
 
 def _word(e, x):
-    """Number value x as a raw i64 (its bits), for the shadow comparison."""
+    """Number value x as a raw i64 (its bits), as the shadows keep it."""
     ref = e.ref(x)
     if x.type == FLOAT:
         return e.op(f"bitcast double {ref} to i64")
@@ -75,26 +57,16 @@ def _word(e, x):
     return ref
 
 
-def _sync_number(e, frame, slot, x):
-    """Box number x into the slot unless its shadow says the slot already holds that number."""
-    kind_at, word_at = e.shadow(slot)
-    word = _word(e, x)
-    kind, held = e.op(f"load i8, ptr {kind_at}"), e.op(f"load i64, ptr {word_at}")
-    same = e.op(f"and i1 {e.op(f'icmp eq i8 {kind}, {_KIND[x.type]}')}, {e.op(f'icmp eq i64 {held}, {word}')}")
-    write, done = e.tmp()[1:], e.tmp()[1:]
-    e.line(f"br i1 {same}, label %{done}, label %{write}")
-    e.label(write)
-    _put(e, frame, slot, box_call(e, x))
-    e.line(f"store i8 {_KIND[x.type]}, ptr {kind_at}")
-    e.line(f"store i64 {word}, ptr {word_at}")
-    e.line(f"br label %{done}")
-    e.label(done)
-
-
-def _numbers(e, pairs):
-    """(slot, value) of the number locals among `pairs` ((name, value))."""
-    slots = e.fn.attrs["slots"]
-    return [(slots[n], x) for n, x in pairs if n in slots and not is_obj(x.type) and x.type in _KIND]
+def _sync(e, todo):
+    """One call of the shared helper: the slots of `todo` ((slot, number value)) take their
+    values unless their shadows say they hold them (runtime_ir tiered_sync_locals)."""
+    buf = e.frame_buffer(len(todo))
+    for k, (_, x) in enumerate(todo):
+        e.line(f"store i64 {_word(e, x)}, ptr {e.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+    spec = e.m.c_bytes(b"".join(bytes((_KIND[x.type], slot)) for slot, x in todo))
+    shk, shw = e.shadows_of_frame()
+    e.line(f"call void @tiered_sync_locals(ptr {e.frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
+           f"ptr {shk}, ptr {shw})")
 
 
 def sync_locals(e, pairs):
@@ -102,7 +74,7 @@ def sync_locals(e, pairs):
     does not hold it yet."""
     todo = _numbers(e, pairs) if mirrors(e) else []
     if todo:
-        _when_frame(e, lambda frame: [_sync_number(e, frame, s, x) for s, x in todo])
+        _sync(e, todo)
 
 
 # a local's new value (an object: its slot takes a reference now; a number: boxed now, only
@@ -113,19 +85,24 @@ def _set_local(e, v):
     if not mirrors(e):
         return
     slot = v.attrs["slot"]
-
-    def emit(frame):
-        """The store, on the path with a frame."""
-        if not v.args:
-            new = "null"
-        elif is_obj(v.args[0].type):
-            new = e.ref(v.args[0])
-            e.line(f"call void @{'tiered_xincref' if v.args[0].attrs.get('maybe_null') else 'tiered_incref'}(ptr {new})")
-        else:
-            return _sync_number(e, frame, slot, v.args[0])
-        _put(e, frame, slot, new)
-        e.line(f"store i8 0, ptr {e.shadow(slot)[0]}")
-    _when_frame(e, emit)
+    if v.args and not is_obj(v.args[0].type):
+        if slot < 256:
+            _sync(e, [(slot, v.args[0])])
+        return
+    frame = e.frame()
+    go, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
+    e.label(go)
+    new = "null"
+    if v.args:
+        new = e.ref(v.args[0])
+        e.line(f"call void @{'tiered_xincref' if v.args[0].attrs.get('maybe_null') else 'tiered_incref'}(ptr {new})")
+    at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[1] + 8 * slot}")
+    e.line(f"call void @tiered_frame_put(ptr {at}, ptr {new})")
+    if slot < 256:
+        e.line(f"store i8 0, ptr {e.op(f'getelementptr i8, ptr {e.shadows_of_frame()[0]}, i64 {slot}')}")
+    e.line(f"br label %{done}")
+    e.label(done)
 
 
 # at a return (the instruction at `at`): the frame points at it, as CPython's does while the
@@ -139,26 +116,24 @@ def _sync_frame(e, v):
     point = capi.FRAMES is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless")
     if not (todo or point):
         return
-
-    def emit(frame):
-        """The pointing and the syncs, on the path with a frame."""
-        if point:
-            slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
-            saved = e.op(f"load i64, ptr {slot}")
-            site = e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}")
-            lo, hi = (e.op(f"load i64, ptr {g}") for g in e.m.code_bounds())
-            inside = e.op(f"and i1 {e.op(f'icmp uge i64 {saved}, {lo}')}, {e.op(f'icmp ult i64 {saved}, {hi}')}")
-            ok = e.op(f"and i1 {inside}, {e.op(f'icmp ne i64 {site}, 0')}")
-            e.line(f"store i64 {e.op(f'select i1 {ok}, i64 {site}, i64 {saved}')}, ptr {slot}")
-        if not todo:
-            return
+    frame = e.frame()
+    go, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
+    e.label(go)
+    if point:
+        slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
+        saved = e.op(f"load i64, ptr {slot}")
+        site = e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}")
+        lo, hi = (e.op(f"load i64, ptr {g}") for g in e.m.code_bounds())
+        inside = e.op(f"and i1 {e.op(f'icmp uge i64 {saved}, {lo}')}, {e.op(f'icmp ult i64 {saved}, {hi}')}")
+        ok = e.op(f"and i1 {inside}, {e.op(f'icmp ne i64 {site}, 0')}")
+        e.line(f"store i64 {e.op(f'select i1 {ok}, i64 {site}, i64 {saved}')}, ptr {slot}")
+    if todo:
         at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
-        obj = e.op(f"load ptr, ptr {at}")
-        go, done = e.tmp()[1:], e.tmp()[1:]
-        e.line(f"br i1 {e.op(f'icmp ne ptr {obj}, null')}, label %{go}, label %{done}")
-        e.label(go)
-        for s, x in todo:
-            _sync_number(e, frame, s, x)
-        e.line(f"br label %{done}")
-        e.label(done)
-    _when_frame(e, emit)
+        has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")
+        sync = e.tmp()[1:]
+        e.line(f"br i1 {has}, label %{sync}, label %{done}")
+        e.label(sync)
+        _sync(e, todo)
+    e.line(f"br label %{done}")
+    e.label(done)
