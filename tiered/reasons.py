@@ -16,6 +16,7 @@ class Exit(Enum):
     FORCED = "TIERED_FORCE_EXITS made the guard fail"
     TYPE_GUARD = "a value's type was not the one speculated"
     INDEX = "an index was out of range (CPython raises)"
+    UNPACK_SIZE = "a list or tuple to unpack had another length (CPython raises)"
     RAISED = "a C-API call raised (the interpreter raises it at that instruction)"
     TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
     RAISE = "a raise statement: the interpreter raises it"
