@@ -11,12 +11,14 @@ from typing import Any, Dict, List, Tuple
 from .infer import Unsupported  # noqa: F401 - the refusal every stage raises
 
 
-def specialise(func, arg_types, resolve_callee, force_exits=False, code=None, frameless=False):
-    """The optimised IR of func (its original `code`) for these argument types; raises Unsupported."""
+def specialise(func, arg_types, resolve_callee, force_exits=False, code=None, frameless=False,
+               generic_at=frozenset()):
+    """The optimised IR of func (its original `code`) for these argument types, speculating
+    nothing at the offsets `generic_at` (their guards failed too often); raises Unsupported."""
     from . import build                  # start-up time: loaded on the first compile
     from .passes import pipeline         # start-up time: loaded on the first compile
     return pipeline.run(build.build(func, arg_types, resolve_callee, force_exits=force_exits,
-                                    code=code, frameless=frameless))
+                                    code=code, frameless=frameless, generic_at=generic_at))
 
 
 @dataclass

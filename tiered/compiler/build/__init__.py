@@ -19,18 +19,19 @@ __all__ = ["build", "cell_names", "HandOver", "NeedBoxedReturns", "NeedGenericSe
 
 
 def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None,
-          frameless=False):
+          frameless=False, generic_at=frozenset()):
     """IR for `func` (its original `code`) specialised on `arg_types`, frameless when asked (a
     native caller calls it); tries return types for self-recursion."""
     code = code or func.__code__
+    args = (func, code, arg_types, resolve_callee)
     try:
-        return _build(func, code, arg_types, resolve_callee, None, force_exits, frameless)
+        return _build(*args, None, force_exits, frameless, generic_at)
     except NeedReturnType:
         pass
     last = None
     for guess in (INT, FLOAT, BOOL, NONE):
         try:
-            fn = _build(func, code, arg_types, resolve_callee, guess, force_exits, frameless)
+            fn = _build(*args, guess, force_exits, frameless, generic_at)
         except Unsupported as exc:
             last = exc
             continue
@@ -39,7 +40,7 @@ def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=F
     raise last or Unsupported("UNSTABLE_TYPE", "recursive return type")
 
 
-def _build(func, code, arg_types, resolve_callee, self_return, force_exits, frameless):
+def _build(func, code, arg_types, resolve_callee, self_return, force_exits, frameless, generic_at):
     """Build, again with more object locals starting unbound (NULL) while the merges ask, with
     numbers returned as objects when some returns are objects, with recursive calls through
     the interpreter when the function cannot run frameless, with loop values whose class
@@ -49,7 +50,7 @@ def _build(func, code, arg_types, resolve_callee, self_return, force_exits, fram
         try:
             fn = walk.run(walk.start(func, code, arg_types, resolve_callee, self_return, force_exits,
                                      frozenset(unbound), box_returns, frameless, self_calls,
-                                     frozenset(widened), frozenset(boxed)))
+                                     frozenset(widened), frozenset(boxed), generic_at))
             fn.attrs["generic_self_calls"] = not self_calls
             return fn
         except NeedGenericSelfCalls:

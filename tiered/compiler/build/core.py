@@ -37,6 +37,7 @@ class Options(NamedTuple):
     objects: bool             # the object tier is on (TIERED_OBJECTS)
     widened: frozenset        # loop phis typed as any object (see merge.NeedWiden)
     boxed: frozenset          # locals (names) and merge stack slots that hold objects (merge.NeedBoxed)
+    generic_at: frozenset     # offsets not to speculate at (their guards failed too often)
 
 
 class Made:

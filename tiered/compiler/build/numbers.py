@@ -58,6 +58,8 @@ def _numbers(b, i, x, y):
     class (not int or float: those are numbers already) is never a number.  When CPython
     tried to specialise this instruction and gave up, it saw types it has no fast path
     for (a float compared with an int, say): the operation stays generic."""
+    if b.at.pre_offset in b.opts.generic_at:      # its guards failed too often: no speculation
+        return None
     seen = hint(b)
     want = FLOAT if "FLOAT" in seen else INT if "INT" in seen else None
     if (want is None and (i.op != "binary" or i.arg in SPECIALISED_BINARY)

@@ -40,7 +40,7 @@ HANDLERS = _merge_tables(GROUPS)
 
 def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
           unbound=frozenset(), box_returns=False, frameless=False, self_calls=True, widened=frozenset(),
-          boxed=frozenset()):
+          boxed=frozenset(), generic_at=frozenset()):
     """A Builder for one specialisation of one function, with its parameters made."""
     if code.co_flags & CO_GENERATOR_LIKE:
         raise Unsupported("GENERATOR", "generator or coroutine")
@@ -51,13 +51,15 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
     params = list(code.co_varnames[:param_count(code)])
     cells_ = cell_names(code)
     opts = Options(
-        func=func, code=code, ins=decode(code), hints=hints(code), globals=globals_, builtins=builtins_,
+        # no hint where speculation failed too often: those instructions take the generic path
+        func=func, code=code, ins=decode(code), globals=globals_, builtins=builtins_,
+        hints={k: h for k, h in hints(code).items() if k not in generic_at},
         param_names=params, resolve_callee=resolve_callee, self_return=self_return,
         force_exits=force_exits, unbound=unbound, box_returns=box_returns, frameless=frameless,
         # recursion may call this specialisation natively (not with cells: it would need them)
         # and only with positional parameters: CPython binds the others)
         self_calls=self_calls and not cells_ and len(params) == code.co_argcount,
-        objects=config.get("TIERED_OBJECTS"), widened=widened, boxed=boxed)
+        objects=config.get("TIERED_OBJECTS"), widened=widened, boxed=boxed, generic_at=generic_at)
     b = Builder(opts, Function(code.co_qualname, [], []))
     # each local's slot in the frame (ops/frames.py keeps the frame's slots truthful)
     b.made.fn.attrs["slots"] = {n: k for k, n in enumerate(code.co_varnames)}

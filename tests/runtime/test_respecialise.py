@@ -1,0 +1,43 @@
+"""A guard that fails too often makes the function compile again without that speculation
+(records.RESPECIALISE), instead of sending it back to CPython."""
+import pytest
+
+from tiered.reasons import Exit
+from tiered.runtime import manager, records
+from tests.support import forced_exits, fresh_copy, warm
+
+pytestmark = pytest.mark.usefixtures("object_tier")
+
+
+class P:
+    def __init__(self, x):
+        self.x = x
+
+
+def total(items):
+    t = 0.0
+    for p in items:
+        t += p.x
+    return t
+
+
+def test_a_guard_storm_recompiles_the_site_generically():
+    if forced_exits():
+        pytest.skip("forced exits fail every guard now and then: the storm here is the program's")
+    floats = [P(0.5), P(1.25), P(2.0)]
+    ints = [P(1), P(2), P(3.5)]
+    warm(total, floats)                       # CPython specialises p.x and t + p.x on floats
+    f = fresh_copy(total)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (list,)) is not None
+    assert f(floats) == total(floats)
+    for _ in range(records.EXIT_STORM + 5):   # every call exits at its first int
+        assert f(ints) == total(ints)
+    assert rec.exits[Exit.TYPE_GUARD] >= records.EXIT_STORM
+    assert rec.state == "compiled" and rec.refusal is None and rec.generic_at
+    before, guards = rec.native_calls, rec.exits[Exit.TYPE_GUARD]
+    for items in (ints, floats, ints):
+        r = f(items)
+        assert r == total(items) and type(r) is type(total(items))
+    assert rec.native_calls == before + 3 and rec.exits[Exit.TYPE_GUARD] == guards   # native, no exit
