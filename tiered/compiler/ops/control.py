@@ -92,6 +92,20 @@ def _loop_poll(e, v):
         e.guard("false", v)
 
 
+# a global read every time (its value changes too often to guard: records.RESPECIALISE): a
+# new reference, or an exit when the name is not bound (the interpreter raises NameError)
+@op("load_global_obj", 0, OBJ, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "builtins"))
+def _load_global_obj(e, v):
+    """Look the name up in the globals, then the builtins; exit when it is in neither."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"], a["builtins"])
+    builtins_ptr = pointer(a["builtins"]) if a["builtins"] is not None else "null"
+    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, ptr {pointer(a['name'])})")
+    e.guard(e.op(f"icmp eq ptr {found}, null"), v)
+    e.line(f"call void @tiered_incref(ptr {found})")
+    e.alias(v, found)
+
+
 # always exits (the block ends "exit")
 define("leave", 0, None, Exit.RAISE, pure=False, lower=lambda e, v: e.guard("true", v))
 define("hand_over", 0, None, Exit.HANDED_OVER, pure=False,      # the same, at a cold site (frameless)
