@@ -73,5 +73,11 @@ def _numbers(b, i, x, y):
         t = want or (other.type if other.type in (INT, FLOAT) else None)
         if v.type.cls is not None or t is None:
             return None
+        if t == FLOAT and i.op in ("binary", "compare"):
+            # an int here (the other operand's kind guessed, or an int meeting a float where
+            # CPython saw floats) is what float arithmetic converts (a comparison only while
+            # the conversion is exact)
+            out.append(b.emit("unbox_to_float", [v], {"exact": True} if i.op == "compare" else None))
+            continue
         out.append(b.emit("unbox_float" if t == FLOAT else "unbox_int", [v]))
     return out
