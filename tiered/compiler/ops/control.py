@@ -1,8 +1,8 @@
 """Compiler ops of control: block parameters, global and trace guards, loop polls, exits, with → LLVM IR lines."""
 from ...reasons import Exit
 from ...cpython import capi, threadstate
-from . import OBJ, define, op
-from .common import pointer, type_of
+from . import NONE, OBJ, define, op
+from .common import generic, pointer, type_of
 
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
 
@@ -47,6 +47,37 @@ def _guard_global(e, v):
     e.label(done)
     if e.force:
         e.guard("false", v)
+
+
+# a global the function itself rebinds (STORE_GLOBAL): read at every load, never guarded
+@op("global_load", 0, OBJ, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "builtins"))
+def _global_load(e, v):
+    """The name's value in the globals, else the builtins, as LOAD_GLOBAL reads it (a new
+    reference); exit when it is in neither, for the interpreter to raise the NameError."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"], a["builtins"])
+    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {pointer(a['builtins'])}, "
+                 f"ptr {pointer(a['name'])})")
+    e.guard(e.op(f"icmp eq ptr {found}, null"), v)
+    e.line(f"call void @tiered_incref(ptr {found})")
+    e.alias(v, found)
+
+
+# dict: the globals; name: the global's name
+@op("store_global", 1, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name", "dict"))
+def _store_global(e, v):
+    """STORE_GLOBAL: PyDict_SetItem(globals, name, value) as CPython does it (a number boxed
+    for it); exit with the exception when it fails.  The dict's version tag changes, so every
+    guard_global on it looks the name up again; the old value's destructor may run Python
+    code (the op says so: passes/guards.py keeps the guards after it)."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"])
+
+    def call(ops):
+        """The store itself."""
+        return e.op(f"call i32 @PyDict_SetItem(ptr {pointer(a['dict'])}, ptr {pointer(a['name'])}, ptr {ops[0]})")
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
 @op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
