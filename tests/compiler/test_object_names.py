@@ -293,3 +293,65 @@ def test_a_store_is_not_done_twice_by_a_callee_called_again():
     warm(hit, 3)
     warm(hits, 3)
     check(hits, (3,), (2**40,), (-5,))
+
+
+class Direction:
+    NONE, FORWARD = 0, 1
+    LABEL = "forward"
+
+    @classmethod
+    def flip(cls, d):
+        return 1 - d
+
+
+class Meta(type):
+    pass
+
+
+class WithMeta(metaclass=Meta):
+    NONE = 0
+
+
+def directions(n):
+    t = 0
+    for i in range(n):
+        if i % 2 == Direction.FORWARD:
+            t += Direction.flip(i % 2) + WithMeta.NONE
+        t += len(Direction.LABEL)
+    return t
+
+
+def test_class_attribute_changed_after_compiling_exits():
+    warm(directions, 4)
+    rec = check(directions, (4,), (0,))
+    jitted = rec.func
+    try:
+        Direction.LABEL = "backward!"           # the class's version tag changes
+        assert jitted(4) == directions(4) == 36
+        assert exits_of(rec, Exit.TYPE_GUARD) > 0 or forced_exits()
+        Direction.FORWARD = 0
+        WithMeta.NONE = 10
+        assert jitted(4) == directions(4)
+    finally:
+        Direction.LABEL, Direction.FORWARD, WithMeta.NONE = "forward", 1, 0
+
+
+class Sub(Direction):
+    pass
+
+
+def through_subclass(n):
+    t = 0
+    for i in range(n):
+        t += Sub.FORWARD
+    return t
+
+
+def test_a_base_class_changed_after_compiling_exits():
+    warm(through_subclass, 3)
+    rec = check(through_subclass, (3,))
+    try:
+        Direction.FORWARD = 5                    # a base's change reaches the subclass's tag
+        assert rec.func(3) == 15
+    finally:
+        Direction.FORWARD = 1

@@ -3,6 +3,7 @@ import types
 
 from .. import infer
 from ...cpython import capi
+from ...cpython.classes import class_constant
 from ...cpython.quickened import attr_cache, method_cache, method_cache_version
 from ..exits import NULL, Known
 from ..infer import Unsupported
@@ -68,6 +69,8 @@ def load_attr(b, i, st, block, out):
     or an object by its attribute."""
     name, is_method = i.arg
     owner = st.stack[-1]
+    if isinstance(owner, Known) and isinstance(owner.obj, type) and b.opts.objects and _load_class_attr(b, name, is_method, st):
+        return
     if isinstance(owner, Known) and not isinstance(owner.obj, types.ModuleType) and b.opts.objects:
         owner = top(b, st, 1)[0]      # a global's object (a class, an instance): its value
     if isinstance(owner, Value) and owner.type in NUMBER_CLASSES:
@@ -89,6 +92,22 @@ def load_attr(b, i, st, block, out):
     if is_method:
         st.stack.append(NULL)
     st.stack.append(_known_or_value(b, d[name]))
+
+
+def _load_class_attr(b, name, is_method, st):
+    """LOAD_ATTR through a known class (`Strength.REQUIRED`, `Strength.stronger(a, b)`): the
+    value it holds now, behind a guard on the class's version tag, as CPython's LOAD_ATTR_CLASS
+    reads it.  False when the read is not such a constant (cpython/classes.py)."""
+    found = class_constant(st.stack[-1].obj, name)
+    if found is None:
+        return False
+    value, version = found
+    b.emit("guard_class_version", [], {"cls": st.stack[-1].obj, "version": version})
+    st.stack.pop()
+    if is_method:
+        st.stack.append(NULL)
+    st.stack.append(_known_or_value(b, value))
+    return True
 
 
 def _load_number_attr(b, name, is_method, st):

@@ -239,3 +239,13 @@ def _super_attr(e, v):
     r = generic(e, v, call)
     e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
     e.alias(v, r)
+
+
+# cls: the class (kept alive: a global guard keeps it already); version: its tag when compiled
+@op("guard_class_version", 0, None, Exit.TYPE_GUARD, pure=False, frameless=True, attrs=("cls", "version"))
+def _guard_class_version(e, v):
+    """Exit unless the class still has its version tag: nothing in it or its bases changed, so
+    an attribute read through it is still what it was (CPython's LOAD_ATTR_CLASS guard)."""
+    cls = v.attrs["cls"]
+    e.m.keep(cls)
+    e.guard(e.op(f"icmp ne i32 {field(e, pointer(cls), capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
