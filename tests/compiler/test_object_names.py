@@ -139,43 +139,55 @@ def test_store_global_and_own_loads_of_it():
     assert COUNTER == bump(3) == 3
 
 
+GUARDED = 2
 SCALE = 2
 
 
 def scaled(n):
     t = 0
     for i in range(n):
-        t += SCALE * i
+        t += GUARDED * i
     return t
 
 
+# a writer no function of the module holds (made by exec): scaled() guards GUARDED's value
+WRITER = """
 def rescale(v):
-    global SCALE
-    old = SCALE
+    global GUARDED
+    old = GUARDED
     for i in range(3):
         old += i
-    SCALE = v
+    GUARDED = v
     return old
+"""
 
 
 def test_store_global_fails_other_functions_guards():
-    """A compiled reader's guard on SCALE sees a compiled writer's store."""
-    global SCALE
+    """A compiled reader's guard on GUARDED sees a compiled writer's store (this test sets it
+    through globals(): a STORE_GLOBAL here would make it a variable of the module)."""
+    made = {}
+    exec(WRITER, globals(), made)
+    rescale = made["rescale"]
     warm(scaled, 5)
     warm(rescale, 2)
     try:
         rec = check(scaled, (5,))
         reader = rec.func
-        writer = check(rescale, (2,)).func      # SCALE stays 2 for the JIT run
+        writer = check(rescale, (2,)).func      # GUARDED stays 2 for the JIT run
         assert reader(5) == 20
-        assert writer(7) == 5 and SCALE == 7
+        assert writer(7) == 5 and GUARDED == 7
         assert reader(5) == 70
         assert exits_of(rec, Exit.GLOBAL_CHANGED) > 0 or forced_exits()     # (a forced exit may come first)
-        assert writer("x") == 10 and SCALE == "x"
+        assert writer("x") == 10 and GUARDED == "x"
         with pytest.raises(TypeError, match="unsupported operand"):
             reader(2)
     finally:
-        SCALE = 2
+        globals()["GUARDED"] = 2
+
+
+def rescale(v):
+    global SCALE
+    SCALE = v
 
 
 def undefined_global(n):
@@ -355,3 +367,24 @@ def test_a_base_class_changed_after_compiling_exits():
         assert rec.func(3) == 15
     finally:
         Direction.FORWARD = 1
+
+
+def stamp(n):
+    t = 0
+    for i in range(n):
+        t += SCALE
+    return t
+
+
+def test_a_global_another_function_rebinds_is_read_at_each_load():
+    """SCALE is rebound by rescale(): stamp() reads it each time instead of guarding its value."""
+    global SCALE
+    warm(stamp, 3)
+    rec = check(stamp, (3,))
+    try:
+        for v in range(20):
+            SCALE = v
+            assert rec.func(3) == 3 * v
+        assert exits_of(rec, Exit.GLOBAL_CHANGED) == 0
+    finally:
+        SCALE = 2

@@ -4,6 +4,7 @@ import types
 from .. import infer
 from ...cpython import capi
 from ...cpython.classes import class_constant
+from ...cpython.code import rebound_globals, stored_globals
 from ...cpython.quickened import attr_cache, method_cache, method_cache_version
 from ..exits import NULL, Known
 from ..infer import Unsupported
@@ -23,8 +24,8 @@ def load_global(b, i, st, block, out):
     """LOAD_GLOBAL: push the guarded global or builtin (NULL first when asked)."""
     name, push_null = i.arg
     if b.opts.objects and name in _rebound_globals(b):
-        # a variable of the module this function rebinds: read at each load (a guard on
-        # its value would fail after every store)
+        # a variable of the module that functions rebind: read at each load (a guard on its
+        # value would fail after every store)
         v = b.emit("global_load", [], {"name": name, "dict": b.opts.globals, "builtins": b.opts.builtins})
         now = b.opts.globals.get(name, b.opts.builtins.get(name))
         if type(now) in (int, float) and infer.type_of_constant(now) is not None:
@@ -47,8 +48,9 @@ def load_global(b, i, st, block, out):
 
 
 def _rebound_globals(b):
-    """The globals this function's code rebinds (STORE_GLOBAL)."""
-    return {i.arg for i in b.opts.ins if i.op == "store_global"}
+    """The globals this function's code, or any function or method of its module, rebinds
+    (STORE_GLOBAL): variables, not constants."""
+    return stored_globals(b.opts.code) | rebound_globals(b.opts.globals)
 
 
 @handles("store_global")
