@@ -29,8 +29,9 @@ def load_global(b, i, st, block, out):
         v = b.emit("global_load", [], {"name": name, "dict": b.opts.globals, "builtins": b.opts.builtins})
         now = b.opts.globals.get(name, b.opts.builtins.get(name))
         if type(now) in (int, float) and infer.type_of_constant(now) is not None:
-            boxed = v                 # a number now: unboxed under a guard on its class, as
-            v = b.emit("unbox_int" if type(now) is int else "unbox_float", [boxed])    # constants are
+            # a number now: unboxed under a guard on its class (typed as its constant was)
+            boxed = v
+            v = b.emit("unbox_int" if type(now) is int else "unbox_float", [boxed])
             release(b, boxed)
         if push_null:
             st.stack.append(NULL)
@@ -50,7 +51,9 @@ def load_global(b, i, st, block, out):
 def _rebound_globals(b):
     """The globals this function's code, or any function or method of its module, rebinds
     (STORE_GLOBAL): variables, not constants."""
-    return stored_globals(b.opts.code) | rebound_globals(b.opts.globals)
+    if b.made.rebound is None:        # once per build: it walks the module's functions
+        b.made.rebound = stored_globals(b.opts.code) | rebound_globals(b.opts.globals)
+    return b.made.rebound
 
 
 @handles("store_global")
@@ -71,9 +74,9 @@ def load_attr(b, i, st, block, out):
     or an object by its attribute."""
     name, is_method = i.arg
     owner = st.stack[-1]
-    if isinstance(owner, Known) and isinstance(owner.obj, type) and b.opts.objects and _load_class_attr(b, name, is_method, st):
-        return
     if isinstance(owner, Known) and not isinstance(owner.obj, types.ModuleType) and b.opts.objects:
+        if isinstance(owner.obj, type) and _load_class_attr(b, name, is_method, st):
+            return
         owner = top(b, st, 1)[0]      # a global's object (a class, an instance): its value
     if isinstance(owner, Value) and owner.type in NUMBER_CLASSES:
         return _load_number_attr(b, name, is_method, st)
