@@ -461,3 +461,19 @@ def test_a_local_of_varying_kinds_is_kept_boxed(object_tier):
     rec = check(best_and_total, ([Item(1), Item(2.5), Item(3)],), ([],), ([Item(2)],),
                 ([Item(1), Item(True), Item(-0.0)],))
     assert rec.state == "compiled" and rec.refusal is None
+
+
+def param_of_varying_kinds(x, items):
+    def inner():                        # a cell: MAKE_CELL comes before RESUME
+        return len(items)
+    for it in items:
+        if it.v > 1:
+            x = it                      # an int parameter, then an Item: kept boxed from entry
+    return x if isinstance(x, int) else x.v, inner()
+
+
+def test_a_number_parameter_boxed_at_entry_resumes_after_resume(object_tier):
+    # the entry's box of x (an exit there resumes at the first instruction after RESUME, not at
+    # a MAKE_CELL before it: that made the installer refuse the function with a backward jump)
+    rec = check(param_of_varying_kinds, (1, [Item(1), Item(2), Item(3)]), (5, []), (2, [Item(0)]))
+    assert rec.state == "compiled" and rec.refusal is None

@@ -124,8 +124,8 @@ def _walk_block(b, block, state, by_offset, out_states):
             state.locals[name] = unbound_local(b, name)
         for name in b.opts.boxed:       # a number parameter of a local that holds objects
             v = state.locals.get(name)
-            if v is not None and not is_obj(v.type):
-                b.at.pre_state, b.at.pre_offset = state, b.opts.ins[0].offset
+            if v is not None and not is_obj(v.type):    # (an exit resumes after RESUME)
+                b.at.pre_state, b.at.pre_offset = state, _after_resume(b.opts.ins).offset
                 state.locals[name] = b.emit("box", [v])
     k = b.at.first_k = by_offset[block.offset]
     if block.loop_header:           # polls signals and lets other threads run
@@ -153,6 +153,12 @@ def _walk_block(b, block, state, by_offset, out_states):
             out_states[(block.offset, nxt)] = state
             block.term = ("br", nxt)
             return
+
+
+def _after_resume(ins):
+    """The first instruction after RESUME (MAKE_CELL and COPY_FREE_VARS come before it)."""
+    k = next((k for k, i in enumerate(ins) if i.op == "resume"), -1)
+    return ins[k + 1]
 
 
 def _loop_poll(b, block, state, k):
