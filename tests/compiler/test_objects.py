@@ -36,8 +36,8 @@ def test_sum_over_list_and_tuple():
 def test_item_of_another_type_exits_and_cpython_continues():
     warm(total, [1.0, 2.0])
     rec = check(total, ([1.0, 2.0],), ([1.0, 2, 3.5],), ([1.0, "x"],), ([1.0, 2.0**0.5, 7],))
-    if not forced_exits():
-        assert exits_of(rec, Exit.TYPE_GUARD) == 3
+    if not forced_exits():          # the str (an int meeting the float total converts as CPython does)
+        assert exits_of(rec, Exit.TYPE_GUARD) == 1
 
 
 def indexing(xs, i):

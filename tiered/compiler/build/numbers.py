@@ -66,6 +66,7 @@ def _numbers(b, i, x, y):
             and specialisation_failed(b.opts.code, b.at.pre_offset)):
         return None
     out = []
+    float_known = FLOAT in (x.type, y.type)      # one operand is a float for sure
     for v, other in ((x, y), (y, x)):
         if not is_obj(v.type):
             out.append(v)
@@ -73,11 +74,11 @@ def _numbers(b, i, x, y):
         t = want or (other.type if other.type in (INT, FLOAT) else None)
         if v.type.cls is not None or t is None:
             return None
-        if t == FLOAT and i.op in ("binary", "compare"):
-            # an int here (the other operand's kind guessed, or an int meeting a float where
-            # CPython saw floats) is what float arithmetic converts (a comparison only while
-            # the conversion is exact)
+        if t == FLOAT and float_known and i.op in ("binary", "compare"):
+            # the other operand is a float: an int here is what float arithmetic converts (a
+            # comparison only while the conversion is exact); two ints stay int arithmetic
             out.append(b.emit("unbox_to_float", [v], {"exact": True} if i.op == "compare" else None))
             continue
         out.append(b.emit("unbox_float" if t == FLOAT else "unbox_int", [v]))
+        float_known = float_known or t == FLOAT     # guarded: the next operand meets a float
     return out
