@@ -135,12 +135,32 @@ class ModuleEmitter:
         """Entry lines: the chain's C stack floor (%floor); and while a chain of this thread went
         too deep (threadstate.DEEP), calls deeper than where it started go to the interpreter,
         which then recurses as CPython does (its frames, its RecursionError)."""
+        interpret, chain = pointer(self.interpret), threadstate.CHAIN_ADDRESS
         lines = ["  %rts = call ptr @PyThreadState_Get()",
                  "  %sp0p = call ptr @llvm.frameaddress.p0(i32 0)",
-                 "  %sp0 = ptrtoint ptr %sp0p to i64", f"  %floor = sub i64 %sp0, {STACK_ALLOWANCE}"]
+                 "  %sp0 = ptrtoint ptr %sp0p to i64", f"  %ownfloor = sub i64 %sp0, {STACK_ALLOWANCE}"]
+        if threadstate.C_RECURSION_REMAINING is not None:     # 3.12 counts C recursion itself
+            lines.append("  %floor = add i64 %ownfloor, 0")
+        else:
+            lines += [
+                # the floor of this thread's chain (threadstate.CHAIN): native code that calls
+                # Python code generically, which calls native code again, shares one C stack
+                # allowance; below it calls run in the interpreter (no C recursion there)
+                "  %crts = ptrtoint ptr %rts to i64",
+                f"  %cts = load i64, ptr inttoptr (i64 {chain} to ptr)",
+                f"  %cfl = load i64, ptr inttoptr (i64 {chain + 8} to ptr)",
+                f"  %ctop = add i64 %cfl, {STACK_ALLOWANCE}", "  %cmine = icmp eq i64 %cts, %crts",
+                "  %cabove = icmp ugt i64 %sp0, %ctop", "  %cother = xor i1 %cmine, true",
+                "  %cnew = or i1 %cother, %cabove", "  br i1 %cnew, label %chainnew, label %chainold",
+                "chainnew:", f"  store i64 %crts, ptr inttoptr (i64 {chain} to ptr)",
+                f"  store i64 %ownfloor, ptr inttoptr (i64 {chain + 8} to ptr)", "  br label %chained",
+                "chainold:", "  %cdeep = icmp ult i64 %sp0, %cfl",
+                "  br i1 %cdeep, label %cdeeper, label %chained",
+                "cdeeper:", f"  call void @Py_IncRef(ptr {interpret})", f"  ret ptr {interpret}",
+                "chained:", "  %floor = phi i64 [%ownfloor, %chainnew], [%cfl, %chainold]"]
         if threadstate.RECURSION_REMAINING is None:
             return lines
-        interpret, deep = pointer(self.interpret), threadstate.DEEP_ADDRESS
+        deep = threadstate.DEEP_ADDRESS
         return lines + [
             f"  %rremp = getelementptr i8, ptr %rts, i64 {threadstate.RECURSION_REMAINING}",
             "  %rrem32 = load i32, ptr %rremp", "  %rrem = sext i32 %rrem32 to i64",

@@ -110,6 +110,11 @@ RECURSION_REMAINING = _recursion_remaining_offset()
 # thread: calls of compiled code deeper than that run in the interpreter (tstate, remaining)
 DEEP = (ctypes.c_int64 * 2)()
 DEEP_ADDRESS = ctypes.addressof(DEEP)
+# the thread whose chain of native code (through generic calls too) uses the C stack now, and
+# the lowest stack address that chain may reach (one thread at a time: another thread's entry
+# takes it over, and a chain that starts above the recorded one starts afresh)
+CHAIN = (ctypes.c_int64 * 2)()
+CHAIN_ADDRESS = ctypes.addressof(CHAIN)
 
 
 def _c_recursion_remaining_offset():

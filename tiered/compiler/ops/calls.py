@@ -32,14 +32,23 @@ def _enter_frame(e, v):
 C_MARGIN = 100                 # C-level recursions left below which a call goes to the interpreter
 
 
+PY_MARGIN = 20                 # 3.11: recursions left below which a generic call goes to the interpreter
+
+
 def _c_depth_guard(e, v):
-    """Before a call that may enter the interpreter from C (3.12, which counts those apart from
-    Python frames): exit (RECURSION) when few are left, so that the interpreter makes the call
-    itself, Python to Python, and recursion goes as deep as CPython lets it."""
-    if threadstate.C_RECURSION_REMAINING is None:
+    """Before a call that may enter the interpreter from C: exit (RECURSION) when few
+    recursions are left (3.12 counts those apart from Python frames; 3.11 counts both in one,
+    and a call from C is one more), so that the interpreter makes the call itself, Python to
+    Python, and recursion goes as deep as CPython lets it, ending in CPython's own
+    RecursionError (the exit's own helper call keeps room too)."""
+    if threadstate.C_RECURSION_REMAINING is not None:
+        offset, margin = threadstate.C_RECURSION_REMAINING, C_MARGIN
+    elif threadstate.RECURSION_REMAINING is not None:
+        offset, margin = threadstate.RECURSION_REMAINING, PY_MARGIN
+    else:
         return
-    slot = e.op(f"getelementptr i8, ptr {e.thread_state()}, i64 {threadstate.C_RECURSION_REMAINING}")
-    e.guard(e.op(f"icmp slt i32 {e.op(f'load i32, ptr {slot}')}, {C_MARGIN}"), v, reason=Exit.RECURSION)
+    slot = e.op(f"getelementptr i8, ptr {e.thread_state()}, i64 {offset}")
+    e.guard(e.op(f"icmp slt i32 {e.op(f'load i32, ptr {slot}')}, {margin}"), v, reason=Exit.RECURSION)
 
 
 # attrs: target (the callee's compiled record), self (a call of itself), dispatch (by classes)
