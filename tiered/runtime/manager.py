@@ -12,6 +12,7 @@ from itertools import count
 from .. import config
 from .. import compiler
 from ..compiler import Unsupported
+from ..compiler.ir import released_after
 from ..compiler.ops import RESUMABLE, is_obj
 from ..cpython.code import param_count
 from ..reasons import Refusal
@@ -70,7 +71,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
-        with _counting(), inside():
+        with _counting(), inside(), released_after():
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
