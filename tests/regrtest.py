@@ -25,6 +25,7 @@ MODULES = [
     "test_exceptions", "test_raise", "test_class", "test_descr", "test_grammar", "test_generators",
     "test_with", "test_contextlib", "test_functools", "test_itertools", "test_operator",
     "test_unpack", "test_keywordonlyarg", "test_opcodes", "test_sys_settrace",
+    "test_weakref", "test_collections", "test_json",
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
