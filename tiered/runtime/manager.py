@@ -17,7 +17,7 @@ from ..compiler.ops import RESUMABLE, is_obj
 from ..cpython.code import param_count
 from ..reasons import Refusal
 from ..cpython import capi
-from . import deopt
+from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
@@ -241,7 +241,8 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         # compiled for a native caller, which calls the specialisation directly
         rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
         return new
-    mark_installed(code)
+    mark_installed(code, rec.original_code)
+    disview.show_originals()
     rec.put_code(code)
     TOTALS["installed"] += 1
     rec.state = "compiled"
