@@ -25,6 +25,10 @@ MODULES = [
     "test_exceptions", "test_raise", "test_class", "test_descr", "test_grammar", "test_generators",
     "test_with", "test_contextlib", "test_functools", "test_itertools", "test_operator",
     "test_unpack", "test_keywordonlyarg", "test_opcodes", "test_sys_settrace",
+    "test_weakref", "test_collections", "test_json", "test_re", "test_dataclasses", "test_copy",
+    "test_heapq", "test_bisect", "test_enum", "test_textwrap", "test_property", "test_weakset",
+    "test_deque", "test_userdict", "test_userlist", "test_fractions", "test_statistics",
+    "test_string_literals", "test_structseq", "test_abc",
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

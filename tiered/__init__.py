@@ -6,13 +6,22 @@ import sys
 import warnings
 
 from . import config, report
-from .profiler import policy
-from .runtime import eager, manager, records, tracing
+from .cpython.interpreter import in_subinterpreter
+
+try:
+    from .profiler import policy
+    from .runtime import eager, manager, records, tracing
+except ImportError:                 # 3.12's subinterpreters cannot load _ctypes: tiered stays off
+    if not in_subinterpreter():
+        raise
+    policy = eager = manager = records = tracing = None
 
 __version__ = "0.1.0"
 __all__ = ["enable", "disable", "stats", "totals", "jit"]
 _promoter = None
 _warned_version = False
+_warned_subinterpreter = False
+_subinterpreter = None              # whether this is a subinterpreter, once asked
 
 
 def enable(threshold=None):
@@ -20,6 +29,8 @@ def enable(threshold=None):
     global _promoter
     config.check_all(stacklevel=2)
     if config.get("TIERED_DISABLE"):
+        return False
+    if _off_in_subinterpreter():
         return False
     if not policy.supported():
         _warn_version()
@@ -52,6 +63,20 @@ def _warn_version():
                       "(3.11 and 3.12 are); the JIT stays off", RuntimeWarning, stacklevel=3)
 
 
+def _off_in_subinterpreter():
+    """True in a subinterpreter, where tiered stays off; warns once there (at the caller's line)."""
+    global _warned_subinterpreter, _subinterpreter
+    if _subinterpreter is None:
+        _subinterpreter = manager is None or in_subinterpreter()
+    if not _subinterpreter:
+        return False
+    if not _warned_subinterpreter:
+        _warned_subinterpreter = True
+        warnings.warn("tiered: the JIT runs in the main interpreter only; it stays off in this "
+                      "subinterpreter", RuntimeWarning, stacklevel=3)
+    return True
+
+
 def _stop_profiler():
     """At exit the profiler stops first (a late SIGPROF would otherwise end the process)."""
     if _promoter is not None:
@@ -73,23 +98,26 @@ def disable():
     if _promoter is not None:
         _promoter.stop()
         _promoter = None
-    manager.restore_all()
+    if manager is not None:
+        manager.restore_all()
 
 
 def stats():
     """Plain data about every function tiered looked at (see README)."""
-    return report.stats(manager.RECORDS)
+    return report.stats(manager.RECORDS if manager is not None else {})
 
 
 def totals():
     """Process-wide counts, including functions that have died: compiled, installed, exits, refusals."""
-    return report.totals(records.TOTALS)
+    return report.totals(records.TOTALS if records is not None else report.NO_COUNTS)
 
 
 def jit(func):
     """Decorator: compile func at its first call, for the argument types of that call."""
     config.check_all(stacklevel=2)
     if config.get("TIERED_DISABLE"):
+        return func
+    if _off_in_subinterpreter():
         return func
     if not policy.supported():
         _warn_version()

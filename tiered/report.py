@@ -1,5 +1,7 @@
 """Report: records of compiled and refused functions → plain-data stats and a readable summary."""
 
+NO_COUNTS = {"compiled": 0, "installed": 0, "exits": {}, "refusals": {}, "unrecorded": {}}  # tiered off
+
 
 def stats(records):
     """Per function: calls, state, compiled signatures, compile times, exits per reason, refusal."""

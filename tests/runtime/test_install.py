@@ -161,3 +161,27 @@ def test_a_function_made_from_the_installed_code_with_other_globals_runs_as_cpyt
     assert other(10) == 4500                        # its own SCALE, in the interpreter
     assert rec.native_calls == before + 1           # the native entry sent it back at once
     assert f(10) == 45 and rec.native_calls == before + 2
+
+
+def counted(n):
+    s = 0
+    for i in range(n):
+        s += i * i
+    return s
+
+
+def test_dis_shows_the_original_code():
+    """dis of a compiled function (or of its __code__) is CPython's: no prologue (test_dis)."""
+    import dis
+    import io
+    f = eager_copy(counted)
+    original, plain = f.__code__, io.StringIO()
+    dis.dis(f, file=plain)
+    assert manager.compile_for(f, (int,)) is not None and f.__code__ is not original
+    for x in (f, f.__code__):
+        out = io.StringIO()
+        dis.dis(x, file=out)
+        assert out.getvalue() == plain.getvalue()
+        assert list(dis.get_instructions(x)) == list(dis.get_instructions(original))
+        assert dis.Bytecode(x).dis() == plain.getvalue() and dis.code_info(x) == dis.code_info(original)
+    assert f(10) == counted(10)

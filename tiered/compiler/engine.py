@@ -117,11 +117,22 @@ def compile_module(ir_text, names, opt_level=2, data=(), quick=False):
         addresses.update({name: engine.ee.get_global_value_address(name) for name in data})
         engine.ee.remove_module(module)       # the machine code stays loaded in the engine
         engine.contexts.pop()
+        pointer = module._ptr
         module.close()
         context.close()
+        _drop_cast_cycle(pointer)
     if not all(addresses.values()):
         raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
     return Compiled(addresses, engine)
+
+
+def _drop_cast_cycle(pointer):
+    """llvmlite hashes a module (the engine keeps a set of them) through ctypes.cast, which stores
+    the pointer in its own `_objects`: a cycle that would leave two objects per compile for the
+    garbage collector, where a program counting what gc.collect() finds would see them."""
+    objects = getattr(pointer, "_objects", None)
+    if isinstance(objects, dict):
+        objects.clear()
 
 
 def live_engines():

@@ -1,4 +1,5 @@
 """Compiler IR: SSA values, instructions, blocks and functions, with a text printer."""
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -15,6 +16,8 @@ class Value:
         self.attrs = attrs or {}
         self.state = state          # FrameState for ops that may exit
         self.block = None
+        if _made.items is not None:
+            _made.items.append(self)
 
     @property
     def spec(self):
@@ -36,6 +39,10 @@ class Block:
     preds: List["Block"] = field(default_factory=list)
     loop_header: bool = False
 
+    def __post_init__(self):
+        if _made.items is not None:
+            _made.items.append(self)
+
     def succs(self):
         """The offsets of the successor blocks named by the terminator (none for a return or
         an unconditional exit)."""
@@ -45,6 +52,34 @@ class Block:
 
     def __repr__(self):
         return f"b{self.id}"
+
+
+class _made:
+    """The values and blocks made since released_after() opened (None: not tracking).  One
+    compile at a time per process (the runtime's compile lock), so one list is enough."""
+    items = None
+
+
+@contextmanager
+def released_after():
+    """Break the cycles of every value and block made inside (values name their block, blocks
+    their values, loops their phis) when it closes, so that the IR of a compile, finished or
+    refused half-way, is freed at once by reference counting and never left for the garbage
+    collector, where a program counting what gc.collect() finds would see it.  Nothing may use
+    that IR afterwards; nested uses are one."""
+    if _made.items is not None:
+        yield
+        return
+    _made.items = []
+    try:
+        yield
+    finally:
+        items, _made.items = _made.items, None
+        for x in items:
+            if isinstance(x, Value):
+                x.args, x.attrs, x.state, x.block = [], {}, None, None
+            else:
+                x.__dict__.clear()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 import ctypes
 import dis
 import sys
+import types
 
 
 def _frame_layout():
@@ -126,3 +127,28 @@ def _frame_locals_layout():
 
 
 FRAME_LOCALS = _frame_locals_layout()   # (frame_obj, localsplus) in an interpreter frame, or None
+LOCALS = FRAME_LOCALS[1] if FRAME_LOCALS else None    # localsplus in an interpreter frame, or None
+_CELL = types.CellType
+
+
+def first_locals(frame, n):
+    """The values of a running frame's first n locals (a cell's contents), read in place:
+    frame.f_locals would copy every local into a dict the frame keeps (it holds them after a
+    `del`, and it is the very dict a later locals() returns).  None if one is unbound, or if the
+    frame cannot be read."""
+    if LOCALS is None:
+        return None
+    base = ctypes.c_void_p.from_address(id(frame) + FRAMES[0]).value + LOCALS
+    out = []
+    for k in range(n):
+        address = ctypes.c_void_p.from_address(base + 8 * k).value
+        if not address:
+            return None
+        value = ctypes.cast(address, ctypes.py_object).value
+        if type(value) is _CELL and frame.f_code.co_varnames[k] in frame.f_code.co_cellvars:
+            try:
+                value = value.cell_contents
+            except ValueError:
+                return None
+        out.append(value)
+    return out

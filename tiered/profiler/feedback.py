@@ -5,6 +5,7 @@ import types
 import weakref
 
 from ..cpython.code import param_count
+from ..cpython.frames import LOCALS, first_locals
 from ..weaktable import WeakTable
 from ..tally import Tally
 
@@ -111,7 +112,8 @@ def functions_of(code):
 
 
 def arg_values(frame, code, at_start=False):
-    """The current values of the frame's parameters (None if one is unbound).
+    """The current values of the frame's parameters (None if one is unbound), read in place
+    (cpython.frames.first_locals): frame.f_locals, the fallback, makes a dict the frame keeps.
 
     At the function's start every parameter is bound and the locals come parameters first,
     so the names are not needed: reading co_varnames would create (and cache on the code)
@@ -119,6 +121,8 @@ def arg_values(frame, code, at_start=False):
     n = param_count(code)
     if not n:
         return []                # module and class bodies: their namespace may be a user mapping
+    if LOCALS is not None:
+        return first_locals(frame, n)
     loc = frame.f_locals
     if at_start:
         values = list(loc.values())[:n]

@@ -2,7 +2,7 @@
 from ..cpython.code import param_count
 from .scope import never_counted
 from ..reasons import Refusal
-from . import manager, records, tracing
+from . import disview, manager, records, tracing
 from .markers import INTERPRET
 from .gate import gated
 
@@ -28,7 +28,8 @@ def compile_on_first_call(func):
     except Exception as exc:              # noqa: BLE001 - the function simply stays interpreted
         rec.refuse(Refusal.INSTALL_ERROR, f"{type(exc).__name__}: {exc}")
         return func
-    records.mark_installed(hook_code)
+    records.mark_installed(hook_code, rec.original_code)
+    disview.show_originals()
     rec.put_code(hook_code)
     rec.state = "profiling"
     return func

@@ -12,11 +12,12 @@ from itertools import count
 from .. import config
 from .. import compiler
 from ..compiler import Unsupported
+from ..compiler.ir import released_after
 from ..compiler.ops import RESUMABLE, is_obj
 from ..cpython.code import param_count
 from ..reasons import Refusal
 from ..cpython import capi
-from . import deopt
+from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
@@ -70,7 +71,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
-        with _counting(), inside():
+        with _counting(), inside(), released_after():
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
@@ -241,7 +242,8 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         # compiled for a native caller, which calls the specialisation directly
         rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
         return new
-    mark_installed(code)
+    mark_installed(code, rec.original_code)
+    disview.show_originals()
     rec.put_code(code)
     TOTALS["installed"] += 1
     rec.state = "compiled"

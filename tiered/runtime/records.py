@@ -30,7 +30,7 @@ RESPECIALISE = (Exit.TYPE_GUARD, Exit.UNPACK_SIZE, Exit.GLOBAL_CHANGED)
 RESPECIALISE_LIMIT = 4
 RECORDS = WeakTable()        # function -> Record (the record goes some time after the function)
 _records_lock = threading.Lock()
-_installed = WeakTable()     # code objects tiered installed -> True
+_installed = WeakTable()     # code objects tiered installed -> the original code they replace
 # process-wide counts, kept after the functions they are about have died
 TOTALS = {"compiled": 0, "installed": 0, "exits": Tally(), "refusals": Tally(),
           "unrecorded": {}}          # name -> "REASON: detail" of refusals that keep no record
@@ -218,11 +218,16 @@ def _object_type(cls):
         return None
 
 
-def mark_installed(code):
-    """Remember that tiered put this code object in place (forgotten when it dies)."""
-    _installed[code] = True
+def mark_installed(code, original):
+    """Remember that tiered put this code object in place of `original` (forgotten when it dies)."""
+    _installed[code] = original
 
 
 def is_installed_code(code):
     """True for code objects that tiered put in place."""
     return code in _installed
+
+
+def original_of(code):
+    """The function's own code for a code object tiered put in place; any other code as it is."""
+    return _installed.get(code, code)

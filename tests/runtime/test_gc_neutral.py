@@ -1,0 +1,91 @@
+"""What gc.collect() finds is the program's own: tiered leaves no cyclic garbage, and the profiler keeps no extra references to locals (issue 19.8: test_gc, test_weakref)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = str(Path(__file__).resolve().parent.parent.parent)
+
+# the 3.11 failure: the sampler read frame.f_locals, a dict the frame keeps, which held `l`
+# after `del l` (the CPU time of gc.collect() is where the samples land)
+UNITTEST_CYCLE = '''
+import gc, unittest
+import tiered
+tiered.enable()
+
+class T(unittest.TestCase):
+    def test_list(self):
+        l = []
+        l.append(l)
+        gc.collect()
+        del l
+        self.assertEqual(gc.collect(), 1)
+
+unittest.main()
+'''
+
+# the 3.12 failure (test_gc test_frame): the compile of f at its first call left its IR (values
+# and blocks point at each other) and an llvmlite pointer in cycles for the next collection
+COMPILE_GARBAGE = '''
+import gc, sys
+import tiered
+tiered.enable()
+
+class P:
+    def __init__(self, x):
+        self.x = x
+
+    def m(self, k):
+        t = 0
+        for i in range(k):
+            t += self.x * i
+        return t
+
+def f():
+    frame = sys._getframe()
+
+def g(a, b):
+    s = 0
+    for i in range(a):
+        s += i * b
+    return s
+
+def h(n):
+    try:
+        return 1 // n
+    except ZeroDivisionError as e:
+        return str(e)
+
+gc.collect()
+f()
+print(gc.collect())
+gc.set_debug(gc.DEBUG_SAVEALL)
+g, h, P.m = tiered.jit(g), tiered.jit(h), tiered.jit(P.m)      # compiled on 3.11 too
+for _ in range(3):
+    g(10, 2); g(3, 1.5); h(0); h(1); P(3).m(5)
+gc.collect()
+print(sorted({type(x).__module__ for x in gc.garbage if type(x).__module__.split(".")[0] in ("tiered", "llvmlite")}))
+print(tiered.totals()["compiled"] > 0)
+'''
+
+
+def run(program, **env):
+    """Run a program with tiered at threshold 1; its stdout and stderr."""
+    p = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="1", **env))
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.mark.parametrize("runs", range(3))
+def test_a_dropped_cycle_is_found_by_the_next_collection(runs):
+    code, out, err = run(UNITTEST_CYCLE)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("objects", ["0", "1"], ids=["numbers", "objects"])
+def test_compiles_leave_no_cyclic_garbage(objects):
+    code, out, err = run(COMPILE_GARBAGE, TIERED_OBJECTS=objects)
+    assert code == 0, err
+    assert out.split("\n")[:3] == ["1", "[]", "True"], out
