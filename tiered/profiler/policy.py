@@ -76,7 +76,7 @@ class Promoter:
         if reason is not None:
             # nothing to compile: no record either (a program counting its gc objects sees none)
             records.count_refusal(reason, code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
-                                  signature)
+                                  signature, f"{code.co_filename}:{code.co_firstlineno}")
             return
         for func in functions_of(code):
             rec = manager.record_for(func)

@@ -107,7 +107,7 @@ class Resumer:
             if inner_reason is Exit.FORCED:      # testing: a forced exit, not a real one
                 reason = Exit.FORCED
         _stack().append((stub, layout.values(flat, exc, rec.func, callee)))
-        rec.count_exit(reason, k)
+        rec.count_exit(reason, k, layout.offset)
         return reason
 
     def prepare(self, original_code):

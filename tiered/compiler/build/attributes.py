@@ -45,7 +45,7 @@ def load_attr(b, i, st, block, out):
             st.stack.insert(len(st.stack) - 1, NULL)
         return
     if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
-        raise Unsupported("UNSUPPORTED_OPCODE", f"attribute {name}")
+        raise Unsupported("UNSUPPORTED_OPCODE", f"reads .{name} of something other than a module")
     d = owner.obj.__dict__
     if name not in d:
         raise Unsupported("UNSUPPORTED_OPCODE", f"module attribute {name} missing")

@@ -29,7 +29,8 @@ def unpack(b, i, st, block, out):
     """UNPACK_SEQUENCE: replace a VTuple of arg items by its items, the first on top."""
     t = st.stack.pop()
     if not isinstance(t, VTuple) or len(t.items) != i.arg:
-        raise Unsupported("UNSUPPORTED_TYPE", "unpacking something other than a tuple of that size")
+        raise Unsupported("UNSUPPORTED_TYPE", f"unpacks something other than a tuple of {i.arg} items "
+                                              "into variables")
     st.stack.extend(reversed(t.items))
 
 

@@ -15,6 +15,7 @@ from ..infer import Unsupported
 from ..ir import Value
 from ..ops import OBJ, OPS, ObjType, RESUMABLE, is_obj
 from .frameless import COLD_HAND_OVER, HandOver, frameless_op, resumable_op
+from .merge import plain_type
 
 
 class Options(NamedTuple):
@@ -39,12 +40,14 @@ class Options(NamedTuple):
 
 class Made:
     """The function under construction: the IR function, its blocks by offset, its exits in
-    order, the next value id, the cell parameters by name, whether it calls itself natively."""
-    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call")
+    order, the next value id, the cell parameters by name, whether it calls itself natively,
+    and the offsets of the instructions walked natively and of those left to the interpreter."""
+    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "walked", "left")
 
     def __init__(self, fn):
         self.fn, self.blocks, self.exits, self.next_id = fn, {}, [], 0
         self.cells, self.made_self_call = {}, False
+        self.walked, self.left = set(), set()
 
 
 class Cursor:
@@ -76,7 +79,9 @@ class Builder:
         spec = OPS[op]
         if not self.opts.objects and (is_obj(type or spec.result)
                                       or any(is_obj(a.type) and not a.attrs.get("cell") for a in args)):
-            raise Unsupported("UNSUPPORTED_TYPE", f"objects ({op}; TIERED_OBJECTS=1 compiles them)")
+            held = [a.type for a in args if is_obj(a.type)] + [type or spec.result]
+            raise Unsupported("UNSUPPORTED_TYPE", f"works on {plain_type(held[0])}, and "
+                                                  "TIERED_OBJECTS is off")
         if self.opts.frameless:
             check_frameless(self, op, attrs or {})
         state = _frame_state(self) if spec.exit is not None else None

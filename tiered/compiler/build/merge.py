@@ -72,7 +72,7 @@ def merge(b, block, states, loop):
                 raise NeedUnbound(name)
             merged.locals[name] = None
         else:
-            merged.locals[name] = _merge_values(b, block, vals, loop)
+            merged.locals[name] = _named(name, _merge_values, b, block, vals, loop)
     for k, item in enumerate(first.stack):
         items = [s.stack[k] for s in states]
         merged.stack.append(_merge_items(b, block, items, loop))
@@ -103,7 +103,8 @@ def _merge_values(b, block, vals, loop):
     t = vals[0].type
     if any(v.type != t for v in vals):
         if not all(is_obj(v.type) for v in vals):
-            raise Unsupported("UNSTABLE_TYPE", f"{[v.type for v in vals]} meet")
+            kinds = list(dict.fromkeys(plain_type(v.type) for v in vals))
+            raise Unsupported("UNSTABLE_TYPE", f"holds {kinds[0]} on one path and {kinds[1]} on another")
         t = OBJ
     if not loop and all(v is vals[0] for v in vals):
         return vals[0]
@@ -140,8 +141,8 @@ def _fill_one(b, block, state):
             continue
         v = state.locals.get(name)
         if v is None:
-            raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge")
-        _add_incoming(b, phi, v)
+            raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge", variable=name)
+        _named(name, _add_incoming, b, phi, v)
     for item, new in zip(header.stack, state.stack):
         if getattr(item, "merges", False):
             if type(new) is not type(item):
@@ -157,7 +158,29 @@ def _fill_one(b, block, state):
 def _add_incoming(b, phi, v):
     """Append v as a phi input; refuse when it is not a value of the phi's type."""
     if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
-        raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
+        raise Unsupported("UNSTABLE_TYPE", f"holds {plain_type(phi.type)} when the loop starts and "
+                                           f"{plain_type(getattr(v, 'type', None))} after a pass through it")
     if v.attrs.get("maybe_null") and not phi.attrs.get("maybe_null"):
         raise Unsupported("UNBOUND_LOCAL", "a local may become unbound in a loop")
     phi.args.append(v)
+
+
+def _named(name, f, *args):
+    """f(*args), naming the variable `name` in a refusal it raises."""
+    try:
+        return f(*args)
+    except Unsupported as exc:
+        if exc.variable is None:
+            exc.variable = name
+        raise
+
+
+_PLAIN = {"int": "an int", "float": "a float", "bool": "a bool", "none": "None", "obj": "an object"}
+
+
+def plain_type(t):
+    """An IR type in words for users ('an int', 'a Point object')."""
+    text = str(t)
+    if text.startswith("obj[") and text.endswith("]"):
+        return f"a {text[4:-1]} object"
+    return _PLAIN.get(text, "something else" if t is None else text)
