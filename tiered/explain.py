@@ -9,6 +9,7 @@ from .reasons import HINTS, Exit, Refusal
 
 _OWN = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _PLAIN_DETAIL = ("holds ", "works on ", "unpacks ", "calls ", "reads ", "a for loop")
+UNIT = "counted" if sys.version_info >= (3, 12) else "samples"
 COUNTED = ("calls and loop iterations counted by the profiler until tiered decided"
            if sys.version_info >= (3, 12) else
            "profiler samples (about 5 ms of CPU each at the default TIERED_SAMPLE_HZ), not calls")
@@ -125,7 +126,7 @@ def refusal_words(reason, detail, line=None, variable=None):
 def advice(reason, detail=""):
     """What to do about a refusal, without suggesting a setting that is already on."""
     r = Refusal[reason] if reason in Refusal.__members__ else None
-    hint = next((h for start, h in HINTS.items() if (detail or "").startswith(start)), None)
+    hint = next((h for phrase, h in HINTS.items() if phrase in (detail or "")), None)
     if hint is None and (r is None or not r.advice):
         return ""
     parts = (hint or r.advice).split("; ")

@@ -95,14 +95,18 @@ class Refusal(Enum):
                      "")
 
 
-# Advice for particular refusals, by how the compiler's detail starts (checked before the
-# reason's own advice; "TIERED_OBJECTS=1" parts are dropped when it is on already).
+# Advice for particular refusals, by a phrase in the compiler's detail, first match first
+# (checked before the reason's own advice; "TIERED_OBJECTS=1" parts are dropped when it is on).
 HINTS = {
-    "unpacks ": "this unpacking compiles only when a tuple is built right there (`a, b = b, a`); "
-                "index the parts instead (`parts = line.split()`, then `parts[0]`...) with TIERED_OBJECTS=1",
+    "unpacks ": "unpacking compiles only when the tuple is built on the same line (`a, b = b, a`); "
+                "take the items by index instead (`parts = line.split()`, then `parts[0]`, `parts[1]`) "
+                "with TIERED_OBJECTS=1",
     "works on ": _OBJECTS + "; " + _SPLIT,
     "a for loop over ": "TIERED_OBJECTS=1 compiles loops over lists, tuples, dicts and other iterables; "
                         "by default only `for i in range(...)` compiles",
+    " an object": "a value taken from a list, tuple, dict, attribute or call is an object to the compiler "
+                  "even when it is a number, and one variable cannot hold both: start the variable from "
+                  "such a value too (e.g. the first item), or keep the two in separate variables",
     "holds ": "give the variable one type from the start (for example `total = 0.0` instead of "
               "`total = 0` when floats are added to it)",
 }

@@ -84,7 +84,12 @@ def _function_lines(f):
     if f.compiled:
         ms = sum(s["compile_ms"])
         out = [f"{head}{f.signatures()}{where}",
-               f"    {s['calls']} counted, then {s['native_calls']} native calls; compiled in {ms:.1f} ms"]
+               f"    {s['calls']} {explain.UNIT}, then {s['native_calls']} native calls; compiled in {ms:.1f} ms"]
+        if not s["native_calls"]:
+            out.append("    not called since it was compiled: the call that was running when it got hot "
+                       "goes on in the interpreter")
+            out.append("    what to do: for a loop in a function called once, like main(), put the loop's "
+                       "body into a function of its own: the loop's calls of it run native")
         if s["traced_calls"]:
             out.append(f"    {s['traced_calls']} calls ran in the interpreter while a tracer was active")
         for line, reason, n in f.exits():
@@ -92,8 +97,10 @@ def _function_lines(f):
             out.append(f"    exited {n} time{'s' * (n != 1)} at {at}: {explain.exit_words(reason)}")
         if s["refusal"]:          # compiled, but a later signature or compile was refused
             out.append(f"    not compiled for other arguments: {f.why()}")
+            if f.advice():
+                out.append(f"    what to do: {f.advice()}")
         return out
-    count = "" if s.get("unrecorded") else f"  [{s['calls']} counted]"
+    count = "" if s.get("unrecorded") else f"  [{s['calls']} {explain.UNIT}]"
     out = [f"{head}{where}{count}", f"    {f.why()}"]
     if f.quote():
         out.append(f"        {s['refusal_line']} | {f.quote()}")

@@ -90,7 +90,7 @@ def _totals_line(f):
     exits = sum(s["exits"].values())
     native = len(s.get("native_lines", []))
     code = len(s.get("code_lines", []))
-    parts = [f"counted {s['calls']}", f"native calls {s['native_calls']}", f"exits {exits}",
+    parts = [f"{explain.UNIT} {s['calls']}", f"native calls {s['native_calls']}", f"exits {exits}",
              f"compile {sum(s['compile_ms']):.1f} ms"]
     if code:
         parts.append(f"lines native {native} of {code}")
@@ -100,7 +100,8 @@ def _totals_line(f):
 def _state_words(f):
     """'compiled (int, float)' or 'not compiled: line N: why'."""
     if f.compiled:
-        return f"compiled for {f.signatures()}"
+        other = f"; not compiled for other arguments: {f.why()}" if f.s["refusal"] else ""
+        return f"compiled for {f.signatures()}{other}"
     return f"not compiled: {f.why()}"
 
 
@@ -126,7 +127,7 @@ def text(data, counts=None):
         out.append("no function of the program was hot")
     for f in funcs:
         out += ["", f"== {f.name}  ({f.where})", f"   {_state_words(f)}", f"   {_totals_line(f)}"]
-        if f.advice() and not f.compiled:
+        if f.advice():
             out.append(f"   what to do: {f.advice()}")
         m = marks(f)
         for line, src in source_of(f):
@@ -161,7 +162,7 @@ def page(data, counts=None):
     for f in funcs:
         out.append(f'<section class="function"><h2>{e(f.name)} <small>{e(f.where)}</small></h2>')
         out.append(f'<p class="state">{e(_state_words(f))}</p><p class="totals">{e(_totals_line(f))}</p>')
-        if f.advice() and not f.compiled:
+        if f.advice():
             out.append(f'<p class="advice">What to do: {e(f.advice())}</p>')
         out.append('<table class="src">')
         m = marks(f)

@@ -45,7 +45,7 @@ class World:
 def main():
     """Run the world for a while and print its energy."""
     world = World(500)
-    for _ in range(400):
+    for _ in range(2000):
         world.tick(0.1)
     print(round(world.total_energy(), 6), round(world.time, 3))
 
