@@ -39,7 +39,7 @@ def _run_script(target):
 def run(show, kind, target, rest):
     """Run the target script or module here with tiered on; the exit status."""
     if show["stats"] or show["report"]:
-        from tiered import report_html
+        from tiered import report_html     # start-up time: only when --stats or --report asked
         atexit.register(report_html.at_exit, show)
     tiered.enable()
     try:

@@ -50,7 +50,7 @@ def _boot():
         tiered.config.check_all()
     if boot["stats"]["stats"] or boot["stats"]["report"]:
         import atexit
-        from tiered import report_html
+        from tiered import report_html     # start-up time: only when --stats or --report asked
         atexit.register(report_html.at_exit, boot["stats"])
     tiered.enable()
 
