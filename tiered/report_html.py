@@ -77,16 +77,24 @@ def marks(f):
                 out[line] = ("exit", "; ".join(texts))
     else:
         why = f.why() or "not compiled"
-        for line in code:
+        for line in code or _lines_with_code(f):
             out[line] = ("cold", "")
         line = s.get("refusal_line") or f.first_line
         out[line] = ("stopped", why)
     return out
 
 
+def _lines_with_code(f):
+    """Lines of a function's source that hold code, guessed from the text (for functions
+    refused before tiered kept their code): not blank, not a comment."""
+    return [line for line, src in source_of(f) if src.strip() and not src.strip().startswith("#")]
+
+
 def _totals_line(f):
     """One function's totals in words."""
     s = f.s
+    if s.get("unrecorded"):
+        return "refused when it got hot, before tiered kept any counts about it"
     exits = sum(s["exits"].values())
     native = len(s.get("native_lines", []))
     code = len(s.get("code_lines", []))

@@ -6,6 +6,7 @@ popping releases one, an instruction releases its operands after its result exis
 an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
 before any count changes of their instruction, so an exit always sees the state before it.
 """
+import types
 from typing import NamedTuple
 
 from .. import infer
@@ -80,7 +81,7 @@ class Builder:
         if not self.opts.objects and (is_obj(type or spec.result)
                                       or any(is_obj(a.type) and not a.attrs.get("cell") for a in args)):
             held = [a.type for a in args if is_obj(a.type)] + [type or spec.result]
-            raise Unsupported("UNSUPPORTED_TYPE", f"works on {plain_type(held[0])}, and "
+            raise Unsupported("UNSUPPORTED_TYPE", f"works on {_what(op, attrs, held[0])}, and "
                                                   "TIERED_OBJECTS is off")
         if self.opts.frameless:
             check_frameless(self, op, attrs or {})
@@ -101,6 +102,20 @@ class Builder:
         if t is None:
             raise Unsupported("UNSUPPORTED_TYPE", f"constant {value!r}")
         return self.emit("const", [], {"value": value}, type=t)
+
+
+def _what(op, attrs, t):
+    """An object a refused op works on, in words: its class, and its name or text when it is a
+    constant (a class, a function, a str); by exact classes only: no user code may run here."""
+    value = (attrs or {}).get("value") if op == "obj_const" else None
+    kind = type(value)
+    if issubclass(kind, type):
+        return f"the class {type.__dict__['__qualname__'].__get__(value)}"   # never a metaclass's
+    if kind in (types.FunctionType, types.BuiltinFunctionType):
+        return f"the function {value.__qualname__}"
+    if kind is str:
+        return f"a str ({value[:20]!r}{'...' if len(value) > 20 else ''})"
+    return plain_type(t)
 
 
 def table():
