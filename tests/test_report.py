@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import tiered
 from tiered import explain, report, report_html
-from tiered.reasons import Refusal
+from tiered.reasons import Exit, Refusal
 from tiered.runtime import manager
 
 SOURCE = '''
@@ -203,4 +203,5 @@ def test_text_report_marks_every_line(tmp_path):
     assert all(marked[line] == "E" for line in grows["exits_at"]) and grows["exits_at"]
     assert marked[_line(mod.grows, "return x")] == "N"
     assert "== userprog.mixed" in out and "== userprog.grows" in out
+    assert not [r.name for r in (*Refusal, *Exit) if r.name in out]      # words, not our names
     assert out.index("== userprog.grows") < out.index("== userprog.mixed")     # more counted first

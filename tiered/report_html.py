@@ -116,7 +116,8 @@ def _state_words(f):
 def _program(data, counts, funcs):
     """The program's totals: (label, value) pairs, from the same counters as --stats."""
     counts = counts or {}
-    refusals = ", ".join(f"{k} {v}" for k, v in sorted(counts.get("refusals", {}).items())) or "none"
+    refusals = "; ".join(f"{v} x {explain.refusal_words(k, '')}" for k, v in
+                         sorted(counts.get("refusals", {}).items(), key=lambda kv: -kv[1])) or "none"
     return [("hot functions in the program", str(len(funcs))),
             ("compiled", str(sum(f.compiled for f in funcs))),
             ("native calls", str(sum(f.s["native_calls"] for f in funcs))),
@@ -148,8 +149,8 @@ CSS = """body{font-family:sans-serif;margin:1.5em;color:#222}
 table.src{border-collapse:collapse;font-family:monospace;font-size:13px;margin-bottom:1.5em}
 table.src td{padding:0 .6em;white-space:pre;vertical-align:top}
 td.n{color:#888;text-align:right}
-tr.native td.m{background:#b9e6b9}tr.exit td.m{background:#ffcf8a}tr.interp td.m{background:#b8d4f5}
-tr.stopped td.m{background:#f2a3a3}tr.cold td.m{background:#e4e4e4}
+tr.native td.m,span.native{background:#b9e6b9}tr.exit td.m,span.exit{background:#ffcf8a}tr.interp td.m,span.interp{background:#b8d4f5}
+tr.stopped td.m,span.stopped{background:#f2a3a3}tr.cold td.m,span.cold{background:#e4e4e4}
 tr.stopped td.s,tr.exit td.s{font-weight:bold}td.note{font-family:sans-serif;color:#555;white-space:normal}
 dl.totals dt{font-weight:bold;float:left;clear:left;width:16em}dl.totals dd{margin-left:16em}
 h2{font-size:1.1em;border-top:1px solid #ccc;padding-top:.6em}.legend span{padding:0 .5em;margin-right:.4em}"""
