@@ -254,3 +254,14 @@ def test_report_option_needs_a_file_name(tmp_path):
     (tmp_path / "prog.py").write_text(SCRIPT)
     rc, out, err = run(["-m", "tiered", "--report"], tmp_path)
     assert rc == 2 and out == "" and "usage:" in err
+
+
+def test_stats_names_a_function_refused_by_its_argument_types_with_its_module_and_line(tmp_path):
+    (tmp_path / "prog.py").write_text("def shout(s):\n    return s.upper()\n\n"
+                                      "for _ in range(400000):\n    shout('a')\nprint('done')\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5", TIERED_OBJECTS="0")
+    p = subprocess.run([sys.executable, "-m", "tiered", "--stats", "prog.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == "done\n", p.stderr
+    assert "not compiled  __main__.shout  (prog.py:1)" in p.stderr
+    assert "called with arguments (str)" in p.stderr and "TIERED_OBJECTS=1" in p.stderr
