@@ -87,8 +87,7 @@ class Refusal(Enum):
                   "its native code left for the interpreter too often at one place, so it went back to the interpreter",
                   "see the exits listed for it: a value changing type there is the usual cause")
     TOO_SMALL = ("a tiny body without loops runs faster interpreted (native callers still call it)",
-                 "it is short and has no loop: entering native code would cost more than it saves "
-                 "(compiled callers still call it natively)",
+                 "it is short and has no loop: entering native code would cost more than it saves",
                  "")
     NOT_FRAMELESS = ("a native caller asked for it, but it may change objects or run Python code",
                      "a compiled caller wanted to call it directly, but it changes objects or runs other Python code",

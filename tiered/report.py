@@ -33,6 +33,9 @@ def stats(records):
             "refusal_detail": rec.refusal_detail,
             "refusal_line": rec.refusal_line,
             "refusal_variable": rec.refusal_variable,
+            # compiled callers asked to call it directly and could not (it changes objects or
+            # runs Python code): they call it through the interpreter
+            "callers_interpret": bool(rec.not_frameless),
             "file": code.co_filename,
             "first_line": code.co_firstlineno,
             "code_lines": sorted(set(lines.values())),
@@ -102,6 +105,11 @@ def _function_lines(f):
         return out
     count = "" if s.get("unrecorded") else f"  [{s['calls']} {explain.UNIT}]"
     out = [f"{head}{where}{count}", f"    {f.why()}"]
+    if s.get("callers_interpret"):
+        out.append("    its compiled callers call it through the interpreter: it changes objects or runs "
+                   "other Python code, which native callers cannot resume")
+    elif s["refusal"] == "TOO_SMALL":
+        out.append("    (a compiled function that calls it still calls it natively)")
     if f.quote():
         out.append(f"        {s['refusal_line']} | {f.quote()}")
     if f.advice():
