@@ -103,6 +103,8 @@ HINTS = {
     "works on ": _OBJECTS + "; " + _SPLIT,
     "a for loop over ": "TIERED_OBJECTS=1 compiles loops over lists, tuples, dicts and other iterables; "
                         "by default only `for i in range(...)` compiles",
+    "(methods and attributes of numbers": "call a function instead where there is one (`abs(x)`, "
+                                          "`math.floor(x)`), or move that line out of the hot function",
     " an object": "a value taken from a list, tuple, dict, attribute or call is an object to the compiler "
                   "even when it is a number, and one variable cannot hold both: start the variable from "
                   "such a value too (e.g. the first item), or keep the two in separate variables",
