@@ -175,7 +175,7 @@ def _report_data(tmp_path):
 
 def test_html_report_marks_every_line(tmp_path):
     mod, data = _report_data(tmp_path)
-    page = report_html.page(data, tiered.totals())
+    page = report_html.page(data, {"refusals": tiered.totals()["refusals"]})
     parser = _Rows()
     parser.feed(page)
     assert not parser.bad and parser.sections == 2
@@ -192,7 +192,7 @@ def test_html_report_marks_every_line(tmp_path):
 
 def test_text_report_marks_every_line(tmp_path):
     mod, data = _report_data(tmp_path)
-    out = report_html.text(data, tiered.totals())
+    out = report_html.text(data, {"refusals": tiered.totals()["refusals"]})
     marked = {}
     for ln in out.splitlines():
         head, bar, _ = ln.partition(" | ")
