@@ -43,7 +43,7 @@ def _store_of(code, exc):
     """Where a variable that changes type is given its other type: the first store to it at
     or after the join (in a loop: the assignment inside it), else the last store before."""
     stores = [i.offset for i in dis.get_instructions(code)
-              if i.opname.startswith("STORE_") and i.argval == exc.variable]
+              if i.opname in ("STORE_FAST", "STORE_DEREF") and i.argval == exc.variable]
     after = [o for o in stores if o >= exc.offset]
     return after[0] if after else stores[-1] if stores else exc.offset
 
