@@ -67,7 +67,8 @@ class Feedback:
             self.cold.pop(id(code), None)
             p = self.profile(code)
             p.count = n - 1
-            name = dict.get(frame.f_globals, "__name__") if type(frame.f_globals) is dict else None
+            g = getattr(frame, "f_globals", None)
+            name = dict.get(g, "__name__") if type(g) is dict else None
             p.module = name if type(name) is str else None
         return self.observe(p, arg_values(frame, code, at_start))
 
