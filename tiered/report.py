@@ -1,5 +1,4 @@
 """Report: records of compiled and refused functions → plain-data stats and the --stats summary for people."""
-from . import explain
 
 
 def stats(records):
@@ -62,6 +61,7 @@ def summary(data, counts=None, show_all=False):
     """The --stats text: every hot function of the program, compiled (native calls, exits by
     line and reason, compile time) or not compiled (why, where, what to do); standard-library
     functions as one line unless show_all; tiered's own never."""
+    from . import explain           # start-up time: only at exit, when --stats asked
     every = [f for f in explain.functions(data, counts) if f.kind != "tiered"]
     shown = [f for f in every if show_all or f.kind == "user"]
     hidden = [f for f in every if f not in shown]
@@ -81,6 +81,7 @@ def summary(data, counts=None, show_all=False):
 
 def _function_lines(f):
     """The summary's lines about one function."""
+    from . import explain           # start-up time: only at exit, when --stats asked
     s = f.s
     head = f"{'compiled' if f.compiled else 'not compiled'}  {f.name}"
     where = f"  ({f.where})" if f.where else ""
