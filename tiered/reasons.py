@@ -16,6 +16,7 @@ class Exit(Enum):
     FORCED = "TIERED_FORCE_EXITS made the guard fail"
     TYPE_GUARD = "a value's type was not the one speculated"
     INDEX = "an index was out of range (CPython raises)"
+    UNPACK_SIZE = "a list or tuple to unpack had another length (CPython raises)"
     RAISED = "a C-API call raised (the interpreter raises it at that instruction)"
     TRACED = "a tracer, profiler or monitoring tool was set by the Python code native code called"
     RAISE = "a raise statement: the interpreter raises it"
@@ -97,9 +98,8 @@ class Refusal(Enum):
 # Advice for particular refusals, by a phrase in the compiler's detail, first match first
 # (checked before the reason's own advice; "TIERED_OBJECTS=1" parts are dropped when it is on).
 HINTS = {
-    "unpacks ": "unpacking compiles only when the tuple is built on the same line (`a, b = b, a`); "
-                "take the items by index instead (`parts = line.split()`, then `parts[0]`, `parts[1]`) "
-                "with TIERED_OBJECTS=1",
+    "unpacks ": "only lists and tuples are unpacked natively (with TIERED_OBJECTS=1); make one first "
+                "(`a, b = tuple(x)`) or take the items by index",
     "works on ": _OBJECTS + "; " + _SPLIT,
     "a for loop over ": "TIERED_OBJECTS=1 compiles loops over lists, tuples, dicts and other iterables; "
                         "by default only `for i in range(...)` compiles",

@@ -66,3 +66,50 @@ def test_an_engine_is_freed_when_its_last_handle_dies():
     _compile(0)                                          # the current engine may stay
     gc.collect()
     assert engine.live_engines() <= before + 1
+
+
+LOOP = """
+define internal i64 @tiered_test_twice(i64 %x) alwaysinline {{
+entry:
+  %y = mul i64 %x, 2
+  ret i64 %y
+}}
+
+define i64 @tiered_test_sum_{k}(i64 %n) {{
+entry:
+  %acc = alloca i64
+  store i64 0, ptr %acc
+  br label %head
+head:
+  %i = phi i64 [0, %entry], [%i1, %body]
+  %more = icmp slt i64 %i, %n
+  br i1 %more, label %body, label %done
+body:
+  %a = load i64, ptr %acc
+  %t = call i64 @tiered_test_twice(i64 %i)
+  %a1 = add i64 %a, %t
+  store i64 %a1, ptr %acc
+  %i1 = add i64 %i, 1
+  br label %head
+done:
+  %r = load i64, ptr %acc
+  ret i64 %r
+}}
+"""
+
+
+def test_the_quick_pipeline_gives_the_same_results_from_an_engine_of_its_own(monkeypatch):
+    # a big module is compiled quickly (compiler.QUICK_BYTES): the quick passes (always-inline,
+    # sroa, instcombine, simplifycfg), here and in the optimiser's helper, and fast instruction
+    # selection in an engine of its own
+    from tiered import config
+    out = {}
+    for k, after in ((11, 10**9), (12, 0)):          # in this process; in the helper process
+        monkeypatch.setattr(config, "get", lambda name, _get=config.get, after=after:
+                            after if name == "TIERED_OPT_PROCESS_AFTER" else _get(name))
+        name = f"tiered_test_sum_{k}"
+        handle = engine.compile_module(LOOP.format(k=k), [name], quick=True)
+        out[k] = (handle, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(handle[name])(1000))
+    assert out[11][1] == out[12][1] == 999000
+    slow, _ = _compile(9)
+    assert out[11][0]._engine is out[12][0]._engine is not slow._engine

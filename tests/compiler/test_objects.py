@@ -416,3 +416,48 @@ def test_del_of_a_local():
     rec = check(drops, ([1, Noisy("a")],), ([2.5],))
     assert rec.native_calls > 0
 
+
+
+class Node:
+    def __init__(self, val, next=None):
+        self.val, self.next = val, next
+
+
+def walks_a_list(head):
+    total = 0
+    node = head                        # a Node entering the loop, then whatever .next holds
+    label = "start"                    # a str constant, then what formatting returns
+    while node is not None:
+        total += node.val
+        label = "%s>%d" % (label, node.val)
+        node = node.next
+    return total, label
+
+
+def test_a_loop_value_whose_class_changes_is_kept_as_any_object(object_tier):
+    # once refused: "obj[Node] becomes obj in a loop"
+    chain = Node(1, Node(2, Node(3)))
+    rec = check(walks_a_list, (chain,), (Node(5),), (Node(1, "not a node"),))
+    assert rec.state == "compiled" and rec.refusal is None
+
+
+class Item:
+    def __init__(self, v):
+        self.v = v
+
+
+def best_and_total(items):
+    best = None                          # None, then an Item
+    total = 0                            # an int, then an int or a float
+    for it in items:
+        if best is None or it.v > best.v:
+            best = it
+        total += it.v
+    return (best.v if best is not None else None), total
+
+
+def test_a_local_of_varying_kinds_is_kept_boxed(object_tier):
+    # once refused: "['none', obj] meet" and "int becomes obj in a loop"
+    rec = check(best_and_total, ([Item(1), Item(2.5), Item(3)],), ([],), ([Item(2)],),
+                ([Item(1), Item(True), Item(-0.0)],))
+    assert rec.state == "compiled" and rec.refusal is None

@@ -19,7 +19,7 @@ def sqrt_twice(x):
 
 
 def unused(x):
-    _ = x * 2.0       # unused: removed by dce
+    x * 2.0           # unused: removed by dce (a local would be kept: a frame object shows it)
     return x
 
 

@@ -146,3 +146,19 @@ def test_no_reference_leaks_through_unpacking():
         g(a, b)
     assert rec_f.native_calls == 100 and rec_g.native_calls == 100
     assert [sys.getrefcount(o) for o in (a, b, key, value, target)] == before
+
+
+def unpacks_lists_and_tuples(rows):
+    total = 0
+    for row in rows:
+        a, b = row                       # a list or a tuple, as rows hold them
+        total += a * b
+    return total
+
+
+def test_unpacking_a_list_or_tuple_of_objects(object_tier):
+    # once refused: "unpacking something other than a tuple of that size"
+    rows = [[1, 2], [3, 4], [5, 6]] * 30           # enough for CPython to specialise (3.11: 53)
+    rec = check(unpacks_lists_and_tuples, (rows,), ([],), ([[1, 2], (3, 4)],), ([[1, 2, 3]],), ([[1]],),
+                ([(1.5, 2)],), ([[1, 2], "ab"],))
+    assert rec.state == "compiled" and rec.refusal is None

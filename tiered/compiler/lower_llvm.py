@@ -16,6 +16,7 @@ from ..cpython import capi
 from .exits import decode_exit, exit_code
 from .ops import BOOL, FLOAT, INT, NONE, OPS, is_obj
 from .ops.common import LL, box_call, pointer, result_type
+from .ops.frames import SHADOW_KINDS, sync_locals
 
 
 class FnEmitter:
@@ -32,6 +33,8 @@ class FnEmitter:
         self.allocas_named = set()         # and values computed once there
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
         self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
+        self.entry_values = {}             # what the entry block computes once (frame, shadows, ...)
+        self.pointing = None               # True once a loop points the frame (point_at_loop)
         # a borrowed attribute read's id -> where its slow path's own reference is kept (or NULL)
         self.borrow_slots = {v.id: self.entry_alloca("ptr") for b in fn.blocks for v in b.body
                              if v.attrs.get("borrow")}
@@ -99,6 +102,8 @@ class FnEmitter:
         line_leave restores.  Only when the running frame runs this code: a function of
         numbers called natively runs in its caller's frame, whose code is another (a frameless
         specialisation never points a frame: it may run inside its caller's too)."""
+        if v.state is not None:          # the frame's slots take the number locals' values
+            sync_locals(self, v.state.locals)
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
@@ -120,16 +125,80 @@ class FnEmitter:
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
                 self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
 
+    def frame(self):
+        """The running interpreter frame (NULL if there is none), read once on entry through the
+        thread state (capi.CURRENT_FRAME must be known): a function that keeps its frame runs
+        in that one frame from entry to return."""
+        if "frame" not in self.entry_values:
+            cframe, current = capi.CURRENT_FRAME
+            self.allocas += [f"  %fcfp = getelementptr i8, ptr %ts, i64 {cframe}", "  %fcf = load ptr, ptr %fcfp",
+                             f"  %ffrp = getelementptr i8, ptr %fcf, i64 {current}", "  %frame = load ptr, ptr %ffrp"]
+            self.entry_values["frame"] = "%frame"
+        return self.entry_values["frame"]
+
+    def shadows_of_frame(self):
+        """The (kinds [n x i8], words [n x i64]) stack arrays remembering which number each
+        frame slot was given last (kind 0: none); a number parameter's slot holds it already."""
+        if "shadows" not in self.entry_values:
+            n = min(len(self.fn.attrs["slots"]), 256)
+            self.allocas += ["  %shk = alloca [256 x i8]", "  %shw = alloca [256 x i64]",
+                             f"  call void @llvm.memset.p0.i64(ptr %shk, i8 0, i64 {n}, i1 false)"]
+            for p in self.fn.params:
+                slot = self.fn.attrs["slots"].get(p.attrs.get("param"), 256)
+                if p.attrs.get("captured") or p.type not in SHADOW_KINDS or slot >= 256:
+                    continue
+                word = f"%v{p.id}" if p.type == INT else f"%pw{p.id}"
+                if p.type != INT:
+                    self.allocas.append(f"  {word} = " + (f"bitcast double %v{p.id} to i64" if p.type == FLOAT
+                                                          else f"zext i1 %v{p.id} to i64"))
+                self.allocas += [f"  %shkp{p.id} = getelementptr i8, ptr %shk, i64 {slot}",
+                                 f"  store i8 {SHADOW_KINDS[p.type]}, ptr %shkp{p.id}",
+                                 f"  %shwp{p.id} = getelementptr i64, ptr %shw, i64 {slot}",
+                                 f"  store i64 {word}, ptr %shwp{p.id}"]
+            self.entry_values["shadows"] = ("%shk", "%shw")
+        return self.entry_values["shadows"]
+
+    def frame_buffer(self, n):
+        """A stack buffer of at least n words for the values a sync hands over (one per function)."""
+        if "frame_buffer" not in self.entry_values:
+            self.allocas.append("  %fbuf = alloca [256 x i64]")
+            self.entry_values["frame_buffer"] = "%fbuf"
+        assert n <= 256
+        return self.entry_values["frame_buffer"]
+
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is
         no frame): read through this call's thread state when the path is known."""
         if capi.CURRENT_FRAME is None:
             return self.op("call ptr @tiered_frame_slot()")
-        cframe, current = capi.CURRENT_FRAME
-        cf = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {self.thread_state()}, i64 {cframe}')}")
-        iframe = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {cf}, i64 {current}')}")
+        iframe = self.frame()
         slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
         return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
+
+    def point_at_loop(self, offset):
+        """Each iteration: point the running frame at the loop (the instruction at `offset`)
+        without giving it back, so that a thread reading it without the GIL (faulthandler, an
+        outside sampler) sees the running loop's line; a return points it at the return
+        (ops/frames.py sync_frame).  Everything but the store is computed once, on entry."""
+        if capi.FRAMES is None or capi.CURRENT_FRAME is None or self.fn.attrs.get("frameless"):
+            return
+        if self.pointing is None:
+            frame = self.frame()
+            lo, hi = self.m.code_bounds()
+            self.allocas += [
+                f"  %pnull = icmp eq ptr {frame}, null",
+                f"  %pslot = getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}",
+                "  %pslot1 = select i1 %pnull, ptr %dummy.slot, ptr %pslot",
+                "  %psaved = load i64, ptr %pslot1",
+                f"  %plo = load i64, ptr {lo}", f"  %phi = load i64, ptr {hi}",
+                "  %pge = icmp uge i64 %psaved, %plo", "  %plt = icmp ult i64 %psaved, %phi",
+                "  %pours = and i1 %pge, %plt"]
+            self.allocas.insert(0, "  %dummy.slot = alloca i64")
+            self.pointing = True
+        site = self.op(f"load i64, ptr {self.m.line_site(offset)}")
+        point = self.op(f"select i1 {self.op(f'icmp ne i64 {site}, 0')}, i1 %pours, i1 false")
+        at = self.op(f"select i1 {point}, i64 {site}, i64 %psaved")
+        self.line(f"store i64 {at}, ptr %pslot1")
 
     def line_leave(self, token):
         """After the call: give the frame back the instruction it was at."""
@@ -214,15 +283,29 @@ class FnEmitter:
     def _exit_blocks(self):
         """One block per used exit: its live values go, as raw words, into the function's exit
         buffer, and the shared tiered_exit_state boxes them into the exit state tuple (exit code,
-        values...) by a constant string of their kinds; each object value's reference moves in."""
-        out = []
+        values...) by a constant string of their kinds; each object value's reference moves in.
+        Exits that hand over the same values share one such block (their codes and statuses
+        meet in phis there): a function's IR is mostly its exits."""
+        out, shared = [], {}
         buf = None
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
             _, _, with_exception, reason = decode_exit(code)
             status = 2 if with_exception else 1
             values = v.state.values()
             self.lines = []
-            for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
+            pinned = v.attrs.get("pinned", ())
+            words = None if pinned or reason is Exit.CALLEE_RESUMED else \
+                [(self._exit_kind(x), self.ref(x), x.type) for x in values]
+            if words is not None:
+                key = tuple(words)
+                if key in shared:          # the same values: jump to the block that hands them over
+                    shared[key][1].append((code, status))
+                    out += [f"x{code}:", f"  br label %xs{shared[key][0]}"]
+                    continue
+                shared[key] = (code, [(code, status)], values)
+                out += [f"x{code}:", f"  br label %xs{code}"]
+                continue
+            for x in pinned:           # a copy whose incref was dropped
                 if x.id in self.borrow_slots:             # a borrowed read: unless its slow path owns one
                     owned = self.op(f"load ptr, ptr {self.borrow_slots[x.id]}")
                     borrowed = self.op(f"icmp eq ptr {owned}, null")
@@ -234,17 +317,30 @@ class FnEmitter:
             if reason is Exit.CALLEE_RESUMED:
                 inner = self.op(f"load ptr, ptr {self.resume_slots[v.id]}")
                 words.append((0, self.op(f"ptrtoint ptr {inner} to i64")))
-            if buf is None:
-                buf = self.entry_alloca(f"[{self._exit_words()} x i64]")
-            for k, (_, word) in enumerate(words):
-                self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
-            kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
-            t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
-                        f"ptr {pointer(self.m.unbound)})")
-            failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
-            self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
+            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
+            self._hand_over(words, buf, str(code), str(status))
             out += [f"x{code}:"] + self.lines
+        for first, codes, values in shared.values():
+            self.lines = []
+            code, status = str(codes[0][0]), str(codes[0][1])
+            if len(codes) > 1:
+                code = self.op("phi i64 " + ", ".join(f"[{c}, %x{c}]" for c, _ in codes))
+                status = self.op("phi i32 " + ", ".join(f"[{st}, %x{c}]" for c, st in codes))
+            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
+            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
+            self._hand_over(words, buf, code, status)
+            out += [f"xs{first}:"] + self.lines
         return out
+
+    def _hand_over(self, words, buf, code, status):
+        """Lines: the words into the exit buffer, the exit state made of them, the return."""
+        for k, (_, word) in enumerate(words):
+            self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+        kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
+        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
+                    f"ptr {pointer(self.m.unbound)})")
+        failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
+        self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
 
     def _exit_words(self):
         """The most words any exit of this function passes (its live values and an inner state)."""

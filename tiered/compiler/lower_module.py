@@ -9,6 +9,7 @@ from .exits import REASONS
 from .ops.calls import PRELUDE as CALLS_PRELUDE, STACK_ALLOWANCE
 from .ops.numbers import PRELUDE
 from .ops.objects import PRELUDE as REFCOUNT_PRELUDE
+from .ops.frames import PRELUDE as FRAMES_PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE, is_obj
 
 HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
@@ -52,8 +53,12 @@ class ModuleEmitter:
 
     def c_string(self, text):
         """A private constant holding text as a NUL-terminated C string; its name."""
+        return self.c_bytes(text.encode())
+
+    def c_bytes(self, raw):
+        """A private constant holding these bytes and a NUL; its name."""
         name = f"@s{len(self.globals)}"
-        data = text.encode() + b"\0"
+        data = bytes(raw) + b"\0"
         chars = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
         self.globals.append(f'{name} = private unnamed_addr constant [{len(data)} x i8] c"{chars}"')
         return name
@@ -75,7 +80,7 @@ class ModuleEmitter:
                  f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
         if self.dispatch_arity is not None:
             entry += "\n" + self._dispatch([fn for fn, _ in specs], inner, self.dispatch_arity)
-        text = "\n".join([capi.declarations(), PRELUDE, REFCOUNT_PRELUDE, CALLS_PRELUDE, runtime_ir.declarations(),
+        text = "\n".join([capi.declarations(), PRELUDE, REFCOUNT_PRELUDE, FRAMES_PRELUDE, CALLS_PRELUDE, runtime_ir.declarations(),
                           "@tiered_tick = internal global i32 0",
                           "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           *self.globals, *bodies, entry,

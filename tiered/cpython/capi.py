@@ -397,4 +397,4 @@ INT_ONE_DIGIT = _int_layout()     # (size word offset, its value for 0 < x < 2**
 
 # where frames keep their current instruction, globals and code (probed on running frames)
 FRAMES, CURRENT_FRAME, FRAME_GLOBALS = frames.FRAMES, frames.CURRENT_FRAME, frames.FRAME_GLOBALS
-FRAME_CODE = frames.FRAME_CODE
+FRAME_CODE, FRAME_LOCALS = frames.FRAME_CODE, frames.FRAME_LOCALS

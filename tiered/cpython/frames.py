@@ -98,3 +98,31 @@ def _frame_code_offset():
 
 
 FRAME_CODE = _frame_code_offset()     # f_code in an interpreter frame, or None
+
+
+def _frame_locals_layout():
+    """Where an interpreter frame keeps its frame object and its first local, found on this
+    very frame: (frame_obj offset, localsplus offset), or None when not found (compiled frames
+    then keep no locals in their frame while native code runs)."""
+    if FRAMES is None:
+        return None
+    marker_a, marker_b = object(), object()     # two locals in slots 0 and 1  # noqa: F841
+
+    def probe(first, second):
+        """The offsets, read from this function's own running frame (plain loops: on 3.11 a
+        comprehension naming `first` would make it a cell)."""
+        frame = sys._getframe()
+        iframe = ctypes.c_void_p.from_address(id(frame) + FRAMES[0]).value
+        words = [ctypes.c_void_p.from_address(iframe + k).value for k in range(0, 160, 8)]
+        slots, objs = [], []
+        for k in range(len(words) - 1):
+            if words[k] == id(first) and words[k + 1] == id(second):
+                slots.append(k * 8)
+        for k in range(len(words)):     # the frame object is also in the local `frame`
+            if words[k] == id(frame) and slots and k * 8 < slots[0]:
+                objs.append(k * 8)
+        return (objs[0], slots[0]) if len(objs) == 1 and len(slots) == 1 else None
+    return probe(marker_a, marker_b)
+
+
+FRAME_LOCALS = _frame_locals_layout()   # (frame_obj, localsplus) in an interpreter frame, or None

@@ -170,7 +170,8 @@ def _build_ir(rec, func, types_, force, frameless):
     try:
         with _stage(Refusal.COMPILER_ERROR):
             return compiler.specialise(func, types_, _resolve_callee, force_exits=force,
-                                       code=rec.original_code, frameless=frameless)
+                                       code=rec.original_code, frameless=frameless,
+                                       generic_at=frozenset(rec.generic_at))
     finally:
         rec.compiling = False
 

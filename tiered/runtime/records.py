@@ -24,6 +24,10 @@ def set_compiler(compile_for, active_here):
 log = logging.getLogger("tiered")
 PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
 EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
+# a storm of these exits makes the function compile again without speculating at that
+# instruction (its generic path), at most RESPECIALISE_LIMIT times, before it is refused
+RESPECIALISE = (Exit.TYPE_GUARD, Exit.UNPACK_SIZE, Exit.GLOBAL_CHANGED)
+RESPECIALISE_LIMIT = 4
 RECORDS = WeakTable()        # function -> Record (the record goes some time after the function)
 _records_lock = threading.Lock()
 _installed = WeakTable()     # code objects tiered installed -> True
@@ -50,6 +54,7 @@ class Record:
         self.misses = Tally()
         self.attempted = set()    # IR signatures a compile was tried for
         self.not_frameless = set()    # IR signatures a native caller wanted, which cannot run frameless
+        self.generic_at = set()   # instruction offsets compiled without speculation (RESPECIALISE)
         self.refusal = None
         self.refusal_detail = None
         self.refusal_line = None      # the source line where the compiler stopped, when known
@@ -104,15 +109,36 @@ class Record:
         self.compiled, self.counters = None, {}
 
     def count_exit(self, reason, k, offset=None):
-        """Called on every exit (k: its site; offset: its instruction); too many at one site
-        sends the function back to CPython."""
+        """Called on every exit (k: its number, offset: its instruction's); too many at one site
+        compiles the function again without that speculation, or sends it back to CPython."""
         self.exits[reason] += 1
         self.exits_at[offset, reason.name] += 1
         TOTALS["exits"][reason.name] += 1
         self.exit_sites[k] += 1
         if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL, Exit.RECURSION):
+            if reason in RESPECIALISE and offset is not None and self._respecialise(offset, reason):
+                return
             self.restore()
             self.refuse(Refusal.EXIT_STORM, f"exit {k} ({reason.name}) taken {EXIT_STORM} times")
+
+    def _respecialise(self, offset, reason):
+        """Compile the first signature again with no speculation at `offset`, whose guard failed
+        too often (the others compile again when called); False when that cannot be done."""
+        compile_for, active_here = _compiler
+        func, specs = self.func, self.specs
+        if (compile_for is None or func is None or active_here() or not specs or offset in self.generic_at
+                or len(self.generic_at) >= RESPECIALISE_LIMIT):
+            return False
+        py = {v: k for k, v in PY_TYPES.items()}
+        types_ = tuple(py.get(t) or getattr(t, "cls", None) for t in specs[0].param_types)
+        if None in types_:
+            return False
+        self.generic_at.add(offset)
+        log.info("tiered: %s: the %s exit at offset %d was taken %d times; compiling it again "
+                 "without that speculation", self.name, reason.name, offset, EXIT_STORM)
+        self.restore()
+        compile_for(func, types_, wait=False)
+        return True
 
     def count_miss(self, types_):
         """Called when no specialisation matches the argument types: maybe compile one more."""

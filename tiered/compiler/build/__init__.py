@@ -13,7 +13,7 @@ from .calls import NeedReturnType
 from .cells import cell_names
 from .control import NeedBoxedReturns
 from .frameless import HandOver, NeedGenericSelfCalls
-from .merge import NeedUnbound
+from .merge import NeedBoxed, NeedUnbound, NeedWiden
 from . import walk
 
 __all__ = ["build", "cell_names", "HandOver", "NeedBoxedReturns", "NeedGenericSelfCalls", "NeedReturnType",
@@ -21,12 +21,12 @@ __all__ = ["build", "cell_names", "HandOver", "NeedBoxedReturns", "NeedGenericSe
 
 
 def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=False, code=None,
-          frameless=False):
+          frameless=False, generic_at=frozenset()):
     """IR for `func` (its original `code`) specialised on `arg_types`, frameless when asked (a
     native caller calls it); tries return types for self-recursion."""
     code = code or func.__code__
     try:
-        return _build_any_return(func, code, arg_types, resolve_callee, force_exits, frameless)
+        return _build_any_return((func, code, arg_types, resolve_callee), force_exits, frameless, generic_at)
     except Unsupported as exc:             # the one place a refusal gets its source line
         if exc.line is None and exc.offset is not None:
             exc.line = line_of(code, _store_of(code, exc) if exc.variable else exc.offset)
@@ -48,16 +48,16 @@ def _store_of(code, exc):
     return after[0] if after else stores[-1] if stores else exc.offset
 
 
-def _build_any_return(func, code, arg_types, resolve_callee, force_exits, frameless):
+def _build_any_return(args, force_exits, frameless, generic_at):
     """Build; a self-recursive function is tried with each return type in turn."""
     try:
-        return _build(func, code, arg_types, resolve_callee, None, force_exits, frameless)
+        return _build(*args, None, force_exits, frameless, generic_at)
     except NeedReturnType:
         pass
     last = None
     for guess in (INT, FLOAT, BOOL, NONE):
         try:
-            fn = _build(func, code, arg_types, resolve_callee, guess, force_exits, frameless)
+            fn = _build(*args, guess, force_exits, frameless, generic_at)
         except Unsupported as exc:
             last = exc
             continue
@@ -66,15 +66,17 @@ def _build_any_return(func, code, arg_types, resolve_callee, force_exits, framel
     raise last or Unsupported("UNSTABLE_TYPE", "recursive return type")
 
 
-def _build(func, code, arg_types, resolve_callee, self_return, force_exits, frameless):
+def _build(func, code, arg_types, resolve_callee, self_return, force_exits, frameless, generic_at):
     """Build, again with more object locals starting unbound (NULL) while the merges ask, with
-    numbers returned as objects when some returns are objects, and with recursive calls
-    through the interpreter when the function cannot run frameless."""
-    unbound, box_returns, self_calls = set(), False, True
+    numbers returned as objects when some returns are objects, with recursive calls through
+    the interpreter when the function cannot run frameless, with loop values whose class
+    changes in the loop typed as any object, and with locals of varying kinds boxed."""
+    unbound, box_returns, self_calls, widened, boxed = set(), False, True, set(), set()
     while True:
         try:
             fn = walk.run(walk.start(func, code, arg_types, resolve_callee, self_return, force_exits,
-                                     frozenset(unbound), box_returns, frameless, self_calls))
+                                     frozenset(unbound), box_returns, frameless, self_calls,
+                                     frozenset(widened), frozenset(boxed), generic_at))
             fn.attrs["generic_self_calls"] = not self_calls
             return fn
         except NeedGenericSelfCalls:
@@ -87,3 +89,11 @@ def _build(func, code, arg_types, resolve_callee, self_return, force_exits, fram
             unbound.add(need.name)
         except NeedBoxedReturns:
             box_returns = True
+        except NeedWiden as need:
+            if need.key in widened:
+                name = need.key[1] if isinstance(need.key[1], str) else None
+                raise Unsupported("UNSTABLE_TYPE", "holds objects of a class that changes in the loop",
+                                  variable=name) from None
+            widened.add(need.key)
+        except NeedBoxed as need:
+            boxed.add(need.key)

@@ -24,14 +24,29 @@ def build_tuple(b, i, st, block, out):
     st.stack.append(VTuple(items))
 
 
+# CPython's specialised UNPACK_SEQUENCE → the class its operand had
+UNPACK_HINT = {"UNPACK_SEQUENCE_LIST": list, "UNPACK_SEQUENCE_TUPLE": tuple, "UNPACK_SEQUENCE_TWO_TUPLE": tuple}
+
+
 @handles("unpack")
 def unpack(b, i, st, block, out):
-    """UNPACK_SEQUENCE: replace a VTuple of arg items by its items, the first on top."""
-    t = st.stack.pop()
-    if not isinstance(t, VTuple) or len(t.items) != i.arg:
-        raise Unsupported("UNSUPPORTED_TYPE", f"unpacks something other than a tuple of {i.arg} items "
-                                              "into variables")
-    st.stack.extend(reversed(t.items))
+    """UNPACK_SEQUENCE: replace a VTuple of arg items by its items, the first on top; a list or
+    tuple (its class known, or the one CPython's specialisation saw, guarded) of that length
+    (else exit: CPython raises) by new references to its items."""
+    t = st.stack[-1]
+    if isinstance(t, VTuple) and len(t.items) == i.arg:
+        st.stack.pop()
+        st.stack.extend(reversed(t.items))
+        return
+    cls = (t.type.cls or UNPACK_HINT.get(hint(b))) if isinstance(t, Value) and is_obj(t.type) else None
+    if cls not in SEQUENCES:
+        raise Unsupported("UNSUPPORTED_TYPE", f"unpacks something other than a list or tuple into "
+                                              f"{i.arg} variables")
+    seq = as_class(b, st, -1, cls)
+    b.emit("guard_len", [seq], {"n": i.arg})
+    items = [b.emit("seq_getitem", [seq, b.const(k)]) for k in range(i.arg)]
+    finish(b, st, [seq], None, 1)
+    st.stack.extend(reversed(items))
 
 
 @handles("build_list")

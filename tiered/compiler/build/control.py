@@ -7,6 +7,7 @@ from ..ir import Value
 from ..ops import OBJ, ObjType, is_obj
 from .containers import C_ITERATORS, HINT_CLASS, SEQUENCES
 from .core import as_class, hint, materialise, object_constant, release, release_item, table, top
+from .merge import box_for
 from .objects import is_none, object_truth
 
 HANDLERS, handles = table()
@@ -50,6 +51,9 @@ def _ret(b, block, v, st):
     the frame releases its locals, in slot order; every return must have the same type."""
     for item in st.stack:
         release_item(b, item)
+    # the frame points at the return, and, when it outlives the call, shows the locals' last values
+    numbers = [(n, x) for n, x in st.locals.items() if x is not None and not is_obj(x.type)]
+    b.emit("sync_frame", [x for _, x in numbers], {"names": [n for n, _ in numbers], "at": b.at.pre_offset})
     for local in st.locals.values():
         if local is not None:
             release(b, local)
@@ -83,6 +87,7 @@ def raise_block(b, k):
 @handles("jump")
 def jump(b, i, st, block, out):
     """JUMP_*: end the block with a branch to the target, passing the state along."""
+    box_for(b, st, i.target)
     out[(block.offset, i.target)] = st
     block.term = ("br", i.target)
     return True

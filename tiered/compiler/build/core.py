@@ -37,17 +37,22 @@ class Options(NamedTuple):
     frameless: object         # for native callers: only ops that may run frameless (or RESUMABLE)
     self_calls: bool          # recursion may call this specialisation natively
     objects: bool             # the object tier is on (TIERED_OBJECTS)
+    widened: frozenset        # loop phis typed as any object (see merge.NeedWiden)
+    boxed: frozenset          # locals (names) and merge stack slots that hold objects (merge.NeedBoxed)
+    generic_at: frozenset     # offsets not to speculate at (their guards failed too often)
 
 
 class Made:
     """The function under construction: the IR function, its blocks by offset, its exits in
     order, the next value id, the cell parameters by name, whether it calls itself natively,
-    and the offsets of the instructions walked natively and of those left to the interpreter."""
-    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "walked", "left")
+    the keys of its loop phis, and the offsets of the instructions walked natively and of those
+    left to the interpreter."""
+    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "walked", "left")
 
     def __init__(self, fn):
         self.fn, self.blocks, self.exits, self.next_id = fn, {}, [], 0
         self.cells, self.made_self_call = {}, False
+        self.phi_keys = {}            # a loop header phi's id -> its key (merge.NeedWiden)
         self.walked, self.left = set(), set()
 
 

@@ -21,6 +21,46 @@ class NeedUnbound(Exception):
         self.name = name
 
 
+class NeedWiden(Exception):
+    """A loop header's phi was typed by the class entering the loop, and a back edge brings an
+    object of another class: build again with that phi (its key: header offset and local name
+    or stack index) typed as any object."""
+
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+class NeedBoxed(Exception):
+    """A local or a stack slot holds a number on one path and an object (or another kind of
+    number) on another: build again with it holding an object, its numbers boxed: a local as
+    they are stored, a stack slot as paths jump to the merge (key: the local's name, or the
+    merge's offset and the slot's index)."""
+
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+def _unstable(b, key, types_):
+    """A local or stack slot whose values' kinds differ asks to be boxed; else a refusal."""
+    if b.opts.objects and key is not None:
+        want = key[1] if isinstance(key[1], str) else key
+        if want not in b.opts.boxed:
+            raise NeedBoxed(want)
+    kinds = list(dict.fromkeys(plain_type(t) for t in types_)) + ["something else"]
+    raise Unsupported("UNSTABLE_TYPE", f"holds {kinds[0]} on one path and {kinds[1]} on another")
+
+
+def box_for(b, st, target):
+    """Before a jump (or a fall-through) to `target`: box the numbers in the stack slots the
+    merge there wants as objects (an exit resumes at the target with this state)."""
+    for k, item in enumerate(st.stack):
+        if (target, k) in b.opts.boxed and isinstance(item, Value) and not is_obj(item.type):
+            b.at.pre_state, b.at.pre_offset = st.copy(), target
+            st.stack[k] = b.emit("box", [item])
+
+
 class State:
     """The abstract frame between instructions: locals (name → value), the stack, and whether
     Python code may have run since tracing was last checked (`called`)."""
@@ -72,14 +112,14 @@ def merge(b, block, states, loop):
                 raise NeedUnbound(name)
             merged.locals[name] = None
         else:
-            merged.locals[name] = _named(name, _merge_values, b, block, vals, loop)
+            merged.locals[name] = _named(name, _merge_values, b, block, vals, loop, (block.offset, name))
     for k, item in enumerate(first.stack):
         items = [s.stack[k] for s in states]
-        merged.stack.append(_merge_items(b, block, items, loop))
+        merged.stack.append(_merge_items(b, block, items, loop, (block.offset, k)))
     return merged
 
 
-def _merge_items(b, block, items, loop):
+def _merge_items(b, block, items, loop, key):
     """Merge one stack slot: iterators field-wise, values via phis; other objects must be equal."""
     first = items[0]
     if getattr(first, "merges", False):          # a virtual item merged part by part
@@ -91,24 +131,26 @@ def _merge_items(b, block, items, loop):
     if isinstance(first, Value):
         if not all(isinstance(i, Value) for i in items):
             raise Unsupported("UNSTABLE_TYPE", "stack merge")
-        return _merge_values(b, block, items, loop)
+        return _merge_values(b, block, items, loop, key)
     if any(i != first for i in items):
         raise Unsupported("UNSTABLE_TYPE", "different objects merge")
     return first
 
 
-def _merge_values(b, block, vals, loop):
-    """Join same-typed values (objects of different classes join as objects): the value
-    itself if all agree (outside loops), else a new phi, which may be NULL if one may."""
+def _merge_values(b, block, vals, loop, key=None):
+    """Join same-typed values (objects of different classes join as objects, and so do those
+    of a loop header whose back edges bring other classes: NeedWiden): the value itself if all
+    agree (outside loops), else a new phi, which may be NULL if one may."""
     t = vals[0].type
-    if any(v.type != t for v in vals):
+    if any(v.type != t for v in vals) or (loop and key in b.opts.widened and is_obj(t)):
         if not all(is_obj(v.type) for v in vals):
-            kinds = list(dict.fromkeys(plain_type(v.type) for v in vals))
-            raise Unsupported("UNSTABLE_TYPE", f"holds {kinds[0]} on one path and {kinds[1]} on another")
+            _unstable(b, key, [v.type for v in vals])
         t = OBJ
     if not loop and all(v is vals[0] for v in vals):
         return vals[0]
     phi = b.new("phi", list(vals), t)
+    if loop and key is not None:
+        b.made.phi_keys[phi.id] = key
     if any(v.attrs.get("maybe_null") for v in vals):
         phi.attrs["maybe_null"] = True
     phi.block = block
@@ -157,6 +199,12 @@ def _fill_one(b, block, state):
 
 def _add_incoming(b, phi, v):
     """Append v as a phi input; refuse when it is not a value of the phi's type."""
+    if (isinstance(v, Value) and is_obj(v.type) and is_obj(phi.type) and v.type != phi.type
+            and phi.type != OBJ and b.made.phi_keys.get(phi.id) is not None):
+        raise NeedWiden(b.made.phi_keys[phi.id])
+    if (isinstance(v, Value) and v.type != phi.type and not (is_obj(v.type) and is_obj(phi.type))
+            and b.made.phi_keys.get(phi.id) is not None):
+        _unstable(b, b.made.phi_keys[phi.id], [phi.type, v.type])
     if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
         raise Unsupported("UNSTABLE_TYPE", f"holds {plain_type(phi.type)} when the loop starts and "
                                            f"{plain_type(getattr(v, 'type', None))} after a pass through it")

@@ -58,6 +58,8 @@ def _numbers(b, i, x, y):
     class (not int or float: those are numbers already) is never a number.  When CPython
     tried to specialise this instruction and gave up, it saw types it has no fast path
     for (a float compared with an int, say): the operation stays generic."""
+    if b.at.pre_offset in b.opts.generic_at:      # its guards failed too often: no speculation
+        return None
     seen = hint(b)
     want = FLOAT if "FLOAT" in seen else INT if "INT" in seen else None
     if (want is None and (i.op != "binary" or i.arg in SPECIALISED_BINARY)
@@ -71,5 +73,11 @@ def _numbers(b, i, x, y):
         t = want or (other.type if other.type in (INT, FLOAT) else None)
         if v.type.cls is not None or t is None:
             return None
+        if t == FLOAT and i.op in ("binary", "compare"):
+            # an int here (the other operand's kind guessed, or an int meeting a float where
+            # CPython saw floats) is what float arithmetic converts (a comparison only while
+            # the conversion is exact)
+            out.append(b.emit("unbox_to_float", [v], {"exact": True} if i.op == "compare" else None))
+            continue
         out.append(b.emit("unbox_float" if t == FLOAT else "unbox_int", [v]))
     return out

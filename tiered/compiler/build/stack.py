@@ -3,6 +3,7 @@ from .. import infer
 from ..exits import NULL, SeqIter, VTuple
 from ..infer import Unsupported
 from ..ir import Value
+from ..ops import is_obj
 from .core import acquire, object_constant, release, release_item, table, top, unbound_local
 
 HANDLERS, handles = table()
@@ -18,16 +19,29 @@ def load_fast(b, i, st, block, out):
     st.stack.append(v)
 
 
+def mirror(b, name, old, new):
+    """The frame's slot of local `name` follows its new value (ops/frames.py): an object or an
+    unbinding at once, a number lazily (at once only where the slot held an object)."""
+    if new is None or new.attrs.get("maybe_null") and new.op == "const":
+        b.emit("set_local", [], {"slot": b.made.fn.attrs["slots"][name]})
+    elif is_obj(new.type) or old is not None and is_obj(old.type):
+        b.emit("set_local", [new], {"slot": b.made.fn.attrs["slots"][name]})
+
+
 @handles("store_fast")
 def store_fast(b, i, st, block, out):
     """STORE_FAST: pop a value into the local (NULL, as a comprehension restores a local
-    that was unbound, unbinds it); the old value is released after."""
+    that was unbound, unbinds it); the frame's slot takes it, then the old value is released."""
     old = st.locals.get(i.arg)
     if st.stack[-1] is NULL:
         st.locals[i.arg] = unbound_local(b, i.arg)
     else:
-        st.locals[i.arg] = top(b, st, 1)[0]
+        v = top(b, st, 1)[0]
+        if i.arg in b.opts.boxed and not is_obj(v.type):    # a local of varying kinds holds objects
+            v = st.stack[-1] = b.emit("box", [v])
+        st.locals[i.arg] = v
     st.stack.pop()
+    mirror(b, i.arg, old, st.locals[i.arg])
     if old is not None:
         release(b, old)
 
@@ -40,6 +54,7 @@ def delete_fast(b, i, st, block, out):
     if v is None or v.attrs.get("maybe_null"):
         raise Unsupported("UNBOUND_LOCAL", f"del {i.arg}")
     st.locals[i.arg] = unbound_local(b, i.arg)
+    mirror(b, i.arg, v, None)
     release(b, v)
 
 
@@ -52,6 +67,8 @@ def load_fast_and_clear(b, i, st, block, out):
         v = None                          # the NULL a local starts as (see NeedUnbound)
     st.stack.append(NULL if v is None else v)        # a value that may be NULL stays one
     st.locals[i.arg] = unbound_local(b, i.arg)
+    if v is not None:                     # the reference moves to the stack; the slot is cleared
+        mirror(b, i.arg, v, None)
 
 
 @handles("load_const")

@@ -13,12 +13,13 @@ from ..decode import decode
 from ..exits import RangeArgs
 from ..infer import Unsupported
 from ..ir import Block, Function
+from ..ops import is_obj
 from . import attributes, calls, cells, containers, control, numbers, objects, stack
 from .cells import add_cell_params, cell_names
 from .control import raise_block
 from .core import Builder, Options, acquire, unbound_local
 from .frameless import HandOver, hand_over, mark_frameless
-from .merge import State, cfg, fill_back_edges, merge
+from .merge import State, box_for, cfg, fill_back_edges, merge
 
 GROUPS = (stack, numbers, objects, attributes, calls, cells, containers, control)
 
@@ -38,7 +39,8 @@ HANDLERS = _merge_tables(GROUPS)
 
 
 def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=False,
-          unbound=frozenset(), box_returns=False, frameless=False, self_calls=True):
+          unbound=frozenset(), box_returns=False, frameless=False, self_calls=True, widened=frozenset(),
+          boxed=frozenset(), generic_at=frozenset()):
     """A Builder for one specialisation of one function, with its parameters made."""
     if code.co_flags & CO_GENERATOR_LIKE:
         raise Unsupported("GENERATOR", "generator or coroutine")
@@ -49,14 +51,18 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
     params = list(code.co_varnames[:param_count(code)])
     cells_ = cell_names(code)
     opts = Options(
-        func=func, code=code, ins=decode(code), hints=hints(code), globals=globals_, builtins=builtins_,
+        # no hint where speculation failed too often: those instructions take the generic path
+        func=func, code=code, ins=decode(code), globals=globals_, builtins=builtins_,
+        hints={k: h for k, h in hints(code).items() if k not in generic_at},
         param_names=params, resolve_callee=resolve_callee, self_return=self_return,
         force_exits=force_exits, unbound=unbound, box_returns=box_returns, frameless=frameless,
         # recursion may call this specialisation natively (not with cells: it would need them)
         # and only with positional parameters: CPython binds the others)
         self_calls=self_calls and not cells_ and len(params) == code.co_argcount,
-        objects=config.get("TIERED_OBJECTS"))
+        objects=config.get("TIERED_OBJECTS"), widened=widened, boxed=boxed, generic_at=generic_at)
     b = Builder(opts, Function(code.co_qualname, [], []))
+    # each local's slot in the frame (ops/frames.py keeps the frame's slots truthful)
+    b.made.fn.attrs["slots"] = {n: k for k, n in enumerate(code.co_varnames)}
     for name, t in zip(params, arg_types):        # captured: its frame slot holds a cell
         b.made.fn.params.append(b.new("phi", [], t, {"param": name, "captured": name in cells_}))
     add_cell_params(b, cells_)
@@ -131,6 +137,11 @@ def _walk_block(b, block, state, by_offset, out_states):
                 acquire(b, p)
         for name in b.opts.unbound:
             state.locals[name] = unbound_local(b, name)
+        for name in b.opts.boxed:       # a number parameter of a local that holds objects
+            v = state.locals.get(name)
+            if v is not None and not is_obj(v.type):
+                b.at.pre_state, b.at.pre_offset = state, b.opts.ins[0].offset
+                state.locals[name] = b.emit("box", [v])
     k = b.at.first_k = by_offset[block.offset]
     if block.loop_header:           # polls signals and lets other threads run
         _loop_poll(b, block, state, k)
@@ -157,6 +168,7 @@ def _walk_block(b, block, state, by_offset, out_states):
         k += 1
         nxt = b.opts.ins[k].offset
         if nxt in b.at.leaders and nxt != i.offset:
+            box_for(b, state, nxt)
             out_states[(block.offset, nxt)] = state
             block.term = ("br", nxt)
             return

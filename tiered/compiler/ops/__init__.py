@@ -121,8 +121,8 @@ def allowed_attrs(name):
 
 # the domains register their ops (imported here, after the names they use from this package)
 from . import common  # noqa: E402,F401
-from . import (attributes, calls, cells, containers, control, floats, numbers, objects,  # noqa: E402,F401
-               subscripts)
+from . import (attributes, calls, cells, containers, control, floats, frames, numbers,  # noqa: E402,F401
+               objects, subscripts)
 from ...cpython import capi  # noqa: E402
 
 

@@ -182,6 +182,12 @@ define("seq_len", 1, INT, pure=False,                # a list's or tuple's size 
        lower=lambda e, v: e.alias(v, field(e, e.ref(v.args[0]), capi.OB_SIZE)))
 
 
+@op("guard_len", 1, NONE, Exit.UNPACK_SIZE, pure=False, attrs=("n",))   # a list or tuple
+def _guard_len(e, v):
+    """Exit unless the list or tuple has exactly n items (UNPACK_SEQUENCE: CPython raises)."""
+    e.guard(e.op(f"icmp ne i64 {field(e, e.ref(v.args[0]), capi.OB_SIZE)}, {v.attrs['n']}"), v)
+
+
 @op("seq_next", 3, OBJ, pure=False)              # seq, index, more: seq[index] (new) if more else NULL
 def _seq_next(e, v):
     """seq[index] as a new reference when `more`, else NULL (the loop is done)."""

@@ -69,7 +69,9 @@ def _trace_check(e, v):
 @op("loop_poll", 0, None, Exit.SIGNAL, pure=False, raises=True, python=True, frameless=True,
     attrs=("at", "raise_only"))
 def _loop_poll(e, v):
-    """Count an iteration; every 2**16 check signals (exit if a handler raised) and yield."""
+    """Point the frame at the loop; count an iteration; every 2**16 check signals (exit if a
+    handler raised) and yield."""
+    e.point_at_loop(v.attrs.get("at", v.state.offset))
     c = e.op("load i32, ptr @tiered_tick")
     c1 = e.op(f"add i32 {c}, 1")
     e.line(f"store i32 {c1}, ptr @tiered_tick")
@@ -77,15 +79,31 @@ def _loop_poll(e, v):
     due = e.op(f"icmp eq i32 {e.op(f'and i32 {c1}, {TICK_SIGNALS}')}, 0")
     e.line(f"br i1 {due}, label %{poll}, label %{cont}, !prof !0")
     e.label(poll)
-    token = e.line_enter(v, v.attrs.get("at"))     # a handler sees the loop's back edge
+    # a handler, and a thread that runs while this one lets it, see the loop's back edge and
+    # the current locals
+    token = e.line_enter(v, v.attrs.get("at"))
     raised = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
+    e.line(f"call void @tiered_yield(i32 {c1})")
     e.line_leave(token)
     e.guard(raised, v, with_exception=True)
-    e.line(f"call void @tiered_yield(i32 {c1})")
     e.line(f"br label %{cont}")
     e.label(cont)
     if e.force and not v.attrs.get("raise_only"):
         e.guard("false", v)
+
+
+# a global read every time (its value changes too often to guard: records.RESPECIALISE): a
+# new reference, or an exit when the name is not bound (the interpreter raises NameError)
+@op("load_global_obj", 0, OBJ, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "builtins"))
+def _load_global_obj(e, v):
+    """Look the name up in the globals, then the builtins; exit when it is in neither."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"], a["builtins"])
+    builtins_ptr = pointer(a["builtins"]) if a["builtins"] is not None else "null"
+    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, ptr {pointer(a['name'])})")
+    e.guard(e.op(f"icmp eq ptr {found}, null"), v)
+    e.line(f"call void @tiered_incref(ptr {found})")
+    e.alias(v, found)
 
 
 # always exits (the block ends "exit")

@@ -62,6 +62,17 @@ entry:
   ret void
 }}
 
+define internal void @tiered_xincref(ptr %o) alwaysinline {{
+entry:
+  %null = icmp eq ptr %o, null
+  br i1 %null, label %done, label %inc
+inc:
+  call void @tiered_incref(ptr %o)
+  br label %done
+done:
+  ret void
+}}
+
 define internal void @tiered_decref(ptr %o) alwaysinline {{
 entry:
 {_DEC}  br i1 %zero, label %free, label %done, !prof !0
@@ -214,6 +225,33 @@ define("unbox_float", 1, FLOAT, Exit.TYPE_GUARD, pure=False,
        lower=lambda e, v: e.alias(v, unbox(e, v, e.ref(v.args[0]), FLOAT)))
 define("unbox_int", 1, INT, Exit.TYPE_GUARD, pure=False,
        lower=lambda e, v: e.alias(v, unbox(e, v, e.ref(v.args[0]), INT)))
+# exact: a comparison's operand (an int must convert exactly: |i| <= 2**53, else exit)
+@op("unbox_to_float", 1, FLOAT, Exit.TYPE_GUARD, pure=False, attrs=("exact",))
+def _unbox_to_float(e, v):
+    """A float, or an int as float arithmetic converts it (CPython's float operations take an
+    int operand so; a comparison only when the conversion is exact): exit unless x is an exact
+    float or int, or when the int does not convert (the interpreter then does the operation)."""
+    x = e.ref(v.args[0])
+    ty = type_of(e, x)
+    is_float = e.op(f"icmp eq ptr {ty}, @PyFloat_Type")
+    fl, other, done = (e.tmp()[1:] for _ in range(3))
+    e.line(f"br i1 {is_float}, label %{fl}, label %{other}")
+    e.label(fl)
+    f = field(e, x, capi.OB_FVAL, "double")
+    e.line(f"br label %{done}")
+    e.label(other)
+    e.guard(e.op(f"icmp ne ptr {ty}, @PyLong_Type"), v)
+    i = unbox(e, v, x, INT, Exit.FLOAT_CONVERSION)          # an exact int of 64 bits, else exit
+    if v.attrs.get("exact"):
+        big = e.op(f"icmp ugt i64 {e.op(f'add i64 {i}, 9007199254740992')}, 18014398509481984")
+        e.guard(big, v, reason=Exit.FLOAT_CONVERSION)
+    d = e.op(f"sitofp i64 {i} to double")
+    from_int = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.alias(v, e.op(f"phi double [{f}, %{fl}], [{d}, %{from_int}]"))
+
+
 define("is_null", 1, BOOL, lower=lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, null"))
 define("same_object", 2, BOOL,
        lower=lambda e, v: e.define(v, f"icmp eq ptr {e.ref(v.args[0])}, {e.ref(v.args[1])}"))

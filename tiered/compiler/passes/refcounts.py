@@ -11,7 +11,8 @@ release borrows the instance's reference the same way.
 """
 
 # ops that may use x between the pair: they neither take x's reference nor make another value of it
-READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "seq_len"))
+# (set_local: the frame's slot takes a reference of its own)
+READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "unbox_to_float", "seq_len", "set_local"))
 
 
 def run(fn):
@@ -49,8 +50,10 @@ def _partner(body, k, dropped):
     return None
 
 
+UNBOXES = ("unbox_float", "unbox_int", "unbox_to_float")     # a number read out of an exact int or float
+
 # ops that run no Python code and change no object: an attribute keeps its value across them
-_STILL = frozenset(("unbox_float", "unbox_int", "trace_check", "incref"))
+_STILL = frozenset(("unbox_float", "unbox_int", "unbox_to_float", "trace_check", "incref", "set_local", "sync_frame"))
 
 
 def _borrow_reads(body):
@@ -59,7 +62,7 @@ def _borrow_reads(body):
     reference (ops/attributes.py; a slow path's own reference is released at the decref)."""
     unboxed = set()               # values seen unboxed: exact floats and ints, whose release runs no Python code
     for k, g in enumerate(body):
-        if g.op in ("unbox_float", "unbox_int"):
+        if g.op in UNBOXES:
             unboxed.add(g.args[0].id)
         if g.op != "getattr" or g.attrs.get("cache") is None:
             continue
@@ -71,10 +74,10 @@ def _borrow_reads(body):
                     if x.state is not None:
                         x.attrs.setdefault("pinned", []).append(g)
                 break
-            if any(a is g for a in w.args) and w.op not in ("unbox_float", "unbox_int"):
+            if any(a is g for a in w.args) and w.op not in UNBOXES:
                 break
             quiet_release = w.op == "decref" and w.args[0].id in unboxed
             if not (w.spec.pure or w.op in _STILL or quiet_release):
                 break
-            if w.op in ("unbox_float", "unbox_int"):
+            if w.op in UNBOXES:
                 unboxed.add(w.args[0].id)

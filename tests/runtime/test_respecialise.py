@@ -1,0 +1,79 @@
+"""A guard that fails too often makes the function compile again without that speculation
+(records.RESPECIALISE), instead of sending it back to CPython."""
+import pytest
+
+from tiered.reasons import Exit
+from tiered.runtime import manager, records
+from tests.support import forced_exits, fresh_copy, warm
+
+pytestmark = pytest.mark.usefixtures("object_tier")
+
+
+class P:
+    def __init__(self, x):
+        self.x = x
+
+
+def total(items):
+    t = 0.0
+    for p in items:
+        t += p.x
+    return t
+
+
+def test_a_guard_storm_recompiles_the_site_generically():
+    if forced_exits():
+        pytest.skip("forced exits fail every guard now and then: the storm here is the program's")
+    floats = [P(0.5), P(1.25), P(2.0)]
+    ints = [P(1), P(2), P(3.5)]
+    warm(total, floats)                       # CPython specialises p.x and t + p.x on floats
+    f = fresh_copy(total)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (list,)) is not None
+    assert f(floats) == total(floats)
+    for _ in range(records.EXIT_STORM + 5):   # every call exits at its first int
+        assert f(ints) == total(ints)
+    assert rec.exits[Exit.TYPE_GUARD] >= records.EXIT_STORM
+    assert rec.state == "compiled" and rec.refusal is None and rec.generic_at
+    before, guards = rec.native_calls, rec.exits[Exit.TYPE_GUARD]
+    for items in (ints, floats, ints):
+        r = f(items)
+        assert r == total(items) and type(r) is type(total(items))
+    assert rec.native_calls == before + 3 and rec.exits[Exit.TYPE_GUARD] == guards   # native, no exit
+
+
+STAMP = 0
+
+
+def bump():
+    global STAMP
+    STAMP += 1
+
+
+def stamps(n):
+    t = 0
+    for i in range(n):
+        bump()
+        t += STAMP                     # a global whose value changes on every iteration
+    return t
+
+
+def test_a_global_that_keeps_changing_is_read_each_time():
+    if forced_exits():
+        pytest.skip("forced exits fail every guard now and then: the storm here is the program's")
+    global STAMP
+    warm(stamps, 3)
+    f = fresh_copy(stamps)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (int,)) is not None
+    for _ in range(records.EXIT_STORM + 5):   # every call exits at its first changed global
+        STAMP = 0
+        assert f(3) == 6
+    assert rec.exits[Exit.GLOBAL_CHANGED] >= records.EXIT_STORM
+    assert rec.state == "compiled" and rec.refusal is None and rec.generic_at
+    before, changed = rec.native_calls, rec.exits[Exit.GLOBAL_CHANGED]
+    STAMP = 10
+    assert f(4) == 11 + 12 + 13 + 14
+    assert rec.native_calls == before + 1 and rec.exits[Exit.GLOBAL_CHANGED] == changed

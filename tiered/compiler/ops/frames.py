@@ -1,0 +1,139 @@
+"""Compiler ops that keep the running frame truthful: set_local / sync_frame → LLVM IR lines that store locals into the interpreter frame.
+
+Native code keeps locals in registers; the interpreter frame it runs in is what Python code
+sees (`locals()`, `eval`, `f_locals`, a saved frame, a sampling thread).  The frame's slots
+mirror the locals: each slot owns its own reference to what it holds.
+- An object stored into a local is stored into its slot at once (`set_local`): the slot's old
+  object is released there, so destructors run when CPython runs them, and at return the
+  interpreter releases the locals in slot order, as CPython does.  Unbinding clears the slot.
+- A number is boxed into its slot lazily: before anything that may run Python code (the
+  emitter's line_enter calls sync_locals) and at a return when a frame object exists (the
+  frame may outlive the call).  A shadow word per slot remembers what was written last, so an
+  unchanged local is not boxed again.
+A frameless specialisation runs inside its caller's frame: there these ops emit nothing.
+An exit's stub stores every carried local over the mirror, releasing it.
+"""
+from ...cpython import capi
+from . import BOOL, FLOAT, INT, NONE, is_obj, op
+
+SHADOW_KINDS = _KIND = {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}
+
+# the slot takes a new reference (NULL: cleared); the old is released
+PRELUDE = """
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+
+define internal void @tiered_frame_put(ptr %slot, ptr %new) alwaysinline {
+entry:
+  %old = load ptr, ptr %slot
+  store ptr %new, ptr %slot
+  call void @tiered_xrelease(ptr %old)
+  ret void
+}
+"""
+
+
+def mirrors(e):
+    """Whether this specialisation keeps its frame's slots (it runs in a frame of its own and
+    the frame's layout is known)."""
+    return (capi.FRAME_LOCALS is not None and capi.CURRENT_FRAME is not None
+            and not e.fn.attrs.get("frameless") and "slots" in e.fn.attrs)
+
+
+def _numbers(e, pairs):
+    """(slot, value) of the number locals among `pairs` ((name, value)) that have a slot the
+    sync helper can name (the first 256)."""
+    slots = e.fn.attrs["slots"]
+    return [(slots[n], x) for n, x in pairs
+            if slots.get(n, 256) < 256 and not is_obj(x.type) and x.type in _KIND]
+
+
+def _word(e, x):
+    """Number value x as a raw i64 (its bits), as the shadows keep it."""
+    ref = e.ref(x)
+    if x.type == FLOAT:
+        return e.op(f"bitcast double {ref} to i64")
+    if x.type in (BOOL, NONE):
+        return e.op(f"zext i1 {ref if x.type == BOOL else 'false'} to i64")
+    return ref
+
+
+def _sync(e, todo):
+    """One call of the shared helper: the slots of `todo` ((slot, number value)) take their
+    values unless their shadows say they hold them (runtime_ir tiered_sync_locals)."""
+    buf = e.frame_buffer(len(todo))
+    for k, (_, x) in enumerate(todo):
+        e.line(f"store i64 {_word(e, x)}, ptr {e.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+    spec = e.m.c_bytes(b"".join(bytes((_KIND[x.type], slot)) for slot, x in todo))
+    shk, shw = e.shadows_of_frame()
+    e.line(f"call void @tiered_sync_locals(ptr {e.frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
+           f"ptr {shk}, ptr {shw})")
+
+
+def sync_locals(e, pairs):
+    """Before Python code may run: box every number local of `pairs` ((name, value)) whose slot
+    does not hold it yet."""
+    todo = _numbers(e, pairs) if mirrors(e) else []
+    if todo:
+        _sync(e, todo)
+
+
+# a local's new value (an object: its slot takes a reference now; a number: boxed now, only
+# where the local held an object before); no argument: the local is unbound, its slot cleared
+@op("set_local", -1, NONE, pure=False, frameless=True, attrs=("slot",))
+def _set_local(e, v):
+    """Store a local's new value (or NULL) into its frame slot, releasing the old content."""
+    if not mirrors(e):
+        return
+    slot = v.attrs["slot"]
+    if v.args and not is_obj(v.args[0].type):
+        if slot < 256:
+            _sync(e, [(slot, v.args[0])])
+        return
+    frame = e.frame()
+    go, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
+    e.label(go)
+    new = "null"
+    if v.args:
+        new = e.ref(v.args[0])
+        e.line(f"call void @{'tiered_xincref' if v.args[0].attrs.get('maybe_null') else 'tiered_incref'}(ptr {new})")
+    at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[1] + 8 * slot}")
+    e.line(f"call void @tiered_frame_put(ptr {at}, ptr {new})")
+    if slot < 256:
+        e.line(f"store i8 0, ptr {e.op(f'getelementptr i8, ptr {e.shadows_of_frame()[0]}, i64 {slot}')}")
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
+# at a return (the instruction at `at`): the frame points at it, as CPython's does while the
+# call ends (a thread may look in between); and the frame may outlive the call (a frame object
+# exists): its slots take the locals' last values (args: the number locals; names: theirs)
+@op("sync_frame", -1, NONE, pure=False, frameless=True, attrs=("names", "at"))
+def _sync_frame(e, v):
+    """Point the frame at the return; when it has a frame object, box the number locals into
+    their slots."""
+    todo = _numbers(e, zip(v.attrs["names"], v.args)) if mirrors(e) else []
+    point = capi.FRAMES is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless")
+    if not (todo or point):
+        return
+    frame = e.frame()
+    go, done = e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
+    e.label(go)
+    if point:
+        slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
+        saved = e.op(f"load i64, ptr {slot}")
+        site = e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}")
+        lo, hi = (e.op(f"load i64, ptr {g}") for g in e.m.code_bounds())
+        inside = e.op(f"and i1 {e.op(f'icmp uge i64 {saved}, {lo}')}, {e.op(f'icmp ult i64 {saved}, {hi}')}")
+        ok = e.op(f"and i1 {inside}, {e.op(f'icmp ne i64 {site}, 0')}")
+        e.line(f"store i64 {e.op(f'select i1 {ok}, i64 {site}, i64 {saved}')}, ptr {slot}")
+    if todo:
+        at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
+        has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")
+        sync = e.tmp()[1:]
+        e.line(f"br i1 {has}, label %{sync}, label %{done}")
+        e.label(sync)
+        _sync(e, todo)
+    e.line(f"br label %{done}")
+    e.label(done)
