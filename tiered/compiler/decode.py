@@ -94,6 +94,10 @@ def _one(i, raw, k, consts):
         return mk("load_attr", (i.argval, is_method))
     if name == "LOAD_METHOD":
         return mk("load_attr", (i.argval, True))
+    if name == "LOAD_SUPER_ATTR":         # (name, a method load, super(cls, self) written out)
+        return mk("load_super_attr", (i.argval, bool(i.arg & 1), bool(i.arg & 2)))
+    if name == "STORE_GLOBAL":
+        return mk("store_global", i.argval)
     if name == "CALL_INTRINSIC_1" and i.arg == _INTRINSIC_UNARY_POSITIVE:
         return mk("unary", "+")
     if name == "CALL_INTRINSIC_1" and i.arg == _INTRINSIC_LIST_TO_TUPLE:

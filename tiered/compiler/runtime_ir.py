@@ -3,6 +3,7 @@ import re
 
 from ..cpython import capi
 from .exits import REASON_BITS
+from .ops.frames import SYNC_LOCALS
 
 HELPERS = r"""
 define i1 @tiered_force(ptr %state) {
@@ -271,71 +272,6 @@ done:
   ret void
 }
 
-define void @tiered_sync_locals(ptr %frame, ptr %spec, ptr %buf, i64 %n, ptr %shk, ptr %shw) noinline {
-entry:
-  ; the frame's slots take the number locals' values (ops/frames.py): n locals, each a raw word
-  ; in buf and (kind, slot) bytes in spec; a slot whose shadow (shk, shw) holds that kind and
-  ; word has it already; a box that fails leaves the slot cleared (tiered's MemoryError dropped)
-  %nofr = icmp eq ptr %frame, null
-  br i1 %nofr, label %done, label %loop
-loop:
-  %i = phi i64 [0, %entry], [%i1, %next]
-  %i2 = shl i64 %i, 1
-  %kp = getelementptr i8, ptr %spec, i64 %i2
-  %kind = load i8, ptr %kp
-  %sp = getelementptr i8, ptr %kp, i64 1
-  %slot8 = load i8, ptr %sp
-  %slot = zext i8 %slot8 to i64
-  %wp = getelementptr i64, ptr %buf, i64 %i
-  %w = load i64, ptr %wp
-  %hkp = getelementptr i8, ptr %shk, i64 %slot
-  %hk = load i8, ptr %hkp
-  %hwp = getelementptr i64, ptr %shw, i64 %slot
-  %hw = load i64, ptr %hwp
-  %ksame = icmp eq i8 %hk, %kind
-  %wsame = icmp eq i64 %hw, %w
-  %same = and i1 %ksame, %wsame
-  br i1 %same, label %next, label %write
-write:
-  switch i8 %kind, label %none [i8 1, label %int i8 2, label %flt i8 3, label %bool]
-int:
-  %bi = call ptr @tiered_box_int(i64 %w)
-  br label %put
-flt:
-  %d = bitcast i64 %w to double
-  %bf = call ptr @tiered_box_float(double %d)
-  br label %put
-bool:
-  %b1 = trunc i64 %w to i1
-  %bb = call ptr @tiered_box_bool(i1 %b1)
-  br label %put
-none:
-  %bn = call ptr @tiered_box_none(i1 false)
-  br label %put
-put:
-  %new = phi ptr [%bi, %int], [%bf, %flt], [%bb, %bool], [%bn, %none]
-  %failed = icmp eq ptr %new, null
-  br i1 %failed, label %clear, label %swap
-clear:
-  call void @PyErr_Clear()
-  br label %swap
-swap:
-  %locals = getelementptr i8, ptr %frame, i64 LOCALSPLUS
-  %slotp = getelementptr ptr, ptr %locals, i64 %slot
-  %old = load ptr, ptr %slotp
-  store ptr %new, ptr %slotp
-  call void @tiered_xdecref(ptr %old)
-  store i8 %kind, ptr %hkp
-  store i64 %w, ptr %hwp
-  br label %next
-next:
-  %i1 = add i64 %i, 1
-  %more = icmp ult i64 %i1, %n
-  br i1 %more, label %loop, label %done
-done:
-  ret void
-}
-
 define ptr @tiered_box_int(i64 %x) {
   %r = call ptr @PyLong_FromLongLong(i64 %x)
   ret ptr %r
@@ -377,6 +313,7 @@ define ptr @tiered_box_none(i1 %x) {
 """
 
 
+HELPERS += SYNC_LOCALS            # beside the ops that call it
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
 HELPERS = HELPERS.replace("LOCALSPLUS", str((capi.FRAME_LOCALS or (0, 72))[1]))
 HELPERS = HELPERS.replace("REASON_MASK", str((1 << REASON_BITS) - 1))

@@ -65,6 +65,7 @@ FUNCTIONS = _rows(
     ("PyObject_Size", "i64", "ptr", STATUS, PY),
     ("PyObject_IsInstance", "i32", "ptr, ptr", STATUS, PY),
     ("PyType_IsSubtype", "i32", "ptr, ptr"),
+    ("PyType_GetFlags", "i64", "ptr"),
     ("PySequence_Contains", "i32", "ptr, ptr", STATUS, PY),
     ("PyObject_SetAttr", "i32", "ptr, ptr, ptr", STATUS, PY),
     ("PyObject_SetItem", "i32", "ptr, ptr, ptr", STATUS, PY),

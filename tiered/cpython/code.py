@@ -1,4 +1,7 @@
-"""Base layer: code objects → the facts about them the compiler and runtime share (parameters, kinds)."""
+"""Base layer: code objects → the facts about them the compiler and runtime share (parameters, kinds, globals stored)."""
+import dis
+import types
+import weakref
 
 CO_VARARGS, CO_VARKEYWORDS = 0x04, 0x08
 CO_GENERATOR_LIKE = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async gen
@@ -13,3 +16,51 @@ def param_count(code):
 def param_names(code):
     """The names of the parameters, in slot order."""
     return list(code.co_varnames[:param_count(code)])
+
+
+_STORE_GLOBAL, _EXTENDED_ARG = dis.opmap["STORE_GLOBAL"], dis.opmap["EXTENDED_ARG"]
+_STORED = weakref.WeakKeyDictionary()      # code → the names it (and code nested in it) stores
+
+
+def stored_globals(code):
+    """The global names a code object, or one nested in it, rebinds (STORE_GLOBAL).  co_code
+    holds CPython's caches as zeros, so a plain walk over its (opcode, arg) pairs reads it."""
+    found = _STORED.get(code)
+    if found is None:
+        names, raw, ext = set(), code.co_code, 0
+        for k in range(0, len(raw), 2):
+            op, arg = raw[k], raw[k + 1] | ext
+            ext = arg << 8 if op == _EXTENDED_ARG else 0
+            if op == _STORE_GLOBAL:
+                names.add(code.co_names[arg])
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType):
+                names |= stored_globals(c)
+        found = _STORED[code] = frozenset(names)
+    return found
+
+
+def _codes_of(value):
+    """The code objects of a module-level value: a function's, or those of a class's functions
+    (methods, static and class methods, properties)."""
+    if isinstance(value, types.FunctionType):
+        return (value.__code__,)
+    if not isinstance(value, type):
+        return ()
+    out = []
+    for member in list(vars(value).values()):
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        parts = (member.fget, member.fset, member.fdel) if isinstance(member, property) else (member,)
+        out.extend(p.__code__ for p in parts if isinstance(p, types.FunctionType))
+    return out
+
+
+def rebound_globals(globals_):
+    """The names some function or method of a module rebinds (`global x; x = ...`): variables,
+    whose loads read the dict, not constants to guard (go's TIMESTAMP, deltablue's planner)."""
+    names = set()
+    for value in list(globals_.values()):
+        for code in _codes_of(value):
+            names |= stored_globals(code)
+    return names

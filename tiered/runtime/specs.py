@@ -37,7 +37,7 @@ class Spec:
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
 _FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select", "incref", "decref",
-             "set_local", "sync_frame"}
+             "set_local", "sync_frame", "sync_local"}
 
 
 def _work(fn):

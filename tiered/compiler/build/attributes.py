@@ -3,16 +3,19 @@ import types
 
 from .. import infer
 from ...cpython import capi
+from ...cpython.classes import class_constant
+from ...cpython.code import rebound_globals, stored_globals
 from ...cpython.quickened import attr_cache, method_cache, method_cache_version
 from ..exits import NULL, Known
 from ..infer import Unsupported
 from ..ir import Value
-from ..ops import OBJ, ObjType, is_obj
+from ..ops import BOOL, FLOAT, INT, OBJ, ObjType, is_obj
 from .core import as_class, hint, release, table, top
 from .merge import plain_type
 
 # builtin types whose method calls skip the bound method (their instances have no __dict__)
 METHOD_TYPES = (list, dict, str, tuple, set, frozenset, bytes, bytearray, int, float)
+NUMBER_CLASSES = {INT: int, FLOAT: float, BOOL: bool}     # the exact class of an unboxed number
 
 HANDLERS, handles = table()
 
@@ -21,21 +24,49 @@ HANDLERS, handles = table()
 def load_global(b, i, st, block, out):
     """LOAD_GLOBAL: push the guarded global or builtin (NULL first when asked)."""
     name, push_null = i.arg
+    if b.opts.objects and (name in _rebound_globals(b) or b.at.pre_offset in b.opts.generic_at):
+        # a variable of the module that functions rebind, or whose guard failed too often
+        # (records.RESPECIALISE): read at each load (a guard on its value would keep failing)
+        v = b.emit("global_load", [], {"name": name, "dict": b.opts.globals, "builtins": b.opts.builtins})
+        now = b.opts.globals.get(name, b.opts.builtins.get(name))
+        if type(now) in (int, float) and infer.type_of_constant(now) is not None:
+            # a number now: unboxed under a guard on its class (typed as its constant was)
+            boxed = v
+            v = b.emit("unbox_int" if type(now) is int else "unbox_float", [boxed])
+            release(b, boxed)
+        if push_null:
+            st.stack.append(NULL)
+        st.stack.append(v)
+        return
     where = b.opts.globals if name in b.opts.globals else b.opts.builtins
     if name not in where:
         raise Unsupported("UNSUPPORTED_OPCODE", f"global {name} is not defined")
     obj = where[name]
-    if b.at.pre_offset in b.opts.generic_at:       # it changed too often to guard: read it each time
-        if push_null:
-            st.stack.append(NULL)
-        st.stack.append(b.emit("load_global_obj", [], {"dict": b.opts.globals, "name": name,
-                                                       "builtins": b.opts.builtins}))
-        return
     b.emit("guard_global", [], {"dict": b.opts.globals, "name": name, "expected": obj,
                                 "builtins": b.opts.builtins})
     if push_null:
         st.stack.append(NULL)
     st.stack.append(_known_or_value(b, obj))
+
+
+def _rebound_globals(b):
+    """The globals this function's code, or any function or method of its module, rebinds
+    (STORE_GLOBAL): variables, not constants."""
+    if b.made.rebound is None:        # once per build: it walks the module's functions
+        b.made.rebound = stored_globals(b.opts.code) | rebound_globals(b.opts.globals)
+    return b.made.rebound
+
+
+@handles("store_global")
+def store_global(b, i, st, block, out):
+    """STORE_GLOBAL: the value (a number boxed) stored in the globals through PyDict_SetItem,
+    as CPython stores it."""
+    if not b.opts.objects:
+        raise Unsupported("UNSUPPORTED_OPCODE", "STORE_GLOBAL (TIERED_OBJECTS=1 compiles it)")
+    value = top(b, st, 1)[0]               # a known object (another global) as a value too
+    b.emit("store_global", [value], {"name": i.arg, "dict": b.opts.globals})
+    release(b, value)
+    st.stack.pop()
 
 
 @handles("load_attr")
@@ -44,6 +75,12 @@ def load_attr(b, i, st, block, out):
     or an object by its attribute."""
     name, is_method = i.arg
     owner = st.stack[-1]
+    if isinstance(owner, Known) and not isinstance(owner.obj, types.ModuleType) and b.opts.objects:
+        if isinstance(owner.obj, type) and _load_class_attr(b, name, is_method, st):
+            return
+        owner = top(b, st, 1)[0]      # a global's object (a class, an instance): its value
+    if isinstance(owner, Value) and owner.type in NUMBER_CLASSES:
+        return _load_number_attr(b, name, is_method, st)
     if isinstance(owner, Value) and is_obj(owner.type):
         if is_method and (_load_builtin_method(b, name, st) or _load_python_method(b, name, st)):
             return
@@ -64,6 +101,41 @@ def load_attr(b, i, st, block, out):
     if is_method:
         st.stack.append(NULL)
     st.stack.append(_known_or_value(b, d[name]))
+
+
+def _load_class_attr(b, name, is_method, st):
+    """LOAD_ATTR through a known class (`Strength.REQUIRED`, `Strength.stronger(a, b)`): the
+    value it holds now, behind a guard on the class's version tag, as CPython's LOAD_ATTR_CLASS
+    reads it.  False when the read is not such a constant (cpython/classes.py)."""
+    found = class_constant(st.stack[-1].obj, name)
+    if found is None:
+        return False
+    value, version = found
+    b.emit("guard_class_version", [], {"cls": st.stack[-1].obj, "version": version})
+    st.stack.pop()
+    if is_method:
+        st.stack.append(NULL)
+    st.stack.append(_known_or_value(b, value))
+    return True
+
+
+def _load_number_attr(b, name, is_method, st):
+    """LOAD_ATTR on a number (`n.bit_length()`, `x.is_integer()`, `z.real`): a method of its
+    exact builtin class laid out as [descriptor, number] (the number is boxed for a generic call
+    only; a method with a native op is called as one), anything else read from the boxed number
+    through PyObject_GetAttr, which raises CPython's AttributeError."""
+    owner = st.stack[-1]
+    cls = NUMBER_CLASSES[owner.type]
+    descr = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+    if is_method and isinstance(descr, types.MethodDescriptorType):
+        st.stack.insert(len(st.stack) - 1, Known(descr))
+        return
+    boxed = b.emit("box", [owner])
+    r = b.emit("getattr", [boxed], {"name": name, "cache": None})
+    release(b, boxed)
+    st.stack[-1] = r
+    if is_method:                     # the bound method, called with nothing below it
+        st.stack.insert(len(st.stack) - 1, NULL)
 
 
 def _known_or_value(b, obj):
@@ -149,6 +221,25 @@ def _load_python_method(b, name, st):
                                                     "keys": keys}, type=typed)
     st.stack.insert(len(st.stack) - 1, Known(func))
     return True
+
+
+@handles("load_super_attr")
+def load_super_attr(b, i, st, block, out):
+    """LOAD_SUPER_ATTR (3.12): [super, class, self] → super(class, self).name, as CPython's
+    generic path does it (a method load leaves [NULL, bound method]).  The builtin super is
+    always given both arguments: native code has no frame for its zero-argument form to read."""
+    name, is_method, two_args = i.arg
+    fn = st.stack[-3]
+    if not two_args and not (isinstance(fn, Known) and fn.obj is super):
+        raise Unsupported("UNSUPPORTED_CALL", "super() through something other than the builtin super")
+    vals = top(b, st, 3)
+    r = b.emit("super_attr", vals, {"name": name})
+    for v in vals:
+        release(b, v)
+    del st.stack[-3:]
+    if is_method:
+        st.stack.append(NULL)
+    st.stack.append(r)
 
 
 @handles("store_attr")

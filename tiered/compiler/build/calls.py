@@ -8,11 +8,13 @@ from ..ir import Value
 from ..ops import BOOL, FLOAT, INT, NONE, OBJ, PLAIN_INSTANCES, ObjType, is_obj
 from .containers import SEQUENCES
 from .control import loop_over
-from .core import finish, release, table, top
+from .core import finish, object_constant, release, table, top
 
 # methods that, on an exact instance and int arguments, run no Python code and raise before
 # changing anything (a resumable callee may call them)
 NO_PYTHON_METHODS = (list.pop,)
+# methods of numbers without arguments that an op does natively, on a number of their class
+NUMBER_METHODS = {int.bit_length: "int_bit_length", float.is_integer: "float_is_integer"}
 
 
 class NeedReturnType(Exception):
@@ -38,6 +40,8 @@ def call(b, i, st, block, out):
         if not (isinstance(below, Known) and isinstance(below.obj, types.MethodDescriptorType)):
             raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")
         return _call_builtin_method(b, below.obj, i, st)
+    if n == 0 and not i.kwnames and isinstance(callee, Known) and callee.obj is super and _zero_arg_super(b, st):
+        return
     vals = top(b, st, n)
     known = isinstance(callee, Known) and not i.kwnames
     r = _call_known(b, callee.obj, vals) if known else None
@@ -49,6 +53,30 @@ def call(b, i, st, block, out):
             release(b, v)
     del st.stack[-n - 2:]
     st.stack.append(r)
+
+
+def _zero_arg_super(b, st):
+    """super() in a method: made as super(__class__, first argument) from the values native
+    code holds (the builtin would read the frame, whose locals native code does not keep up
+    to date).  False when the code has no __class__ cell or no argument: the call is then
+    generic (super() raises reading the frame, as in CPython)."""
+    code = b.opts.code
+    if not code.co_argcount or "__class__" not in code.co_freevars:
+        return False
+    first = code.co_varnames[0]
+    if first not in b.made.cells and st.locals.get(first) is None:
+        # deleted: CPython's message comes from the frame
+        raise Unsupported("UNSUPPORTED_CALL", "super() after its first argument was deleted")
+    owned = [object_constant(b, super),
+             b.emit("cell_get", [b.made.cells["__class__"]], {"name": "__class__", "unbox": None}, type=OBJ)]
+    if first in b.made.cells:             # captured: the frame's slot holds its cell
+        owned.append(b.emit("cell_get", [b.made.cells[first]], {"name": first, "unbox": None}, type=OBJ))
+    r = b.emit("super_attr", owned[:2] + [owned[2] if len(owned) > 2 else st.locals[first]], {"name": None})
+    for v in owned:
+        release(b, v)
+    del st.stack[-2:]
+    st.stack.append(r)
+    return True
 
 
 def _call_known(b, fn, vals):
@@ -174,6 +202,13 @@ def _call_builtin_method(b, descr, i, st):
     """CALL of a builtin type's method laid out as [method, self, args]: list.append
     natively, any other through vectorcall of the descriptor (no bound method)."""
     n = i.arg
+    method_op = NUMBER_METHODS.get(descr) if n == 0 and not i.kwnames else None
+    if method_op is not None and isinstance(st.stack[-1], Value) and st.stack[-1].type in (INT, FLOAT, BOOL):
+        x = st.stack[-1]                  # of descr's class: build/attributes.py found it there
+        r = b.emit(method_op, [b.emit("bool_to_int", [x]) if x.type == BOOL else x])
+        del st.stack[-2:]
+        st.stack.append(r)
+        return
     if descr is list.append and n == 1 and not i.kwnames:
         owner, item = top(b, st, 2)
         b.emit("list_append", [owner, item])

@@ -45,13 +45,14 @@ class Options(NamedTuple):
 class Made:
     """The function under construction: the IR function, its blocks by offset, its exits in
     order, the next value id, the cell parameters by name, whether it calls itself natively,
-    the keys of its loop phis, and the offsets of the instructions walked natively and of those
-    left to the interpreter."""
-    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "walked", "left")
+    the keys of its loop phis, the module's rebound globals (looked up once: build/attributes.py),
+    and the offsets of the instructions walked natively and of those left to the interpreter."""
+    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "rebound",
+                 "walked", "left")
 
     def __init__(self, fn):
         self.fn, self.blocks, self.exits, self.next_id = fn, {}, [], 0
-        self.cells, self.made_self_call = {}, False
+        self.cells, self.made_self_call, self.rebound = {}, False, None
         self.phi_keys = {}            # a loop header phi's id -> its key (merge.NeedWiden)
         self.walked, self.left = set(), set()
 

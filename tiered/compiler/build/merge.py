@@ -9,7 +9,7 @@ merged state; reading it refuses the function, so an exit never needs it.
 from ..decode import ENDS_BLOCK
 from ..infer import Unsupported
 from ..ir import Value
-from ..ops import OBJ, is_obj
+from ..ops import BOOL, NONE, OBJ, is_obj
 
 
 class NeedUnbound(Exception):
@@ -160,16 +160,70 @@ def _merge_values(b, block, vals, loop, key=None):
 
 def fill_back_edges(b, block, out_states, preds):
     """Add the back-edge values to a loop header's phis (types must agree)."""
-    entry_phis = block.phis
+    entry_phis = list(block.phis)
+    forward = len(block.preds)
+    bound_inside = {}                   # number locals unbound entering the loop, bound around it
     for src in preds[block.offset]:
         if src < block.offset or (src, block.offset) not in out_states:
             continue
         state = out_states[(src, block.offset)]
         block.preds.append(b.made.blocks[src])
         _fill_one(b, block, state)
+        for name, phi in block.header_state.locals.items():
+            v = state.locals.get(name)
+            if phi is None and v is not None and not is_obj(v.type):
+                bound_inside.setdefault(name, []).append(v)
     for phi in entry_phis:
         if len(phi.args) != len(block.preds):
             raise AssertionError("phi arity")
+    _keep_loop_variables(b, block, forward, bound_inside)
+
+
+def _keep_loop_variables(b, block, forward, bound_inside):
+    """A number local first bound inside a loop (`for i in range(n)`) is unbound for the
+    compiled code after the loop, but CPython's frame holds its last value: where the loop
+    ends at its header, and that exit is the only way into the block after it, the frame's slot
+    takes the value of the last iteration (when there was one: ops/frames.py sync_local)."""
+    back = len(block.preds) - forward
+    done = [t for t in _successors(b, block) if t.offset > block.offset and t.preds == [block]]
+    if not done or "slots" not in b.made.fn.attrs:
+        return
+    first = b.made.fn.blocks[0]
+    for name, vals in bound_inside.items():
+        t = vals[0].type
+        if len(vals) != back or any(v.type != t for v in vals) or name not in b.made.fn.attrs["slots"]:
+            continue
+        none, yes = (_entry_const(b, first, False, BOOL), _entry_const(b, first, True, BOOL))
+        dummy = _entry_const(b, first, False if t in (BOOL, NONE) else 0, t)
+        last = _loop_phi(b, block, [dummy] * forward + vals, t)
+        ran = _loop_phi(b, block, [none] * forward + [yes] * back, BOOL)
+        for target in done:
+            op = b.new("sync_local", [ran, last], NONE, {"slot": b.made.fn.attrs["slots"][name]})
+            op.block = target
+            target.body.insert(0, op)
+
+
+def _successors(b, block):
+    """The blocks a block's terminator may go to."""
+    t = block.term or ("exit",)
+    offsets = t[2:4] if t[0] == "cbr" else t[1:2] if t[0] == "br" else ()
+    return [b.made.blocks[o] for o in offsets if o in b.made.blocks]
+
+
+def _entry_const(b, first, value, t):
+    """A constant made at the start of the function's first block (it dominates every block)."""
+    c = b.new("const", [], t, {"value": value})
+    c.block = first
+    first.body.insert(0, c)
+    return c
+
+
+def _loop_phi(b, block, args, t):
+    """A phi at the loop header over these inputs, in the order of its predecessors."""
+    phi = b.new("phi", list(args), t)
+    phi.block = block
+    block.phis.append(phi)
+    return phi
 
 
 def _fill_one(b, block, state):

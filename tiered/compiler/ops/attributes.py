@@ -8,7 +8,8 @@ from ...reasons import Exit
 from ...cpython import capi
 from ...cpython import V
 from . import FLOAT, NONE, OBJ, is_obj, op
-from .common import box_call, capi_call, field, join_slow_path, pointer, status_call, type_of
+from .common import (box_call, capi_call, field, generic, join_slow_path, maybe_null_call, pointer, status_call,
+                     type_of)
 from .objects import release, store_new
 
 
@@ -207,3 +208,44 @@ def _frameless_slot(e, v, x, kind, version, index):
     have, values = _has_inline_values(e, x)
     e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
     return e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+
+
+TYPE_SUBCLASS = 1 << 31            # Py_TPFLAGS_TYPE_SUBCLASS: PyType_Check
+
+
+@op("super_attr", 3, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name",))
+def _super_attr(e, v):
+    """super(class, self).name (operands: super, class, self; no name: the super object
+    itself): the super object made through vectorcall with both arguments, then
+    PyObject_GetAttr; either raising exits with its exception.  A class that is not a type
+    exits first (TYPE_GUARD): CPython's zero-argument super() then says so in its own words."""
+    name = v.attrs["name"]
+    if name is not None:
+        e.m.keep(name)
+    cls = e.ref(v.args[1])
+    if is_obj(v.args[1].type):
+        flags = e.op(f"call i64 @PyType_GetFlags(ptr {type_of(e, cls)})")
+        e.guard(e.op(f"icmp eq i64 {e.op(f'and i64 {flags}, {TYPE_SUBCLASS}')}, 0"), v, reason=Exit.TYPE_GUARD)
+    argv = e.entry_alloca("[2 x ptr]")
+
+    def call(ops):
+        """Make the super object, read the attribute, drop the super object."""
+        for k, o in enumerate(ops[1:]):
+            e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
+        sup = e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 2, ptr null)")
+        if name is None:
+            return sup
+        return maybe_null_call(e, sup, lambda s: e.op(f"call ptr @PyObject_GetAttr(ptr {s}, ptr {pointer(name)})"))
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
+
+
+# cls: the class (kept alive: a global guard keeps it already); version: its tag when compiled
+@op("guard_class_version", 0, None, Exit.TYPE_GUARD, pure=False, frameless=True, attrs=("cls", "version"))
+def _guard_class_version(e, v):
+    """Exit unless the class still has its version tag: nothing in it or its bases changed, so
+    an attribute read through it is still what it was (CPython's LOAD_ATTR_CLASS guard)."""
+    cls = v.attrs["cls"]
+    e.m.keep(cls)
+    e.guard(e.op(f"icmp ne i32 {field(e, pointer(cls), capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)

@@ -1,8 +1,8 @@
 """Compiler ops of control: block parameters, global and trace guards, loop polls, exits, with → LLVM IR lines."""
 from ...reasons import Exit
 from ...cpython import capi, threadstate
-from . import OBJ, define, op
-from .common import pointer, type_of
+from . import NONE, OBJ, define, op
+from .common import generic, pointer, type_of
 
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
 
@@ -49,6 +49,37 @@ def _guard_global(e, v):
         e.guard("false", v)
 
 
+# a global the function itself rebinds (STORE_GLOBAL): read at every load, never guarded
+@op("global_load", 0, OBJ, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "builtins"))
+def _global_load(e, v):
+    """The name's value in the globals, else the builtins, as LOAD_GLOBAL reads it (a new
+    reference); exit when it is in neither, for the interpreter to raise the NameError."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"], a["builtins"])
+    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {pointer(a['builtins'])}, "
+                 f"ptr {pointer(a['name'])})")
+    e.guard(e.op(f"icmp eq ptr {found}, null"), v)
+    e.line(f"call void @tiered_incref(ptr {found})")
+    e.alias(v, found)
+
+
+# dict: the globals; name: the global's name
+@op("store_global", 1, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name", "dict"))
+def _store_global(e, v):
+    """STORE_GLOBAL: PyDict_SetItem(globals, name, value) as CPython does it (a number boxed
+    for it); exit with the exception when it fails.  The dict's version tag changes, so every
+    guard_global on it looks the name up again; the old value's destructor may run Python
+    code (the op says so: passes/guards.py keeps the guards after it)."""
+    a = v.attrs
+    e.m.keep(a["name"], a["dict"])
+
+    def call(ops):
+        """The store itself."""
+        return e.op(f"call i32 @PyDict_SetItem(ptr {pointer(a['dict'])}, ptr {pointer(a['name'])}, ptr {ops[0]})")
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
 @op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
 def _trace_check(e, v):
     """Exit when a trace or profile function, or a monitoring tool, is now set."""
@@ -90,20 +121,6 @@ def _loop_poll(e, v):
     e.label(cont)
     if e.force and not v.attrs.get("raise_only"):
         e.guard("false", v)
-
-
-# a global read every time (its value changes too often to guard: records.RESPECIALISE): a
-# new reference, or an exit when the name is not bound (the interpreter raises NameError)
-@op("load_global_obj", 0, OBJ, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "builtins"))
-def _load_global_obj(e, v):
-    """Look the name up in the globals, then the builtins; exit when it is in neither."""
-    a = v.attrs
-    e.m.keep(a["name"], a["dict"], a["builtins"])
-    builtins_ptr = pointer(a["builtins"]) if a["builtins"] is not None else "null"
-    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, ptr {pointer(a['name'])})")
-    e.guard(e.op(f"icmp eq ptr {found}, null"), v)
-    e.line(f"call void @tiered_incref(ptr {found})")
-    e.alias(v, found)
 
 
 # always exits (the block ends "exit")

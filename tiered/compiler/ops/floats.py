@@ -190,6 +190,14 @@ define("float_floor", 1, INT, Exit.FLOAT_CONVERSION, lower=_to_int("llvm.floor.f
 define("float_ceil", 1, INT, Exit.FLOAT_CONVERSION, lower=_to_int("llvm.ceil.f64"))
 
 
+@op("float_is_integer", 1, BOOL, operands=(FLOAT,))    # build/calls.py NUMBER_METHODS
+def _float_is_integer(e, v):
+    """x.is_integer(): finite and equal to its floor."""
+    x = e.ref(v.args[0])
+    whole = e.op(f"fcmp oeq double {e.op(f'call double @llvm.floor.f64(double {x})')}, {x}")
+    e.define(v, f"and i1 {_finite(e, x)}, {whole}")
+
+
 @op("float_test", 1, BOOL, attrs=("fn",))                  # fn: isnan, isinf or isfinite
 def _float_test(e, v):
     """math.isnan/isinf/isfinite of a double."""

@@ -14,7 +14,7 @@ A frameless specialisation runs inside its caller's frame: there these ops emit 
 An exit's stub stores every carried local over the mirror, releasing it.
 """
 from ...cpython import capi
-from . import BOOL, FLOAT, INT, NONE, is_obj, op
+from . import BOOL, FLOAT, INT, NONE, OPS, is_obj, op
 
 SHADOW_KINDS = _KIND = {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}
 
@@ -27,6 +27,74 @@ entry:
   %old = load ptr, ptr %slot
   store ptr %new, ptr %slot
   call void @tiered_xrelease(ptr %old)
+  ret void
+}
+"""
+
+# the shared helper (one copy, in runtime_ir's module of helpers) that syncs number locals
+SYNC_LOCALS = """
+define void @tiered_sync_locals(ptr %frame, ptr %spec, ptr %buf, i64 %n, ptr %shk, ptr %shw) noinline {
+entry:
+  ; the frame's slots take the number locals' values (ops/frames.py): n locals, each a raw word
+  ; in buf and (kind, slot) bytes in spec; a slot whose shadow (shk, shw) holds that kind and
+  ; word has it already; a box that fails leaves the slot cleared (tiered's MemoryError dropped)
+  %nofr = icmp eq ptr %frame, null
+  br i1 %nofr, label %done, label %loop
+loop:
+  %i = phi i64 [0, %entry], [%i1, %next]
+  %i2 = shl i64 %i, 1
+  %kp = getelementptr i8, ptr %spec, i64 %i2
+  %kind = load i8, ptr %kp
+  %sp = getelementptr i8, ptr %kp, i64 1
+  %slot8 = load i8, ptr %sp
+  %slot = zext i8 %slot8 to i64
+  %wp = getelementptr i64, ptr %buf, i64 %i
+  %w = load i64, ptr %wp
+  %hkp = getelementptr i8, ptr %shk, i64 %slot
+  %hk = load i8, ptr %hkp
+  %hwp = getelementptr i64, ptr %shw, i64 %slot
+  %hw = load i64, ptr %hwp
+  %ksame = icmp eq i8 %hk, %kind
+  %wsame = icmp eq i64 %hw, %w
+  %same = and i1 %ksame, %wsame
+  br i1 %same, label %next, label %write
+write:
+  switch i8 %kind, label %none [i8 1, label %int i8 2, label %flt i8 3, label %bool]
+int:
+  %bi = call ptr @tiered_box_int(i64 %w)
+  br label %put
+flt:
+  %d = bitcast i64 %w to double
+  %bf = call ptr @tiered_box_float(double %d)
+  br label %put
+bool:
+  %b1 = trunc i64 %w to i1
+  %bb = call ptr @tiered_box_bool(i1 %b1)
+  br label %put
+none:
+  %bn = call ptr @tiered_box_none(i1 false)
+  br label %put
+put:
+  %new = phi ptr [%bi, %int], [%bf, %flt], [%bb, %bool], [%bn, %none]
+  %failed = icmp eq ptr %new, null
+  br i1 %failed, label %clear, label %swap
+clear:
+  call void @PyErr_Clear()
+  br label %swap
+swap:
+  %locals = getelementptr i8, ptr %frame, i64 LOCALSPLUS
+  %slotp = getelementptr ptr, ptr %locals, i64 %slot
+  %old = load ptr, ptr %slotp
+  store ptr %new, ptr %slotp
+  call void @tiered_xdecref(ptr %old)
+  store i8 %kind, ptr %hkp
+  store i64 %w, ptr %hwp
+  br label %next
+next:
+  %i1 = add i64 %i, 1
+  %more = icmp ult i64 %i1, %n
+  br i1 %more, label %loop, label %done
+done:
   ret void
 }
 """
@@ -59,7 +127,7 @@ def _word(e, x):
 
 def _sync(e, todo):
     """One call of the shared helper: the slots of `todo` ((slot, number value)) take their
-    values unless their shadows say they hold them (runtime_ir tiered_sync_locals)."""
+    values unless their shadows say they hold them (SYNC_LOCALS)."""
     buf = e.frame_buffer(len(todo))
     for k, (_, x) in enumerate(todo):
         e.line(f"store i64 {_word(e, x)}, ptr {e.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
@@ -103,6 +171,34 @@ def _set_local(e, v):
         e.line(f"store i8 0, ptr {e.op(f'getelementptr i8, ptr {e.shadows_of_frame()[0]}, i64 {slot}')}")
     e.line(f"br label %{done}")
     e.label(done)
+
+
+# after a loop whose variable the compiled code no longer holds: ran (bool), last (its value)
+# (in a function that calls no Python code, only when its frame has a frame object: nothing
+# else could look at the frame after the loop, and a loop nested in another stays free)
+@op("sync_local", 2, NONE, pure=False, frameless=True, attrs=("slot",))
+def _sync_local(e, v):
+    """When the loop ran, the frame's slot takes the loop variable's last value."""
+    ran, last = v.args
+    if not mirrors(e) or v.attrs["slot"] >= 256:
+        return
+    go, done = e.tmp()[1:], e.tmp()[1:]
+    frame = e.frame()
+    there = e.op(f"icmp ne ptr {frame}, null")
+    e.line(f"br i1 {e.op(f'and i1 {e.ref(ran)}, {there}')}, label %{go}, label %{done}")
+    e.label(go)
+    if not any(OPS[x.op].python and x.op not in _QUIET for b in e.fn.blocks for x in b.body):
+        at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
+        has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")
+        sync = e.tmp()[1:]
+        e.line(f"br i1 {has}, label %{sync}, label %{done}")
+        e.label(sync)
+    _sync(e, [(v.attrs["slot"], last)])
+    e.line(f"br label %{done}")
+    e.label(done)
+
+
+_QUIET = ("loop_poll", "decref", "xdecref", "release_unless")    # may run Python code, but not code that looks
 
 
 # at a return (the instruction at `at`): the frame points at it, as CPython's does while the

@@ -229,6 +229,13 @@ def _range_len(e, v):
     e.define(v, f"select i1 {e.op(f'icmp slt i64 {a}, {b}')}, i64 {n}, i64 0")
 
 
+@op("int_bit_length", 1, INT, operands=(INT,))       # build/calls.py NUMBER_METHODS
+def _int_bit_length(e, v):
+    """n.bit_length(): 64 less the leading zeros of |n| (|-2**63| is 2**63 unsigned: 64)."""
+    mag = e.op(f"call i64 @llvm.abs.i64(i64 {e.ref(v.args[0])}, i1 false)")
+    e.define(v, f"sub i64 64, {e.op(f'call i64 @llvm.ctlz.i64(i64 {mag}, i1 false)')}")
+
+
 @op("guard_nonzero", 1, None, Exit.DOMAIN, pure=False)
 def _guard_nonzero(e, v):
     """Exit when the int operand is zero."""
@@ -239,6 +246,8 @@ PRELUDE = """
 declare {i64, i1} @llvm.sadd.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.ssub.with.overflow.i64(i64, i64)
 declare {i64, i1} @llvm.smul.with.overflow.i64(i64, i64)
+declare i64 @llvm.abs.i64(i64, i1)
+declare i64 @llvm.ctlz.i64(i64, i1)
 declare double @llvm.sqrt.f64(double)
 declare double @llvm.fabs.f64(double)
 declare double @llvm.floor.f64(double)

@@ -53,7 +53,8 @@ def _partner(body, k, dropped):
 UNBOXES = ("unbox_float", "unbox_int", "unbox_to_float")     # a number read out of an exact int or float
 
 # ops that run no Python code and change no object: an attribute keeps its value across them
-_STILL = frozenset(("unbox_float", "unbox_int", "unbox_to_float", "trace_check", "incref", "set_local", "sync_frame"))
+_STILL = frozenset(("unbox_float", "unbox_int", "unbox_to_float", "trace_check", "incref", "set_local", "sync_frame",
+                    "sync_local"))
 
 
 def _borrow_reads(body):
