@@ -206,3 +206,63 @@ def test_an_installed_tiered_never_puts_its_site_directory_on_pythonpath(monkeyp
     assert json.loads(env[runner.BOOT_ENV])["paths"] == [runner.BOOT_DIR]
     monkeypatch.setattr(runner, "_site_dirs", lambda: set())       # a checkout: tiered's home too
     assert runner.boot_environment(False)["PYTHONPATH"] == os.pathsep.join([runner.BOOT_DIR, home])
+
+
+STDLIB_SCRIPT = '''
+import colorsys
+
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+for _ in range(300):
+    work(2000)
+for k in range(200000):
+    colorsys.rgb_to_hls(0.2, 0.4, k * 1e-6)
+print(work(10))
+'''
+
+
+def test_stats_all_lists_the_standard_library_and_stats_groups_it(tmp_path):
+    (tmp_path / "prog.py").write_text(STDLIB_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5", TIERED_OBJECTS="1")
+    runs = {flag: subprocess.run([sys.executable, "-m", "tiered", flag, "prog.py"], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=120) for flag in ("--stats", "--stats=all")}
+    for p in runs.values():
+        assert p.returncode == 0 and p.stdout == "19\n" and "Traceback" not in p.stderr, p.stderr
+        assert "__main__.work" in p.stderr and "tiered." not in p.stderr.replace("tiered: ", "")
+    assert "colorsys." not in runs["--stats"].stderr and "standard library:" in runs["--stats"].stderr
+    assert "colorsys." in runs["--stats=all"].stderr and "standard library:" not in runs["--stats=all"].stderr
+
+
+@pytest.mark.parametrize("target", ["report.html", "report.txt", "-"])
+def test_report_option_writes_the_report_and_changes_nothing_else(tmp_path, target):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    rc, out, err = run(["-m", "tiered", "--report", target, "prog.py", "x"], tmp_path)
+    assert (rc, out) == run(["prog.py", "x"], tmp_path)[:2]
+    body = err if target == "-" else (tmp_path / target).read_text()
+    assert "__main__.work" in body and "Traceback" not in err
+    if target.endswith(".html"):
+        assert body.startswith("<!DOCTYPE html>") and "<script" not in body and "http" not in body
+        assert err == ""
+    else:
+        assert "tiered report" in body and "| def work(n):" in body
+
+
+def test_report_option_needs_a_file_name(tmp_path):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    rc, out, err = run(["-m", "tiered", "--report"], tmp_path)
+    assert rc == 2 and out == "" and "usage:" in err
+
+
+def test_stats_names_a_function_refused_by_its_argument_types_with_its_module_and_line(tmp_path):
+    (tmp_path / "prog.py").write_text("def shout(s):\n    return s.upper()\n\n"
+                                      "for _ in range(400000):\n    shout('a')\nprint('done')\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, TIERED_THRESHOLD="5", TIERED_OBJECTS="0")
+    p = subprocess.run([sys.executable, "-m", "tiered", "--stats", "prog.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == "done\n", p.stderr
+    assert "not compiled  __main__.shout  (prog.py:1)" in p.stderr
+    assert "called with arguments (str)" in p.stderr and "TIERED_OBJECTS=1" in p.stderr

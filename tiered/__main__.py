@@ -13,10 +13,14 @@ import sys
 import tiered
 from tiered import config
 
-USAGE = """usage: python -m tiered [--stats] (SCRIPT | -m MODULE) [args ...]
+USAGE = """usage: python -m tiered [--stats[=all]] [--report FILE] (SCRIPT | -m MODULE) [args ...]
 
 Runs SCRIPT (or MODULE) as python would, with tiered's JIT on.
   --stats      print what tiered compiled, and why not, to stderr at exit
+  --stats=all  the same, with the standard library's hot functions listed too
+  --report FILE  at exit, write each hot function's source with every line marked (ran
+               native, exited here, not compiled and why): FILE.html is a page to open in a
+               browser, any other name plain text, - prints the text to stderr
   --version    print tiered's version and exit
   -h, --help   print this help and exit
 Settings: the TIERED_* environment variables (see the README)."""
@@ -25,10 +29,21 @@ BOOT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot")
 
 
 def parse(argv):
-    """(action, show_stats, kind, target, rest): action is run, help, version or error."""
-    show = False
-    while argv and argv[0] == "--stats":
-        show, argv = True, argv[1:]
+    """(action, show, kind, target, rest): action is run, help, version or error; show is what
+    to tell at exit: {"stats": None, "user" or "all", "report": None or a path ('-': stderr)}."""
+    show = {"stats": None, "report": None}
+    while argv and argv[0].startswith(("--stats", "--report")):
+        head, argv = argv[0], argv[1:]
+        if head in ("--stats", "--stats=all"):
+            show["stats"] = "all" if head.endswith("=all") else "user"
+        elif head.startswith("--report="):
+            show["report"] = head.partition("=")[2]
+        elif head == "--report" and argv:
+            show["report"], argv = argv[0], argv[1:]
+        else:
+            return "error", show, None, f"bad option {head} (--stats, --stats=all, --report FILE)", []
+    if show["report"] == "":
+        return "error", show, None, "--report needs a file name (or - for stderr)", []
     if not argv:
         return "error", show, None, "no script or module given", []
     head = argv[0]

@@ -38,8 +38,9 @@ def _run_script(target):
 
 def run(show, kind, target, rest):
     """Run the target script or module here with tiered on; the exit status."""
-    if show:
-        atexit.register(lambda: print(tiered.report.summary(tiered.stats(), tiered.totals()), file=sys.stderr))
+    if show["stats"] or show["report"]:
+        from tiered import report_html     # start-up time: only when --stats or --report asked
+        atexit.register(report_html.at_exit, show)
     tiered.enable()
     try:
         if kind == "module":       # what `python -m` itself calls; it sets argv[0] to the file

@@ -48,9 +48,10 @@ def _boot():
     with warnings.catch_warnings():           # the runner warned about bad settings already
         warnings.simplefilter("ignore")
         tiered.config.check_all()
-    if boot["stats"]:
+    if boot["stats"]["stats"] or boot["stats"]["report"]:
         import atexit
-        atexit.register(lambda: print(tiered.report.summary(tiered.stats(), tiered.totals()), file=sys.stderr))
+        from tiered import report_html     # start-up time: only when --stats or --report asked
+        atexit.register(report_html.at_exit, boot["stats"])
     tiered.enable()
 
 

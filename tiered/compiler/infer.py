@@ -8,9 +8,12 @@ from .ops import BOOL, FLOAT, INT, NONE, OPS
 class Unsupported(Exception):
     """The operation has no specialisation for these types (the builder refuses the function)."""
 
-    def __init__(self, reason, detail):
+    def __init__(self, reason, detail, variable=None):
         super().__init__(detail)
         self.reason = reason
+        # where the builder stopped, filled in once by the walk and build() (not at each raise):
+        # the instruction's offset, its source line, and the variable concerned when known
+        self.offset, self.line, self.variable = None, None, variable
 
 
 def type_of_constant(value):
@@ -226,7 +229,7 @@ def call_known(b, fn, args):
     """Specialise a call to a known builtin or math function, or raise Unsupported."""
     entry = CALLS.get(fn) if _hashable(fn) else None
     if entry is None:
-        raise Unsupported("UNSUPPORTED_CALL", f"call to {fn!r}")
+        raise Unsupported("UNSUPPORTED_CALL", f"calls {getattr(fn, '__qualname__', None) or fn!r}()")
     counts, handler = entry
     if len(args) not in counts or any(a.type not in NUMERIC for a in args):
         raise Unsupported("UNSUPPORTED_CALL", f"{getattr(fn, '__name__', fn)} with {[a.type for a in args]}")

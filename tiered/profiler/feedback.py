@@ -17,10 +17,11 @@ COLD_LIMIT = 1 << 16         # distinct cold codes counted before the cold count
 
 class CodeProfile:
     """Counts and observed argument-type signatures of one code object (held weakly)."""
-    __slots__ = ("code_ref", "count", "signatures", "decided")
+    __slots__ = ("code_ref", "count", "signatures", "decided", "module")
 
     def __init__(self, code):
         self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Tally(), False
+        self.module = None        # the name of its module, when seen (for the --stats summary)
 
     @property
     def code(self):
@@ -67,6 +68,9 @@ class Feedback:
             self.cold.pop(id(code), None)
             p = self.profile(code)
             p.count = n - 1
+            g = getattr(frame, "f_globals", None)
+            name = dict.get(g, "__name__") if type(g) is dict else None
+            p.module = name if type(name) is str else None
         return self.observe(p, arg_values(frame, code, at_start))
 
     def observe(self, p, values):

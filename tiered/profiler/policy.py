@@ -75,8 +75,9 @@ class Promoter:
                   else Refusal.TOO_SMALL if looks_tiny(code) else None)
         if reason is not None:
             # nothing to compile: no record either (a program counting its gc objects sees none)
-            records.count_refusal(reason, code.co_qualname if hasattr(code, "co_qualname") else code.co_name,
-                                  signature)
+            name = code.co_qualname if hasattr(code, "co_qualname") else code.co_name
+            records.count_refusal(reason, f"{p.module}.{name}" if p.module else name,
+                                  signature, f"{code.co_filename}:{code.co_firstlineno}")
             return
         for func in functions_of(code):
             rec = manager.record_for(func)

@@ -82,7 +82,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
                     rec.not_frameless.add(types_)
                     TOTALS["refusals"][exc.reason] += 1
                     return None
-                rec.refuse(Refusal[exc.reason], str(exc))
+                rec.refuse(Refusal[exc.reason], str(exc), exc.line, exc.variable)
             except _Failed as exc:        # LLVM, the installer, anything: never reaches the program
                 log.debug("tiered: compile of %s failed", rec.name, exc_info=True)
                 rec.refuse(exc.reason, exc.detail)

@@ -33,7 +33,8 @@ _records_lock = threading.Lock()
 _installed = WeakTable()     # code objects tiered installed -> the original code they replace
 # process-wide counts, kept after the functions they are about have died
 TOTALS = {"compiled": 0, "installed": 0, "exits": Tally(), "refusals": Tally(),
-          "unrecorded": {}}          # name -> "REASON: detail" of refusals that keep no record
+          "unrecorded": {},          # name -> "REASON: detail" of refusals that keep no record
+          "unrecorded_at": {}}       # name -> "file:first line" of those (strings: no gc objects)
 UNRECORDED_KEPT = 1000              # at most this many names (strings only: no gc objects)
 
 
@@ -49,12 +50,15 @@ class Record:
         self.compile_seconds = []
         self.exits = Tally()
         self.exit_sites = Tally()
+        self.exits_at = Tally()   # (bytecode offset, exit reason name) → exits there (kept over restores)
         self.misses = Tally()
         self.attempted = set()    # IR signatures a compile was tried for
         self.not_frameless = set()    # IR signatures a native caller wanted, which cannot run frameless
         self.generic_at = set()   # instruction offsets compiled without speculation (RESPECIALISE)
         self.refusal = None
         self.refusal_detail = None
+        self.refusal_line = None      # the source line where the compiler stopped, when known
+        self.refusal_variable = None  # the variable concerned, when known
         self.compiled = None      # the engine handle of the newest module (all specs are in it)
         self.counters = {}        # its native counters: "native_calls"/"traced_calls" -> address
         self.quiet_misses = 0     # address of the newest module's flag that silences misses
@@ -108,6 +112,7 @@ class Record:
         """Called on every exit (k: its number, offset: its instruction's); too many at one site
         compiles the function again without that speculation, or sends it back to CPython."""
         self.exits[reason] += 1
+        self.exits_at[offset, reason.name] += 1
         TOTALS["exits"][reason.name] += 1
         self.exit_sites[k] += 1
         if self.exit_sites[k] == EXIT_STORM and reason not in (Exit.FORCED, Exit.SIGNAL, Exit.RECURSION):
@@ -153,9 +158,11 @@ class Record:
                 and self.state == "compiled" and key not in self.attempted):
             compile_for(func, types_, wait=False)
 
-    def refuse(self, reason, detail=""):
-        """Record why the function stays in CPython (refused unless a spec is installed); log it."""
+    def refuse(self, reason, detail="", line=None, variable=None):
+        """Record why the function stays in CPython (refused unless a spec is installed), where
+        (the source line and variable, when known); log it."""
         self.refusal, self.refusal_detail = reason, detail
+        self.refusal_line, self.refusal_variable = line, variable
         TOTALS["refusals"][reason.name] += 1
         if not self.specs or self.state != "compiled":
             self.state = "refused"
@@ -174,11 +181,14 @@ class Record:
         self.state = "interpreted" if self.refusal is None else "refused"
 
 
-def count_refusal(reason, name, detail):
-    """A refusal decided before any record exists (the profiler saw nothing to compile)."""
+def count_refusal(reason, name, detail, where=None):
+    """A refusal decided before any record exists (the profiler saw nothing to compile);
+    where: "file:first line" of its code."""
     TOTALS["refusals"][reason.name] += 1
     if len(TOTALS["unrecorded"]) < UNRECORDED_KEPT:
         TOTALS["unrecorded"][name] = f"{reason.name}: {_signature_text(detail)}"
+        if where is not None:
+            TOTALS["unrecorded_at"][name] = where
     log.info("tiered: %s stays in CPython: %s (%s)", name, reason.name, detail)
 
 

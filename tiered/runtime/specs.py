@@ -23,6 +23,8 @@ class Spec:
         self.ops = frozenset(v.op for b in fn.blocks for v in b.body)
         self.work = _work(fn)
         self.exit_count = len(fn.exits)
+        # the instructions (offsets) its native code runs, and those it leaves to the interpreter
+        self.walked, self.left = fn.attrs.get("walked", frozenset()), fn.attrs.get("left", frozenset())
         self.numeric = not any(is_obj(v.type) for b in fn.blocks for v in b.phis + b.body) \
             and not any(OPS[v.op].python and v.op != "loop_poll" for b in fn.blocks for v in b.body)
         self.frameless = fn.attrs.get("frameless", False) and any(is_obj(t) for t in self.param_types)

@@ -5,6 +5,8 @@ instruction to its group's handler: stack, numbers, objects, attributes, calls, 
 containers, control), merge.py the joins where paths meet, frameless.py the frameless rules.
 build() retries the walk while it learns how to build (see the Need* exceptions).
 """
+import dis
+
 from ..infer import Unsupported
 from ..ops import BOOL, FLOAT, INT, NONE
 from .calls import NeedReturnType
@@ -23,7 +25,31 @@ def build(func, arg_types, resolve_callee=lambda fn, types_: None, force_exits=F
     """IR for `func` (its original `code`) specialised on `arg_types`, frameless when asked (a
     native caller calls it); tries return types for self-recursion."""
     code = code or func.__code__
-    args = (func, code, arg_types, resolve_callee)
+    try:
+        return _build_any_return((func, code, arg_types, resolve_callee), force_exits, frameless, generic_at)
+    except Unsupported as exc:             # the one place a refusal gets its source line
+        if exc.line is None and exc.offset is not None:
+            exc.line = line_of(code, _store_of(code, exc) if exc.variable else exc.offset)
+        raise
+
+
+def line_of(code, offset):
+    """The source line of the instruction at a bytecode offset (None when it has none)."""
+    positions = list(code.co_positions())
+    return positions[offset // 2][0] if 0 <= offset // 2 < len(positions) else None
+
+
+def _store_of(code, exc):
+    """Where a variable that changes type is given its other type: the first store to it at
+    or after the join (in a loop: the assignment inside it), else the last store before."""
+    stores = [i.offset for i in dis.get_instructions(code)
+              if i.opname in ("STORE_FAST", "STORE_DEREF") and i.argval == exc.variable]
+    after = [o for o in stores if o >= exc.offset]
+    return after[0] if after else stores[-1] if stores else exc.offset
+
+
+def _build_any_return(args, force_exits, frameless, generic_at):
+    """Build; a self-recursive function is tried with each return type in turn."""
     try:
         return _build(*args, None, force_exits, frameless, generic_at)
     except NeedReturnType:
@@ -59,13 +85,15 @@ def _build(func, code, arg_types, resolve_callee, self_return, force_exits, fram
             self_calls = False
         except NeedUnbound as need:
             if need.name in unbound:
-                raise Unsupported("UNBOUND_LOCAL", need.name) from None
+                raise Unsupported("UNBOUND_LOCAL", need.name, variable=need.name) from None
             unbound.add(need.name)
         except NeedBoxedReturns:
             box_returns = True
         except NeedWiden as need:
             if need.key in widened:
-                raise Unsupported("UNSTABLE_TYPE", f"loop value {need.key[1]!r}") from None
+                name = need.key[1] if isinstance(need.key[1], str) else None
+                raise Unsupported("UNSTABLE_TYPE", "holds objects of a class that changes in the loop",
+                                  variable=name) from None
             widened.add(need.key)
         except NeedBoxed as need:
             boxed.add(need.key)

@@ -11,6 +11,7 @@ from ..infer import Unsupported
 from ..ir import Value
 from ..ops import BOOL, FLOAT, INT, OBJ, ObjType, is_obj
 from .core import as_class, hint, release, table, top
+from .merge import plain_type
 
 # builtin types whose method calls skip the bound method (their instances have no __dict__)
 METHOD_TYPES = (list, dict, str, tuple, set, frozenset, bytes, bytearray, int, float)
@@ -88,7 +89,10 @@ def load_attr(b, i, st, block, out):
             st.stack.insert(len(st.stack) - 1, NULL)
         return
     if not (isinstance(owner, Known) and isinstance(owner.obj, types.ModuleType)):
-        raise Unsupported("UNSUPPORTED_OPCODE", f"attribute {name}")
+        if isinstance(owner, Value):
+            raise Unsupported("UNSUPPORTED_OPCODE", f"reads .{name} of {plain_type(owner.type)} "
+                                                    "(methods and attributes of numbers are not compiled)")
+        raise Unsupported("UNSUPPORTED_OPCODE", f"reads .{name} of something other than a module")
     d = owner.obj.__dict__
     if name not in d:
         raise Unsupported("UNSUPPORTED_OPCODE", f"module attribute {name} missing")

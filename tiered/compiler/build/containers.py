@@ -40,7 +40,8 @@ def unpack(b, i, st, block, out):
         return
     cls = (t.type.cls or UNPACK_HINT.get(hint(b))) if isinstance(t, Value) and is_obj(t.type) else None
     if cls not in SEQUENCES:
-        raise Unsupported("UNSUPPORTED_TYPE", "unpacking something other than a list or tuple")
+        raise Unsupported("UNSUPPORTED_TYPE", f"unpacks something other than a list or tuple into "
+                                              f"{i.arg} variables")
     seq = as_class(b, st, -1, cls)
     b.emit("guard_len", [seq], {"n": i.arg})
     items = [b.emit("seq_getitem", [seq, b.const(k)]) for k in range(i.arg)]

@@ -143,7 +143,7 @@ def get_iter(b, i, st, block, out):
     if isinstance(r, Value) and is_obj(r.type):
         return _seq_get_iter(b, st)
     if not isinstance(r, RangeArgs):
-        raise Unsupported("UNSUPPORTED_TYPE", "iteration over something other than range()")
+        raise Unsupported("UNSUPPORTED_TYPE", "a for loop over something other than range()")
     n = b.emit("range_len", [r.start, r.stop, r.step])
     st.stack[-1] = RangeIter(r.start, n, r.step)
 
@@ -157,7 +157,7 @@ def for_iter(b, i, st, block, out):
     if isinstance(it, Value) and is_obj(it.type):
         return _iter_for_iter(b, i, st, block, out)
     if not isinstance(it, RangeIter):
-        raise Unsupported("UNSUPPORTED_TYPE", "for over a non-range iterator")
+        raise Unsupported("UNSUPPORTED_TYPE", "a for loop over something other than range()")
     more = b.emit("int_cmp", [it.remaining, b.const(0)], {"pred": ">"})
     step_next = b.emit("int_add_wrap", [it.next, it.step])
     left = b.emit("int_sub_wrap", [it.remaining, b.const(1)])

@@ -6,6 +6,7 @@ popping releases one, an instruction releases its operands after its result exis
 an exit hands every place's reference to the interpreter's frame.  Ops that may exit come
 before any count changes of their instruction, so an exit always sees the state before it.
 """
+import types
 from typing import NamedTuple
 
 from .. import infer
@@ -15,6 +16,7 @@ from ..infer import Unsupported
 from ..ir import Value
 from ..ops import OBJ, OPS, ObjType, RESUMABLE, is_obj
 from .frameless import COLD_HAND_OVER, HandOver, frameless_op, resumable_op
+from .merge import plain_type
 
 
 class Options(NamedTuple):
@@ -43,13 +45,16 @@ class Options(NamedTuple):
 class Made:
     """The function under construction: the IR function, its blocks by offset, its exits in
     order, the next value id, the cell parameters by name, whether it calls itself natively,
-    the keys of its loop phis, the module's rebound globals (looked up once: build/attributes.py)."""
-    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "rebound")
+    the keys of its loop phis, the module's rebound globals (looked up once: build/attributes.py),
+    and the offsets of the instructions walked natively and of those left to the interpreter."""
+    __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "rebound",
+                 "walked", "left")
 
     def __init__(self, fn):
         self.fn, self.blocks, self.exits, self.next_id = fn, {}, [], 0
         self.cells, self.made_self_call, self.rebound = {}, False, None
         self.phi_keys = {}            # a loop header phi's id -> its key (merge.NeedWiden)
+        self.walked, self.left = set(), set()
 
 
 class Cursor:
@@ -81,7 +86,9 @@ class Builder:
         spec = OPS[op]
         if not self.opts.objects and (is_obj(type or spec.result)
                                       or any(is_obj(a.type) and not a.attrs.get("cell") for a in args)):
-            raise Unsupported("UNSUPPORTED_TYPE", f"objects ({op}; TIERED_OBJECTS=1 compiles them)")
+            held = [a.type for a in args if is_obj(a.type)] + [type or spec.result]
+            raise Unsupported("UNSUPPORTED_TYPE", f"works on {_what(op, attrs, held[0])}, and "
+                                                  "TIERED_OBJECTS is off")
         if self.opts.frameless:
             check_frameless(self, op, attrs or {})
         state = _frame_state(self) if spec.exit is not None else None
@@ -101,6 +108,20 @@ class Builder:
         if t is None:
             raise Unsupported("UNSUPPORTED_TYPE", f"constant {value!r}")
         return self.emit("const", [], {"value": value}, type=t)
+
+
+def _what(op, attrs, t):
+    """An object a refused op works on, in words: its class, and its name or text when it is a
+    constant (a class, a function, a str); by exact classes only: no user code may run here."""
+    value = (attrs or {}).get("value") if op == "obj_const" else None
+    kind = type(value)
+    if issubclass(kind, type):
+        return f"the class {type.__dict__['__qualname__'].__get__(value)}"   # never a metaclass's
+    if kind in (types.FunctionType, types.BuiltinFunctionType):
+        return f"the function {value.__qualname__}"
+    if kind is str:
+        return f"a str ({value[:20]!r}{'...' if len(value) > 20 else ''})"
+    return plain_type(t)
 
 
 def table():

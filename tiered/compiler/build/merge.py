@@ -48,7 +48,8 @@ def _unstable(b, key, types_):
         want = key[1] if isinstance(key[1], str) else key
         if want not in b.opts.boxed:
             raise NeedBoxed(want)
-    raise Unsupported("UNSTABLE_TYPE", f"{types_} meet")
+    kinds = list(dict.fromkeys(plain_type(t) for t in types_)) + ["something else"]
+    raise Unsupported("UNSTABLE_TYPE", f"holds {kinds[0]} on one path and {kinds[1]} on another")
 
 
 def box_for(b, st, target):
@@ -111,7 +112,7 @@ def merge(b, block, states, loop):
                 raise NeedUnbound(name)
             merged.locals[name] = None
         else:
-            merged.locals[name] = _merge_values(b, block, vals, loop, (block.offset, name))
+            merged.locals[name] = _named(name, _merge_values, b, block, vals, loop, (block.offset, name))
     for k, item in enumerate(first.stack):
         items = [s.stack[k] for s in states]
         merged.stack.append(_merge_items(b, block, items, loop, (block.offset, k)))
@@ -236,8 +237,8 @@ def _fill_one(b, block, state):
             continue
         v = state.locals.get(name)
         if v is None:
-            raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge")
-        _add_incoming(b, phi, v)
+            raise Unsupported("UNBOUND_LOCAL", f"{name} unbound on a back edge", variable=name)
+        _named(name, _add_incoming, b, phi, v)
     for item, new in zip(header.stack, state.stack):
         if getattr(item, "merges", False):
             if type(new) is not type(item):
@@ -259,7 +260,29 @@ def _add_incoming(b, phi, v):
             and b.made.phi_keys.get(phi.id) is not None):
         _unstable(b, b.made.phi_keys[phi.id], [phi.type, v.type])
     if not isinstance(v, Value) or (v.type != phi.type and not (phi.type == OBJ and is_obj(v.type))):
-        raise Unsupported("UNSTABLE_TYPE", f"{phi.type} becomes {getattr(v, 'type', v)} in a loop")
+        raise Unsupported("UNSTABLE_TYPE", f"holds {plain_type(phi.type)} when the loop starts and "
+                                           f"{plain_type(getattr(v, 'type', None))} after a pass through it")
     if v.attrs.get("maybe_null") and not phi.attrs.get("maybe_null"):
         raise Unsupported("UNBOUND_LOCAL", "a local may become unbound in a loop")
     phi.args.append(v)
+
+
+def _named(name, f, *args):
+    """f(*args), naming the variable `name` in a refusal it raises."""
+    try:
+        return f(*args)
+    except Unsupported as exc:
+        if exc.variable is None:
+            exc.variable = name
+        raise
+
+
+_PLAIN = {"int": "an int", "float": "a float", "bool": "a bool", "none": "None", "obj": "an object"}
+
+
+def plain_type(t):
+    """An IR type in words for users ('an int', 'a Point object')."""
+    text = str(t)
+    if text.startswith("obj[") and text.endswith("]"):
+        return f"a {text[4:-1]} object"
+    return _PLAIN.get(text, "something else" if t is None else text)

@@ -70,7 +70,18 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
 
 
 def run(b):
-    """Walk the bytecode once and return the IR function (or raise Unsupported)."""
+    """Walk the bytecode once and return the IR function (or raise Unsupported, which then
+    carries the offset of the instruction, or the join, where the walk stopped)."""
+    try:
+        return _run(b)
+    except Unsupported as exc:
+        if exc.offset is None:
+            exc.offset = b.at.pre_offset
+        raise
+
+
+def _run(b):
+    """Walk the bytecode once and return the IR function."""
     ins = b.opts.ins
     by_offset = {i.offset: k for k, i in enumerate(ins) if i.op != "nop" or k == 0
                  or ins[k - 1].offset != i.offset}
@@ -98,13 +109,17 @@ def run(b):
         b.made.fn.blocks.append(block)
         block.preds = [b.made.blocks[s] for s, _ in incoming]
         if off != order[0]:
+            b.at.pre_offset = off         # a join that fails is reported at the block's start
             state = merge(b, block, [st for _, st in incoming], loop=bool(backward))
         if backward:
             block.loop_header = True
             back_fill.append(block)
         _walk_block(b, block, state, by_offset, out_states)
     for block in back_fill:
+        b.at.pre_offset = block.offset
         fill_back_edges(b, block, out_states, preds)
+    b.made.fn.attrs["walked"] = frozenset(b.made.walked)
+    b.made.fn.attrs["left"] = frozenset(b.made.left)
     b.made.fn.exits = b.made.exits
     if b.made.made_self_call or b.opts.frameless:
         mark_frameless(b)
@@ -132,6 +147,7 @@ def _walk_block(b, block, state, by_offset, out_states):
         _loop_poll(b, block, state, k)
     leave = raise_block(b, k)
     if leave is not None:           # a raise: the interpreter runs the block and raises
+        b.made.left.update(i.offset for i in b.opts.ins[leave:_raise_at(b.opts.ins, leave) + 1])
         b.at.pre_state, b.at.pre_offset = state, b.opts.ins[leave].offset
         b.emit("leave", [])
         block.term = ("exit",)
@@ -142,10 +158,13 @@ def _walk_block(b, block, state, by_offset, out_states):
         undo = (state.copy(), len(block.body), len(b.made.exits), set(out_states)) if b.opts.frameless else None
         try:
             if _step(b, i, state, block, out_states):
+                b.made.walked.add(i.offset)
                 return
         except HandOver:
+            b.made.left.add(i.offset)
             hand_over(b, block, i, undo, out_states)
             return
+        b.made.walked.add(i.offset)
         k += 1
         nxt = b.opts.ins[k].offset
         if nxt in b.at.leaders and nxt != i.offset:
@@ -159,6 +178,13 @@ def _after_resume(ins):
     """The first instruction after RESUME (MAKE_CELL and COPY_FREE_VARS come before it)."""
     k = next((k for k, i in enumerate(ins) if i.op == "resume"), -1)
     return ins[k + 1]
+
+
+def _raise_at(ins, k):
+    """The index of the first raise at or after instruction k."""
+    while ins[k].op != "raise":
+        k += 1
+    return k
 
 
 def _loop_poll(b, block, state, k):
