@@ -114,12 +114,7 @@ class FnEmitter:
         ok = self.op(f"and i1 {self.op(f'icmp ne ptr {slot}, null')}, {self.op(f'icmp ne i64 {addr}, 0')}")
         self.line(f"br i1 {ok}, label %{use}, label %{go}")
         self.label(use)
-        saved = self.op(f"load ptr, ptr {slot}")
-        at = self.op(f"ptrtoint ptr {saved} to i64")
-        lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
-        ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
-        point = self.op(f"select i1 {ours}, ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {saved}")
-        self.line(f"store ptr {point}, ptr {slot}")
+        saved = self.point_frame(slot, addr)
         self.line(f"br label %{go}")
         self.label(go)
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
@@ -165,6 +160,19 @@ class FnEmitter:
             self.entry_values["frame_buffer"] = "%fbuf"
         assert n <= 256
         return self.entry_values["frame_buffer"]
+
+    def point_frame(self, slot, addr):
+        """Point the frame's instruction slot `slot` at the installed instruction address
+        `addr` (an i64, 0 when not known yet), only when the frame runs this code (the slot holds
+        an address inside it); the slot's value before (a ptr)."""
+        saved = self.op(f"load ptr, ptr {slot}")
+        at = self.op(f"ptrtoint ptr {saved} to i64")
+        lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
+        ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
+        ok = self.op(f"and i1 {ours}, {self.op(f'icmp ne i64 {addr}, 0')}")
+        point = self.op(f"select i1 {ok}, ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {saved}")
+        self.line(f"store ptr {point}, ptr {slot}")
+        return saved
 
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is

@@ -218,12 +218,7 @@ def _sync_frame(e, v):
     e.label(go)
     if point:
         slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
-        saved = e.op(f"load i64, ptr {slot}")
-        site = e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}")
-        lo, hi = (e.op(f"load i64, ptr {g}") for g in e.m.code_bounds())
-        inside = e.op(f"and i1 {e.op(f'icmp uge i64 {saved}, {lo}')}, {e.op(f'icmp ult i64 {saved}, {hi}')}")
-        ok = e.op(f"and i1 {inside}, {e.op(f'icmp ne i64 {site}, 0')}")
-        e.line(f"store i64 {e.op(f'select i1 {ok}, i64 {site}, i64 {saved}')}, ptr {slot}")
+        e.point_frame(slot, e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}"))
     if todo:
         at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
         has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")
