@@ -206,3 +206,11 @@ def test_text_report_marks_every_line(tmp_path):
     assert "== userprog.mixed" in out and "== userprog.grows" in out
     assert not [r.name for r in (*Refusal, *Exit) if r.name in out]      # words, not our names
     assert out.index("== userprog.grows") < out.index("== userprog.mixed")     # more counted first
+
+
+def test_the_counts_of_a_jit_that_is_off_have_every_key_of_the_real_ones():
+    # totals() off the main interpreter (or on an unsupported Python) reads NO_COUNTS: a key
+    # the real counts gained and it lacked made totals() raise KeyError in a subinterpreter
+    from tiered import report
+    from tiered.runtime import records
+    assert set(report.NO_COUNTS) == set(records.TOTALS)

@@ -1,6 +1,7 @@
 """Report: records of compiled and refused functions → plain-data stats and the --stats summary for people."""
 
-NO_COUNTS = {"compiled": 0, "installed": 0, "exits": {}, "refusals": {}, "unrecorded": {}}  # tiered off
+NO_COUNTS = {"compiled": 0, "installed": 0, "exits": {}, "refusals": {}, "unrecorded": {},   # tiered off
+             "unrecorded_at": {}}
 
 
 def stats(records):
