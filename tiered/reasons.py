@@ -90,6 +90,9 @@ class Refusal(Enum):
     TOO_SMALL = ("a tiny body without loops runs faster interpreted (native callers still call it)",
                  "it is short and has no loop: entering native code would cost more than it saves",
                  "")
+    TOO_BIG = ("its IR is too big: compiling it would cost more time than it could save",
+               "it is very long: compiling it would take longer than it could ever save",
+               "split it into smaller functions; each can then compile on its own")
     NOT_FRAMELESS = ("a native caller asked for it, but it may change objects or run Python code",
                      "a compiled caller wanted to call it directly, but it changes objects or runs other Python code",
                      "")

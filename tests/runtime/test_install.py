@@ -185,3 +185,12 @@ def test_dis_shows_the_original_code():
         assert list(dis.get_instructions(x)) == list(dis.get_instructions(original))
         assert dis.Bytecode(x).dis() == plain.getvalue() and dis.code_info(x) == dis.code_info(original)
     assert f(10) == counted(10)
+
+
+def test_a_function_too_big_to_pay_back_its_compile_is_refused(monkeypatch):
+    # pyperformance's unpack_sequence: one function of 17,665 IR operations took 23 s to compile
+    monkeypatch.setattr(manager, "MAX_OPS", 20)
+    f = fresh_copy(calls_tiny)
+    assert manager.compile_for(f, (int,)) is None
+    rec = manager.record_for(f)
+    assert rec.refusal.name == "TOO_BIG" and f.__code__ is calls_tiny.__code__ and not rec.specs

@@ -201,6 +201,12 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
         # LLVM work for it unless a native caller asks (each LLVM compile also keeps memory)
         rec.refuse(Refusal.TOO_SMALL, f"{new.work} operations, no loop")
         return None
+    ops = sum(len(b.body) for _, f in built for b in f.blocks)
+    if ops > MAX_OPS and not rec.eager:
+        # LLVM takes seconds per such module (pyperformance's unpack_sequence: 17,665 ops, 6.7 MB
+        # of LLVM IR, 23 s to compile), more than its calls could ever win back
+        rec.refuse(Refusal.TOO_BIG, f"{ops} operations")
+        return None
     bases, layouts, base = [], {}, 0
     for s, f in built:
         bases.append(base)
@@ -280,6 +286,8 @@ def _point_line_sites(sites, compiled, code, installed):
         if address is not None:
             ctypes.c_int64.from_address(compiled[name]).value = address
 
+
+MAX_OPS = 5000               # IR operations of a function's specialisations beyond which it is TOO_BIG
 
 # instructions whose effects an exit could not resume: a function with any never runs frameless
 # (what else changes objects the builder checks op by op: such a callee is RESUMABLE)
