@@ -35,8 +35,7 @@ def test_loop_ir_text():
     assert "loop:" in text and "loop_poll" in text and "range_len" in text
     assert "int_mul" in text and "int_add(" in text
     header = next(b for b in fn.blocks if b.loop_header)
-    # s, i's next, remaining; then i's last value and whether the loop ran (for the frame's slot)
-    assert [p.type for p in header.phis] == ["int", "int", "int", "int", "bool"]
+    assert [p.type for p in header.phis] == ["int", "int", "int"]       # s, i's next, remaining
 
 
 def test_trivial_phis_removed():

@@ -184,7 +184,7 @@ class FnEmitter:
         return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
 
     def point_at_loop(self, offset):
-        """Each iteration: point the running frame at the loop (the instruction at `offset`)
+        """Point the running frame at the loop (the instruction at `offset`)
         without giving it back, so that a thread reading it without the GIL (faulthandler, an
         outside sampler) sees the running loop's line; a return points it at the return
         (ops/frames.py sync_frame).  Everything but the store is computed once, on entry."""

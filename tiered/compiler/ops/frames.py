@@ -14,7 +14,7 @@ A frameless specialisation runs inside its caller's frame: there these ops emit 
 An exit's stub stores every carried local over the mirror, releasing it.
 """
 from ...cpython import capi
-from . import BOOL, FLOAT, INT, NONE, OPS, is_obj, op
+from . import BOOL, FLOAT, INT, NONE, is_obj, op
 
 SHADOW_KINDS = _KIND = {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}
 
@@ -174,8 +174,7 @@ def _set_local(e, v):
 
 
 # after a loop whose variable the compiled code no longer holds: ran (bool), last (its value)
-# (in a function that calls no Python code, only when its frame has a frame object: nothing
-# else could look at the frame after the loop, and a loop nested in another stays free)
+# (only in a function that calls Python code: build/merge.py adds it then)
 @op("sync_local", 2, NONE, pure=False, frameless=True, attrs=("slot",))
 def _sync_local(e, v):
     """When the loop ran, the frame's slot takes the loop variable's last value."""
@@ -187,18 +186,10 @@ def _sync_local(e, v):
     there = e.op(f"icmp ne ptr {frame}, null")
     e.line(f"br i1 {e.op(f'and i1 {e.ref(ran)}, {there}')}, label %{go}, label %{done}")
     e.label(go)
-    if not any(OPS[x.op].python and x.op not in _QUIET for b in e.fn.blocks for x in b.body):
-        at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
-        has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")
-        sync = e.tmp()[1:]
-        e.line(f"br i1 {has}, label %{sync}, label %{done}")
-        e.label(sync)
     _sync(e, [(v.attrs["slot"], last)])
     e.line(f"br label %{done}")
     e.label(done)
 
-
-_QUIET = ("loop_poll", "decref", "xdecref", "release_unless")    # may run Python code, but not code that looks
 
 
 # at a return (the instruction at `at`): the frame points at it, as CPython's does while the
