@@ -47,7 +47,7 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
 # selection: five times less compile time (a 0.9 MB module: 2 s instead of 11 s), for code that
 # runs at about half the speed of the whole pipeline's (the object kernels all compiled so:
 # 1.8x instead of 3.5x; benchmarks/objects.py): worth it only where the compile is the cost.
-QUICK_BYTES = 300_000
+QUICK_BYTES = 500_000
 
 
 def compile_gate(interpret):
