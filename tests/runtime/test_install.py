@@ -189,7 +189,7 @@ def test_dis_shows_the_original_code():
 
 def test_a_function_too_big_to_pay_back_its_compile_is_refused(monkeypatch):
     # pyperformance's unpack_sequence: one function of 17,665 IR operations took 23 s to compile
-    monkeypatch.setattr(manager, "MAX_OPS", 20)
+    monkeypatch.setattr(manager, "MAX_OPS", 5)
     f = fresh_copy(calls_tiny)
     assert manager.compile_for(f, (int,)) is None
     rec = manager.record_for(f)
