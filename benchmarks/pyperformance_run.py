@@ -167,25 +167,18 @@ def failure(run):
 
 
 def parse_stats(stderr):
-    """The rows of tiered's --stats summary (tiered/report.py's summary()): name, state, ms, tail."""
-    lines = stderr.splitlines()
-    heads = [i for i, line in enumerate(lines) if line.startswith("function") and "exits / reason" in line]
-    if not heads:
-        return []
-    head = lines[heads[-1]]
-    c_state, c_sig, c_tail = head.index("state"), head.index("signatures"), head.index("exits / reason")
+    """The functions of tiered's --stats summary (tiered/explain.py): name, state, compile ms
+    (a "compiled  NAME(...)" line, then "... compiled in X ms"; a "not compiled  NAME" line)."""
     rows = []
-    for line in lines[heads[-1] + 1:]:
-        fields = line[c_sig:c_tail].split()
-        try:
-            ms = float(fields[-1])
-        except (IndexError, ValueError):
-            continue                  # not a row: something else the program wrote
-        tail = line[c_tail:]
-        m = re.search(r"(?:^|; )([A-Z][A-Z_]+): ", tail)
-        rows.append({"name": line[:c_state].strip(), "state": line[c_state:c_sig].strip(), "ms": ms,
-                     "exits": tail[:m.start()] if m else tail, "refusal": m.group(1) if m else None,
-                     "detail": tail[m.end():] if m else None})
+    for line in stderr.splitlines():
+        m = re.match(r"(compiled|not compiled)  (\S+?)[( ]", line)
+        if m:
+            rows.append({"name": m.group(2), "state": "compiled" if m.group(1) == "compiled" else "refused",
+                         "ms": 0.0, "exits": "", "refusal": None, "detail": None})
+            continue
+        t = re.search(r"compiled in ([0-9.]+) ms", line)
+        if t and rows and rows[-1]["state"] == "compiled":
+            rows[-1]["ms"] = float(t.group(1))
     return rows
 
 
