@@ -122,23 +122,12 @@ item:
   %kind = load i8, ptr %kp
   %vp = getelementptr i64, ptr %buf, i64 %k
   %v = load i64, ptr %vp
-  switch i8 %kind, label %obj [i8 1, label %int i8 2, label %flt i8 3, label %bool i8 4, label %none i8 5, label %maybe]
+  switch i8 %kind, label %obj [i8 1, label %num i8 2, label %num i8 3, label %num i8 4, label %num i8 5, label %maybe]
 obj:
   %o = inttoptr i64 %v to ptr
   br label %store
-int:
-  %bi = call ptr @tiered_box_int(i64 %v)
-  br label %store
-flt:
-  %d = bitcast i64 %v to double
-  %bf = call ptr @tiered_box_float(double %d)
-  br label %store
-bool:
-  %b1 = trunc i64 %v to i1
-  %bb = call ptr @tiered_box_bool(i1 %b1)
-  br label %store
-none:
-  %bn = call ptr @tiered_box_none(i1 false)
+num:
+  %bn = call ptr @tiered_box_word(i8 %kind, i64 %v)
   br label %store
 maybe:
   %mo = inttoptr i64 %v to ptr
@@ -148,7 +137,7 @@ unbound_item:
   call void @Py_IncRef(ptr %unbound)
   br label %store
 store:
-  %x = phi ptr [%o, %obj], [%bi, %int], [%bf, %flt], [%bb, %bool], [%bn, %none], [%mo, %maybe], [%unbound, %unbound_item]
+  %x = phi ptr [%o, %obj], [%bn, %num], [%mo, %maybe], [%unbound, %unbound_item]
   %k1 = add i64 %k, 1
   %slot = getelementptr ptr, ptr %items, i64 %k1
   store ptr %x, ptr %slot
@@ -270,6 +259,26 @@ let:
   br label %done
 done:
   ret void
+}
+
+define ptr @tiered_box_word(i8 %kind, i64 %w) {
+entry:
+  ; a number from its raw word by its kind (1 int, 2 float, 3 bool, else None): a new reference
+  switch i8 %kind, label %none [i8 1, label %int i8 2, label %flt i8 3, label %bool]
+int:
+  %bi = call ptr @tiered_box_int(i64 %w)
+  ret ptr %bi
+flt:
+  %d = bitcast i64 %w to double
+  %bf = call ptr @tiered_box_float(double %d)
+  ret ptr %bf
+bool:
+  %b1 = trunc i64 %w to i1
+  %bb = call ptr @tiered_box_bool(i1 %b1)
+  ret ptr %bb
+none:
+  %bn = call ptr @tiered_box_none(i1 false)
+  ret ptr %bn
 }
 
 define ptr @tiered_box_int(i64 %x) {

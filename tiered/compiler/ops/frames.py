@@ -59,23 +59,7 @@ loop:
   %same = and i1 %ksame, %wsame
   br i1 %same, label %next, label %write
 write:
-  switch i8 %kind, label %none [i8 1, label %int i8 2, label %flt i8 3, label %bool]
-int:
-  %bi = call ptr @tiered_box_int(i64 %w)
-  br label %put
-flt:
-  %d = bitcast i64 %w to double
-  %bf = call ptr @tiered_box_float(double %d)
-  br label %put
-bool:
-  %b1 = trunc i64 %w to i1
-  %bb = call ptr @tiered_box_bool(i1 %b1)
-  br label %put
-none:
-  %bn = call ptr @tiered_box_none(i1 false)
-  br label %put
-put:
-  %new = phi ptr [%bi, %int], [%bf, %flt], [%bb, %bool], [%bn, %none]
+  %new = call ptr @tiered_box_word(i8 %kind, i64 %w)
   %failed = icmp eq ptr %new, null
   br i1 %failed, label %clear, label %swap
 clear:
