@@ -477,3 +477,29 @@ def test_a_number_parameter_boxed_at_entry_resumes_after_resume(object_tier):
     # a MAKE_CELL before it: that made the installer refuse the function with a backward jump)
     rec = check(param_of_varying_kinds, (1, [Item(1), Item(2), Item(3)]), (5, []), (2, [Item(0)]))
     assert rec.state == "compiled" and rec.refusal is None
+
+
+def useful(items, limit):
+    if not items:
+        return True                     # a bool here, an int or a bool below (go's Board.useful)
+    n = 0
+    for it in items:
+        n += it.v > limit
+    return n > 3 and (n or limit)
+
+
+def sign_or_none(x):
+    x = abs(x)                          # a builtin called: a point where forced exits leave
+    if x > 0:
+        return 1
+    if x < 0.5:
+        return -1.0
+    return None
+
+
+def test_returns_of_two_kinds_of_number_are_boxed(object_tier):
+    # once refused: "returns bool and int"
+    rec = check(useful, ([Item(1)] * 5, 0), ([], 0), ([Item(1)] * 5, 7), ([Item(2)] * 2, 1))
+    assert rec.state == "compiled" and rec.refusal is None
+    rec = check(sign_or_none, *[(x,) for x in range(-20, 21)])
+    assert rec.state == "compiled" and rec.refusal is None

@@ -14,7 +14,8 @@ HANDLERS, handles = table()
 
 
 class NeedBoxedReturns(Exception):
-    """Some returns are objects and some numbers: build again returning every number boxed."""
+    """Returns of different kinds (objects and numbers, or two kinds of number): build again
+    returning every number boxed."""
 
 
 @handles("return_const")
@@ -62,8 +63,8 @@ def _ret(b, block, v, st):
         b.made.fn.return_type = v.type
     elif is_obj(t) and is_obj(v.type):
         b.made.fn.return_type = t if t == v.type else OBJ
-    elif (is_obj(t) or is_obj(v.type)) and b.opts.objects:
-        raise NeedBoxedReturns()
+    elif t != v.type and b.opts.objects:
+        raise NeedBoxedReturns()          # an object, or numbers of two kinds (True or an int)
     elif t != v.type:
         raise Unsupported("UNSTABLE_TYPE", f"returns {t} and {v.type}")
     block.term = ("ret", v)
@@ -118,10 +119,28 @@ def branch(b, i, st, block, out):
         out[(block.offset, target)] = taken if jumps else fall
         block.term = ("br", target)
         return True
+    _box_on_both_edges(b, st, taken, fall, i.target, nxt)
     out[(block.offset, i.target)] = taken
     out[(block.offset, nxt)] = fall
     block.term = ("cbr", t, i.target, nxt) if when else ("cbr", t, nxt, i.target)
     return True
+
+
+def _box_on_both_edges(b, st, taken, fall, target, nxt):
+    """Box, before the branch, the numbers a merge at either target wants as objects.  A value
+    both edges keep (3.12's `a and b` keeps it on both) is boxed for both; one only the taken
+    edge keeps (3.11's JUMP_IF_FALSE_OR_POP) is released where the other edge lands."""
+    for k, item in enumerate(taken.stack):
+        wanted = (target, k) in b.opts.boxed or (nxt, k) in b.opts.boxed
+        if not (wanted and isinstance(item, Value) and not is_obj(item.type)):
+            continue
+        b.at.pre_state = st.copy()
+        boxed = b.emit("box", [item])
+        taken.stack[k] = boxed
+        if k < len(fall.stack) and fall.stack[k] is item:
+            fall.stack[k] = boxed
+        else:
+            b.made.drops.setdefault((b.at.block.offset, nxt), []).append(boxed)
 
 
 def _next_offset(b, i):

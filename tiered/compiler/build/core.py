@@ -46,15 +46,17 @@ class Made:
     """The function under construction: the IR function, its blocks by offset, its exits in
     order, the next value id, the cell parameters by name, whether it calls itself natively,
     the keys of its loop phis, the module's rebound globals (looked up once: build/attributes.py),
-    and the offsets of the instructions walked natively and of those left to the interpreter."""
+    the offsets of the instructions walked natively and of those left to the interpreter, and
+    the boxes an edge drops (a branch's box its other edge pops: released where that edge lands)."""
     __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "rebound",
-                 "walked", "left")
+                 "walked", "left", "drops")
 
     def __init__(self, fn):
         self.fn, self.blocks, self.exits, self.next_id = fn, {}, [], 0
         self.cells, self.made_self_call, self.rebound = {}, False, None
         self.phi_keys = {}            # a loop header phi's id -> its key (merge.NeedWiden)
         self.walked, self.left = set(), set()
+        self.drops = {}               # (src leader, dst leader) -> values its destination releases
 
 
 class Cursor:

@@ -17,7 +17,7 @@ from ..ops import is_obj
 from . import attributes, calls, cells, containers, control, numbers, objects, stack
 from .cells import add_cell_params, cell_names
 from .control import raise_block
-from .core import Builder, Options, acquire, unbound_local
+from .core import Builder, Options, acquire, release, unbound_local
 from .frameless import HandOver, hand_over, mark_frameless
 from .merge import State, box_for, cfg, fill_back_edges, merge
 
@@ -111,10 +111,13 @@ def _run(b):
         if off != order[0]:
             b.at.pre_offset = off         # a join that fails is reported at the block's start
             state = merge(b, block, [st for _, st in incoming], loop=bool(backward))
+        drops = [v for s, _ in incoming for v in b.made.drops.get((s, off), ())]
+        if drops and (len(incoming) > 1 or backward):
+            raise Unsupported("UNSTABLE_TYPE", "a boxed value dropped where paths meet")
         if backward:
             block.loop_header = True
             back_fill.append(block)
-        _walk_block(b, block, state, by_offset, out_states)
+        _walk_block(b, block, state, by_offset, out_states, drops)
     for block in back_fill:
         b.at.pre_offset = block.offset
         fill_back_edges(b, block, out_states, preds)
@@ -126,11 +129,14 @@ def _run(b):
     return b.made.fn
 
 
-def _walk_block(b, block, state, by_offset, out_states):
-    """Interpret a block from its entry state until it ends; a loop header polls first."""
+def _walk_block(b, block, state, by_offset, out_states, drops=()):
+    """Interpret a block from its entry state until it ends (first releasing the boxes its
+    edge dropped); a loop header polls first."""
     block.header_state = state
     state = state.copy()
     b.at.block = block
+    for v in drops:
+        release(b, v)
     if block is b.made.fn.blocks[0]:    # the frame holds a reference to each argument
         for p in b.made.fn.params:
             if not (p.attrs.get("cell") or p.attrs.get("captured")):    # borrowed: no local
