@@ -23,7 +23,7 @@ class Exit(Enum):
     EMPTY_CELL = "a closure cell was read while empty (the interpreter raises NameError)"
     HANDED_OVER = "a natively called function reached a path CPython had not specialised yet"
     KEYWORD_CLASH = "a keyword argument came twice, or not as a str (the interpreter raises TypeError)"
-    CODE_CHANGED = "a natively called function's code was replaced (f.__code__ = ...)"
+    CODE_CHANGED = "a natively called function's code or defaults were replaced (f.__code__ = ...)"
 
 
 _OBJECTS = "TIERED_OBJECTS=1 compiles code on objects (strs, lists, dicts, instances)"

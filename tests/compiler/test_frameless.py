@@ -1,5 +1,7 @@
 """Native calls of frameless functions and methods on objects: results, the guards of a method
 load, exits inside the callee (the interpreter calls it again), and callees that cannot be frameless."""
+import copy
+
 import pytest
 
 from tests.support import Exit, check, exits_of, forced_exits, fresh_copy, outcome, assert_same, warm
@@ -298,3 +300,34 @@ def test_a_native_call_of_a_function_on_objects_releases_its_arguments():
     rec = check(sum_x, (p, 50), (Point(2.0, 1.0), 0))
     assert "call_native" in ops_of(rec) and "obj_call" not in ops_of(rec)
     assert sys.getrefcount(p) == before                 # one reference per call leaked before
+
+
+class Node:
+    def __init__(self, parent=None):
+        self.parent = parent
+        self.timestamp = 0
+
+    def __deepcopy__(self, memo):          # attributes inline, as __init__ makes them
+        return Node(copy.deepcopy(self.parent, memo))
+
+    def find(self, update=False):        # go's Square.find: called without its default
+        if update:
+            self.timestamp += 1
+        return self if self.parent is None else self.parent
+
+
+def finds(nodes):
+    n = 0
+    for node in nodes:
+        if node.find() is node:
+            n += 1
+        node.find(True)
+    return n
+
+
+def test_a_method_called_without_its_defaults_is_called_natively():
+    root = Node()
+    nodes = [root, Node(root), Node(root), Node()]
+    warm(finds, nodes)
+    rec = check(finds, (nodes,), ([Node()],), ([],))
+    assert "call_native" in ops_of(rec) and "obj_call" not in ops_of(rec)

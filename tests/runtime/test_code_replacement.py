@@ -58,3 +58,34 @@ def test_a_compiled_functions_code_replaced_by_a_copy_runs_the_copy():
     assert f(3) == 9                                          # CPython: 9
     calls = rec.native_calls
     assert f(4) == 18 and rec.native_calls == calls         # the copy ran (native code gives 12)
+
+
+def scaled(x, k=3):
+    return x * k
+
+
+def sum_scaled(n):
+    s = 0
+    for i in range(n):
+        s += scaled(i)                  # k from the defaults, passed natively as a constant
+    return s
+
+
+def test_a_callee_called_with_its_defaults_sees_them_replaced():
+    original = scaled.__defaults__
+    try:
+        f = fresh_copy(sum_scaled)
+        manager.record_for(f).eager = True
+        assert manager.compile_for(f, (int,)) is not None
+        rec = manager.record_for(f)
+        assert "call_native" in rec.specs[0].ops and "obj_call" not in rec.specs[0].ops
+        assert f(10) == 135
+        scaled.__defaults__ = (100,)
+        before = rec.native_calls
+        assert f(10) == 4500                                          # CPython: 4500
+        assert rec.native_calls == before + 1
+        if not forced_exits():
+            assert rec.exits[Exit.CODE_CHANGED] >= 1
+    finally:
+        manager.record_for(scaled).restore()
+        scaled.__defaults__ = original

@@ -2,6 +2,7 @@
 import types
 
 from .. import infer
+from ...cpython import capi
 from ..exits import NULL, Known, RangeArgs
 from ..infer import Unsupported
 from ..ir import Value
@@ -111,9 +112,10 @@ def _range_args(b, vals):
     return RangeArgs(*vals)
 
 
-def _call_python(b, fn, vals):
+def _call_python(b, fn, vals, guards={}):
     """Emit a native call to fn (itself, or a compiled specialisation that an exit may call
-    again: a function of numbers, or a frameless one); None: call it generically."""
+    again: a function of numbers, or a frameless one), with the call's extra `guards` (its
+    defaults); None: call it generically."""
     types_ = tuple(v.type for v in vals)
     if fn is b.opts.func and len(vals) != len(b.opts.param_names):
         return None                       # defaults are bound by CPython: call it there
@@ -125,6 +127,8 @@ def _call_python(b, fn, vals):
         b.made.made_self_call = True
         b.made.fn.attrs["dispatch"] = True
         return b.emit("call_native", vals, {"target": None, "self": True, "dispatch": True}, type=OBJ)
+    if fn is not b.opts.func and len(vals) < fn.__code__.co_argcount:
+        return _call_with_defaults(b, fn, vals)
     if any(is_obj(t) and t.cls is None for t in types_):
         return None                       # a callee is specialised on exact classes
     if fn is b.opts.func:
@@ -142,8 +146,24 @@ def _call_python(b, fn, vals):
     # a callee none of whose compiled paths returns (it always raises) has no return type:
     # its call always exits, so the value it does not produce is typed None
     # the callee's address: the guard that found it keeps it alive while the call is made
-    return b.emit("call_native", vals, {"target": target, "self": False, "callee": id(fn)},
+    return b.emit("call_native", vals, {"target": target, "self": False, "callee": id(fn), **guards},
                   type=target.return_type or NONE)
+
+
+def _call_with_defaults(b, fn, vals):
+    """A native call that leaves trailing parameters to their defaults: the defaults are
+    passed as constants, behind a guard that the function still has the same defaults tuple
+    (an exit there calls it in the interpreter, which binds them); None: call it generically."""
+    defaults = fn.__defaults__ or ()
+    missing = fn.__code__.co_argcount - len(vals)
+    if capi.FUNC_FIELDS is None or not 0 < missing <= len(defaults):
+        return None
+    consts = [b.const(c) if infer.type_of_constant(c) else object_constant(b, c)
+              for c in defaults[len(defaults) - missing:]]
+    r = _call_python(b, fn, vals + consts, {"defaults": defaults})
+    for c in consts:
+        release(b, c)                     # the callee borrowed them, as its other arguments
+    return r
 
 
 def _call_with_objects(b, fn, vals):

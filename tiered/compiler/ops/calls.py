@@ -54,7 +54,13 @@ def _c_depth_guard(e, v):
 # attrs: target (the callee's compiled record), self (a call of itself), dispatch (by classes)
 def _code_guard(e, v):
     """Exit (CODE_CHANGED) unless the callee's code is still one of its own (its original, or
-    the code tiered put in place): `g.__code__ = h.__code__` must reach native callers too."""
+    the code tiered put in place): `g.__code__ = h.__code__` must reach native callers too;
+    and, when defaults are passed as constants, unless its defaults are the same tuple."""
+    defaults = v.attrs.get("defaults")
+    if defaults is not None:              # the builder pads only when FUNC_DEFAULTS is known
+        e.m.keep(defaults)
+        now = e.op(f"load i64, ptr inttoptr (i64 {v.attrs['callee'] + capi.FUNC_FIELDS[0]} to ptr)")
+        e.guard(e.op(f"icmp ne i64 {now}, {id(defaults)}"), v, reason=Exit.CODE_CHANGED)
     words = getattr(v.attrs["target"], "code_words", None) if not v.attrs["self"] else None
     if words is None or capi.FUNC_CODE is None or v.attrs.get("callee") is None:
         return
@@ -66,9 +72,10 @@ def _code_guard(e, v):
     e.guard(e.op(f"xor i1 {e.op(f'or i1 {own[0]}, {own[1]}')}, true"), v, reason=Exit.CODE_CHANGED)
 
 
-# callee: the called function's address (for the code guard)
+# callee: the called function's address (for the code guard); defaults: its defaults tuple,
+# when some are passed as constants
 @op("call_native", -1, None, Exit.CALLEE_EXITED, pure=False, raises=True,
-    attrs=("target", "self", "dispatch", "callee"))
+    attrs=("target", "self", "dispatch", "callee", "defaults"))
 def _call_native(e, v):
     """Call a native specialisation as a frame of its own (_enter_frame); exit at the recursion
     limit or on its exit (dropping the callee's exit state: this frame's own replaces it)."""
