@@ -17,13 +17,14 @@ def hints(code):
         return {}
 
 
-ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT")
+ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT",
+               "LOAD_ATTR_WITH_HINT", "STORE_ATTR_WITH_HINT")
 
 
 def attr_cache(code, offset, hint):
     """What CPython's specialised LOAD_ATTR at offset cached: (kind, type version, index) for
-    an attribute in an instance's inline values (index: its slot) or in a __slots__ member
-    (index: its byte offset), else None.  Both versions lay the cache out alike: a counter,
+    an attribute in an instance's inline values (index: its slot), in a __slots__ member
+    (index: its byte offset) or in its own __dict__ (index: the entry), else None.  Both versions lay the cache out alike: a counter,
     the type version as two 16-bit halves, the index."""
     if hint not in ATTR_CACHED:
         return None

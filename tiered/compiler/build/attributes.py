@@ -3,8 +3,9 @@ import types
 
 from .. import infer
 from ...cpython import capi
-from ...cpython.classes import class_constant
+from ...cpython.classes import class_constant, version_tag
 from ...cpython.code import rebound_globals, stored_globals
+from ...cpython import dicts
 from ...cpython.quickened import attr_cache, method_cache, method_cache_version
 from ..exits import NULL, Known
 from ..infer import Unsupported
@@ -82,7 +83,8 @@ def load_attr(b, i, st, block, out):
     if isinstance(owner, Value) and owner.type in NUMBER_CLASSES:
         return _load_number_attr(b, name, is_method, st)
     if isinstance(owner, Value) and is_obj(owner.type):
-        if is_method and (_load_builtin_method(b, name, st) or _load_python_method(b, name, st)):
+        if is_method and (_load_builtin_method(b, name, st) or _load_python_method(b, name, st)
+                          or _load_dict_method(b, name, st)):
             return
         _load_attr_obj(b, name, st)
         if is_method:                 # the bound method, called with nothing below it
@@ -149,12 +151,22 @@ def _load_attr_obj(b, name, st):
     """LOAD_ATTR on an object (not a method call): as CPython's specialisation of it read
     it when there is one, else through the C-API; the owner is released after."""
     owner = st.stack[-1]
-    cache = attr_cache(b.opts.code, b.at.pre_offset, hint(b))
-    if b.opts.frameless and cache is not None and owner.type == OBJ:
+    cache = _attr_cache(b)
+    # an instance with a __dict__ of its own: typed here, its method calls can be native
+    if cache is not None and owner.type == OBJ and (b.opts.frameless or cache[0] in dicts.HINTED):
         owner = _narrow(b, st, cache[1])
     r = b.emit("getattr", [owner], {"name": name, "cache": cache})
     release(b, owner)
     st.stack[-1] = r
+
+
+def _attr_cache(b):
+    """CPython's attribute cache at this instruction (quickened.attr_cache), when native code
+    can read the attribute where it says (an instance's own __dict__ only if its layout is known)."""
+    cache = attr_cache(b.opts.code, b.at.pre_offset, hint(b))
+    if cache is not None and cache[0] in dicts.HINTED and dicts.INSTANCE_DICT is None:
+        return None
+    return cache
 
 
 def _narrow(b, st, version):
@@ -223,6 +235,25 @@ def _load_python_method(b, name, st):
     return True
 
 
+def _load_dict_method(b, name, st):
+    """LOAD_ATTR of a method of a plain class whose instance keeps a __dict__ of its own (CPython
+    does not specialise those): [function, self] behind guard_method_dict.  False when it does
+    not apply (the class is not known, or its lookup is not the plain one)."""
+    owner = st.stack[-1]
+    cls = owner.type.cls
+    if cls is None or not dicts.managed(cls) or capi.DICT_KEYS is None \
+            or cls.__getattribute__ is not object.__getattribute__:
+        return False
+    func = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+    version = version_tag(cls)
+    if not isinstance(func, types.FunctionType) or not version:
+        return False
+    st.stack[-1] = b.emit("guard_method_dict", [owner], {"cls": owner.type.ref, "version": version,
+                                                         "name": name}, type=owner.type)
+    st.stack.insert(len(st.stack) - 1, Known(func))
+    return True
+
+
 @handles("load_super_attr")
 def load_super_attr(b, i, st, block, out):
     """LOAD_SUPER_ATTR (3.12): [super, class, self] → super(class, self).name, as CPython's
@@ -249,7 +280,7 @@ def store_attr(b, i, st, block, out):
     value, owner = top(b, st, 2)
     if not is_obj(owner.type):
         raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
-    cache = attr_cache(b.opts.code, b.at.pre_offset, hint(b))
+    cache = _attr_cache(b)
     # a store as CPython specialised it runs no Python code when native (ops/attributes.py)
     b.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache, "resumable": cache is not None and capi.ATTRIBUTES is not None})
     release(b, value)

@@ -7,6 +7,7 @@ raises exactly as CPython does; in a frameless specialisation a miss exits inste
 from ...reasons import Exit
 from ...cpython import capi
 from ...cpython import V
+from ...cpython import dicts
 from . import FLOAT, NONE, OBJ, is_obj, op
 from .common import (box_call, capi_call, field, generic, join_slow_path, maybe_null_call, pointer, status_call,
                      type_of)
@@ -33,17 +34,78 @@ def _guard_method(e, v):
     e.alias(v, x)
 
 
-def _instance_slot(e, x, kind, index, miss):
+# cls: a weakref to the class; version: its tag; name: the method's name
+@op("guard_method_dict", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls", "version", "name"))
+def _guard_method_dict(e, v):
+    """Exit unless a method of the class is what CPython's method load would find on an
+    instance that keeps a __dict__ of its own (which CPython does not specialise): the object
+    is exactly of the class, the class has its version, and the instance's dict, a table of
+    str keys (its lookup runs no Python code), has no entry of that name."""
+    x = e.ref(v.args[0])
+    ref, name = v.attrs["cls"], v.attrs["name"]
+    e.m.keep(ref)
+    e.m.keep(name)
+    ty = type_of(e, x)
+    cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
+    e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
+    e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
+    d = _instance_dict(e, x, lambda bad: e.guard(bad, v))
+    keys = field(e, d, capi.DICT_KEYS[0], "ptr")
+    e.guard(e.op(f"icmp eq i8 {field(e, keys, capi.DICT_KEYS[1], 'i8')}, 0"), v)
+    found = e.op(f"call ptr @PyDict_GetItemWithError(ptr {d}, ptr {pointer(name)})")
+    e.guard(e.op(f"icmp ne ptr {found}, null"), v)
+    e.alias(v, x)
+
+
+def _instance_dict(e, x, miss_if):
+    """Instance x's own __dict__ (of a class with a managed dict); miss_if(i1) leaves when it
+    has none (3.12: it keeps inline values instead)."""
+    offset, tagged = dicts.INSTANCE_DICT
+    word = field(e, x, offset)
+    bad = e.op(f"icmp eq i64 {word}, 0")
+    if tagged:                            # inline values, not a dict
+        low = e.op(f"and i64 {word}, 1")
+        bad = e.op(f"or i1 {bad}, {e.op(f'icmp ne i64 {low}, 0')}")
+    miss_if(bad)
+    return e.op(f"inttoptr i64 {word} to ptr")
+
+
+def _instance_slot(e, x, kind, index, miss, name):
     """The address of an attribute's place in an instance: a __slots__ member at its byte
-    offset, or the index-th inline value (branching to label `miss` when the instance keeps
-    no inline values: a __dict__ of its own)."""
+    offset, the index-th inline value (branching to label `miss` when the instance keeps
+    no inline values: a __dict__ of its own), or the value of the index-th entry of its own
+    __dict__ (LOAD_ATTR_WITH_HINT; `miss` unless that entry's key is the name)."""
     if kind.endswith("_SLOT"):
         return e.op(f"getelementptr i8, ptr {x}, i64 {index}")
+    if kind in dicts.HINTED:
+        return _hinted_slot(e, x, index, name, lambda bad: _branch_if(e, bad, miss))
     have, values = _has_inline_values(e, x)
     inline = e.tmp()[1:]
     e.line(f"br i1 {have}, label %{inline}, label %{miss}")
     e.label(inline)
     return e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
+
+
+def _branch_if(e, cond, label):
+    """Go to `label` when cond holds, else on here."""
+    on = e.tmp()[1:]
+    e.line(f"br i1 {cond}, label %{label}, label %{on}")
+    e.label(on)
+
+
+def _hinted_slot(e, x, index, name, miss_if):
+    """The address of the value of entry `index` of instance x's own __dict__, checked as
+    LOAD_ATTR_WITH_HINT checks it (x has a dict, a table of str keys, that many entries, the
+    name at that entry); miss_if(i1) leaves wherever a check fails."""
+    e.m.keep(name)
+    keys = field(e, _instance_dict(e, x, miss_if), capi.DICT_KEYS[0], "ptr")
+    miss_if(e.op(f"icmp ne i8 {field(e, keys, capi.DICT_KEYS[1], 'i8')}, {dicts.UNICODE_KEYS}"))
+    miss_if(e.op(f"icmp sle i64 {field(e, keys, dicts.DK_NENTRIES)}, {index}"))
+    log2 = e.op(f"zext i8 {field(e, keys, dicts.DK_LOG2_INDEX_BYTES, 'i8')} to i64")
+    start = e.op(f"add i64 {e.op(f'shl i64 1, {log2}')}, {dicts.DK_INDICES + 16 * index}")
+    entry = e.op(f"getelementptr i8, ptr {keys}, i64 {start}")
+    miss_if(e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {entry}')}, {pointer(name)}"))
+    return e.op(f"getelementptr i8, ptr {entry}, i64 8")
 
 
 def _has_inline_values(e, x):
@@ -75,7 +137,7 @@ def _getattr(e, v):
     same = e.op(f"icmp eq i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}")
     e.line(f"br i1 {same}, label %{fast}, label %{slow}")
     e.label(fast)
-    slot = _instance_slot(e, x, kind, index, slow)
+    slot = _instance_slot(e, x, kind, index, slow, v.attrs["name"])
     item = e.op(f"load ptr, ptr {slot}")
     e.line(f"br i1 {e.op(f'icmp ne ptr {item}, null')}, label %{hit}, label %{slow}")
     e.label(hit)
@@ -149,6 +211,8 @@ def _setattr(e, v):
     if cache is None or capi.ATTRIBUTES is None:
         return _SETATTR(e, v)
     kind, version, index = cache
+    if kind in dicts.HINTED:              # into the instance's own __dict__: the dict's own store
+        return _setattr_hinted(e, v, version)
     if e.fn.attrs.get("frameless"):
         return _setattr_frameless(e, v, kind, version, index)
     e.force_point(v)
@@ -164,7 +228,7 @@ def _setattr(e, v):
     same = e.op(f"icmp eq i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}")
     e.line(f"br i1 {same}, label %{fast}, label %{slow}")
     e.label(fast)
-    slot = _instance_slot(e, owner, kind, index, slow)
+    slot = _instance_slot(e, owner, kind, index, slow, v.attrs["name"])
     old = e.op(f"load ptr, ptr {slot}")
     if not kind.endswith("_SLOT"):
         # not set yet: CPython also records the insertion order then; PyObject_SetAttr does that
@@ -188,6 +252,17 @@ def _setattr(e, v):
         e.label(after)
 
 
+def _setattr_hinted(e, v, version):
+    """obj.name = value where CPython stores into the instance's own __dict__: PyObject_SetAttr,
+    which then runs no Python code (the class has the version CPython checked: no descriptor
+    or __setattr__ of that name; only a destructor of the old value may run), behind a guard
+    on that version in a frameless specialisation."""
+    if e.fn.attrs.get("frameless"):
+        ty = type_of(e, e.ref(v.args[0]))
+        e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=Exit.TYPE_GUARD)
+    return _SETATTR(e, v)
+
+
 def _setattr_frameless(e, v, kind, version, index):
     """obj.name = value in a (resumable) frameless specialisation: CPython's specialised store,
     and an exit before any effect wherever it would miss (an attribute not set yet too: CPython
@@ -200,11 +275,14 @@ def _setattr_frameless(e, v, kind, version, index):
 
 def _frameless_slot(e, v, x, kind, version, index):
     """Where instance x keeps the attribute CPython's cache describes, exiting (before any
-    effect) unless x's class has the cached version and, for inline values, x keeps them."""
+    effect) unless x's class has the cached version and, for inline values, x keeps them (for
+    its own __dict__: unless the hinted entry holds the name)."""
     miss = Exit.TYPE_GUARD
     e.guard(e.op(f"icmp ne i32 {field(e, type_of(e, x), capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=miss)
     if kind.endswith("_SLOT"):
         return e.op(f"getelementptr i8, ptr {x}, i64 {index}")
+    if kind in dicts.HINTED:
+        return _hinted_slot(e, x, index, v.attrs["name"], lambda bad: e.guard(bad, v, reason=miss))
     have, values = _has_inline_values(e, x)
     e.guard(e.op(f"xor i1 {have}, true"), v, reason=miss)
     return e.op(f"getelementptr ptr, ptr {values}, i64 {index}")

@@ -1,0 +1,62 @@
+"""Base layer: an instance's own __dict__ (what LOAD_ATTR_WITH_HINT reads) → the word that points at it and its keys' offsets, found on live objects."""
+import ctypes
+import dis
+
+from . import capi
+
+DK_LOG2_INDEX_BYTES = 9     # in a dict's keys (3.11, 3.12): after dk_refcnt (8) and dk_log2_size
+DK_NENTRIES = 24            # after dk_version (12) and dk_usable (16)
+DK_INDICES = 32             # the index table; the entries follow it
+UNICODE_KEYS = 1            # dk_kind of a combined table of str keys: entries are (key, value)
+HINTED = ("LOAD_ATTR_WITH_HINT", "STORE_ATTR_WITH_HINT")
+MANAGED_DICT = 1 << 4       # Py_TPFLAGS_MANAGED_DICT: instances keep their __dict__ word before them
+
+
+def managed(cls):
+    """Whether instances of cls keep their __dict__ (or inline values) in the words before
+    them, where INSTANCE_DICT says (a class with __slots__ and no __dict__ has no such word)."""
+    return INSTANCE_DICT is not None and bool(type.__getattribute__(cls, "__flags__") & MANAGED_DICT)
+
+
+def _instance_dict_word():
+    """(offset of the word before an instance that points at its own __dict__, whether that
+    word is tagged: 3.12 keeps inline values there too, with the low bit set), checked by
+    reading an attribute where LOAD_ATTR_WITH_HINT reads it; None when not found."""
+    if capi.DICT_KEYS is None or capi.ATTRIBUTES is None:
+        return None
+
+    class Probe:
+        def __init__(self):
+            self.a, self.b = 1.5, 2.5
+
+    def read(o):
+        return o.b
+
+    if not Probe.__flags__ & MANAGED_DICT:
+        return None
+    p = Probe()
+    p.__dict__ = {"c": 0.5, "b": 3.5}              # its own dict: a combined table of str keys
+    for _ in range(64):                              # let CPython specialise read()
+        read(p)
+    try:
+        at = next(i.offset for i in dis.get_instructions(read.__code__, adaptive=True)
+                  if i.opname == HINTED[0])
+    except StopIteration:
+        return None
+    index = int.from_bytes(read.__code__._co_code_adaptive[at + 8:at + 10], "little")
+    tagged = capi.ATTRIBUTES[1] == "tagged"
+    offset = -24
+    if ctypes.c_uint64.from_address(id(p) + offset).value != id(p.__dict__):
+        return None
+    keys = ctypes.c_void_p.from_address(id(p.__dict__) + capi.DICT_KEYS[0]).value
+    if ctypes.c_uint8.from_address(keys + capi.DICT_KEYS[1]).value != UNICODE_KEYS or \
+            not 0 <= index < ctypes.c_int64.from_address(keys + DK_NENTRIES).value:
+        return None
+    entry = keys + DK_INDICES + (1 << ctypes.c_uint8.from_address(keys + DK_LOG2_INDEX_BYTES).value) + 16 * index
+    if ctypes.c_void_p.from_address(entry).value != id("b") or \
+            ctypes.c_void_p.from_address(entry + 8).value != id(p.b):
+        return None
+    return offset, tagged
+
+
+INSTANCE_DICT = _instance_dict_word()     # (offset, tagged) or None: no hinted reads
