@@ -78,3 +78,41 @@ def test_a_global_that_keeps_changing_is_read_each_time():
     g["STAMP"] = 10
     assert f(4) == 11 + 12 + 13 + 14
     assert rec.native_calls == before + 1 and rec.exits[Exit.GLOBAL_CHANGED] == changed
+
+
+class H(P):
+    def half(self):
+        return self.x.x * 0.5        # self.x a P when compiled: another class exits the callee
+
+
+class R:
+    def __init__(self, x):
+        self.x = x
+
+
+def halves(items):
+    t = 0.0
+    for q in items:
+        t += q.half()
+    return t
+
+
+def test_a_callee_that_keeps_exiting_is_called_generically_at_that_site():
+    if forced_exits():
+        pytest.skip("forced exits fail every guard now and then: the storm here is the program's")
+    floats, ints = [H(P(0.5)), H(P(3.0))], [H(R(1.5)), H(R(2.5))]
+    warm(halves, floats)
+    f = fresh_copy(halves)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (list,)) is not None
+    assert "call_native" in rec.specs[0].ops
+    for _ in range(records.EXIT_STORM + 5):   # every call exits in its first callee
+        assert f(ints) == halves(ints)
+    assert rec.exits[Exit.CALLEE_EXITED] >= records.EXIT_STORM
+    assert rec.state == "compiled" and rec.refusal is None and rec.generic_at
+    assert "call_native" not in rec.specs[0].ops
+    before, exited = rec.native_calls, rec.exits[Exit.CALLEE_EXITED]
+    for items in (ints, floats, ints):
+        assert f(items) == halves(items)
+    assert rec.native_calls == before + 3 and rec.exits[Exit.CALLEE_EXITED] == exited

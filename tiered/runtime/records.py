@@ -25,8 +25,9 @@ log = logging.getLogger("tiered")
 PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
 EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
 # a storm of these exits makes the function compile again without speculating at that
-# instruction (its generic path), at most RESPECIALISE_LIMIT times, before it is refused
-RESPECIALISE = (Exit.TYPE_GUARD, Exit.UNPACK_SIZE, Exit.GLOBAL_CHANGED)
+# instruction (its generic path; for a native callee that keeps exiting: a generic call), at
+# most RESPECIALISE_LIMIT times, before it is refused
+RESPECIALISE = (Exit.TYPE_GUARD, Exit.UNPACK_SIZE, Exit.GLOBAL_CHANGED, Exit.CALLEE_EXITED, Exit.CALLEE_RESUMED)
 RESPECIALISE_LIMIT = 4
 RECORDS = WeakTable()        # function -> Record (the record goes some time after the function)
 _records_lock = threading.Lock()

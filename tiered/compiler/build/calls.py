@@ -117,6 +117,8 @@ def _call_python(b, fn, vals, guards={}):
     again: a function of numbers, or a frameless one), with the call's extra `guards` (its
     defaults); None: call it generically."""
     types_ = tuple(v.type for v in vals)
+    if b.at.pre_offset in b.opts.generic_at:
+        return None                       # its callee exited too often here: call it generically
     if fn is b.opts.func and len(vals) != len(b.opts.param_names):
         return None                       # defaults are bound by CPython: call it there
     if fn is b.opts.func and b.opts.self_calls and types_ != tuple(p.type for p in b.made.fn.params):
