@@ -503,3 +503,31 @@ def test_returns_of_two_kinds_of_number_are_boxed(object_tier):
     assert rec.state == "compiled" and rec.refusal is None
     rec = check(sign_or_none, *[(x,) for x in range(-20, 21)])
     assert rec.state == "compiled" and rec.refusal is None
+
+
+DIRS = [(1, 0), (0, 1), (-1, 1)]
+
+
+def walk_dirs(x, y):
+    total = 0
+    for dx, dy in DIRS:                 # a global list (hexiom's link_nodes)
+        total += (x + dx) * (y + dy)
+    for name in GLOBAL_NAMES:           # a global tuple
+        total += len(name)
+    return total
+
+
+GLOBAL_NAMES = ("a", "bb", "ccc")
+
+
+def test_a_for_loop_over_a_global_list_or_tuple(object_tier):
+    # once refused: "a for loop over something other than range()"
+    rec = check(walk_dirs, (2, 3), (0, 0), (-5, 7))
+    assert rec.state == "compiled" and rec.refusal is None
+    DIRS.append((2, 2))                 # the same list, longer: seen at once
+    try:
+        before = rec.native_calls
+        assert rec.func(2, 3) == walk_dirs(2, 3) == 47         # walk_dirs: the original, in CPython
+        assert rec.native_calls == before + 1
+    finally:
+        DIRS.pop()

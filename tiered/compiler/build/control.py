@@ -1,7 +1,7 @@
 """Compiler stage 2, control flow: jumps, branches, GET_ITER/FOR_ITER and returns → block terminators and the states along each edge."""
 from .. import infer
 from ..decode import ENDS_BLOCK
-from ..exits import RangeArgs, RangeIter, SeqIter, VTuple
+from ..exits import Known, RangeArgs, RangeIter, SeqIter, VTuple
 from ..infer import Unsupported
 from ..ir import Value
 from ..ops import OBJ, ObjType, is_obj
@@ -153,6 +153,8 @@ def get_iter(b, i, st, block, out):
     """GET_ITER: turn range() arguments into a range iterator; on the object tier, an
     object or a tuple (`for x in (1, 2.5)`: a constant one when every item is) iterates."""
     r = st.stack[-1]
+    if isinstance(r, Known) and b.opts.objects:
+        r = top(b, st, 1)[0]              # a global's object (`for d in DIRS`): its value
     if isinstance(r, VTuple) and b.opts.objects:
         if all(isinstance(x, Value) and x.op == "const" for x in r.items):
             st.stack[-1] = object_constant(b, tuple(x.attrs["value"] for x in r.items))
