@@ -214,3 +214,14 @@ def test_the_counts_of_a_jit_that_is_off_have_every_key_of_the_real_ones():
     from tiered import report
     from tiered.runtime import records
     assert set(report.NO_COUNTS) == set(records.TOTALS)
+
+
+def test_a_for_loop_refusal_reads_as_a_sentence_and_a_function_without_refusal_shows_no_none():
+    s = _stat("refused", refusal="UNSUPPORTED_TYPE", detail="a for loop over something other than range()",
+              refusal_line=7)
+    text = report.summary({"userprog.loops": s})
+    assert "line 7: it has a for loop over something other than range()" in text
+    assert "what to do: " in text and "by default only" not in text
+    quiet = _stat("interpreted", callers_interpret=True, native_calls=0)
+    text = report.summary({"userprog.called": quiet})
+    assert "None" not in text and "its compiled callers call it through the interpreter" in text

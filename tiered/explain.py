@@ -115,7 +115,8 @@ def refusal_words(reason, detail, line=None, variable=None):
     elif reason in ("TOO_SMALL", "NO_FEEDBACK", "TRACED", "EXIT_STORM") or not detail:
         words = r.user if r else reason
     elif detail.startswith(_PLAIN_DETAIL):
-        words = (f"'{variable}' " if variable and detail.startswith("holds ") else "it ") + detail
+        words = (f"'{variable}' " if variable and detail.startswith("holds ")
+                 else "it has " if detail.startswith("a for loop") else "it ") + detail
     else:
         words = f"{r.user if r else reason} ({detail})"
     if variable and f"'{variable}'" not in words:

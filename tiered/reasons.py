@@ -105,7 +105,7 @@ HINTS = {
                 "(`a, b = tuple(x)`) or take the items by index",
     "works on ": _OBJECTS + "; " + _SPLIT,
     "a for loop over ": "TIERED_OBJECTS=1 compiles loops over lists, tuples, dicts and other iterables; "
-                        "by default only `for i in range(...)` compiles",
+                        "or loop with `for i in range(...)`",
     "(methods and attributes of numbers": "call a function instead where there is one (`abs(x)`, "
                                           "`math.floor(x)`), or move that line out of the hot function",
     " an object": "a value taken from a list, tuple, dict, attribute or call is an object to the compiler "

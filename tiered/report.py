@@ -108,7 +108,7 @@ def _function_lines(f):
                 out.append(f"    what to do: {f.advice()}")
         return out
     count = "" if s.get("unrecorded") else f"  [{s['calls']} {explain.UNIT}]"
-    out = [f"{head}{where}{count}", f"    {f.why()}"]
+    out = [f"{head}{where}{count}"] + ([f"    {f.why()}"] if f.why() else [])
     if s.get("callers_interpret"):
         out.append("    its compiled callers call it through the interpreter: it changes objects or runs "
                    "other Python code, which native callers cannot resume")
