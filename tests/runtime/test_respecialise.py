@@ -3,6 +3,7 @@
 import pytest
 
 from tiered.reasons import Exit
+from tiered.cpython import quickened
 from tiered.runtime import manager, records
 from tests.support import forced_exits, fresh_copy, warm
 
@@ -116,3 +117,49 @@ def test_a_callee_that_keeps_exiting_is_called_generically_at_that_site():
     for items in (ints, floats, ints):
         assert f(items) == halves(items)
     assert rec.native_calls == before + 3 and rec.exits[Exit.CALLEE_EXITED] == exited
+
+
+class Circle:
+    def __init__(self, r):
+        self.r = r
+
+    def area(self):
+        return 3.0 * self.r * self.r
+
+
+class Square:
+    def __init__(self, s):
+        self.s = s
+
+    def area(self):
+        return self.s * self.s
+
+
+def total_area(shapes):
+    t = 0.0
+    for sh in shapes:
+        t += sh.area()               # CPython's method load here misses on every other shape
+    return t
+
+
+def test_a_site_cpython_found_polymorphic_is_compiled_generic_and_never_exits():
+    mixed = [Circle(1.0), Square(2.0), Circle(0.5), Square(1.5)] * 8
+    # CPython re-specialises a site whose miss counter ran out (its count starts again): run
+    # until it shows the misses, as it does most of the time at a polymorphic site
+    for _ in range(200):
+        total_area([Circle(1.0), Square(1.0)])
+        if len(quickened.hints(total_area.__code__, polymorphic=True)) > len(quickened.hints(total_area.__code__)):
+            break
+    else:
+        pytest.fail("CPython's method load never showed its misses")
+    f = fresh_copy(total_area)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (list,)) is not None
+    assert "guard_method" not in rec.specs[0].ops and "obj_call" in rec.specs[0].ops
+    before = rec.native_calls
+    for _ in range(3):
+        assert f(mixed) == total_area(mixed)
+    assert rec.native_calls == before + 3
+    if not forced_exits():
+        assert not rec.exits                  # a guard on one class would exit at every other shape

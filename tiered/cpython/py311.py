@@ -4,6 +4,8 @@ IMMORTAL_OBJECTS = False            # every object's refcount changes with Py_IN
 
 FOR_ITER_SKIPS_END_FOR = False      # an exhausted FOR_ITER jumps to its target
 LOAD_ATTR_CAN_BE_METHOD = False     # method loads are LOAD_METHOD
+# a specialised instruction's miss counter: its value when specialised, and what a miss takes off
+MISS_COUNTER = (53, 1)
 # where the keys version and the method's address sit after a specialised method load
 # (3.11 keeps a dict offset between the type version and the keys version)
 METHOD_KEYS, METHOD_DESCR = 10, 14

@@ -4,6 +4,9 @@ IMMORTAL_OBJECTS = True             # None, small ints... keep their refcount: P
 
 FOR_ITER_SKIPS_END_FOR = True       # an exhausted FOR_ITER pops the iterator, skips the END_FOR
 LOAD_ATTR_CAN_BE_METHOD = True      # LOAD_ATTR with its low bit set loads a method
+# a specialised instruction's miss counter: its value when specialised (the cool-down, 52 << 4),
+# and what a miss takes off (1 << 4: the low bits hold the back-off)
+MISS_COUNTER = (832, 16)
 # where the keys version and the method's address sit after a specialised method load
 METHOD_KEYS, METHOD_DESCR = 8, 12
 

@@ -4,17 +4,36 @@ import dis
 from . import V
 
 
-def hints(code):
+def hints(code, polymorphic=False):
     """What CPython's specialising interpreter learned about each instruction: offset → the
-    specialised instruction name (e.g. BINARY_SUBSCR_LIST_INT), for those it specialised."""
+    specialised instruction name (e.g. BINARY_SUBSCR_LIST_INT), for those it specialised;
+    with polymorphic=False, not for attribute, method and call sites whose specialisation
+    missed POLYMORPHIC times or more (they see objects of several classes)."""
     try:
         out = {}
+        raw = code._co_code_adaptive
         for i in dis.get_instructions(code, adaptive=True):
             if i.opname != i.baseopname if hasattr(i, "baseopname") else i.opname not in dis.opmap:
-                out[i.offset] = i.opname
+                if polymorphic or not (i.opname.startswith(_MISS_COUNTED) and _misses(raw, i) >= POLYMORPHIC):
+                    out[i.offset] = i.opname
         return out
     except Exception:                      # noqa: BLE001 - a hint is only ever a hint
         return {}
+
+
+POLYMORPHIC = 8              # misses since CPython specialised a site that make it polymorphic
+# specialised instructions whose first cache entry is their miss counter (3.11 and 3.12)
+_MISS_COUNTED = ("LOAD_ATTR_", "LOAD_METHOD_", "STORE_ATTR_", "CALL_")
+
+
+def _misses(raw, i):
+    """How often the specialised instruction i missed since CPython specialised it (its miss
+    counter, right after it, counts down from V.MISS_COUNTER's start; an adaptive one: 0)."""
+    if i.opname.endswith("_ADAPTIVE"):
+        return 0
+    start, step = V.MISS_COUNTER
+    counter = int.from_bytes(raw[i.offset + 2:i.offset + 4], "little")
+    return max(0, start - counter) // step
 
 
 ATTR_CACHED = ("LOAD_ATTR_INSTANCE_VALUE", "LOAD_ATTR_SLOT", "STORE_ATTR_INSTANCE_VALUE", "STORE_ATTR_SLOT",

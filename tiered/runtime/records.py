@@ -123,8 +123,8 @@ class Record:
             self.refuse(Refusal.EXIT_STORM, f"exit {k} ({reason.name}) taken {EXIT_STORM} times")
 
     def _respecialise(self, offset, reason):
-        """Compile the first signature again with no speculation at `offset`, whose guard failed
-        too often (the others compile again when called); False when that cannot be done."""
+        """Compile the function's signatures again with no speculation at `offset`, whose guard
+        failed too often; False when that cannot be done."""
         compile_for, active_here = _compiler
         func, specs = self.func, self.specs
         if (compile_for is None or func is None or active_here() or not specs or offset in self.generic_at
@@ -137,8 +137,13 @@ class Record:
         self.generic_at.add(offset)
         log.info("tiered: %s: the %s exit at offset %d was taken %d times; compiling it again "
                  "without that speculation", self.name, reason.name, offset, EXIT_STORM)
+        others = specs[1:]
         self.restore()
-        compile_for(func, types_, wait=False)
+        # the other signatures are built again with it, into one module (one compile, not one
+        # per signature as their calls miss: richards' Task.runTask has four receiver classes)
+        self.specs = others
+        if compile_for(func, types_, wait=False) is None and func.__code__ is self.original_code:
+            self.specs = []
         return True
 
     def count_miss(self, types_):

@@ -241,7 +241,7 @@ def _load_dict_method(b, name, st):
     not apply (the class is not known, or its lookup is not the plain one)."""
     owner = st.stack[-1]
     cls = owner.type.cls
-    if cls is None or not dicts.managed(cls) or capi.DICT_KEYS is None \
+    if cls is None or not dicts.managed(cls) or capi.DICT_KEYS is None or b.at.pre_offset in b.opts.generic_at \
             or cls.__getattribute__ is not object.__getattribute__:
         return False
     func = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
