@@ -9,7 +9,7 @@ import pytest
 
 import tiered
 from tests.support import fresh_copy
-from tiered.profiler import feedback
+from tiered.profiler import feedback, hooks
 from tiered.runtime import manager
 
 ROOT = str(Path(__file__).resolve().parent.parent.parent)
@@ -242,3 +242,24 @@ def test_a_function_whose_loop_runs_hot_compiles_though_called_once():
     finally:
         tiered.disable()
     assert f.__code__ is one_long_loop.__code__
+
+
+
+@pytest.mark.skipif(not hooks.HAS_MONITORING, reason="3.11's sampler skips while compiling (is_compiling)")
+def test_library_code_run_by_the_compiler_is_never_counted():
+    """The stdlib code the compiler calls (dis, re, bytecode) is the compiler's, not the
+    program's: its calls and loops are not counted while this thread compiles (on 3.12 they
+    were: pyperformance's richards compiled dis.findlabels)."""
+    fb = feedback.Feedback(1000)
+    compiling = [True]
+    hook = hooks.MonitoringHook(fb, lambda: None, lambda code: False, lambda code, exc: None,
+                                lambda: compiling[0])
+    code = hot.__code__
+    for _ in range(20):
+        assert hook._on_start(code, 0) is None
+        assert hook._on_jump(code, 40, 10) is None
+    assert id(code) not in fb.cold and fb.profiles.get(code) is None      # nothing counted
+    compiling[0] = False
+    hook._on_start(code, 0)
+    hook._on_jump(code, 40, 10)
+    assert fb.cold[id(code)] == 2                                         # the program's: counted

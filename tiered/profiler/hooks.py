@@ -22,8 +22,9 @@ CO_OPTIMIZED = 0x1                  # a function's code (not a module or class b
 class MonitoringHook:
     """3.12+: count PY_START events per code object; DISABLE once decided."""
 
-    def __init__(self, feedback, on_hot, is_decided, on_error):
+    def __init__(self, feedback, on_hot, is_decided, on_error, compiling_here):
         self.feedback, self.on_hot, self.is_decided, self.on_error = feedback, on_hot, is_decided, on_error
+        self.compiling_here = compiling_here     # this thread runs the compiler: not the program
 
     def start(self):
         """Claim the tool id and count PY_START events; False when the id is already taken."""
@@ -58,8 +59,11 @@ class MonitoringHook:
             mon.free_tool_id(TOOL_ID)
 
     def _on_start(self, code, offset):
-        """PY_START callback: count the call, promote when hot; DISABLE the code once decided."""
+        """PY_START callback: count the call, promote when hot; DISABLE the code once decided
+        (the library code the compiler itself calls, dis and re, is not counted)."""
         try:
+            if self.compiling_here():
+                return None
             if self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
             fb = self.feedback
@@ -79,6 +83,8 @@ class MonitoringHook:
         whose loops run hot compiles even when it is called rarely (its next call runs native);
         forward jumps and decided codes DISABLE their location."""
         try:
+            if self.compiling_here():
+                return None
             if (destination > offset or not code.co_flags & CO_OPTIMIZED or self.is_decided(code)
                     or never_counted(code)):          # a module or class body compiles never
                 return sys.monitoring.DISABLE
@@ -171,10 +177,11 @@ class SamplingHook:
             return False
 
 
-def make_hook(feedback, on_hot, is_decided, on_error, hz, is_compiling):
-    """The hook this Python version supports."""
+def make_hook(feedback, on_hot, is_decided, on_error, hz, is_compiling, compiling_here):
+    """The hook this Python version supports (is_compiling: any thread compiles; compiling_here:
+    this one does)."""
     if HAS_MONITORING:
-        return MonitoringHook(feedback, on_hot, is_decided, on_error)
+        return MonitoringHook(feedback, on_hot, is_decided, on_error, compiling_here)
     return SamplingHook(feedback, on_hot, is_decided, on_error, hz, is_compiling)
 
 

@@ -18,7 +18,7 @@ class Promoter:
         counted = hooks.samples_for(threshold) if not hooks.HAS_MONITORING else threshold
         self.feedback = Feedback(counted)
         self.hook = hooks.make_hook(self.feedback, self.drain, self.is_decided, self.on_error, hz,
-                                    manager.busy)
+                                    manager.busy, manager.active_here)
         self.draining = threading.Lock()    # one thread drains; others go on interpreting
 
     def start(self):
