@@ -112,3 +112,49 @@ def test_a_method_guard_on_instances_with_their_own_dict_misses_where_cpython_di
     assert "guard_method_dict" in set().union(*(s.ops for s in rec.specs))
     if not forced_exits():
         assert rec.exits.get(Exit.TYPE_GUARD, 0) >= 3         # own, Shadowed and Inline exit
+
+
+class Task:
+    def __init__(self, load):
+        self.load, self.done = load, 0
+
+    def step(self):                             # inherited: CPython's caches hold one class
+        self.done = self.done + self.load
+        return self.weight() * self.done
+
+    def weight(self):
+        return 1
+
+    def __deepcopy__(self, memo):               # attributes inline, as __init__ makes them
+        new = type(self)(self.load)
+        new.done = self.done
+        return new
+
+
+class Fast(Task):
+    def weight(self):
+        return 2
+
+
+class Slow(Task):
+    def weight(self):
+        return 3
+
+
+def run_all(tasks):
+    total = 0
+    for t in tasks:
+        total += t.step()                       # Task.step for Slow, called natively
+    return total
+
+
+def test_an_inherited_method_reads_each_subclass_natively_without_exits():
+    manager.RECORDS.discard(Task.step)          # compiled afresh in this exit mode
+    for t in [Slow(2), Fast(1)] * 20:           # CPython's caches in step() end up on Fast
+        t.step()
+    slows = [Slow(1), Slow(2), Slow(3)]
+    warm(run_all, slows)
+    rec = check(run_all, (slows,), ([Slow(5)],))
+    assert "call_native" in set().union(*(s.ops for s in rec.specs))
+    if not forced_exits():
+        assert not rec.exits, rec.exits          # Slow's own layout, not the one CPython cached

@@ -1,6 +1,7 @@
 """Base layer: an instance's own __dict__ (what LOAD_ATTR_WITH_HINT reads) → the word that points at it and its keys' offsets, found on live objects."""
 import ctypes
 import dis
+import types
 
 from . import capi
 
@@ -60,3 +61,54 @@ def _instance_dict_word():
 
 
 INSTANCE_DICT = _instance_dict_word()     # (offset, tagged) or None: no hinted reads
+
+
+def shared_key_index(cls, name):
+    """Where instances of cls that keep their attributes inline keep `name`: its index in the
+    class's shared keys (a split table of str keys), or None when it is not there."""
+    if CACHED_KEYS_OK is False or not managed(cls) or not type.__getattribute__(cls, "__flags__") & (1 << 9):
+        return None
+    keys = ctypes.c_void_p.from_address(id(cls) + capi.CACHED_KEYS).value
+    if not keys or ctypes.c_uint8.from_address(keys + capi.DICT_KEYS[1]).value != SPLIT_KEYS:
+        return None
+    entries = keys + DK_INDICES + (1 << ctypes.c_uint8.from_address(keys + DK_LOG2_INDEX_BYTES).value)
+    for k in range(ctypes.c_int64.from_address(keys + DK_NENTRIES).value):
+        key = ctypes.c_void_p.from_address(entries + 16 * k).value
+        if key and key == id(name):        # attribute names are interned: the same object
+            return k
+    return None
+
+
+def own_attr_cache(cls, name, store=False):
+    """What CPython's LOAD_ATTR (STORE_ATTR) would cache for an instance of exactly cls keeping
+    `name` inline, worked out from the class: (kind, its version tag, the inline index), or
+    None where CPython would not specialise so (a class attribute or descriptor of that name,
+    an own __getattribute__ or __setattr__, no shared keys, no valid version tag)."""
+    from .classes import version_tag     # noqa: PLC0415 - classes imports nothing of this module
+    version = version_tag(cls)
+    if not version or any(name in vars(k) for k in type.__getattribute__(cls, "__mro__")) \
+            or cls.__getattribute__ is not object.__getattribute__ \
+            or (store and cls.__setattr__ is not object.__setattr__):
+        return None
+    index = shared_key_index(cls, name)
+    if index is None:
+        return None
+    return ("STORE_ATTR_INSTANCE_VALUE" if store else "LOAD_ATTR_INSTANCE_VALUE"), version, index
+
+
+def own_method_cache(cls, name):
+    """What CPython's method load would cache for an instance of exactly cls keeping its
+    attributes inline: (its version tag, its shared keys' version, the function), or None
+    where CPython would not specialise so (no plain function of that name in the class, the
+    name among the shared keys, an own __getattribute__, no valid versions)."""
+    from .classes import version_tag     # noqa: PLC0415 - classes imports nothing of this module
+    version, keys = version_tag(cls), capi.keys_version(cls) if CACHED_KEYS_OK else 0
+    func = next((vars(k)[name] for k in type.__getattribute__(cls, "__mro__") if name in vars(k)), None)
+    if not (version and keys and isinstance(func, types.FunctionType)) or shared_key_index(cls, name) is not None \
+            or cls.__getattribute__ is not object.__getattribute__:
+        return None
+    return version, keys, func
+
+
+SPLIT_KEYS = 2              # dk_kind of a class's shared keys
+CACHED_KEYS_OK = capi.CACHED_KEYS is not None and capi.DICT_KEYS is not None and INSTANCE_DICT is not None

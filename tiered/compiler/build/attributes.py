@@ -151,7 +151,7 @@ def _load_attr_obj(b, name, st):
     """LOAD_ATTR on an object (not a method call): as CPython's specialisation of it read
     it when there is one, else through the C-API; the owner is released after."""
     owner = st.stack[-1]
-    cache = _attr_cache(b)
+    cache = _attr_cache(b, owner, name)
     # an instance with a __dict__ of its own: typed here, its method calls can be native
     if cache is not None and owner.type == OBJ and (b.opts.frameless or cache[0] in dicts.HINTED):
         owner = _narrow(b, st, cache[1])
@@ -160,12 +160,18 @@ def _load_attr_obj(b, name, st):
     st.stack[-1] = r
 
 
-def _attr_cache(b):
+def _attr_cache(b, owner=None, name=None, store=False):
     """CPython's attribute cache at this instruction (quickened.attr_cache), when native code
-    can read the attribute where it says (an instance's own __dict__ only if its layout is known)."""
+    can read the attribute where it says (an instance's own __dict__ only if its layout is
+    known); for an owner of a known class that CPython's cache was not made for (a method
+    inherited by several subclasses), the cache CPython would make for that class."""
     cache = attr_cache(b.opts.code, b.at.pre_offset, hint(b))
     if cache is not None and cache[0] in dicts.HINTED and dicts.INSTANCE_DICT is None:
         return None
+    cls = owner.type.cls if owner is not None else None
+    if cls is not None and b.at.pre_offset not in b.opts.generic_at and \
+            (cache is None or cache[1] != version_tag(cls)):
+        return dicts.own_attr_cache(cls, name, store) or cache
     return cache
 
 
@@ -211,11 +217,19 @@ def _load_builtin_method(b, name, st):
 
 def _load_python_method(b, name, st):
     """LOAD_ATTR of a method of a plain class, where CPython's specialisation found it in
-    the class and not in the instance: [function, self], guarded as CPython guards it (the
-    class, its version, inline values, the version of its instances' shared keys).  False
-    when it does not apply, or when what CPython cached is no longer so."""
+    the class and not in the instance (or would, for an owner of a known class it was not
+    made for): [function, self], guarded as CPython guards it (the class, its version, inline
+    values, the version of its instances' shared keys).  False when it does not apply, or
+    when what CPython cached is no longer so."""
     owner = st.stack[-1]
     cache = method_cache(b.opts.code, b.at.pre_offset, hint(b))
+    known = owner.type.cls
+    # the instance of a known class keeps its attributes inline when CPython's cache here was
+    # made for another class, or was dropped as polymorphic (else it may keep a dict of its own)
+    if known is not None and b.at.pre_offset not in b.opts.generic_at and \
+            (cache[0] != version_tag(known) if cache else b.at.pre_offset in b.opts.polymorphic):
+        own = dicts.own_method_cache(known, name)    # a method inherited by several classes
+        cache = own[:2] + (id(own[2]),) if own else cache
     if cache is None or capi.CACHED_KEYS is None:
         return False
     version, keys, address = cache
@@ -280,7 +294,7 @@ def store_attr(b, i, st, block, out):
     value, owner = top(b, st, 2)
     if not is_obj(owner.type):
         raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
-    cache = _attr_cache(b)
+    cache = _attr_cache(b, owner, i.arg, store=True)
     # a store as CPython specialised it runs no Python code when native (ops/attributes.py)
     b.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache, "resumable": cache is not None and capi.ATTRIBUTES is not None})
     release(b, value)
