@@ -1,4 +1,4 @@
-"""Base layer: an instance's own __dict__ (what LOAD_ATTR_WITH_HINT reads) → the word that points at it and its keys' offsets, found on live objects."""
+"""Base layer: where an instance keeps an attribute (its own __dict__, inline values, a __slots__ member) → the offsets and caches CPython's specialised instructions use, found on live objects."""
 import ctypes
 import dis
 import types
@@ -79,6 +79,40 @@ def shared_key_index(cls, name):
     return None
 
 
+def _member_word(descr):
+    """What a member descriptor's PyMemberDef holds after its name and type (its offset in the
+    instance): the descriptor's type, name and qualname come first, then the PyMemberDef."""
+    member = ctypes.c_void_p.from_address(id(descr) + 40).value
+    return ctypes.c_ssize_t.from_address(member + 16).value if member else None
+
+
+def _members_probe():
+    """Whether _member_word reads what CPython's LOAD_ATTR_SLOT caches (checked on a probe)."""
+    class Probe:
+        __slots__ = ("a", "b")
+
+    def read(o):
+        return o.b
+
+    p = Probe()
+    p.a, p.b = 1, 2
+    for _ in range(64):
+        read(p)
+    try:
+        at = next(i.offset for i in dis.get_instructions(read.__code__, adaptive=True) if i.opname == "LOAD_ATTR_SLOT")
+    except StopIteration:
+        return False
+    return _member_word(Probe.__dict__["b"]) == int.from_bytes(read.__code__._co_code_adaptive[at + 8:at + 10], "little")
+
+
+MEMBERS_OK = _members_probe()
+
+
+def _member_offset(descr):
+    """The byte offset in the instance of a __slots__ member, or None (not a plain member)."""
+    return _member_word(descr) if MEMBERS_OK and type(descr) is types.MemberDescriptorType else None
+
+
 def own_attr_cache(cls, name, store=False):
     """What CPython's LOAD_ATTR (STORE_ATTR) would cache for an instance of exactly cls keeping
     `name` inline, worked out from the class: (kind, its version tag, the inline index), or
@@ -86,10 +120,15 @@ def own_attr_cache(cls, name, store=False):
     an own __getattribute__ or __setattr__, no shared keys, no valid version tag)."""
     from .classes import version_tag     # noqa: PLC0415 - classes imports nothing of this module
     version = version_tag(cls)
-    if not version or any(name in vars(k) for k in type.__getattribute__(cls, "__mro__")) \
-            or cls.__getattribute__ is not object.__getattribute__ \
+    if not version or cls.__getattribute__ is not object.__getattribute__ \
             or (store and cls.__setattr__ is not object.__setattr__):
         return None
+    found = next((vars(k)[name] for k in type.__getattribute__(cls, "__mro__") if name in vars(k)), _ABSENT)
+    if found is not _ABSENT:              # a __slots__ member, or a class attribute: no instance value
+        offset = _member_offset(found)
+        if offset is None:
+            return None
+        return ("STORE_ATTR_SLOT" if store else "LOAD_ATTR_SLOT"), version, offset
     index = shared_key_index(cls, name)
     if index is None:
         return None
@@ -111,4 +150,5 @@ def own_method_cache(cls, name):
 
 
 SPLIT_KEYS = 2              # dk_kind of a class's shared keys
+_ABSENT = object()
 CACHED_KEYS_OK = capi.CACHED_KEYS is not None and capi.DICT_KEYS is not None and INSTANCE_DICT is not None

@@ -224,10 +224,10 @@ def _load_python_method(b, name, st):
     owner = st.stack[-1]
     cache = method_cache(b.opts.code, b.at.pre_offset, hint(b))
     known = owner.type.cls
-    # the instance of a known class keeps its attributes inline when CPython's cache here was
-    # made for another class, or was dropped as polymorphic (else it may keep a dict of its own)
+    # CPython's cache here was made for another class (with none, _load_dict_method guards
+    # either layout)
     if known is not None and b.at.pre_offset not in b.opts.generic_at and \
-            (cache[0] != version_tag(known) if cache else b.at.pre_offset in b.opts.polymorphic):
+            cache is not None and cache[0] != version_tag(known):
         own = dicts.own_method_cache(known, name)    # a method inherited by several classes
         cache = own[:2] + (id(own[2]),) if own else cache
     if cache is None or capi.CACHED_KEYS is None:
@@ -250,9 +250,10 @@ def _load_python_method(b, name, st):
 
 
 def _load_dict_method(b, name, st):
-    """LOAD_ATTR of a method of a plain class whose instance keeps a __dict__ of its own (CPython
-    does not specialise those): [function, self] behind guard_method_dict.  False when it does
-    not apply (the class is not known, or its lookup is not the plain one)."""
+    """LOAD_ATTR of a method of a known plain class that CPython did not specialise here (its
+    instance keeps a __dict__ of its own, or the site saw several classes): [function, self]
+    behind guard_method_dict, which checks either layout.  False when it does not apply (the
+    class is not known, or its lookup is not the plain one)."""
     owner = st.stack[-1]
     cls = owner.type.cls
     if cls is None or not dicts.managed(cls) or capi.DICT_KEYS is None or b.at.pre_offset in b.opts.generic_at \
@@ -262,8 +263,9 @@ def _load_dict_method(b, name, st):
     version = version_tag(cls)
     if not isinstance(func, types.FunctionType) or not version:
         return False
-    st.stack[-1] = b.emit("guard_method_dict", [owner], {"cls": owner.type.ref, "version": version,
-                                                         "name": name}, type=owner.type)
+    own = dicts.own_method_cache(cls, name)         # for instances keeping attributes inline
+    st.stack[-1] = b.emit("guard_method_dict", [owner], {"cls": owner.type.ref, "version": version, "name": name,
+                                                         "keys": own[1] if own else 0}, type=owner.type)
     st.stack.insert(len(st.stack) - 1, Known(func))
     return True
 

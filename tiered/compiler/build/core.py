@@ -26,7 +26,6 @@ class Options(NamedTuple):
     code: object
     ins: list                 # neutral instructions (decode.decode)
     hints: dict               # offset → what CPython's specialising interpreter saw
-    polymorphic: frozenset    # offsets whose CPython specialisation kept missing (no hint: quickened.POLYMORPHIC)
     globals: dict
     builtins: dict
     param_names: list         # positional and keyword parameters, in slot order

@@ -50,13 +50,10 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
         builtins_ = builtins_.__dict__
     params = list(code.co_varnames[:param_count(code)])
     cells_ = cell_names(code)
-    seen = hints(code, polymorphic=True)
-    kept = hints(code)
     opts = Options(
         # no hint where speculation failed too often: those instructions take the generic path
         func=func, code=code, ins=decode(code), globals=globals_, builtins=builtins_,
-        hints={k: h for k, h in kept.items() if k not in generic_at},
-        polymorphic=frozenset(seen) - frozenset(kept),
+        hints={k: h for k, h in hints(code).items() if k not in generic_at},
         param_names=params, resolve_callee=resolve_callee, self_return=self_return,
         force_exits=force_exits, unbound=unbound, box_returns=box_returns, frameless=frameless,
         # recursion may call this specialisation natively (not with cells: it would need them)

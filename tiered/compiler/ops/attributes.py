@@ -35,25 +35,40 @@ def _guard_method(e, v):
 
 
 # cls: a weakref to the class; version: its tag; name: the method's name
-@op("guard_method_dict", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls", "version", "name"))
+# cls: a weakref to the class; version: its tag; name: the method's name; keys: the version of
+# the class's shared keys, without that name (0: instances keeping their attributes inline exit)
+@op("guard_method_dict", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls", "version", "name", "keys"))
 def _guard_method_dict(e, v):
-    """Exit unless a method of the class is what CPython's method load would find on an
-    instance that keeps a __dict__ of its own (which CPython does not specialise): the object
-    is exactly of the class, the class has its version, and the instance's dict, a table of
-    str keys (its lookup runs no Python code), has no entry of that name."""
+    """Exit unless a method of the class is what CPython's method load would find, on an
+    instance laid out either way: exactly of the class, the class with its version, and then
+    its inline attributes' shared keys with their version (no attribute of that name), or its
+    own __dict__, a table of str keys (a lookup that runs no Python code), without that name."""
     x = e.ref(v.args[0])
-    ref, name = v.attrs["cls"], v.attrs["name"]
+    ref, name, keys_version = v.attrs["cls"], v.attrs["name"], v.attrs.get("keys") or 0
     e.m.keep(ref)
     e.m.keep(name)
     ty = type_of(e, x)
     cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
     e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
     e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
+    inline, own, done = (e.tmp()[1:] for _ in range(3))
+    e.line(f"br i1 {_has_inline_values(e, x)[0]}, label %{inline}, label %{own}")
+    e.label(inline)
+    if keys_version and capi.CACHED_KEYS is not None:
+        shared = field(e, ty, capi.CACHED_KEYS, "ptr")
+        e.guard(e.op(f"icmp eq ptr {shared}, null"), v)
+        e.guard(e.op(f"icmp ne i32 {field(e, shared, capi.DK_VERSION, 'i32')}, {keys_version}"), v)
+    else:
+        e.guard("true", v)
+    e.line(f"br label %{done}")
+    e.label(own)
     d = _instance_dict(e, x, lambda bad: e.guard(bad, v))
     keys = field(e, d, capi.DICT_KEYS[0], "ptr")
     e.guard(e.op(f"icmp eq i8 {field(e, keys, capi.DICT_KEYS[1], 'i8')}, 0"), v)
     found = e.op(f"call ptr @PyDict_GetItemWithError(ptr {d}, ptr {pointer(name)})")
     e.guard(e.op(f"icmp ne ptr {found}, null"), v)
+    e.line(f"br label %{done}")
+    e.label(done)
     e.alias(v, x)
 
 
