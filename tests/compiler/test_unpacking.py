@@ -162,3 +162,39 @@ def test_unpacking_a_list_or_tuple_of_objects(object_tier):
     rec = check(unpacks_lists_and_tuples, (rows,), ([],), ([[1, 2], (3, 4)],), ([[1, 2, 3]],), ([[1]],),
                 ([(1.5, 2)],), ([[1, 2], "ab"],))
     assert rec.state == "compiled" and rec.refusal is None
+
+
+class Colour:
+    def __init__(self, *rgb):
+        self.rgb = rgb
+
+    def __iter__(self):                  # iterable only through __iter__
+        return iter(self.rgb)
+
+
+def plot(canvas, x, y, r, g, b):
+    canvas.append((x, y, r + g + b))
+
+
+def paint(canvas, colours):
+    for x, colour in enumerate(colours):
+        plot(canvas, x, 0, *colour)       # raytrace's canvas.plot(x, y, *colour)
+    return canvas
+
+
+class Noisy:
+    def __iter__(self):                  # a Python generator runs inside the extend
+        print("consumed")
+        yield 1
+        yield 2
+        yield 3
+
+
+def test_star_args_of_any_iterable():
+    # once refused: "LIST_EXTEND of something other than a list or tuple"
+    rec = check(paint, ([], [Colour(1, 2, 3), (4, 5, 6)]), ([], [[1, 1, 1], Colour(0.5, 0.5, 0.5)]),
+                ([], [Colour(1, 2)]),                         # too few: TypeError from plot
+                ([], [range(3), "abc"]),                      # str: concatenated by plot
+                ([], [Noisy()]),                              # prints once, in order
+                ([], [5]))                                    # not iterable: CPython's own message
+    assert "list_extend_any" in set().union(*(s.ops for s in rec.specs))

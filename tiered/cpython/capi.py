@@ -72,6 +72,8 @@ FUNCTIONS = _rows(
     ("PyList_New", "ptr", "i64", NEW),
     ("PyList_Append", "i32", "ptr, ptr", STATUS),
     ("PyList_SetSlice", "i32", "ptr, i64, i64, ptr", STATUS, PY),
+    ("_PyList_Extend", "ptr", "ptr, ptr", NEW, PY),
+    ("PySequence_Check", "i32", "ptr"),
     ("PyObject_Str", "ptr", "ptr", NEW, PY),
     ("PyObject_Repr", "ptr", "ptr", NEW, PY),
     ("PyObject_ASCII", "ptr", "ptr", NEW, PY),
@@ -163,6 +165,9 @@ DICT_USED = next(k for k in range(16, 48, 8)          # ma_used: a dict's number
                  if ctypes.c_ssize_t.from_address(id({1: 1, 2: 2, 3: 3}) + k).value == 3)
 TYPE_NAME = 24                           # a type's tp_name (a C string)
 assert ctypes.c_char_p.from_address(id(float) + TYPE_NAME).value == b"float"
+TP_ITER = 216                            # a type's tp_iter (NULL: not iterable through it)
+assert all(bool(ctypes.c_void_p.from_address(id(t) + TP_ITER).value) == it
+           for t, it in ((list, True), (range, True), (int, False), (float, False), (type(_probe), True)))
 CELL_REF = 16                            # a cell's content (NULL while empty)
 _cell = types.CellType(_probe)
 assert ctypes.c_void_p.from_address(id(_cell) + CELL_REF).value == id(_probe)

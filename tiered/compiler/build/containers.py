@@ -186,13 +186,13 @@ def _add_to(b, i, st, cls, op):
 @handles("list_extend")
 def list_extend(b, i, st, block, out):
     """LIST_EXTEND: the list below gets the items of a list or tuple (what 3.12 builds
-    constant lists with, and [*a]); other iterables stay in CPython, whose message for a
-    non-iterable is its own."""
+    constant lists with, and [*a]) or of any other iterable (a non-iterable exits: CPython's
+    message for it is its own)."""
     items = top(b, st, 1)[0]
     target = st.stack[-1 - i.arg]
-    if items.type.cls not in (list, tuple) or getattr(target, "type", None) != ObjType(list):
-        raise Unsupported("UNSUPPORTED_TYPE", "LIST_EXTEND of something other than a list or tuple")
-    b.emit("list_extend", [target, items])
+    if not is_obj(items.type) or getattr(target, "type", None) != ObjType(list):
+        raise Unsupported("UNSUPPORTED_TYPE", "LIST_EXTEND of something other than an object")
+    b.emit("list_extend" if items.type.cls in (list, tuple) else "list_extend_any", [target, items])
     finish(b, st, [items], None, 1)
 
 
