@@ -21,7 +21,8 @@ def hints(code, polymorphic=False):
         return {}
 
 
-POLYMORPHIC = 8              # misses since CPython specialised a site that make it polymorphic
+POLYMORPHIC = 26             # misses since CPython specialised a site that make it polymorphic (half its count:
+                             # at 8, deltablue's mostly-one-class sites went generic and ran slower)
 # specialised instructions whose first cache entry is their miss counter (3.11 and 3.12)
 _MISS_COUNTED = ("LOAD_ATTR_", "LOAD_METHOD_", "STORE_ATTR_", "CALL_")
 
