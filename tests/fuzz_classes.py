@@ -20,6 +20,7 @@ def h(v, k=2, scale=1.0):
 # Method bodies by name; every class defines each (shared names: polymorphic receivers).
 M_BODIES = ["return self.x * k + self.y", "return self.x + k", "return self.y - k * 0.5",
             "if self.x > k:\n    return self.x - k\nreturn self.y"]
+H_KW = '**{"v": i}'              # h called with a dict of keyword arguments
 KIND_RETURNS = ["True", "self.x", "self.y * 1.5", "None", "self", "i"]
 RISKY = ["return self.x // (i - 2)", "if i == 3:\n    raise ValueError(f'bad {i}')\nreturn self.y",
          "return [self.x][i % 2]", "return {'a': self.x}['a' if i % 3 else 'b']"]
@@ -115,7 +116,7 @@ class ClassWriter:
             lambda: f"t{n} = i > {self.pick(['1', '3'])} and (acc or {self.pick(['a', 'b', 'None'])})\nlog.append(t{n})",
             lambda: f"log.append(o.x > 2 or o.y)",
             lambda: f"acc = acc + (o.tag() or 0)",
-            lambda: f"acc = acc + h({self.pick(['i', 'i, 3', 'i, scale=0.25', '*(i, 2)', 'v=i', '**{\"v\": i}', 'o.x'])})",
+            lambda: f"acc = acc + h({self.pick(['i', 'i, 3', 'i, scale=0.25', '*(i, 2)', 'v=i', H_KW, 'o.x'])})",
             lambda: f"if i == {self.pick(['1', '2'])}:\n    h.__defaults__ = {self.pick(['(3, 2.5)', '(1,)', 'None', 'HD'])}",
             lambda: f"if i == {self.pick(['1', '2'])}:\n    {self.pick(names)}.m.__defaults__ = {self.pick(['(i,)', '(0.5,)', 'MD'])}",
             lambda: f"objs[i % len(objs)] = {self.make(self.pick(names), 'i', self.pick(['acc', '2', 'b']))}",
