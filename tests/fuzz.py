@@ -4,6 +4,7 @@ import linecache
 import math
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -73,7 +74,7 @@ def count(counts, mode, case, funcs):
         reason = rec.refusal.name if rec.refusal else "compiled, native entry not taken"
         counts["refused", mode, reason] += 1
         if case.kind != "objects":
-            counts[f"{case.kind} refused", mode, f"{reason}: {rec.refusal_detail}"] += 1
+            counts[f"{case.kind} refused", mode, f"{reason}: {plain(rec.refusal_detail)}"] += 1
     for fn in funcs[1:]:
         g = manager.record_for(fn)
         counts["helper g", mode, g.state] += 1
@@ -99,7 +100,12 @@ def count_callees(counts, mode, ns, f):
             counts["callees", mode, "frameless"] += any(s.frameless for s in g.specs)
             counts["callees", mode, "resumable"] += any(s.resumable for s in g.specs)
             if g.refusal:
-                counts["callee refused", mode, f"{g.refusal.name}: {g.refusal_detail}"] += 1
+                counts["callee refused", mode, f"{g.refusal.name}: {plain(g.refusal_detail)}"] += 1
+
+
+def plain(detail):
+    """A refusal's detail with its numbers (offsets, counts) as N, so that alike ones count together."""
+    return re.sub(r"\d+", "N", str(detail))
 
 
 def reproducer(case, mode, args, ref, got):
