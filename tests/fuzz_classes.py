@@ -103,7 +103,8 @@ class ClassWriter:
             lambda: f"o.x = o.x + {self.pick(['1', 'i', '0.5', 'o.y'])}",
             lambda: f"o.{self.pick(['y', 'z', 'w'])} = {self.pick(['i', 'acc', 'None', 'o.x * 2', '1.5'])}",
             lambda: f"acc = acc + o.y" if self.chance(50) else "acc = acc + (o.z or 0)",
-            lambda: f"if i == {self.pick(['1', '2', '4'])}:\n    del o.{self.pick(['x', 'y', 'z'])}",
+            lambda: f"if i == {self.pick(['1', '2', '4'])}:\n    " + self.pick(["del o.{}", "delattr(o, '{}')",
+                                                                         "delattr(o, '{}')"]).format(self.pick("xyz")),
             lambda: f"if i == {self.pick(['1', '3'])}:\n    o.m = shadow",
             lambda: f"if i == {self.pick(['0', '2'])}:\n    vars(o)['{self.pick(['x', 'y', 'm', 'w'])}'] = i",
             lambda: "log.append(len(vars(o)))",
@@ -135,8 +136,9 @@ class ClassWriter:
         for name in names:
             self.emit(1, f"{name}.m.__defaults__ = MD")
         self.emit(1, "acc, s, best, log = 0, 0, None, []")
-        inits = [self.make(self.pick(names), self.pick(["a", "b", "1"]), self.pick(["b", "a", "0.5"]))
-                 for _ in range(self.draw(st.integers(1, 4)))]
+        mono = self.chance(50)          # instances of one class: CPython's hints name it, calls go native
+        inits = [self.make(names[0] if mono else self.pick(names), self.pick(["a", "b", "1"]),
+                           self.pick(["b", "a", "0.5"])) for _ in range(self.draw(st.integers(1, 4)))]
         self.emit(1, f"objs = [{', '.join(inits)}]")
         if self.chance(50):
             self.emit(1, f"for i in range({self.pick(['4', '6', '9'])}):")
@@ -145,6 +147,8 @@ class ClassWriter:
             self.emit(1, "i = 0")
             self.emit(1, f"for o in {self.pick(['objs', 'objs * 2', 'list(objs)'])}:")
             self.emit(2, "i += 1")
+        if mono and self.chance(70):    # an attribute read first: its hint tells the receiver's class
+            self.emit(2, f"acc = acc + o.{self.pick(['x', 'y'])}")
         for _ in range(self.draw(st.integers(1, 5))):
             self.stmt(names, 2)
         self.emit(1, "return acc, s, best is None, [repr(v) for v in log]")
