@@ -21,6 +21,7 @@ def h(v, k=2, scale=1.0):
 M_BODIES = ["return self.x * k + self.y", "return self.x + k", "return self.y - k * 0.5",
             "if self.x > k:\n    return self.x - k\nreturn self.y"]
 H_KW = '**{"v": i}'              # h called with a dict of keyword arguments
+REDICT = ['{"w": i, **vars(o)}', '{**vars(o), "x": 0.5}', 'dict(reversed(vars(o).items()))']  # keys moved
 KIND_RETURNS = ["True", "self.x", "self.y * 1.5", "None", "self", "i"]
 RISKY = ["return self.x // (i - 2)", "if i == 3:\n    raise ValueError(f'bad {i}')\nreturn self.y",
          "return [self.x][i % 2]", "return {'a': self.x}['a' if i % 3 else 'b']"]
@@ -108,6 +109,7 @@ class ClassWriter:
             lambda: f"if i == {self.pick(['1', '3'])}:\n    o.m = shadow",
             lambda: f"if i == {self.pick(['0', '2'])}:\n    vars(o)['{self.pick(['x', 'y', 'm', 'w'])}'] = i",
             lambda: "log.append(len(vars(o)))",
+            lambda: f"if i == {self.pick(['1', '2'])}:\n    o.__dict__ = {self.pick(REDICT)}",
             lambda: f"r{n} = o.kind(i)\nif r{n} is o:\n    r{n} = o.x\nelif r{n} is None:\n    r{n} = -1\n"
                     f"acc = acc + r{n}",
             lambda: f"log.append(o.kind(i) is None)",
