@@ -21,6 +21,7 @@ from tiered.runtime import manager
 FILENAME = "<fuzz>"
 MODES = (("jit", "0"), ("forced", "1"))        # (name, TIERED_FORCE_EXITS at compile and run time)
 STATS = Counter()
+LAST = []           # --last FILE
 
 
 def load(src):
@@ -35,6 +36,9 @@ def run_case(case):
     """One program on each argument set: CPython, JIT, forced-exit JIT; counts; raises on a divergence."""
     counts = Counter() if STATS["divergences",] else STATS     # after a divergence: shrinking runs
     counts["programs", case.kind] += 1
+    if LAST:                    # after a crash this file holds the program that crashed
+        with open(LAST[0], "w") as out:
+            out.write(f"{case.src}\n# kind {case.kind}, f(*args) for args in {case.args!r}\n")
     try:
         expected = [bounded_outcome(load(case.src)["f"], args) for args in case.args]
     except TooSlow:
@@ -163,7 +167,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__)
     parser.add_argument("-n", type=int, default=1000, help="programs to run (default 1000)")
     parser.add_argument("--seed", type=int, help="hypothesis seed (default: random, printed)")
+    parser.add_argument("--last", metavar="FILE", help="write each program there before it runs (crashes)")
     opts = parser.parse_args(argv)
+    LAST[:] = [opts.last] if opts.last else []
     seed_value = random.randrange(2**32) if opts.seed is None else opts.seed
     print(f"fuzz: {opts.n} programs, seed {seed_value}, Python {sys.version.split()[0]}", flush=True)
     started, failed = time.perf_counter(), False
