@@ -4,9 +4,11 @@ import linecache
 import math
 import os
 import random
+import re
 import sys
 import time
 import traceback
+import types
 from collections import Counter
 from unittest import mock
 
@@ -19,6 +21,7 @@ from tiered.runtime import manager
 FILENAME = "<fuzz>"
 MODES = (("jit", "0"), ("forced", "1"))        # (name, TIERED_FORCE_EXITS at compile and run time)
 STATS = Counter()
+LAST = []           # --last FILE
 
 
 def load(src):
@@ -33,6 +36,9 @@ def run_case(case):
     """One program on each argument set: CPython, JIT, forced-exit JIT; counts; raises on a divergence."""
     counts = Counter() if STATS["divergences",] else STATS     # after a divergence: shrinking runs
     counts["programs", case.kind] += 1
+    if LAST:                    # after a crash this file holds the program that crashed
+        with open(LAST[0], "w") as out:
+            out.write(f"{case.src}\n# kind {case.kind}, f(*args) for args in {case.args!r}\n")
     try:
         expected = [bounded_outcome(load(case.src)["f"], args) for args in case.args]
     except TooSlow:
@@ -43,7 +49,7 @@ def run_case(case):
         funcs = [ns[name] for name in ("f", "g") if name in ns]
         # warm: CPython specialises, the compiler reads that (3.11 quickens a code object at its
         # 8th call; a helper that has hardly run is not called natively)
-        for _ in range(10 if case.kind == "objects" else 3):
+        for _ in range(3 if case.kind == "numeric" else 10):
             outcome(funcs[0], case.args[0])
         for fn in funcs:
             manager.record_for(fn).eager = True        # installed however small the body
@@ -53,6 +59,8 @@ def run_case(case):
                 manager.compile_for(funcs[1], case.helper)
             got = [outcome(funcs[0], args) for args in case.args]
         count(counts, mode, case, funcs)
+        if case.kind == "classes":
+            count_callees(counts, mode, ns, funcs[0])
         for args, ref, res in zip(case.args, expected, got):
             try:
                 assert_same(ref, res, args)
@@ -69,8 +77,8 @@ def count(counts, mode, case, funcs):
     else:
         reason = rec.refusal.name if rec.refusal else "compiled, native entry not taken"
         counts["refused", mode, reason] += 1
-        if case.kind == "numeric":
-            counts["numeric refused", mode, f"{reason}: {rec.refusal_detail}"] += 1
+        if case.kind != "objects":
+            counts[f"{case.kind} refused", mode, f"{reason}: {plain(rec.refusal_detail)}"] += 1
     for fn in funcs[1:]:
         g = manager.record_for(fn)
         counts["helper g", mode, g.state] += 1
@@ -81,6 +89,27 @@ def count(counts, mode, case, funcs):
     for fn in funcs:
         for reason, n in manager.record_for(fn).exits.items():
             counts["exits", mode, reason.name] += n
+
+
+def count_callees(counts, mode, ns, f):
+    """Count what became of the program's methods and functions f calls, and how f calls them."""
+    ops = set().union(*(s.ops for s in manager.record_for(f).specs))
+    for op in ("call_native", "obj_call"):      # methods called natively / through vectorcall
+        counts["calls in f", mode, op] += op in ops
+    methods = [v for c in ns.values() if isinstance(c, type) for v in vars(c).values()]
+    for fn in methods + [ns["h"]]:
+        g = manager.RECORDS.get(fn) if isinstance(fn, types.FunctionType) else None
+        if g is not None:
+            counts["callees", mode, g.state] += 1
+            counts["callees", mode, "frameless"] += any(s.frameless for s in g.specs)
+            counts["callees", mode, "resumable"] += any(s.resumable for s in g.specs)
+            if g.refusal:
+                counts["callee refused", mode, f"{g.refusal.name}: {plain(g.refusal_detail)}"] += 1
+
+
+def plain(detail):
+    """A refusal's detail with its numbers (offsets, counts) as N, so that alike ones count together."""
+    return re.sub(r"\d+", "N", str(detail))
 
 
 def reproducer(case, mode, args, ref, got):
@@ -115,17 +144,20 @@ def summary(stats):
         return sorted(((k[2], v) for k, v in stats.items() if k[:2] == (key, mode)), key=lambda kv: -kv[1])
 
     out = [f"programs: {total(stats, 'programs')} (numeric {total(stats, 'programs', 'numeric')}, objects "
-           f"{total(stats, 'programs', 'objects')}); skipped as too slow under CPython: "
-           f"{total(stats, 'skipped (too slow under CPython)')}"]
+           f"{total(stats, 'programs', 'objects')}, classes {total(stats, 'programs', 'classes')}); "
+           f"skipped as too slow under CPython: {total(stats, 'skipped (too slow under CPython)')}"]
     ran = total(stats, "programs", "numeric") - stats["skipped (too slow under CPython)", "numeric"]
     for mode, _ in MODES:
         native = total(stats, "compiled (native entry ran)", mode, "numeric")
         compiled = total(stats, "compiled (native entry ran)", mode)
         out.append(f"[{mode}] compiled (native entry ran): {compiled}; "
-                   f"numeric {native}/{ran} = {100 * native / max(ran, 1):.1f}%")
-        for key in ("refused", "exits", "helper g"):
+                   f"numeric {native}/{ran} = {100 * native / max(ran, 1):.1f}%; classes "
+                   f"{total(stats, 'compiled (native entry ran)', mode, 'classes')}")
+        for key in ("refused", "exits", "helper g", "callees", "calls in f"):
             out.append(f"[{mode}] {key}: " + (", ".join(f"{k} {v}" for k, v in ranked(key, mode)) or "none"))
-        out += [f"[{mode}]   numeric refused {v}x  {k}" for k, v in ranked("numeric refused", mode)[:8]]
+        for kind in ("numeric", "classes"):
+            out += [f"[{mode}]   {kind} refused {v}x  {k}" for k, v in ranked(f"{kind} refused", mode)[:8]]
+        out += [f"[{mode}]   callee refused {v}x  {k}" for k, v in ranked("callee refused", mode)[:8]]
     out.append(f"divergences: {stats['divergences',]}")
     return "\n".join(out)
 
@@ -135,7 +167,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__)
     parser.add_argument("-n", type=int, default=1000, help="programs to run (default 1000)")
     parser.add_argument("--seed", type=int, help="hypothesis seed (default: random, printed)")
+    parser.add_argument("--last", metavar="FILE", help="write each program there before it runs (crashes)")
     opts = parser.parse_args(argv)
+    LAST[:] = [opts.last] if opts.last else []
     seed_value = random.randrange(2**32) if opts.seed is None else opts.seed
     print(f"fuzz: {opts.n} programs, seed {seed_value}, Python {sys.version.split()[0]}", flush=True)
     started, failed = time.perf_counter(), False

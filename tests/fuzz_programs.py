@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
+from tests.fuzz_classes import ClassWriter
 from tests.support import FLOAT_SPECIALS, INT_EDGES
+from tiered import config
 
 PY_TYPES = {"int": int, "float": float, "bool": bool}
 NUMERIC, OBJECTS = tuple(PY_TYPES), ("list", "dict", "tuple", "obj")
@@ -306,7 +308,10 @@ class Case:
 
 @st.composite
 def cases(draw):
-    """A random program, numeric 60% of the time, maybe with a helper it calls, and 1-3 argument sets."""
+    """A random program, numeric 60% of the time, maybe with a helper it calls, and 1-3 argument sets
+    (with the object tier on, 40% of the programs are of classes instead)."""
+    if config.get("TIERED_OBJECTS") and draw(st.integers(0, 9)) < 4:
+        return class_case(draw)
     kind = "numeric" if draw(st.integers(0, 9)) < 6 else "objects"
     types_ = draw(st.lists(st.sampled_from(NUMERIC if kind == "numeric" else NUMERIC + OBJECTS),
                            min_size=1, max_size=3))
@@ -329,3 +334,15 @@ def cases(draw):
     more = st.tuples(*(st.one_of(*[VALUES[t]] * 4, other) if t in NUMERIC else VALUES[t] for t in types_))
     return Case(src, kind, [first] + draw(st.lists(more, max_size=2)),
                 tuple(PY_TYPES.get(t, Obj) for t in ptypes))
+
+
+SMALL = {"int": st.one_of(*[st.integers(-3, 9)] * 3, VALUES["int"]),
+         "float": st.one_of(*[st.floats(-10, 10)] * 3, VALUES["float"])}
+
+
+def class_case(draw):
+    """A program of classes: f(a, b), a an int, b an int or a float (mostly small), 1-3 argument sets."""
+    types_ = ("int", draw(st.sampled_from(["int", "float"])))
+    first = draw(st.tuples(*(SMALL[t] for t in types_)))
+    more = st.tuples(SMALL["int"], st.sampled_from(["int", "float"]).flatmap(SMALL.get))
+    return Case(ClassWriter(draw).function(), "classes", [first] + draw(st.lists(more, max_size=2)), ())

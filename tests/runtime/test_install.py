@@ -1,6 +1,8 @@
 """Installing: identity, signature, defaults, keywords, every reference runs native, disable restores."""
 import inspect
 
+import pytest
+
 import tiered
 from tests.support import check, fresh_copy
 from tiered.runtime import manager
@@ -194,3 +196,27 @@ def test_a_function_too_big_to_pay_back_its_compile_is_refused(monkeypatch):
     assert manager.compile_for(f, (int,)) is None
     rec = manager.record_for(f)
     assert rec.refusal.name == "TOO_BIG" and f.__code__ is calls_tiny.__code__ and not rec.specs
+
+
+class Plain:
+    pass
+
+
+def dead_locals(a):
+    if False:                   # v and w are in co_varnames, never in the bytecode
+        v = w = 0
+    obj = Plain()               # slot 3 of the frame native code writes
+    obj.a = a
+    return obj.a + 1
+
+
+@pytest.mark.usefixtures("object_tier")
+def test_the_installed_code_keeps_every_local_slot_even_of_locals_the_bytecode_never_uses():
+    # the installed frame had only the locals the bytecode names: native code wrote past it
+    # (the fuzzer's crash on 3.11 and 3.12)
+    for _ in range(10):
+        dead_locals(1)
+    f = eager_copy(dead_locals)
+    assert manager.compile_for(f, (int,)) is not None
+    assert f.__code__.co_varnames == dead_locals.__code__.co_varnames
+    check(dead_locals, (1,), (2,), (3,))

@@ -37,6 +37,9 @@ def build_code(orig, native, layouts, installed=None):
     When `installed` (a dict) is given, it receives each original instruction's offset in the
     installed code."""
     bc = Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
+    # the library numbers locals by first use (a local never used, as in dead code, is dropped):
+    # seeded with all of them, the installed frame keeps the slots native code writes
+    bc.argnames = list(orig.co_varnames)
     instr_pos = [k for k, x in enumerate(bc) if isinstance(x, Instr)]
     raw = [i for i in dis.get_instructions(orig) if i.opname not in ("EXTENDED_ARG", "CACHE")]
     if len(raw) != len(instr_pos) or any(bc[p].name != r.opname for p, r in zip(instr_pos, raw)):
