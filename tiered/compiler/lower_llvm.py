@@ -107,18 +107,7 @@ class FnEmitter:
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
-        addr = self.op(f"load i64, ptr {self.m.line_site(offset)}")
-        slot = self.frame_slot()
-        use, go = self.tmp()[1:], self.tmp()[1:]
-        before = self.cur
-        ok = self.op(f"and i1 {self.op(f'icmp ne ptr {slot}, null')}, {self.op(f'icmp ne i64 {addr}, 0')}")
-        self.line(f"br i1 {ok}, label %{use}, label %{go}")
-        self.label(use)
-        saved = self.point_frame(slot, addr)
-        self.line(f"br label %{go}")
-        self.label(go)
-        return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
-                self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
+        return self.point_frame(self.frame_slot(), self.m.line_site(offset))
 
     def frame(self):
         """The running interpreter frame (NULL if there is none), read once on entry through the
@@ -161,27 +150,28 @@ class FnEmitter:
         assert n <= 256
         return self.entry_values["frame_buffer"]
 
-    def point_frame(self, slot, addr):
-        """Point the frame's instruction slot `slot` at the installed instruction address
-        `addr` (an i64, 0 when not known yet), only when the frame runs this code (the slot holds
-        an address inside it); the slot's value before (a ptr)."""
-        saved = self.op(f"load ptr, ptr {slot}")
-        at = self.op(f"ptrtoint ptr {saved} to i64")
-        lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
-        ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
-        ok = self.op(f"and i1 {ours}, {self.op(f'icmp ne i64 {addr}, 0')}")
-        point = self.op(f"select i1 {ok}, ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {saved}")
-        self.line(f"store ptr {point}, ptr {slot}")
-        return saved
+    def point_frame(self, slot, site):
+        """Point the frame's instruction slot `slot` (NULL: no frame) at the installed instruction
+        whose address the global `site` holds (0 until install: then nothing), only when the
+        frame runs this code (the slot holds an address inside it): one call of the shared
+        tiered_line_enter.  The token line_leave takes: (the slot to restore, NULL when nothing
+        was pointed; its value before)."""
+        lo, hi = self.m.code_bounds()
+        pair = self.op(f"call {{ptr, ptr}} @tiered_line_enter(ptr {slot}, ptr {site}, ptr {lo}, ptr {hi})")
+        return self.op(f"extractvalue {{ptr, ptr}} {pair}, 0"), self.op(f"extractvalue {{ptr, ptr}} {pair}, 1")
 
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is
-        no frame): read through this call's thread state when the path is known."""
+        no frame): read through this call's thread state, once on entry, when the path is known."""
         if capi.CURRENT_FRAME is None:
             return self.op("call ptr @tiered_frame_slot()")
-        iframe = self.frame()
-        slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
-        return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
+        if "frame_slot" not in self.entry_values:
+            iframe = self.frame()
+            self.allocas += [f"  %fslotp = getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}",
+                             f"  %fnone = icmp eq ptr {iframe}, null",
+                             "  %fslot = select i1 %fnone, ptr null, ptr %fslotp"]
+            self.entry_values["frame_slot"] = "%fslot"
+        return self.entry_values["frame_slot"]
 
     def point_at_loop(self, offset):
         """Point the running frame at the loop (the instruction at `offset`)
@@ -209,16 +199,15 @@ class FnEmitter:
         self.line(f"store i64 {at}, ptr %pslot1")
 
     def line_leave(self, token):
-        """After the call: give the frame back the instruction it was at."""
+        """After the call: give the frame back the instruction it was at (a slot of the entry
+        block's takes the store when there is nothing to restore)."""
         if token is None:
             return
         slot, saved = token
-        put, go = self.tmp()[1:], self.tmp()[1:]
-        self.line(f"br i1 {self.op(f'icmp ne ptr {slot}, null')}, label %{put}, label %{go}")
-        self.label(put)
-        self.line(f"store ptr {saved}, ptr {slot}")
-        self.line(f"br label %{go}")
-        self.label(go)
+        if "no_slot" not in self.entry_values:
+            self.entry_values["no_slot"] = self.entry_alloca("ptr")
+        none, spare = self.op(f"icmp eq ptr {slot}, null"), self.entry_values["no_slot"]
+        self.line(f"store ptr {saved}, ptr {self.op(f'select i1 {none}, ptr {spare}, ptr {slot}')}")
 
     def force_point(self, v):
         """Testing (TIERED_FORCE_EXITS): now and then leave at v's state before an op that may
@@ -293,8 +282,10 @@ class FnEmitter:
         buffer, and the shared tiered_exit_state boxes them into the exit state tuple (exit code,
         values...) by a constant string of their kinds; each object value's reference moves in.
         Exits that hand over the same values share one such block (their codes and statuses
-        meet in phis there): a function's IR is mostly its exits."""
-        out, shared = [], {}
+        meet in phis there), and every such block ends in the function's one call of
+        tiered_exit_state and return (`xret`, its arguments in phis): a function's IR is mostly
+        its exits, and codegen time follows IR size."""
+        out, shared, tails = [], {}, []
         buf = None
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
             _, _, with_exception, reason = decode_exit(code)
@@ -303,7 +294,7 @@ class FnEmitter:
             self.lines = []
             pinned = v.attrs.get("pinned", ())
             words = None if pinned or reason is Exit.CALLEE_RESUMED else \
-                [(self._exit_kind(x), self.ref(x), x.type) for x in values]
+                [(self._exit_kind(x), self.ref(x)) for x in values]
             if words is not None:
                 key = tuple(words)
                 if key in shared:          # the same values: jump to the block that hands them over
@@ -326,7 +317,7 @@ class FnEmitter:
                 inner = self.op(f"load ptr, ptr {self.resume_slots[v.id]}")
                 words.append((0, self.op(f"ptrtoint ptr {inner} to i64")))
             buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
-            self._hand_over(words, buf, str(code), str(status))
+            tails.append(self._hand_over(words, buf, f"x{code}", str(code), str(status)))
             out += [f"x{code}:"] + self.lines
         for first, codes, values in shared.values():
             self.lines = []
@@ -336,19 +327,38 @@ class FnEmitter:
                 status = self.op("phi i32 " + ", ".join(f"[{st}, %x{c}]" for c, st in codes))
             words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
             buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
-            self._hand_over(words, buf, code, status)
+            tails.append(self._hand_over(words, buf, f"xs{first}", code, status))
             out += [f"xs{first}:"] + self.lines
-        return out
+        return out + self._exit_return(tails, buf)
 
-    def _hand_over(self, words, buf, code, status):
-        """Lines: the words into the exit buffer, the exit state made of them, the return."""
-        for k, (_, word) in enumerate(words):
+    def _hand_over(self, words, buf, block, code, status):
+        """Lines: the words into the exit buffer (a NULL that travels as the unbound marker and a
+        None need none: their kinds say what they are), then the jump to the shared return; what
+        that return's phis take from this block."""
+        kinds = []
+        for k, (kind, word) in enumerate(words):
+            if (kind, word) in ((5, "0"), (4, "0")):
+                kinds.append(6 if kind == 5 else 4)
+                continue
+            kinds.append(kind)
             self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
-        kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
-        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
+        string = self.m.c_string("".join(map(chr, kinds))) if words else "null"
+        self.line("br label %xret")
+        return block, code, status, string, len(words)
+
+    def _exit_return(self, tails, buf):
+        """Lines of the block every exit ends in: the exit state made of the exit buffer's words
+        (tiered_exit_state), and the return with the exit's status."""
+        if not tails:
+            return []
+        self.lines = []
+        code, status, kinds, n = (self.op(f"phi {ty} " + ", ".join(f"[{t[k]}, %{t[0]}]" for t in tails))
+                                  for k, ty in ((1, "i64"), (2, "i32"), (3, "ptr"), (4, "i64")))
+        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf or 'null'}, i64 {n}, "
                     f"ptr {pointer(self.m.unbound)})")
         failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
         self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
+        return ["xret:"] + self.lines
 
     def _exit_words(self):
         """The most words any exit of this function passes (its live values and an inner state)."""
@@ -365,10 +375,12 @@ class FnEmitter:
         """Value x as a raw i64 word for the exit buffer."""
         ref = self.ref(x)
         if is_obj(x.type):
-            return self.op(f"ptrtoint ptr {ref} to i64")
+            return "0" if ref == "null" else self.op(f"ptrtoint ptr {ref} to i64")
         if x.type == FLOAT:
             return self.op(f"bitcast double {ref} to i64")
-        if x.type in (BOOL, NONE):
-            return self.op(f"zext i1 {ref if x.type == BOOL else 'false'} to i64")
+        if x.type == NONE or ref in ("null", "false"):
+            return "0"
+        if x.type == BOOL:
+            return self.op(f"zext i1 {ref} to i64")
         return ref
 

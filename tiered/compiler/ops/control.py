@@ -80,19 +80,31 @@ def _store_global(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
+def _traced_helper():
+    """IR of the shared helper that says whether a trace or profile function, or another
+    monitoring tool, is set (one copy, in runtime_ir's module of helpers)."""
+    lines, busy, n = [], "false", 0
+    for word in threadstate.other_tool_words():         # another monitoring tool registered
+        n += 1
+        lines += [f"  %w{n} = load i64, ptr inttoptr (i64 {word} to ptr)", f"  %c{n} = icmp ne i64 %w{n}, 0",
+                  f"  %b{n} = or i1 {busy}, %c{n}"]
+        busy = f"%b{n}"
+    for offset in threadstate.TRACE_OFFSETS or ():
+        n += 1
+        lines += [f"  %p{n} = getelementptr i8, ptr %ts, i64 {offset}", f"  %w{n} = load ptr, ptr %p{n}",
+                  f"  %c{n} = icmp ne ptr %w{n}, null", f"  %b{n} = or i1 {busy}, %c{n}"]
+        busy = f"%b{n}"
+    return "\ndefine i1 @tiered_traced(ptr %ts) {\n" + "\n".join(lines) + f"\n  ret i1 {busy}\n}}\n"
+
+
+TRACED = _traced_helper()
+
+
 @op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
 def _trace_check(e, v):
-    """Exit when a trace or profile function, or a monitoring tool, is now set."""
-    busy = "false"
-    for word in threadstate.other_tool_words():         # another monitoring tool registered
-        held = e.op(f"load i64, ptr inttoptr (i64 {word} to ptr)")
-        busy = e.op(f"or i1 {busy}, {e.op(f'icmp ne i64 {held}, 0')}")
-    if threadstate.TRACE_OFFSETS is not None:
-        ts = e.thread_state()
-        for offset in threadstate.TRACE_OFFSETS:
-            f = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
-            busy = e.op(f"or i1 {busy}, {e.op(f'icmp ne ptr {f}, null')}")
-    e.guard(busy, v)
+    """Exit when a trace or profile function, or a monitoring tool, is now set (the shared
+    tiered_traced: it follows a call of Python code, which costs far more)."""
+    e.guard(e.op(f"call i1 @tiered_traced(ptr {e.thread_state()})"), v)
 
 
 # at: where a handler sees the frame; raise_only: its state is only good for raising there (no
