@@ -13,7 +13,7 @@ and exits at the recursion limit or the floor); `ts` is the running thread's sta
 """
 from ..reasons import Exit
 from ..cpython import capi
-from .exits import decode_exit, exit_code
+from .exits import REASON_BITS, decode_exit, exit_code, exit_tree
 from .ops import BOOL, FLOAT, INT, NONE, OPS, is_obj
 from .ops.common import LL, box_call, pointer, result_type
 from .ops.frames import SHADOW_KINDS, sync_locals
@@ -278,87 +278,66 @@ class FnEmitter:
         return f"ret {ty} {self.op(f'insertvalue {ty} {part}, ptr {state}, 2')}"
 
     def _exit_blocks(self):
-        """One block per used exit: its live values go, as raw words, into the function's exit
-        buffer, and the shared tiered_exit_state boxes them into the exit state tuple (exit code,
-        values...) by a constant string of their kinds; each object value's reference moves in.
-        Exits that hand over the same values share one such block (their codes and statuses
-        meet in phis there), and every such block ends in the function's one call of
-        tiered_exit_state and return (`xret`, its arguments in phis): a function's IR is mostly
-        its exits, and codegen time follows IR size."""
-        out, shared, tails = [], {}, []
-        buf = None
+        """The exits' blocks.  Each used exit has a block `x<code>` that records its descriptor
+        (exit code, number of values, their kinds: a constant) and jumps into a tree of blocks
+        that store its live values, as raw words, into the function's exit buffer; every exit
+        ends in `xret`, the function's one call of tiered_exit_state (which boxes the words by
+        their kinds into the exit state tuple; each object value's reference moves in) and
+        return.  Exits hand over mostly the same values (the locals), so the tree stores each
+        (position, value) that many exits share once, at its root end (exit_tree): a function's
+        IR was mostly its exits' stores, and codegen time follows IR size."""
+        if not self.exits_used:
+            return []
+        heads, paths = {}, {}
+        desc = self.entry_alloca("ptr")
+        buf = self.entry_alloca(f"[{self._exit_words()} x i64]")
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
-            _, _, with_exception, reason = decode_exit(code)
-            status = 2 if with_exception else 1
-            values = v.state.values()
+            reason = decode_exit(code)[3]
             self.lines = []
-            pinned = v.attrs.get("pinned", ())
-            words = None if pinned or reason is Exit.CALLEE_RESUMED else \
-                [(self._exit_kind(x), self.ref(x)) for x in values]
-            if words is not None:
-                key = tuple(words)
-                if key in shared:          # the same values: jump to the block that hands them over
-                    shared[key][1].append((code, status))
-                    out += [f"x{code}:", f"  br label %xs{shared[key][0]}"]
-                    continue
-                shared[key] = (code, [(code, status)], values)
-                out += [f"x{code}:", f"  br label %xs{code}"]
-                continue
-            for x in pinned:           # a copy whose incref was dropped
+            for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
                 if x.id in self.borrow_slots:             # a borrowed read: unless its slow path owns one
                     owned = self.op(f"load ptr, ptr {self.borrow_slots[x.id]}")
                     borrowed = self.op(f"icmp eq ptr {owned}, null")
                     self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {borrowed}, ptr {self.ref(x)}, ptr null')})")
                 else:
                     self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
-            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
+            words = [(self._exit_kind(x), self._exit_conv(x), self.ref(x)) for x in v.state.values()]
             # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
             if reason is Exit.CALLEE_RESUMED:
-                inner = self.op(f"load ptr, ptr {self.resume_slots[v.id]}")
-                words.append((0, self.op(f"ptrtoint ptr {inner} to i64")))
-            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
-            tails.append(self._hand_over(words, buf, f"x{code}", str(code), str(status)))
-            out += [f"x{code}:"] + self.lines
-        for first, codes, values in shared.values():
+                words.append((0, "ptr", self.op(f"load ptr, ptr {self.resume_slots[v.id]}")))
+            kinds = [6 if (k, ref) == (5, "null") else k for k, _, ref in words]   # 4, 6: no word
+            name = f"@{self.symbol}_x{code}"
+            strings = self.m.c_string("".join(map(chr, kinds))) if words else "null"
+            self.m.globals.append(f"{name} = private unnamed_addr constant {{i64, i64, ptr}} "
+                                  f"{{i64 {code}, i64 {len(words)}, ptr {strings}}}")
+            self.line(f"store ptr {name}, ptr {desc}")
+            heads[code] = self.lines
+            paths[code] = [(k, conv, ref) for k, (_, conv, ref) in enumerate(words) if kinds[k] not in (4, 6)]
+        blocks, entries = exit_tree(paths)
+        out = []
+        for code, lines in heads.items():
+            out += [f"x{code}:"] + lines + [f"  br label %{entries[code]}"]
+        for label, words, then in blocks:
             self.lines = []
-            code, status = str(codes[0][0]), str(codes[0][1])
-            if len(codes) > 1:
-                code = self.op("phi i64 " + ", ".join(f"[{c}, %x{c}]" for c, _ in codes))
-                status = self.op("phi i32 " + ", ".join(f"[{st}, %x{c}]" for c, st in codes))
-            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
-            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
-            tails.append(self._hand_over(words, buf, f"xs{first}", code, status))
-            out += [f"xs{first}:"] + self.lines
-        return out + self._exit_return(tails, buf)
-
-    def _hand_over(self, words, buf, block, code, status):
-        """Lines: the words into the exit buffer (a NULL that travels as the unbound marker and a
-        None need none: their kinds say what they are), then the jump to the shared return; what
-        that return's phis take from this block."""
-        kinds = []
-        for k, (kind, word) in enumerate(words):
-            if (kind, word) in ((5, "0"), (4, "0")):
-                kinds.append(6 if kind == 5 else 4)
-                continue
-            kinds.append(kind)
-            self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
-        string = self.m.c_string("".join(map(chr, kinds))) if words else "null"
-        self.line("br label %xret")
-        return block, code, status, string, len(words)
-
-    def _exit_return(self, tails, buf):
-        """Lines of the block every exit ends in: the exit state made of the exit buffer's words
-        (tiered_exit_state), and the return with the exit's status."""
-        if not tails:
-            return []
+            for k, conv, ref in words:
+                if conv == "ptr":
+                    ref = "0" if ref == "null" else self.op(f"ptrtoint ptr {ref} to i64")
+                elif conv in ("double", "i1"):
+                    ref = self.op(f"{'bitcast double' if conv == 'double' else 'zext i1'} {ref} to i64")
+                self.line(f"store i64 {ref}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+            out += [f"{label}:"] + self.lines + [f"  br label %{then}"]
         self.lines = []
-        code, status, kinds, n = (self.op(f"phi {ty} " + ", ".join(f"[{t[k]}, %{t[0]}]" for t in tails))
-                                  for k, ty in ((1, "i64"), (2, "i32"), (3, "ptr"), (4, "i64")))
-        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf or 'null'}, i64 {n}, "
+        d = self.op(f"load ptr, ptr {desc}")
+        code = self.op(f"load i64, ptr {d}")
+        n = self.op(f"load i64, ptr {self.op(f'getelementptr i8, ptr {d}, i64 8')}")
+        kinds = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {d}, i64 16')}")
+        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {n}, "
                     f"ptr {pointer(self.m.unbound)})")
+        raised = self.op(f"trunc i64 {self.op(f'lshr i64 {code}, {REASON_BITS}')} to i1")   # the code says so
+        status = self.op(f"select i1 {raised}, i32 2, i32 1")
         failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
         self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
-        return ["xret:"] + self.lines
+        return out + ["xret:"] + self.lines
 
     def _exit_words(self):
         """The most words any exit of this function passes (its live values and an inner state)."""
@@ -371,16 +350,11 @@ class FnEmitter:
             return 5 if x.attrs.get("maybe_null") else 0
         return {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}[x.type]
 
-    def _exit_word(self, x):
-        """Value x as a raw i64 word for the exit buffer."""
-        ref = self.ref(x)
+    @staticmethod
+    def _exit_conv(x):
+        """How value x becomes a raw i64 word for the exit buffer: from a ptr, a double, an i1
+        (None: a constant 0), or already one."""
         if is_obj(x.type):
-            return "0" if ref == "null" else self.op(f"ptrtoint ptr {ref} to i64")
-        if x.type == FLOAT:
-            return self.op(f"bitcast double {ref} to i64")
-        if x.type == NONE or ref in ("null", "false"):
-            return "0"
-        if x.type == BOOL:
-            return self.op(f"zext i1 {ref} to i64")
-        return ref
+            return "ptr"
+        return {FLOAT: "double", BOOL: "i1", NONE: "none"}.get(x.type, "i64")
 
