@@ -235,6 +235,7 @@ class FnEmitter:
         head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %floor, ptr %ts) {{",
                 "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
+            self.block = b
             self.label(f"b{b.id}")
             for p in b.phis:
                 self.names[p.id] = f"%v{p.id}"

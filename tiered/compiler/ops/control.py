@@ -80,20 +80,28 @@ def _store_global(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
-def _traced_helper():
-    """IR of the shared helper that says whether a trace or profile function, or another
-    monitoring tool, is set (one copy, in runtime_ir's module of helpers)."""
-    lines, busy, n = [], "false", 0
+def _traced_lines(ts, op):
+    """IR lines computing whether a trace or profile function, or another monitoring tool, is
+    set (op(text) emits `%tmp = text`: its i1 operand, or "false")."""
+    busy = "false"
     for word in threadstate.other_tool_words():         # another monitoring tool registered
-        n += 1
-        lines += [f"  %w{n} = load i64, ptr inttoptr (i64 {word} to ptr)", f"  %c{n} = icmp ne i64 %w{n}, 0",
-                  f"  %b{n} = or i1 {busy}, %c{n}"]
-        busy = f"%b{n}"
+        held = op(f"load i64, ptr inttoptr (i64 {word} to ptr)")
+        busy = op(f"or i1 {busy}, {op(f'icmp ne i64 {held}, 0')}")
     for offset in threadstate.TRACE_OFFSETS or ():
-        n += 1
-        lines += [f"  %p{n} = getelementptr i8, ptr %ts, i64 {offset}", f"  %w{n} = load ptr, ptr %p{n}",
-                  f"  %c{n} = icmp ne ptr %w{n}, null", f"  %b{n} = or i1 {busy}, %c{n}"]
-        busy = f"%b{n}"
+        f = op(f"load ptr, ptr {op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
+        busy = op(f"or i1 {busy}, {op(f'icmp ne ptr {f}, null')}")
+    return busy
+
+
+def _traced_helper():
+    """IR of the shared helper tiered_traced(ts) (one copy, in runtime_ir's module of helpers)."""
+    lines = []
+
+    def op(text):
+        """Emit `%h<n> = text`."""
+        lines.append(f"  %h{len(lines)} = {text}")
+        return f"%h{len(lines) - 1}"
+    busy = _traced_lines("%ts", op)
     return "\ndefine i1 @tiered_traced(ptr %ts) {\n" + "\n".join(lines) + f"\n  ret i1 {busy}\n}}\n"
 
 
@@ -102,9 +110,13 @@ TRACED = _traced_helper()
 
 @op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
 def _trace_check(e, v):
-    """Exit when a trace or profile function, or a monitoring tool, is now set (the shared
-    tiered_traced: it follows a call of Python code, which costs far more)."""
-    e.guard(e.op(f"call i1 @tiered_traced(ptr {e.thread_state()})"), v)
+    """Exit when a trace or profile function, or a monitoring tool, is now set: inline at a
+    loop header (every iteration checks), else one call of the shared tiered_traced (it
+    follows a call of Python code, which costs far more)."""
+    if e.block.loop_header:
+        e.guard(_traced_lines(e.thread_state(), e.op), v)
+    else:
+        e.guard(e.op(f"call i1 @tiered_traced(ptr {e.thread_state()})"), v)
 
 
 # at: where a handler sees the frame; raise_only: its state is only good for raising there (no
