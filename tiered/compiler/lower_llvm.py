@@ -160,6 +160,17 @@ class FnEmitter:
         pair = self.op(f"call {{ptr, ptr}} @tiered_line_enter(ptr {slot}, ptr {site}, ptr {lo}, ptr {hi})")
         return self.op(f"extractvalue {{ptr, ptr}} {pair}, 0"), self.op(f"extractvalue {{ptr, ptr}} {pair}, 1")
 
+    def point_frame_inline(self, slot, addr):
+        """point_frame without the call, for a frame slot known to be there (a return's: it runs
+        at every call of the function, and no C-API call around it pays for a helper's)."""
+        saved = self.op(f"load ptr, ptr {slot}")
+        at = self.op(f"ptrtoint ptr {saved} to i64")
+        lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
+        ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
+        ok = self.op(f"and i1 {ours}, {self.op(f'icmp ne i64 {addr}, 0')}")
+        point = self.op(f"select i1 {ok}, ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {saved}")
+        self.line(f"store ptr {point}, ptr {slot}")
+
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is
         no frame): read through this call's thread state, once on entry, when the path is known."""

@@ -192,7 +192,8 @@ def _sync_frame(e, v):
     e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
     e.label(go)
     if point:
-        e.point_frame(e.frame_slot(), e.m.line_site(v.attrs["at"]))
+        slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
+        e.point_frame_inline(slot, e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}"))
     if todo:
         at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
         has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")
