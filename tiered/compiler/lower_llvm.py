@@ -154,8 +154,8 @@ class FnEmitter:
         """Point the frame's instruction slot `slot` (NULL: no frame) at the installed instruction
         whose address the global `site` holds (0 until install: then nothing), only when the
         frame runs this code (the slot holds an address inside it): one call of the shared
-        tiered_line_enter.  The token line_leave takes: (the slot to restore, NULL when nothing
-        was pointed; its value before)."""
+        tiered_line_enter.  The token line_leave takes: (the slot to restore, a spare one when
+        nothing was pointed; its value before)."""
         lo, hi = self.m.code_bounds()
         pair = self.op(f"call {{ptr, ptr}} @tiered_line_enter(ptr {slot}, ptr {site}, ptr {lo}, ptr {hi})")
         return self.op(f"extractvalue {{ptr, ptr}} {pair}, 0"), self.op(f"extractvalue {{ptr, ptr}} {pair}, 1")
@@ -210,15 +210,10 @@ class FnEmitter:
         self.line(f"store i64 {at}, ptr %pslot1")
 
     def line_leave(self, token):
-        """After the call: give the frame back the instruction it was at (a slot of the entry
-        block's takes the store when there is nothing to restore)."""
-        if token is None:
-            return
-        slot, saved = token
-        if "no_slot" not in self.entry_values:
-            self.entry_values["no_slot"] = self.entry_alloca("ptr")
-        none, spare = self.op(f"icmp eq ptr {slot}, null"), self.entry_values["no_slot"]
-        self.line(f"store ptr {saved}, ptr {self.op(f'select i1 {none}, ptr {spare}, ptr {slot}')}")
+        """After the call: give the frame back the instruction it was at (when nothing was
+        pointed, tiered_line_enter gave a spare slot of its own for this store)."""
+        if token is not None:
+            self.line(f"store ptr {token[1]}, ptr {token[0]}")
 
     def force_point(self, v):
         """Testing (TIERED_FORCE_EXITS): now and then leave at v's state before an op that may

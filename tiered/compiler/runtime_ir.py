@@ -8,6 +8,8 @@ from .ops.frames import SYNC_LOCALS
 from .ops.objects import UNBOX_INT
 
 HELPERS = r"""
+@tiered_spare_slot = global ptr null   ; what a frame pointing that pointed nothing restores
+
 define i1 @tiered_force(ptr %state) {
 entry:
   %c = load i64, ptr %state
@@ -203,7 +205,7 @@ entry:
   ; before a call that may run Python code: point the frame's instruction slot (NULL: no frame)
   ; at the installed instruction whose address *site holds (0 until install: nothing), when the
   ; frame runs this code (its instruction lies in [*lo, *hi)); what to restore after the call:
-  ; (the slot, NULL when nothing was pointed; its value before)
+  ; (the slot, or @tiered_spare_slot when nothing was pointed; its value before)
   %addr = load i64, ptr %site
   %hass = icmp ne ptr %slot, null
   %hasa = icmp ne i64 %addr, 0
@@ -224,7 +226,7 @@ use:
   %r1 = insertvalue {ptr, ptr} %r0, ptr %saved, 1
   ret {ptr, ptr} %r1
 none:
-  ret {ptr, ptr} zeroinitializer
+  ret {ptr, ptr} {ptr @tiered_spare_slot, ptr null}
 }
 
 define ptr @tiered_frame_slot() {
