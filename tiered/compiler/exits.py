@@ -15,7 +15,7 @@ from typing import Any, Tuple
 from ..reasons import Exit
 # bound at import: exits and misses run inside the program, which may rebind builtins
 from builtins import (NotImplementedError, bool, divmod, getattr, isinstance, iter, len, list,  # noqa: A004
-                      map, range, repr, tuple, type)
+                      map, range, repr, set, sorted, tuple, type)
 
 REASONS = list(Exit)
 REASON_BITS = 6                  # an exit code's low bits: the reason's index in REASONS
