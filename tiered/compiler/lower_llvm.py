@@ -95,19 +95,33 @@ class FnEmitter:
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
-    def line_enter(self, v, offset=None):
+    def line_enter(self, v, offset=None, inline=False):
         """Before a call that may run Python code: point the running frame at v's instruction
         (or the one at `offset`; in the installed code: the address is filled in after
         install), so that what runs sees the frame's f_lineno as CPython shows it.  What
         line_leave restores.  Only when the running frame runs this code: a function of
         numbers called natively runs in its caller's frame, whose code is another (a frameless
-        specialisation never points a frame: it may run inside its caller's too)."""
+        specialisation never points a frame: it may run inside its caller's too).  inline: without
+        the shared helper's call (a loop's poll: the call there made LLVM keep a loop's float in
+        memory, horner ran 2x slower)."""
         if v.state is not None:          # the frame's slots take the number locals' values
             sync_locals(self, v.state.locals)
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
-        return self.point_frame(self.frame_slot(), self.m.line_site(offset))
+        if not inline:
+            return self.point_frame(self.frame_slot(), self.m.line_site(offset))
+        addr = self.op(f"load i64, ptr {self.m.line_site(offset)}")
+        slot, (use, go), before = self.frame_slot(), (self.tmp()[1:], self.tmp()[1:]), self.cur
+        ok = self.op(f"and i1 {self.op(f'icmp ne ptr {slot}, null')}, {self.op(f'icmp ne i64 {addr}, 0')}")
+        self.line(f"br i1 {ok}, label %{use}, label %{go}")
+        self.label(use)
+        saved = self.op(f"load ptr, ptr {slot}")
+        self.point_frame_inline(slot, addr, saved)
+        self.line(f"br label %{go}")
+        self.label(go)
+        return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
+                self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"), "inline")
 
     def frame(self):
         """The running interpreter frame (NULL if there is none), read once on entry through the
@@ -160,10 +174,10 @@ class FnEmitter:
         pair = self.op(f"call {{ptr, ptr}} @tiered_line_enter(ptr {slot}, ptr {site}, ptr {lo}, ptr {hi})")
         return self.op(f"extractvalue {{ptr, ptr}} {pair}, 0"), self.op(f"extractvalue {{ptr, ptr}} {pair}, 1")
 
-    def point_frame_inline(self, slot, addr):
+    def point_frame_inline(self, slot, addr, saved=None):
         """point_frame without the call, for a frame slot known to be there (a return's: it runs
         at every call of the function, and no C-API call around it pays for a helper's)."""
-        saved = self.op(f"load ptr, ptr {slot}")
+        saved = saved or self.op(f"load ptr, ptr {slot}")
         at = self.op(f"ptrtoint ptr {saved} to i64")
         lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
         ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
@@ -212,8 +226,17 @@ class FnEmitter:
     def line_leave(self, token):
         """After the call: give the frame back the instruction it was at (when nothing was
         pointed, tiered_line_enter gave a spare slot of its own for this store)."""
-        if token is not None:
+        if token is None:
+            return
+        if len(token) == 2:
             self.line(f"store ptr {token[1]}, ptr {token[0]}")
+            return
+        put, go = self.tmp()[1:], self.tmp()[1:]      # line_enter(inline=True)'s: NULL when none
+        self.line(f"br i1 {self.op(f'icmp ne ptr {token[0]}, null')}, label %{put}, label %{go}")
+        self.label(put)
+        self.line(f"store ptr {token[1]}, ptr {token[0]}")
+        self.line(f"br label %{go}")
+        self.label(go)
 
     def force_point(self, v):
         """Testing (TIERED_FORCE_EXITS): now and then leave at v's state before an op that may

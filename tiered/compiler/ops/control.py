@@ -138,7 +138,7 @@ def _loop_poll(e, v):
     # sum_squares 2.4x slower); a handler, and a thread that runs while this one lets it, see
     # the loop's back edge and the current locals
     e.point_at_loop(v.attrs.get("at", v.state.offset))
-    token = e.line_enter(v, v.attrs.get("at"))
+    token = e.line_enter(v, v.attrs.get("at"), inline=True)
     raised = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
     e.line(f"call void @tiered_yield(i32 {c1})")
     e.line_leave(token)
