@@ -15,7 +15,7 @@ from typing import Any, Tuple
 from ..reasons import Exit
 # bound at import: exits and misses run inside the program, which may rebind builtins
 from builtins import (NotImplementedError, bool, divmod, getattr, isinstance, iter, len, list,  # noqa: A004
-                      map, range, repr, tuple, type)
+                      map, range, repr, set, sorted, tuple, type)
 
 REASONS = list(Exit)
 REASON_BITS = 6                  # an exit code's low bits: the reason's index in REASONS
@@ -32,6 +32,44 @@ def decode_exit(code):
     prologue dispatches on (one per site and exception flag)."""
     stub, reason = divmod(code, 1 << REASON_BITS)
     return stub, stub // 2, bool(stub % 2), REASONS[reason]
+
+
+def exit_tree(paths):
+    """How exits store their words: paths {exit code: [word, ...]} (a word: (buffer position,
+    ...), hashable) → (blocks [(label, [word, ...], label of the next block)], {exit code: label
+    of the block it enters}); the last block of every chain goes to `xret`.  Each exit's words
+    go rarest first, so that the words many exits share are stored once, by a block they all
+    reach (a trie of the paths read backwards, each chain of single-entry nodes one block)."""
+    count = {}
+    for words in paths.values():
+        for w in words:
+            count[w] = count.get(w, 0) + 1
+    nodes, parent, word, entered, preds = {}, [], [], set(), {}
+    starts = {}
+    for code, words in paths.items():
+        at = None
+        for w in sorted(words, key=lambda w: (-count[w], w)):      # the most shared first from xret
+            key = (w, at)
+            if key not in nodes:
+                nodes[key] = len(word)
+                word.append(w)
+                parent.append(at)
+                preds[at] = preds.get(at, 0) + 1
+            at = nodes[key]
+        starts[code] = at
+        entered.add(at)
+    head = [k in entered or preds.get(k, 0) != 1 for k in range(len(word))]
+    label = {None: "xret", **{k: f"xt{k}" for k in range(len(word)) if head[k]}}
+    blocks = []
+    for k in range(len(word)):
+        if not head[k]:
+            continue
+        chain, at = [word[k]], parent[k]
+        while at is not None and not head[at]:
+            chain.append(word[at])
+            at = parent[at]
+        blocks.append((label[k], chain, label[at]))
+    return blocks, {code: label[at] for code, at in starts.items()}
 
 
 # ---- how a stack item travels to the interpreter (kept with the installed code) ------------

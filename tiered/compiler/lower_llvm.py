@@ -13,7 +13,7 @@ and exits at the recursion limit or the floor); `ts` is the running thread's sta
 """
 from ..reasons import Exit
 from ..cpython import capi
-from .exits import decode_exit, exit_code
+from .exits import REASON_BITS, decode_exit, exit_code, exit_tree
 from .ops import BOOL, FLOAT, INT, NONE, OPS, is_obj
 from .ops.common import LL, box_call, pointer, result_type
 from .ops.frames import SHADOW_KINDS, sync_locals
@@ -95,30 +95,33 @@ class FnEmitter:
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
-    def line_enter(self, v, offset=None):
+    def line_enter(self, v, offset=None, inline=False):
         """Before a call that may run Python code: point the running frame at v's instruction
         (or the one at `offset`; in the installed code: the address is filled in after
         install), so that what runs sees the frame's f_lineno as CPython shows it.  What
         line_leave restores.  Only when the running frame runs this code: a function of
         numbers called natively runs in its caller's frame, whose code is another (a frameless
-        specialisation never points a frame: it may run inside its caller's too)."""
+        specialisation never points a frame: it may run inside its caller's too).  inline: without
+        the shared helper's call (a loop's poll: the call there made LLVM keep a loop's float in
+        memory, horner ran 2x slower)."""
         if v.state is not None:          # the frame's slots take the number locals' values
             sync_locals(self, v.state.locals)
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):
             return None
+        if not inline:
+            return self.point_frame(self.frame_slot(), self.m.line_site(offset))
         addr = self.op(f"load i64, ptr {self.m.line_site(offset)}")
-        slot = self.frame_slot()
-        use, go = self.tmp()[1:], self.tmp()[1:]
-        before = self.cur
+        slot, (use, go), before = self.frame_slot(), (self.tmp()[1:], self.tmp()[1:]), self.cur
         ok = self.op(f"and i1 {self.op(f'icmp ne ptr {slot}, null')}, {self.op(f'icmp ne i64 {addr}, 0')}")
         self.line(f"br i1 {ok}, label %{use}, label %{go}")
         self.label(use)
-        saved = self.point_frame(slot, addr)
+        saved = self.op(f"load ptr, ptr {slot}")
+        self.point_frame_inline(slot, addr, saved)
         self.line(f"br label %{go}")
         self.label(go)
         return (self.op(f"phi ptr [{slot}, %{use}], [null, %{before}]"),
-                self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"))
+                self.op(f"phi ptr [{saved}, %{use}], [null, %{before}]"), "inline")
 
     def frame(self):
         """The running interpreter frame (NULL if there is none), read once on entry through the
@@ -161,27 +164,39 @@ class FnEmitter:
         assert n <= 256
         return self.entry_values["frame_buffer"]
 
-    def point_frame(self, slot, addr):
-        """Point the frame's instruction slot `slot` at the installed instruction address
-        `addr` (an i64, 0 when not known yet), only when the frame runs this code (the slot holds
-        an address inside it); the slot's value before (a ptr)."""
-        saved = self.op(f"load ptr, ptr {slot}")
+    def point_frame(self, slot, site):
+        """Point the frame's instruction slot `slot` (NULL: no frame) at the installed instruction
+        whose address the global `site` holds (0 until install: then nothing), only when the
+        frame runs this code (the slot holds an address inside it): one call of the shared
+        tiered_line_enter.  The token line_leave takes: (the slot to restore, a spare one when
+        nothing was pointed; its value before)."""
+        lo, hi = self.m.code_bounds()
+        pair = self.op(f"call {{ptr, ptr}} @tiered_line_enter(ptr {slot}, ptr {site}, ptr {lo}, ptr {hi})")
+        return self.op(f"extractvalue {{ptr, ptr}} {pair}, 0"), self.op(f"extractvalue {{ptr, ptr}} {pair}, 1")
+
+    def point_frame_inline(self, slot, addr, saved=None):
+        """point_frame without the call, for a frame slot known to be there (a return's: it runs
+        at every call of the function, and no C-API call around it pays for a helper's)."""
+        saved = saved or self.op(f"load ptr, ptr {slot}")
         at = self.op(f"ptrtoint ptr {saved} to i64")
         lo, hi = (self.op(f"load i64, ptr {g}") for g in self.m.code_bounds())
         ours = self.op(f"and i1 {self.op(f'icmp uge i64 {at}, {lo}')}, {self.op(f'icmp ult i64 {at}, {hi}')}")
         ok = self.op(f"and i1 {ours}, {self.op(f'icmp ne i64 {addr}, 0')}")
         point = self.op(f"select i1 {ok}, ptr {self.op(f'inttoptr i64 {addr} to ptr')}, ptr {saved}")
         self.line(f"store ptr {point}, ptr {slot}")
-        return saved
 
     def frame_slot(self):
         """Where the running interpreter frame keeps its current instruction (NULL if there is
-        no frame): read through this call's thread state when the path is known."""
+        no frame): read through this call's thread state, once on entry, when the path is known."""
         if capi.CURRENT_FRAME is None:
             return self.op("call ptr @tiered_frame_slot()")
-        iframe = self.frame()
-        slot = self.op(f"getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}")
-        return self.op(f"select i1 {self.op(f'icmp eq ptr {iframe}, null')}, ptr null, ptr {slot}")
+        if "frame_slot" not in self.entry_values:
+            iframe = self.frame()
+            self.allocas += [f"  %fslotp = getelementptr i8, ptr {iframe}, i64 {capi.FRAMES[1]}",
+                             f"  %fnone = icmp eq ptr {iframe}, null",
+                             "  %fslot = select i1 %fnone, ptr null, ptr %fslotp"]
+            self.entry_values["frame_slot"] = "%fslot"
+        return self.entry_values["frame_slot"]
 
     def point_at_loop(self, offset):
         """Point the running frame at the loop (the instruction at `offset`)
@@ -209,14 +224,17 @@ class FnEmitter:
         self.line(f"store i64 {at}, ptr %pslot1")
 
     def line_leave(self, token):
-        """After the call: give the frame back the instruction it was at."""
+        """After the call: give the frame back the instruction it was at (when nothing was
+        pointed, tiered_line_enter gave a spare slot of its own for this store)."""
         if token is None:
             return
-        slot, saved = token
-        put, go = self.tmp()[1:], self.tmp()[1:]
-        self.line(f"br i1 {self.op(f'icmp ne ptr {slot}, null')}, label %{put}, label %{go}")
+        if len(token) == 2:
+            self.line(f"store ptr {token[1]}, ptr {token[0]}")
+            return
+        put, go = self.tmp()[1:], self.tmp()[1:]      # line_enter(inline=True)'s: NULL when none
+        self.line(f"br i1 {self.op(f'icmp ne ptr {token[0]}, null')}, label %{put}, label %{go}")
         self.label(put)
-        self.line(f"store ptr {saved}, ptr {slot}")
+        self.line(f"store ptr {token[1]}, ptr {token[0]}")
         self.line(f"br label %{go}")
         self.label(go)
 
@@ -246,6 +264,7 @@ class FnEmitter:
         head = [f"define {result_type(ret)} @{self.symbol}({params}{', ' if params else ''}i64 %floor, ptr %ts) {{",
                 "entry:", f"  br label %b{fn.blocks[0].id}"]
         for b in fn.blocks:
+            self.block = b
             self.label(f"b{b.id}")
             for p in b.phis:
                 self.names[p.id] = f"%v{p.id}"
@@ -289,66 +308,66 @@ class FnEmitter:
         return f"ret {ty} {self.op(f'insertvalue {ty} {part}, ptr {state}, 2')}"
 
     def _exit_blocks(self):
-        """One block per used exit: its live values go, as raw words, into the function's exit
-        buffer, and the shared tiered_exit_state boxes them into the exit state tuple (exit code,
-        values...) by a constant string of their kinds; each object value's reference moves in.
-        Exits that hand over the same values share one such block (their codes and statuses
-        meet in phis there): a function's IR is mostly its exits."""
-        out, shared = [], {}
-        buf = None
+        """The exits' blocks.  Each used exit has a block `x<code>` that records its descriptor
+        (exit code, number of values, their kinds: a constant) and jumps into a tree of blocks
+        that store its live values, as raw words, into the function's exit buffer; every exit
+        ends in `xret`, the function's one call of tiered_exit_state (which boxes the words by
+        their kinds into the exit state tuple; each object value's reference moves in) and
+        return.  Exits hand over mostly the same values (the locals), so the tree stores each
+        (position, value) that many exits share once, at its root end (exit_tree): a function's
+        IR was mostly its exits' stores, and codegen time follows IR size."""
+        if not self.exits_used:
+            return []
+        heads, paths = {}, {}
+        desc = self.entry_alloca("ptr")
+        buf = self.entry_alloca(f"[{self._exit_words()} x i64]")
         for code, v in sorted(self.exits_used.items(), key=lambda kv: kv[0]):
-            _, _, with_exception, reason = decode_exit(code)
-            status = 2 if with_exception else 1
-            values = v.state.values()
+            reason = decode_exit(code)[3]
             self.lines = []
-            pinned = v.attrs.get("pinned", ())
-            words = None if pinned or reason is Exit.CALLEE_RESUMED else \
-                [(self._exit_kind(x), self.ref(x), x.type) for x in values]
-            if words is not None:
-                key = tuple(words)
-                if key in shared:          # the same values: jump to the block that hands them over
-                    shared[key][1].append((code, status))
-                    out += [f"x{code}:", f"  br label %xs{shared[key][0]}"]
-                    continue
-                shared[key] = (code, [(code, status)], values)
-                out += [f"x{code}:", f"  br label %xs{code}"]
-                continue
-            for x in pinned:           # a copy whose incref was dropped
+            for x in v.attrs.get("pinned", ()):           # a copy whose incref was dropped
                 if x.id in self.borrow_slots:             # a borrowed read: unless its slow path owns one
                     owned = self.op(f"load ptr, ptr {self.borrow_slots[x.id]}")
                     borrowed = self.op(f"icmp eq ptr {owned}, null")
                     self.line(f"call void @Py_IncRef(ptr {self.op(f'select i1 {borrowed}, ptr {self.ref(x)}, ptr null')})")
                 else:
                     self.line(f"call void @tiered_incref(ptr {self.ref(x)})")
-            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
+            words = [(self._exit_kind(x), self._exit_conv(x), self.ref(x)) for x in v.state.values()]
             # a resumed callee's exit state travels last (deopt.Resumer), its reference moves in
             if reason is Exit.CALLEE_RESUMED:
-                inner = self.op(f"load ptr, ptr {self.resume_slots[v.id]}")
-                words.append((0, self.op(f"ptrtoint ptr {inner} to i64")))
-            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
-            self._hand_over(words, buf, str(code), str(status))
-            out += [f"x{code}:"] + self.lines
-        for first, codes, values in shared.values():
+                words.append((0, "ptr", self.op(f"load ptr, ptr {self.resume_slots[v.id]}")))
+            kinds = [6 if (k, ref) == (5, "null") else k for k, _, ref in words]   # 4, 6: no word
+            name = f"@{self.symbol}_x{code}"
+            strings = self.m.c_string("".join(map(chr, kinds))) if words else "null"
+            self.m.globals.append(f"{name} = private unnamed_addr constant {{i64, i64, ptr}} "
+                                  f"{{i64 {code}, i64 {len(words)}, ptr {strings}}}")
+            self.line(f"store ptr {name}, ptr {desc}")
+            heads[code] = self.lines
+            paths[code] = [(k, conv, ref) for k, (_, conv, ref) in enumerate(words) if kinds[k] not in (4, 6)]
+        blocks, entries = exit_tree(paths)
+        out = []
+        for code, lines in heads.items():
+            out += [f"x{code}:"] + lines + [f"  br label %{entries[code]}"]
+        for label, words, then in blocks:
             self.lines = []
-            code, status = str(codes[0][0]), str(codes[0][1])
-            if len(codes) > 1:
-                code = self.op("phi i64 " + ", ".join(f"[{c}, %x{c}]" for c, _ in codes))
-                status = self.op("phi i32 " + ", ".join(f"[{st}, %x{c}]" for c, st in codes))
-            words = [(self._exit_kind(x), self._exit_word(x)) for x in values]
-            buf = buf or self.entry_alloca(f"[{self._exit_words()} x i64]")
-            self._hand_over(words, buf, code, status)
-            out += [f"xs{first}:"] + self.lines
-        return out
-
-    def _hand_over(self, words, buf, code, status):
-        """Lines: the words into the exit buffer, the exit state made of them, the return."""
-        for k, (_, word) in enumerate(words):
-            self.line(f"store i64 {word}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
-        kinds = self.m.c_string("".join(chr(kind) for kind, _ in words)) if words else "null"
-        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {len(words)}, "
+            for k, conv, ref in words:
+                if conv == "ptr":
+                    ref = "0" if ref == "null" else self.op(f"ptrtoint ptr {ref} to i64")
+                elif conv in ("double", "i1"):
+                    ref = self.op(f"{'bitcast double' if conv == 'double' else 'zext i1'} {ref} to i64")
+                self.line(f"store i64 {ref}, ptr {self.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
+            out += [f"{label}:"] + self.lines + [f"  br label %{then}"]
+        self.lines = []
+        d = self.op(f"load ptr, ptr {desc}")
+        code = self.op(f"load i64, ptr {d}")
+        n = self.op(f"load i64, ptr {self.op(f'getelementptr i8, ptr {d}, i64 8')}")
+        kinds = self.op(f"load ptr, ptr {self.op(f'getelementptr i8, ptr {d}, i64 16')}")
+        t = self.op(f"call ptr @tiered_exit_state(i64 {code}, ptr {kinds}, ptr {buf}, i64 {n}, "
                     f"ptr {pointer(self.m.unbound)})")
+        raised = self.op(f"trunc i64 {self.op(f'lshr i64 {code}, {REASON_BITS}')} to i1")   # the code says so
+        status = self.op(f"select i1 {raised}, i32 2, i32 1")
         failed = self.op(f"icmp eq ptr {t}, null")    # no memory: MemoryError is pending
         self.line(self._ret("undef", self.op(f"select i1 {failed}, i32 2, i32 {status}"), t))
+        return out + ["xret:"] + self.lines
 
     def _exit_words(self):
         """The most words any exit of this function passes (its live values and an inner state)."""
@@ -361,14 +380,11 @@ class FnEmitter:
             return 5 if x.attrs.get("maybe_null") else 0
         return {INT: 1, FLOAT: 2, BOOL: 3, NONE: 4}[x.type]
 
-    def _exit_word(self, x):
-        """Value x as a raw i64 word for the exit buffer."""
-        ref = self.ref(x)
+    @staticmethod
+    def _exit_conv(x):
+        """How value x becomes a raw i64 word for the exit buffer: from a ptr, a double, an i1
+        (None: a constant 0), or already one."""
         if is_obj(x.type):
-            return self.op(f"ptrtoint ptr {ref} to i64")
-        if x.type == FLOAT:
-            return self.op(f"bitcast double {ref} to i64")
-        if x.type in (BOOL, NONE):
-            return self.op(f"zext i1 {ref if x.type == BOOL else 'false'} to i64")
-        return ref
+            return "ptr"
+        return {FLOAT: "double", BOOL: "i1", NONE: "none"}.get(x.type, "i64")
 

@@ -28,6 +28,7 @@ class ModuleEmitter:
         self.globals, self.kept = [], list(helpers) + list(sentinels)
         self.line_sites = {}     # original instruction offset -> global of its installed address
         self.dispatch_arity = None   # a specialisation calls the dispatcher with this many objects
+        self.strings = {}            # bytes -> the private constant holding them
 
     def line_site(self, offset):
         """The global holding the installed address of the instruction at `offset`; the globals
@@ -56,8 +57,10 @@ class ModuleEmitter:
         return self.c_bytes(text.encode())
 
     def c_bytes(self, raw):
-        """A private constant holding these bytes and a NUL; its name."""
-        name = f"@s{len(self.globals)}"
+        """A private constant holding these bytes and a NUL; its name (one per distinct text)."""
+        if raw in self.strings:
+            return self.strings[raw]
+        name = self.strings[raw] = f"@s{len(self.globals)}"
         data = bytes(raw) + b"\0"
         chars = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
         self.globals.append(f'{name} = private unnamed_addr constant [{len(data)} x i8] c"{chars}"')

@@ -3,9 +3,13 @@ import re
 
 from ..cpython import capi
 from .exits import REASON_BITS
+from .ops.control import TRACED
 from .ops.frames import SYNC_LOCALS
+from .ops.objects import UNBOX_INT
 
 HELPERS = r"""
+@tiered_spare_slot = global ptr null   ; what a frame pointing that pointed nothing restores
+
 define i1 @tiered_force(ptr %state) {
 entry:
   %c = load i64, ptr %state
@@ -102,7 +106,7 @@ define ptr @tiered_exit_state(i64 %code, ptr %kinds, ptr %buf, i64 %n, ptr %unbo
 entry:
   ; an exit's state: a new tuple (code, n values) from the raw words in buf, each boxed by its
   ; kind (0 object, its reference moves in; 1 int; 2 float; 3 bool; 4 None; 5 object or NULL,
-  ; NULL travelling as the unbound marker); NULL when memory ran out (MemoryError pending),
+  ; NULL travelling as the unbound marker; 6 the unbound marker: no word for 4 and 6); NULL when memory ran out (MemoryError pending),
   ; every reference the values owned then released
   %total = add i64 %n, 1
   %t = call ptr @PyTuple_New(i64 %total)
@@ -122,7 +126,7 @@ item:
   %kind = load i8, ptr %kp
   %vp = getelementptr i64, ptr %buf, i64 %k
   %v = load i64, ptr %vp
-  switch i8 %kind, label %obj [i8 1, label %num i8 2, label %num i8 3, label %num i8 4, label %num i8 5, label %maybe]
+  switch i8 %kind, label %obj [i8 1, label %num i8 2, label %num i8 3, label %num i8 4, label %num i8 5, label %maybe i8 6, label %unbound_item]
 obj:
   %o = inttoptr i64 %v to ptr
   br label %store
@@ -194,6 +198,35 @@ yes:
   ret i1 true
 no:
   ret i1 false
+}
+
+define {ptr, ptr} @tiered_line_enter(ptr %slot, ptr %site, ptr %lo, ptr %hi) {
+entry:
+  ; before a call that may run Python code: point the frame's instruction slot (NULL: no frame)
+  ; at the installed instruction whose address *site holds (0 until install: nothing), when the
+  ; frame runs this code (its instruction lies in [*lo, *hi)); what to restore after the call:
+  ; (the slot, or @tiered_spare_slot when nothing was pointed; its value before)
+  %addr = load i64, ptr %site
+  %hass = icmp ne ptr %slot, null
+  %hasa = icmp ne i64 %addr, 0
+  %ok = and i1 %hass, %hasa
+  br i1 %ok, label %use, label %none
+use:
+  %saved = load ptr, ptr %slot
+  %at = ptrtoint ptr %saved to i64
+  %l = load i64, ptr %lo
+  %h = load i64, ptr %hi
+  %ge = icmp uge i64 %at, %l
+  %lt = icmp ult i64 %at, %h
+  %ours = and i1 %ge, %lt
+  %p = inttoptr i64 %addr to ptr
+  %point = select i1 %ours, ptr %p, ptr %saved
+  store ptr %point, ptr %slot
+  %r0 = insertvalue {ptr, ptr} undef, ptr %slot, 0
+  %r1 = insertvalue {ptr, ptr} %r0, ptr %saved, 1
+  ret {ptr, ptr} %r1
+none:
+  ret {ptr, ptr} {ptr @tiered_spare_slot, ptr null}
 }
 
 define ptr @tiered_frame_slot() {
@@ -322,7 +355,7 @@ define ptr @tiered_box_none(i1 %x) {
 """
 
 
-HELPERS += SYNC_LOCALS            # beside the ops that call it
+HELPERS += SYNC_LOCALS + TRACED + UNBOX_INT    # beside the ops that call them
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
 HELPERS = HELPERS.replace("LOCALSPLUS", str((capi.FRAME_LOCALS or (0, 72))[1]))
 HELPERS = HELPERS.replace("REASON_MASK", str((1 << REASON_BITS) - 1))
@@ -339,7 +372,7 @@ HELPERS = HELPERS.replace("PREV_INSTR", str((capi.FRAMES or (24, 56, 0))[1]))
 def declarations():
     """IR declarations of the shared helpers, for the modules that call them."""
     out = []
-    for m in re.finditer(r"^define (\S+) (@\w+)\(([^)]*)\)", HELPERS, re.M):
+    for m in re.finditer(r"^define (.+?) (@\w+)\(([^)]*)\)", HELPERS, re.M):
         params = ", ".join(p.split()[0] for p in m.group(3).split(",") if p.strip())
         out.append(f"declare {m.group(1)} {m.group(2)}({params})")
     return "\n".join(out) + "\n"
@@ -347,4 +380,4 @@ def declarations():
 
 def names():
     """The symbol names of the shared helpers."""
-    return re.findall(r"^define \S+ @(\w+)\(", HELPERS, re.M)
+    return re.findall(r"^define .+? @(\w+)\(", HELPERS, re.M)

@@ -80,19 +80,43 @@ def _store_global(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
-@op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
-def _trace_check(e, v):
-    """Exit when a trace or profile function, or a monitoring tool, is now set."""
+def _traced_lines(ts, op):
+    """IR lines computing whether a trace or profile function, or another monitoring tool, is
+    set (op(text) emits `%tmp = text`: its i1 operand, or "false")."""
     busy = "false"
     for word in threadstate.other_tool_words():         # another monitoring tool registered
-        held = e.op(f"load i64, ptr inttoptr (i64 {word} to ptr)")
-        busy = e.op(f"or i1 {busy}, {e.op(f'icmp ne i64 {held}, 0')}")
-    if threadstate.TRACE_OFFSETS is not None:
-        ts = e.thread_state()
-        for offset in threadstate.TRACE_OFFSETS:
-            f = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
-            busy = e.op(f"or i1 {busy}, {e.op(f'icmp ne ptr {f}, null')}")
-    e.guard(busy, v)
+        held = op(f"load i64, ptr inttoptr (i64 {word} to ptr)")
+        busy = op(f"or i1 {busy}, {op(f'icmp ne i64 {held}, 0')}")
+    for offset in threadstate.TRACE_OFFSETS or ():
+        f = op(f"load ptr, ptr {op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
+        busy = op(f"or i1 {busy}, {op(f'icmp ne ptr {f}, null')}")
+    return busy
+
+
+def _traced_helper():
+    """IR of the shared helper tiered_traced(ts) (one copy, in runtime_ir's module of helpers)."""
+    lines = []
+
+    def op(text):
+        """Emit `%h<n> = text`."""
+        lines.append(f"  %h{len(lines)} = {text}")
+        return f"%h{len(lines) - 1}"
+    busy = _traced_lines("%ts", op)
+    return "\ndefine i1 @tiered_traced(ptr %ts) {\n" + "\n".join(lines) + f"\n  ret i1 {busy}\n}}\n"
+
+
+TRACED = _traced_helper()
+
+
+@op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
+def _trace_check(e, v):
+    """Exit when a trace or profile function, or a monitoring tool, is now set: inline at a
+    loop header (every iteration checks), else one call of the shared tiered_traced (it
+    follows a call of Python code, which costs far more)."""
+    if e.block.loop_header:
+        e.guard(_traced_lines(e.thread_state(), e.op), v)
+    else:
+        e.guard(e.op(f"call i1 @tiered_traced(ptr {e.thread_state()})"), v)
 
 
 # at: where a handler sees the frame; raise_only: its state is only good for raising there (no
@@ -114,7 +138,7 @@ def _loop_poll(e, v):
     # sum_squares 2.4x slower); a handler, and a thread that runs while this one lets it, see
     # the loop's back edge and the current locals
     e.point_at_loop(v.attrs.get("at", v.state.offset))
-    token = e.line_enter(v, v.attrs.get("at"))
+    token = e.line_enter(v, v.attrs.get("at"), inline=True)
     raised = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
     e.line(f"call void @tiered_yield(i32 {c1})")
     e.line_leave(token)

@@ -193,7 +193,7 @@ def _sync_frame(e, v):
     e.label(go)
     if point:
         slot = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}")
-        e.point_frame(slot, e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}"))
+        e.point_frame_inline(slot, e.op(f"load i64, ptr {e.m.line_site(v.attrs['at'])}"))
     if todo:
         at = e.op(f"getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[0]}")
         has = e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {at}')}, null")

@@ -209,16 +209,53 @@ _NUMBER_CLASS = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Typ
 def unbox(e, v, x, t, reason=None):
     """The number of type t in object x; exit (at v, for `reason`) unless x is exactly of its
     class and, for an int, fits in 64 bits."""
-    e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {_NUMBER_CLASS[t]}"), v, reason=reason)
+    if t != INT:                         # an int's class is checked by tiered_unbox_int
+        e.guard(e.op(f"icmp ne ptr {type_of(e, x)}, {_NUMBER_CLASS[t]}"), v, reason=reason)
     if t == FLOAT:
         return field(e, x, capi.OB_FVAL, "double")
     if t == BOOL:
         return e.op(f"icmp eq ptr {x}, @_Py_TrueStruct")
-    flag = e.entry_alloca("i32")
-    e.line(f"store i32 0, ptr {flag}")
-    r = e.op(f"call i64 @PyLong_AsLongLongAndOverflow(ptr {x}, ptr {flag})")
-    e.guard(e.op(f"icmp ne i32 {e.op(f'load i32, ptr {flag}')}, 0"), v, reason=reason)
-    return r
+    r = e.op(f"call {{i64, i1}} @tiered_unbox_int(ptr {x})")
+    e.guard(e.op(f"extractvalue {{i64, i1}} {r}, 1"), v, reason=reason)
+    return e.op(f"extractvalue {{i64, i1}} {r}, 0")
+
+
+# the shared helper (one copy, in runtime_ir's module of helpers) that reads an exact int
+_ONE_DIGIT = """  %tagp = getelementptr i8, ptr %x, i64 {0}
+  %tag = load i64, ptr %tagp
+  %one = icmp eq i64 %tag, {1}
+  br i1 %one, label %digit, label %call
+digit:
+  %dp = getelementptr i8, ptr %x, i64 {2}
+  %d = load i32, ptr %dp
+  %dv = zext i32 %d to i64
+  %r0 = insertvalue {{i64, i1}} undef, i64 %dv, 0
+  %r1 = insertvalue {{i64, i1}} %r0, i1 false, 1
+  ret {{i64, i1}} %r1
+""".format(*capi.INT_ONE_DIGIT) if capi.INT_ONE_DIGIT else "  br label %call\n"
+UNBOX_INT = f"""
+define {{i64, i1}} @tiered_unbox_int(ptr %x) {{
+entry:
+  ; an exact int's value, and whether it is not one or does not fit in 64 bits (then 0): a
+  ; positive one-digit int read in place, any other through PyLong_AsLongLongAndOverflow
+  %ovf = alloca i32
+  %tp = getelementptr i8, ptr %x, i64 {capi.OB_TYPE}
+  %ty = load ptr, ptr %tp
+  %exact = icmp eq ptr %ty, @PyLong_Type
+  br i1 %exact, label %int, label %bad
+int:
+{_ONE_DIGIT}call:
+  store i32 0, ptr %ovf
+  %v = call i64 @PyLong_AsLongLongAndOverflow(ptr %x, ptr %ovf)
+  %o = load i32, ptr %ovf
+  %big = icmp ne i32 %o, 0
+  %c0 = insertvalue {{i64, i1}} undef, i64 %v, 0
+  %c1 = insertvalue {{i64, i1}} %c0, i1 %big, 1
+  ret {{i64, i1}} %c1
+bad:
+  ret {{i64, i1}} {{i64 0, i1 true}}
+}}
+"""
 
 
 define("unbox_float", 1, FLOAT, Exit.TYPE_GUARD, pure=False,
