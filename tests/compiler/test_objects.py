@@ -531,3 +531,18 @@ def test_a_for_loop_over_a_global_list_or_tuple(object_tier):
         assert rec.native_calls == before + 1
     finally:
         DIRS.pop()
+
+
+def first_truthy(items, default):
+    out = []
+    for it in items:
+        out.append(it.v and it)                # 3.11: JUMP_IF_FALSE_OR_POP keeps an object
+        out.append(it.v or default)            # and JUMP_IF_TRUE_OR_POP
+    return out
+
+
+def test_and_or_keep_objects(object_tier):
+    # once refused on 3.11: "an object kept by JUMP_IF_*_OR_POP"
+    rec = check(first_truthy, ([Item(1), Item(0), Item(""), Item([2])], "d"), ([], None),
+                ([Item(Item(0))], 5))
+    assert rec.state == "compiled" and rec.refusal is None

@@ -102,10 +102,11 @@ def branch(b, i, st, block, out):
     cond = top(b, st, 1)[0]
     if kind == "none":
         t = is_none(b, cond)
-    elif is_obj(cond.type):
-        if kind != "pop":
-            raise Unsupported("UNSUPPORTED_TYPE", "an object kept by JUMP_IF_*_OR_POP")
+    elif is_obj(cond.type) and kind == "pop":
         t = object_truth(b, cond)
+    elif is_obj(cond.type):               # 3.11's JUMP_IF_*_OR_POP: the jump keeps the object,
+        t = b.emit("obj_truth", [cond])   # the other edge releases it where it lands
+        b.made.drops.setdefault((block.offset, _next_offset(b, i)), []).append(cond)
     else:
         t = infer.truth(b, cond)
     nxt = _next_offset(b, i)

@@ -113,7 +113,7 @@ def _run(b):
             state = merge(b, block, [st for _, st in incoming], loop=bool(backward))
         drops = [v for s, _ in incoming for v in b.made.drops.get((s, off), ())]
         if drops and (len(incoming) > 1 or backward):
-            raise Unsupported("UNSTABLE_TYPE", "a boxed value dropped where paths meet")
+            raise Unsupported("UNSTABLE_TYPE", "a value one edge drops is released where paths meet")
         if backward:
             block.loop_header = True
             back_fill.append(block)
