@@ -261,3 +261,36 @@ def test_a_float_store_rewrites_only_a_float_nothing_else_holds():
     shared = 7.25 * 3                  # a float the caller holds
     p = Mover(shared)
     assert rec.func([p], 1) == ([], [shared * 0.5]) and shared == 21.75
+
+
+class Guarded:
+    def __init__(self):
+        self.a, self.b = 1, 2
+
+    def __delattr__(self, name):        # Python code runs for each deletion
+        print("del", name)
+        object.__delattr__(self, name)
+
+    def __deepcopy__(self, memo):
+        new = Guarded()
+        for k in ("a", "b"):
+            if k not in vars(self):
+                object.__delattr__(new, k)
+        return new
+
+
+def strip(items):
+    n = 0
+    for it in items:
+        del it.a                       # AttributeError when it is gone already
+        n += 1
+        if n % 2 == 0:
+            delattr(it, "b")
+    return n, [sorted(vars(it)) for it in items]
+
+
+def test_attribute_deletion():
+    # once refused: DELETE_ATTR
+    rec = check(strip, ([Point(1, 2), Point(3, 4)],), ([Guarded(), Guarded()],), ([Point(1, 2)] * 2,),
+                ([Slotted(1, 2)],))
+    assert "obj_delattr" in set().union(*(s.ops for s in rec.specs))

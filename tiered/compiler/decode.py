@@ -113,8 +113,8 @@ def _one(i, raw, k, consts):
         return ins
     if name in ("IS_OP", "CONTAINS_OP"):
         return mk("is" if name == "IS_OP" else "contains", bool(i.arg))
-    if name == "STORE_ATTR":
-        return mk("store_attr", i.argval)
+    if name in ("STORE_ATTR", "DELETE_ATTR"):
+        return mk(name.lower(), i.argval)
     if name in ("BUILD_LIST", "BUILD_MAP"):
         return mk(name.lower(), i.arg)
     if name == "BINARY_OP":

@@ -289,6 +289,17 @@ def load_super_attr(b, i, st, block, out):
     st.stack.append(r)
 
 
+@handles("delete_attr")
+def delete_attr(b, i, st, block, out):
+    """DELETE_ATTR: del owner.name through PyObject_SetAttr with no value, as CPython does it."""
+    owner = top(b, st, 1)[0]
+    if not is_obj(owner.type):
+        raise Unsupported("UNSUPPORTED_TYPE", f"attribute deletion on {owner.type}")
+    b.emit("obj_delattr", [owner], {"name": i.arg})
+    release(b, owner)
+    st.stack.pop()
+
+
 @handles("store_attr")
 def store_attr(b, i, st, block, out):
     """STORE_ATTR: owner.name = value as CPython's specialisation of it stores it when there is

@@ -188,6 +188,16 @@ def _getattr_frameless(e, v, kind, version, index):
 _SETATTR = status_call("PyObject_SetAttr", name=True)       # the generic store
 
 
+@op("obj_delattr", 1, NONE, Exit.RAISED, pure=False, raises=True, python=True, attrs=("name",))
+def _delattr(e, v):
+    """del obj.name: PyObject_SetAttr with a NULL value (what PyObject_DelAttr is); it raises
+    CPython's AttributeError."""
+    name = v.attrs["name"]
+    e.m.keep(name)
+    r = generic(e, v, lambda ops: e.op(f"call i32 @PyObject_SetAttr(ptr {ops[0]}, ptr {pointer(name)}, ptr null)"))
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
+
+
 def _reuse_float(e, v, owner, version, index):
     """Before a float is boxed for a store: when the attribute holds an exact float that nothing
     else references (count 1), write the new value into it and skip the store (as CPython's
