@@ -110,6 +110,24 @@ def test_locals_after_a_loop_show_its_variable():
     check(after_the_loop, (4,), (0,), (1,))
 
 
+def calls_in_its_loop(n):
+    t = 0
+    for i in range(n):
+        t += abs(i)                   # a call that may run Python code: the loop keeps `i` for after it
+    return sorted(locals().items())
+
+
+def test_the_loop_variable_is_kept_after_the_loop_only():
+    # once, where the loop ends; not in the loop's body (each iteration boxed `i` twice)
+    from tiered.compiler.build import build
+    from tiered.compiler.ops import INT
+    fn = build(calls_in_its_loop, (INT,))
+    kept = [b.offset for b in fn.blocks for v in b.body if v.op == "sync_local"]
+    back_edges = [p.offset for b in fn.blocks for p in b.preds if p.offset >= b.offset]
+    assert len(kept) == 1 and kept[0] > max(back_edges), (kept, back_edges)
+    check(calls_in_its_loop, (4,), (0,), (1,))
+
+
 def releases_in_slot_order(a, n):
     b = V("b")
     for i in range(n):

@@ -185,7 +185,10 @@ def _keep_loop_variables(b, block, forward, bound_inside):
     ends at its header, and that exit is the only way into the block after it, the frame's slot
     takes the value of the last iteration (when there was one: ops/frames.py sync_local)."""
     back = len(block.preds) - forward
-    done = [t for t in _successors(b, block) if t.offset > block.offset and t.preds == [block]]
+    if not back:
+        return
+    end = max(p.offset for p in block.preds[forward:])      # where the loop's last back edge leaves
+    done = [t for t in _successors(b, block) if t.offset > end and t.preds == [block]]
     if not done or "slots" not in b.made.fn.attrs or not _looks_out(b):
         return
     first = b.made.fn.blocks[0]
