@@ -274,3 +274,65 @@ def test_none_as_an_argument_of_a_python_callee(object_tier):
     # refuse its caller with a compiler error ('str' object has no attribute 'cls')
     rec = check(passes_none_to_a_python_function, (Parent(), 3), (Parent(), 0), (Parent(), 20))
     assert rec.state == "compiled" and rec.refusal is None
+
+
+class Slotted:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def norm(self):                             # LOAD_ATTR_METHOD_NO_DICT at its call sites
+        self.x = self.x / 2.0
+        return self.x + self.y
+
+    def __deepcopy__(self, memo):
+        return type(self)(self.x, self.y)
+
+
+class SlottedChild(Slotted):                   # a __dict__ again: the guard's class differs
+    def norm(self):
+        return -1.0
+
+
+class OtherSlots:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def norm(self):
+        return 0.5
+
+    def __deepcopy__(self, memo):
+        return type(self)(self.x, self.y)
+
+
+def norms(points):
+    total = 0.0
+    for p in points:
+        total += p.norm()
+    return total
+
+
+def test_a_method_of_a_slots_class_is_called_natively():
+    warm(norms, [Slotted(1.0, 2.0)])
+    child = [Slotted(4.0, 1.0), SlottedChild(1.0, 1.0), Slotted(3.0, 0.5)]
+    other = [Slotted(4.0, 1.0), OtherSlots(1.0, 1.0)]
+    rec = check(norms, ([Slotted(1.0, 2.0), Slotted(8.0, 1.0)],), (child,), (other,), ([],))
+    ops = ops_of(rec)
+    assert "call_native" in ops and "guard_method" in ops, ops
+    if not forced_exits():
+        assert exits_of(rec, Exit.TYPE_GUARD) == 2           # the child and the other class exit
+
+
+def test_a_slots_class_whose_method_is_replaced_is_seen():
+    warm(norms, [Slotted(1.0, 2.0)])
+    rec = check(norms, ([Slotted(1.0, 2.0)],))
+    old = Slotted.norm
+    try:
+        Slotted.norm = lambda self: 100.0                  # a new version tag: the guard misses
+        assert rec.func([Slotted(1.0, 2.0), Slotted(2.0, 2.0)]) == 200.0
+    finally:
+        Slotted.norm = old
+    assert rec.func([Slotted(1.0, 2.0)]) == 2.5

@@ -149,6 +149,20 @@ def own_method_cache(cls, name):
     return version, keys, func
 
 
+def no_dict_method(cls, name):
+    """What CPython's LOAD_ATTR_METHOD_NO_DICT would cache for an instance of exactly cls, a
+    plain class whose instances have no __dict__ (all __slots__): (its version tag, the
+    function), or None (a dict, an own __getattribute__, no plain function of that name)."""
+    from .classes import version_tag     # noqa: PLC0415 - classes imports nothing of this module
+    flags = type.__getattribute__(cls, "__flags__")
+    if not flags & (1 << 9) or flags & MANAGED_DICT or type.__getattribute__(cls, "__dictoffset__") != 0 \
+            or cls.__getattribute__ is not object.__getattribute__:
+        return None
+    func = next((vars(k)[name] for k in type.__getattribute__(cls, "__mro__") if name in vars(k)), None)
+    version = version_tag(cls)
+    return (version, func) if version and isinstance(func, types.FunctionType) else None
+
+
 SPLIT_KEYS = 2              # dk_kind of a class's shared keys
 _ABSENT = object()
 CACHED_KEYS_OK = capi.CACHED_KEYS is not None and capi.DICT_KEYS is not None and INSTANCE_DICT is not None

@@ -230,7 +230,9 @@ def _load_python_method(b, name, st):
             cache is not None and cache[0] != version_tag(known):
         own = dicts.own_method_cache(known, name)    # a method inherited by several classes
         cache = own[:2] + (id(own[2]),) if own else cache
-    if cache is None or capi.CACHED_KEYS is None:
+    if cache is None:
+        return _load_slots_method(b, name, st)
+    if capi.CACHED_KEYS is None:
         return False
     version, keys, address = cache
     cls = capi.class_with_version(version)
@@ -246,6 +248,27 @@ def _load_python_method(b, name, st):
     st.stack[-1] = b.emit("guard_method", [owner], {"cls": typed.ref, "version": version,
                                                     "keys": keys}, type=typed)
     st.stack.insert(len(st.stack) - 1, Known(func))
+    return True
+
+
+def _load_slots_method(b, name, st):
+    """LOAD_ATTR of a method of a plain class whose instances have no __dict__ (all
+    __slots__), as CPython's LOAD_ATTR_METHOD_NO_DICT finds it (for the owner's known class,
+    or the one that specialisation saw): [function, self] behind guard_method with no keys
+    (the class and its version say it all).  False when it does not apply."""
+    owner = st.stack[-1]
+    cls = owner.type.cls
+    if cls is None or b.at.pre_offset in b.opts.generic_at:
+        cls = capi.class_with_version(method_cache_version(b.opts.code, b.at.pre_offset, hint(b)))
+    found = dicts.no_dict_method(cls, name) if cls is not None and owner.type.cls in (None, cls) else None
+    if found is None or b.at.pre_offset in b.opts.generic_at and owner.type.cls is None:
+        return False
+    try:
+        typed = ObjType(cls)
+    except TypeError:                 # no weak references to it: the guard could not check it
+        return False
+    st.stack[-1] = b.emit("guard_method", [owner], {"cls": typed.ref, "version": found[0], "keys": 0}, type=typed)
+    st.stack.insert(len(st.stack) - 1, Known(found[1]))
     return True
 
 

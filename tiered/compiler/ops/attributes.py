@@ -19,7 +19,8 @@ def _guard_method(e, v):
     """Exit unless a method of the class is what CPython's method load would find: the object
     is exactly of the class (compared through a weak reference: once the class died nothing
     matches), the class has its version, the object keeps its attributes inline (no __dict__
-    of its own) and the class's shared keys have their version (no attribute of that name)."""
+    of its own) and the class's shared keys have their version (no attribute of that name).
+    keys 0: a class whose instances have no __dict__ at all, where the version says it all."""
     x = e.ref(v.args[0])
     ref = v.attrs["cls"]
     e.m.keep(ref)
@@ -27,6 +28,9 @@ def _guard_method(e, v):
     cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
     e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
     e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
+    if not v.attrs["keys"]:               # instances without a __dict__: the class says it all
+        e.alias(v, x)
+        return
     keys = field(e, ty, capi.CACHED_KEYS, "ptr")
     e.guard(e.op(f"icmp eq ptr {keys}, null"), v)
     e.guard(e.op(f"icmp ne i32 {field(e, keys, capi.DK_VERSION, 'i32')}, {v.attrs['keys']}"), v)
