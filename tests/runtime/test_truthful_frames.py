@@ -128,6 +128,31 @@ def test_the_loop_variable_is_kept_after_the_loop_only():
     check(calls_in_its_loop, (4,), (0,), (1,))
 
 
+SEEN = []
+
+
+def keep(x):
+    SEEN.append(x)
+
+
+def passes_its_locals(n):
+    same = 0
+    for i in range(1000, 1000 + n):
+        x = i * 0.5
+        keep(i)
+        keep(x)
+        f = sys._getframe()
+        same += (f.f_locals["i"] is SEEN[-2]) + (f.f_locals["x"] is SEEN[-1])
+    SEEN.clear()
+    return same
+
+
+def test_a_number_local_passed_to_a_call_is_the_frames_own_object():
+    # CPython passes the local's own object: the callee and the frame hold one object, not two
+    rec = check(passes_its_locals, (5,), (0,))
+    assert "obj_call" in set().union(*(s.ops for s in rec.specs))
+
+
 def releases_in_slot_order(a, n):
     b = V("b")
     for i in range(n):

@@ -95,7 +95,7 @@ class FnEmitter:
             self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
-    def line_enter(self, v, offset=None, inline=False):
+    def line_enter(self, v, offset=None, inline=False, sync=True):
         """Before a call that may run Python code: point the running frame at v's instruction
         (or the one at `offset`; in the installed code: the address is filled in after
         install), so that what runs sees the frame's f_lineno as CPython shows it.  What
@@ -103,8 +103,8 @@ class FnEmitter:
         numbers called natively runs in its caller's frame, whose code is another (a frameless
         specialisation never points a frame: it may run inside its caller's too).  inline: without
         the shared helper's call (a loop's poll: the call there made LLVM keep a loop's float in
-        memory, horner ran 2x slower)."""
-        if v.state is not None:          # the frame's slots take the number locals' values
+        memory, horner ran 2x slower); sync=False: the caller synced the locals already."""
+        if v.state is not None and sync:     # the frame's slots take the number locals' values
             sync_locals(self, v.state.locals)
         offset = offset if offset is not None else v.state.offset if v.state is not None else None
         if capi.FRAMES is None or offset is None or self.fn.attrs.get("frameless"):

@@ -6,6 +6,7 @@ import struct
 from ...reasons import Exit
 from ...cpython import capi
 from . import BOOL, FLOAT, INT, NONE, define, is_obj
+from .frames import slot_object, synced_slots
 
 
 class _LLTypes(dict):
@@ -129,14 +130,16 @@ def fail(e, v, failed):
     e.guard(failed, v, reason=v.spec.exit, forced=False)      # v.force_point came before v
 
 
-def boxed_operands(e, args):
-    """The args as objects: (operands, the new objects boxed from numbers, NULL if that failed)."""
+def boxed_operands(e, args, slots={}):
+    """The args as objects: (operands, the new objects boxed from numbers, NULL if that failed);
+    a number that a frame slot holds (`slots`: frames.synced_slots) is passed as that object."""
     operands, temps = [], []
     for a in args:
         if is_obj(a.type):
             operands.append(e.ref(a))
         else:
-            operands.append(box_call(e, a))
+            slot = slots.get(id(a))
+            operands.append(box_call(e, a) if slot is None else slot_object(e, a, slot, lambda x: box_call(e, x)))
             temps.append(operands[-1])
     return operands, temps
 
@@ -146,7 +149,8 @@ def generic(e, v, call, force=True):
     released right after it); its result (the caller checks it and exits on failure)."""
     if force:
         e.force_point(v)
-    operands, temps = boxed_operands(e, v.args)
+    slots = synced_slots(e, v) if any(not is_obj(a.type) for a in v.args) else {}
+    operands, temps = boxed_operands(e, v.args, slots)
     if temps:                 # a box failed: drop the others, exit with the MemoryError
         bad = e.op(f"icmp eq ptr {temps[0]}, null")
         for t in temps[1:]:
@@ -159,7 +163,7 @@ def generic(e, v, call, force=True):
         e.guard("true", v, with_exception=True, reason=v.spec.exit)
         e.line(f"br label %{go}")
         e.label(go)
-    token = e.line_enter(v)
+    token = e.line_enter(v, sync=not slots)
     r = call(operands)
     e.line_leave(token)
     for t in temps:

@@ -129,6 +129,37 @@ def sync_locals(e, pairs):
         _sync(e, todo)
 
 
+def synced_slots(e, v):
+    """Before op v calls out: sync the number locals of its frame state into their slots now,
+    and return {id of a number value: its slot} so that an argument that is such a local is
+    passed as the slot's object (CPython passes the local's own object) instead of a new box."""
+    todo = _numbers(e, v.state.locals) if v.state is not None and mirrors(e) else []
+    if not todo:
+        return {}
+    _sync(e, todo)
+    return {id(x): slot for slot, x in todo}
+
+
+def slot_object(e, x, slot, box):
+    """A new reference to the object in the frame's slot that sync_locals filled for number
+    value x; box(x) where there is none (no frame, or boxing it there failed)."""
+    frame = e.frame()
+    read, got, make, done = (e.tmp()[1:] for _ in range(4))
+    e.line(f"br i1 {e.op(f'icmp eq ptr {frame}, null')}, label %{make}, label %{read}")
+    e.label(read)
+    held = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {frame}, i64 {capi.FRAME_LOCALS[1] + 8 * slot}')}")
+    e.line(f"br i1 {e.op(f'icmp eq ptr {held}, null')}, label %{make}, label %{got}")
+    e.label(got)
+    e.line(f"call void @tiered_incref(ptr {held})")
+    e.line(f"br label %{done}")
+    e.label(make)
+    made = box(x)
+    made_end = e.cur
+    e.line(f"br label %{done}")
+    e.label(done)
+    return e.op(f"phi ptr [{held}, %{got}], [{made}, %{made_end}]")
+
+
 # a local's new value (an object: its slot takes a reference now; a number: boxed now, only
 # where the local held an object before); no argument: the local is unbound, its slot cleared
 @op("set_local", -1, NONE, pure=False, frameless=True, attrs=("slot",))
