@@ -67,6 +67,9 @@ SETTINGS = {s.name: s for s in [
     Setting("TIERED_OBJECTS", _bool, False,
             "1 also compiles code on objects (the object tier, experimental: a tracer that a "
             "callee sets on a compiled caller, as pdb.set_trace() does, sees one extra line event)"),
+    Setting("TIERED_QUICK_FIRST", _bool, True,
+            "1 compiles code on objects quickly first (LLVM's quick pipeline) and optimises it fully "
+            "once it stays hot; 0 optimises fully at once"),
     Setting("TIERED_FORCE_EXITS", _bool, False,
             "testing: every guard fails, so every exit path runs"),
 ]}

@@ -29,6 +29,8 @@ def stats(records):
             # names, as plain data: 'int', 'float', 'bool', or 'obj[Class]' on the object tier
             "signatures": [tuple(map(str, s.param_types)) for s in rec.specs],
             "compile_ms": [round(t * 1e3, 2) for t in rec.compile_seconds],
+            # the same code compiled again with LLVM's whole pipeline once it proved hot
+            "optimise_ms": [round(t * 1e3, 2) for t in rec.promote_seconds],
             "exits": {r.name: c for r, c in rec.exits.items()},
             "exits_at": exits_at,                  # source line → {reason: exits there}
             "refusal": rec.refusal.name if rec.refusal else None,

@@ -30,17 +30,22 @@ class Module:
     counters: Tuple[str, ...]     # (native calls, traced calls, quiet misses) globals
     line_sites: Dict[int, str]    # original instruction offset → global of its installed address
     kept: List[Any]               # objects the machine code points at
+    promotable: bool = False      # quick code that a full optimisation would make faster
 
 
-def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt_level):
-    """Lower (IR function, exit base) pairs into one LLVM module and load it (a Module)."""
+def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt_level, first_tier=False):
+    """Lower (IR function, exit base) pairs into one LLVM module and load it (a Module).
+    first_tier: compiled with the quick pipeline, its code calls helpers[3] (the runtime's
+    promotion) each PROMOTE_CALLS calls of its entry and at its loops' polls."""
     from . import engine                 # start-up time: llvmlite only once something compiles
     from .lower_module import ModuleEmitter  # start-up time: loaded on the first compile
-    mod = ModuleEmitter(prefix, helpers, markers, force_exits, func_globals)
+    mod = ModuleEmitter(prefix, helpers, markers, force_exits, func_globals,
+                        PROMOTE_CALLS if first_tier and opt_level else 0)
     text, entry, inner, counters = mod.emit(fns)
+    big = len(text) > QUICK_BYTES
     compiled = engine.compile_module(text, [entry] + inner, opt_level,
-                                     counters + tuple(mod.line_sites.values()), quick=len(text) > QUICK_BYTES)
-    return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept)
+                                     counters + tuple(mod.line_sites.values()), quick=big or first_tier)
+    return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept, first_tier and not big)
 
 
 # A module whose LLVM IR text is bigger than this gets the quick pipeline and fast instruction
@@ -48,6 +53,14 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
 # runs at about half the speed of the whole pipeline's (the object kernels all compiled so:
 # 1.8x instead of 3.5x; benchmarks/objects.py): worth it only where the compile is the cost.
 QUICK_BYTES = 500_000
+
+# The first tier: code on objects spends its time in the C-API it calls, and most of its
+# compile time in LLVM's instruction selection and register allocation, which the quick
+# pipeline does in a third of the time (raytrace: compile median 72 -> 23 ms) for code about
+# 10% slower.  Its entry counts calls: every PROMOTE_CALLS calls (and at a loop's poll, every
+# 2**16 iterations) it tells the runtime, which compiles it again with the whole pipeline once
+# it heard this often enough (runtime/manager.py HOT_SIGNALS).
+PROMOTE_CALLS = 4096       # a power of two
 
 
 def compile_gate(interpret):

@@ -18,8 +18,12 @@ HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
 class ModuleEmitter:
     """Collects the specialisations of one function into one LLVM module."""
 
-    def __init__(self, prefix, helpers, sentinels, force_exits=False, globals_=None):
+    def __init__(self, prefix, helpers, sentinels, force_exits=False, globals_=None, promote_at=0):
         self.prefix, self.force = prefix, force_exits
+        # first tier: the runtime's promotion helper, called at the entry's promote_at-th call
+        # and at loop polls (0: none)
+        self.promote_at = promote_at if len(helpers) > 3 else 0
+        self.hot_helper = helpers[3] if self.promote_at else None
         # the globals the code was compiled for: compared by address only, never kept (the
         # function holds them whenever its code runs as that function)
         self.globals_address = id(globals_) if globals_ is not None else None
@@ -246,6 +250,11 @@ class ModuleEmitter:
             lines += [f"  br label %spec{k}_call", f"spec{k}_call:",
                       f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
                       f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
+            if self.promote_at:                   # hot: ask for the optimised tier
+                lines += [f"  %hm{k} = and i64 %n{k}b, {self.promote_at - 1}", f"  %hot{k} = icmp eq i64 %hm{k}, 0",
+                          f"  br i1 %hot{k}, label %promote{k}, label %go{k}, !prof !0", f"promote{k}:",
+                          f"  %hr{k} = call i1 @tiered_hot(ptr {pointer(self.hot_helper)})",
+                          f"  br i1 %hr{k}, label %go{k}, label %failed", f"go{k}:"]
             ty = result_type(LL[ret])
             lines.append(f"  %pr{k} = call {ty} @{inner[k]}({', '.join(args + ['i64 %floor', 'ptr %rts'])})")
             lines += [f"  %r{k} = extractvalue {ty} %pr{k}, 0", f"  %x{k} = extractvalue {ty} %pr{k}, 2",
@@ -256,8 +265,9 @@ class ModuleEmitter:
             else:
                 lines += [f"  %b{k} = call ptr @tiered_box_{ret}({LL[ret]} %r{k})", f"  ret ptr %b{k}"]
         k = len(fns)
-        phis = ", ".join(f"[%s{j}, %spec{j}_call]" for j in range(k))
-        states = ", ".join(f"[%x{j}, %spec{j}_call]" for j in range(k))
+        calls = [f"go{j}" if self.promote_at else f"spec{j}_call" for j in range(k)]   # the calls' blocks
+        phis = ", ".join(f"[%s{j}, %{calls[j]}]" for j in range(k))
+        states = ", ".join(f"[%x{j}, %{calls[j]}]" for j in range(k))
         lines += ["exited:", f"  %st = phi i32 {phis}", f"  %state = phi ptr {states}",
                   "  %nostate = icmp eq ptr %state, null",       # MemoryError while exiting
                   "  br i1 %nostate, label %failed, label %deepcheck", "deepcheck:",

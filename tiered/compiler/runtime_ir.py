@@ -273,6 +273,21 @@ done:
   ret ptr %vv
 }
 
+define i1 @tiered_hot(ptr %helper) noinline {
+entry:
+  ; first-tier code that proved hot calls the runtime's promotion helper (it never raises but
+  ; for a signal's exception, KeyboardInterrupt: false then, with it pending)
+  %r = call ptr @PyObject_Vectorcall(ptr %helper, ptr null, i64 0, ptr null)
+  %failed = icmp eq ptr %r, null
+  br i1 %failed, label %done, label %drop
+drop:
+  call void @Py_DecRef(ptr %r)
+  br label %done
+done:
+  %ok = xor i1 %failed, true
+  ret i1 %ok
+}
+
 define void @tiered_yield(i32 %tick) {
 entry:
   %m = and i32 %tick, 4194303                ; let other threads run every 2**22 loop iterations

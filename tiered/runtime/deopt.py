@@ -55,8 +55,9 @@ class Layout:
         return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
 
 
-def make_helpers(record, layouts):
-    """The Python callables native code calls: on an exit, and when no specialisation matches.
+def make_helpers(record, layouts, promote=None):
+    """The Python callables native code calls: on an exit, when no specialisation matches, and
+    (first-tier code) when it proved hot: promote(record) compiles it again, fully optimised.
 
     They hold the record weakly (the installed code holds them).  Native code passes a tuple
     (code, live values...); compiler/exits.py encodes and decodes the code.
@@ -75,7 +76,13 @@ def make_helpers(record, layouts):
             rec.count_miss(tuple(type(a) for a in args[:param_count(rec.original_code)]))
         return INTERPRET
 
-    return on_exit, on_miss, resumer
+    def on_hot():
+        """First-tier code proved hot: have it optimised (never raises)."""
+        rec = record_ref()
+        if rec is not None and promote is not None:
+            promote(rec)
+
+    return on_exit, on_miss, resumer, on_hot
 
 
 class Resumer:

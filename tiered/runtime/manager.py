@@ -63,11 +63,12 @@ def inside():
         _here.depth -= 1
 
 
-def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
+def compile_for(func, py_types, wait=True, for_caller=False, frameless=False, optimise=False):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
     native caller needs it, so it is compiled even when too small to install (frameless: on
-    objects, and then it must run frameless, see compiler/build/frameless.py)."""
+    objects, and then it must run frameless, see compiler/build/frameless.py); optimise: its
+    first-tier code is compiled again with LLVM's whole pipeline (promote)."""
     if not compile_lock.acquire(blocking=wait):
         return None
     try:
@@ -75,7 +76,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False):
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
-                return _compile(rec, types_, for_caller, frameless)
+                return _compile(rec, types_, for_caller, frameless, optimise)
             except Unsupported as exc:
                 if exc.reason == Refusal.NOT_FRAMELESS.name:   # still fine for the interpreter
                     rec.attempted.discard(types_)
@@ -129,7 +130,7 @@ class _counting:
         _busy[0] -= 1
 
 
-def _compile(rec, types_, for_caller=False, frameless=False):
+def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
     """Checks, then a timed build-and-install (the specialisation, or None)."""
     if types_ is None:
         raise Unsupported("UNSUPPORTED_TYPE", "argument types")
@@ -138,6 +139,11 @@ def _compile(rec, types_, for_caller=False, frameless=False):
     before = rec.specs
     for spec in rec.specs:
         if spec.param_types == types_:
+            if optimise and rec.promotable and not rec.compiling:
+                # first-tier code made hot: all its specialisations built again, in its mode
+                frameless = RESUMABLE if spec.resumable else spec.frameless
+                rec.specs = [s for s in rec.specs if s is not spec]
+                break
             if not (frameless and not spec.callable and types_ not in rec.not_frameless):
                 return spec
             # a native caller wants it frameless: it replaces the one built for the interpreter
@@ -150,10 +156,11 @@ def _compile(rec, types_, for_caller=False, frameless=False):
         return None
     if len(types_) != param_count(rec.original_code):
         raise Unsupported("UNSUPPORTED_TYPE", "argument count")
+    rec.promoted = rec.promoted or optimise   # compiled in a promotion: the whole pipeline
     started, outer_children = time.perf_counter(), _child_seconds[0]
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
     try:
-        return _build_and_install(rec, types_, started, for_caller, frameless)
+        return _build_and_install(rec, types_, started, for_caller, frameless, first_tier=not optimise)
     except BaseException:
         rec.specs = before                # nothing replaced: what was installed stays as it was
         raise
@@ -177,9 +184,10 @@ def _build_ir(rec, func, types_, force, frameless):
         rec.compiling = False
 
 
-def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
-    """Build the new specialisation and rebuild the others, lower and JIT them into one module,
-    then install the new code object."""
+def _build_and_install(rec, types_, started, for_caller=False, frameless=False, first_tier=True):
+    """Build the new specialisation and rebuild the others, lower and JIT them into one module
+    (first-tier code when the functions work on objects and it was never promoted), then
+    install the new code object."""
     RECORDS.prune()                       # records (and machine code) of functions that died
     func = rec.func
     force = config.get("TIERED_FORCE_EXITS")
@@ -215,11 +223,13 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
                                                            v if v.op == "call_native" else None)
         base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
-        helpers = deopt.make_helpers(rec, layouts)
+        helpers = deopt.make_helpers(rec, layouts, promote)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
+        quick = first_tier and not rec.promoted and config.get("TIERED_QUICK_FIRST") \
+            and any(not s.numeric for s, _ in built)
         mod = compiler.compile_module(prefix, [(f, b) for (_, f), b in zip(built, bases)], helpers,
                                       (SENTINEL, INTERPRET, UNBOUND), force, func.__globals__,
-                                      config.get("TIERED_OPT_LEVEL"))
+                                      config.get("TIERED_OPT_LEVEL"), quick)
         compiled, entry, inner, counters = mod.compiled, mod.entry, mod.inner, mod.counters
     with _stage(Refusal.INSTALL_ERROR):
         from . import install      # start-up time: the installer loads bytecode on the first compile
@@ -241,8 +251,9 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
     rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
     rec.quiet_misses = compiled[counters[2]]      # set: unmatched calls stop calling on_miss
     rec.specs = specs
+    rec.promotable = mod.promotable
     # build, passes, LLVM and install, without the callees compiled on the way
-    rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
+    (rec.compile_seconds if first_tier else rec.promote_seconds).append(time.perf_counter() - started - _child_seconds[0])
     TOTALS["compiled"] += 1
     if not (rec.eager or worth_installing(specs)):
         # compiled for a native caller, which calls the specialisation directly
@@ -253,8 +264,39 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False):
     rec.put_code(code)
     TOTALS["installed"] += 1
     rec.state = "compiled"
-    log.info("tiered: compiled %s%s in %.1f ms", rec.name, types_, rec.compile_seconds[-1] * 1e3)
+    log.info("tiered: compiled %s%s in %.1f ms%s", rec.name, types_,
+             (rec.compile_seconds if first_tier else rec.promote_seconds)[-1] * 1e3,
+             " (first tier)" if rec.promotable else " (optimised)" if rec.promoted else "")
     return new
+
+
+def promote(rec):
+    """First-tier code of rec proved hot (its native code asks): compile it again with LLVM's
+    whole pipeline, and the first-tier callees it calls natively with it.  Never raises; not
+    while this thread compiles (the engine's lock is not re-entrant)."""
+    func = rec.func
+    if not rec.promotable or func is None or not rec.specs or active_here() or busy():
+        return
+    rec.hot_signals += 1
+    if rec.hot_signals < HOT_SIGNALS:
+        return
+    rec.promoted = True
+    _promoting[0] = True
+    try:
+        types_ = rec.specs[0].param_types
+        py = {v: k for k, v in PY_TYPES.items()}
+        compile_for(func, tuple(py.get(t) or t.cls for t in types_), wait=False,
+                    for_caller=rec.state != "compiled", optimise=True)
+    except Exception:                     # noqa: BLE001 - compile_for never raises; belt and braces
+        log.debug("tiered: promotion of %s failed", rec.name, exc_info=True)
+    finally:
+        _promoting[0] = False
+
+
+_promoting = [False]         # a promotion is compiling: the callees it resolves are promoted too
+# signals of first-tier code before it is promoted (a signal: compiler.PROMOTE_CALLS calls of its
+# entry, or 2**16 iterations of its loops)
+HOT_SIGNALS = 16
 
 
 def _frameless_for_dispatch(rec, func, built, force):
@@ -313,7 +355,7 @@ def _resolve_callee(fn, types_):
     if objects and any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code)):
         return None
     spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True,
-                       frameless=RESUMABLE if objects else False)
+                       frameless=RESUMABLE if objects else False, optimise=_promoting[0])
     return spec if spec is not None and spec.address and spec.callable else None
 
 

@@ -49,6 +49,7 @@ class Record:
         self.state = "interpreted"
         self.specs = []
         self.compile_seconds = []
+        self.promote_seconds = []     # compiles again with the whole pipeline (manager.promote)
         self.exits = Tally()
         self.exit_sites = Tally()
         self.exits_at = Tally()   # (bytecode offset, exit reason name) → exits there (kept over restores)
@@ -66,6 +67,9 @@ class Record:
         self.retired = Tally()  # counts of modules that are no longer the newest
         self.compiling = False
         self.eager = False        # compiled on request (jit decorator, tests): always installed
+        self.promotable = False   # its newest module is first-tier code (manager.promote)
+        self.promoted = False     # promoted once: its compiles use the whole pipeline from now on
+        self.hot_signals = 0      # times its first-tier code said it ran hot (manager.promote)
         # the codes native callers accept as this function's (its original, the one tiered put
         # in place): a program that replaces its code makes their calls exit (CODE_CHANGED)
         self.code_words = (ctypes.c_uint64 * 2)(id(self.original_code), id(self.original_code))

@@ -139,7 +139,17 @@ def _loop_poll(e, v):
     # the loop's back edge and the current locals
     e.point_at_loop(v.attrs.get("at", v.state.offset))
     token = e.line_enter(v, v.attrs.get("at"), inline=True)
-    raised = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
+    if e.m.promote_at:                    # first-tier code: a loop this long is hot
+        ok, before = e.op(f"call i1 @tiered_hot(ptr {pointer(e.m.hot_helper)})"), e.cur
+        check, after = e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {ok}, label %{check}, label %{after}")
+        e.label(check)
+        signalled = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
+        e.line(f"br label %{after}")
+        e.label(after)
+        raised = e.op(f"phi i1 [true, %{before}], [{signalled}, %{check}]")
+    else:
+        raised = e.op(f"icmp ne i32 {e.op('call i32 @PyErr_CheckSignals()')}, 0")
     e.line(f"call void @tiered_yield(i32 {c1})")
     e.line_leave(token)
     e.guard(raised, v, with_exception=True)
