@@ -67,4 +67,4 @@ def compile_gate(interpret):
     """The machine code of the tracer gate (symbol `tiered_gate`), returning `interpret` while traced."""
     from . import engine                 # start-up time: llvmlite only once something compiles
     from .lower_module import gate_module  # start-up time: loaded on the first compile
-    return engine.compile_module(gate_module(interpret), ["tiered_gate"], 0)
+    return engine.compile_module(gate_module(interpret), ["tiered_gate"], 0, helpers=False)

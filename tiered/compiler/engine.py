@@ -19,7 +19,7 @@ from . import optimiser, runtime_ir
 MODULES_PER_ENGINE = 32
 _lock = threading.Lock()
 _shared = None               # the runtime helpers' engine: lives as long as the process
-_target_machine = None       # the optimiser's target machine (owned by the shared engine)
+_target_machine = None       # the optimiser's target machine (lives as long as the process)
 _current = {}                # codegen level -> the engine new modules go to
 _live = weakref.WeakSet()    # engines not yet disposed (for tests and stats)
 
@@ -72,34 +72,38 @@ def _new_target_machine(codegen=2):
         opt=codegen, codemodel="jitdefault")
 
 
-def _init():
-    """Compile the shared runtime helpers once and bind the C-API symbols."""
+def _init(helpers=True):
+    """Bind the C-API symbols and make the optimiser's target machine once; with helpers, also
+    compile the shared runtime helpers once (the tracer gate needs none of them: a process that
+    never compiles a function does not pay for them at start-up)."""
     global _shared, _target_machine
-    if _shared is not None:
+    if _target_machine is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        for name, address in capi.symbols().items():
+            llvm.add_symbol(name, address)
+        _target_machine = _new_target_machine()
+    if not helpers or _shared is not None:
         return
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    for name, address in capi.symbols().items():
-        llvm.add_symbol(name, address)
-    _target_machine = _new_target_machine()
-    shared = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine)
-    helpers = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
-    helpers.verify()
-    shared.add_module(helpers)
+    shared = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
+    module = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
+    module.verify()
+    shared.add_module(module)
     shared.finalize_object()
     for name in runtime_ir.names():
         llvm.add_symbol(name, shared.get_function_address(name))
     _shared = shared
 
 
-def compile_module(ir_text, names, opt_level=2, data=(), quick=False):
+def compile_module(ir_text, names, opt_level=2, data=(), quick=False, helpers=True):
     """Parse, verify, optimise and JIT one module; a Compiled handle with the addresses of
     functions `names` and of global variables `data`.  quick: the quick pipeline and fast
     instruction selection (an object function's time goes to the C-API it calls: a fifth of
-    the compile time for a few percent of its speed)."""
+    the compile time for a few percent of its speed); helpers: it calls the shared runtime
+    helpers (runtime_ir)."""
     codegen = 0 if quick and opt_level else 2
     with _lock:
-        _init()
+        _init(helpers)
         context = llvm.create_context()
         module = llvm.parse_assembly(ir_text, context=context)
         module.verify()
