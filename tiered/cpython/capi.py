@@ -168,6 +168,14 @@ assert ctypes.c_char_p.from_address(id(float) + TYPE_NAME).value == b"float"
 TP_ITER = 216                            # a type's tp_iter (NULL: not iterable through it)
 assert all(bool(ctypes.c_void_p.from_address(id(t) + TP_ITER).value) == it
            for t, it in ((list, True), (range, True), (int, False), (float, False), (type(_probe), True)))
+TP_NEW = 312                             # a type's tp_new (object.__new__'s: object_new)
+try:
+    _get_slot = ctypes.pythonapi.PyType_GetSlot
+    _get_slot.restype, _get_slot.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_int]
+    if ctypes.c_void_p.from_address(id(object) + TP_NEW).value != _get_slot(object, 65):   # Py_tp_new
+        TP_NEW = None
+except (AttributeError, OSError):
+    TP_NEW = None
 CELL_REF = 16                            # a cell's content (NULL while empty)
 _cell = types.CellType(_probe)
 assert ctypes.c_void_p.from_address(id(_cell) + CELL_REF).value == id(_probe)

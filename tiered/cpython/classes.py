@@ -31,3 +31,26 @@ def class_constant(cls, name):
     elif not isinstance(value, types.FunctionType) and hasattr(type(value), "__get__"):
         return None                   # a classmethod, a property...: made anew at each read
     return value, version
+
+
+IS_ABSTRACT = 1 << 20       # Py_TPFLAGS_IS_ABSTRACT
+
+
+def plain_constructor(cls):
+    """(version tag, __init__) when cls(*args) is what type.__call__ does for a plain class,
+    for as long as cls keeps that tag: a new instance from object.__new__ (which, with an
+    __init__ of the class's own, takes any arguments), then __init__(instance, *args), a Python
+    function, whose result must be None.  None otherwise (a metaclass, a __new__ of its own, no
+    Python __init__, an abstract class, a builtin)."""
+    if type(cls) is not type or capi.TP_NEW is None or not cls.__flags__ & (1 << 9) or cls.__flags__ & IS_ABSTRACT:
+        return None
+    mro = type.__getattribute__(cls, "__mro__")
+    new = next((vars(k)["__new__"] for k in mro if "__new__" in vars(k)), None)
+    init = next((vars(k)["__init__"] for k in mro if "__init__" in vars(k)), None)
+    object_new = ctypes.c_void_p.from_address(id(object) + capi.TP_NEW).value
+    type.__getattribute__(cls, "__init__")     # a lookup through the class gives it a version tag
+    version = version_tag(cls)
+    if new is not object.__new__ or not isinstance(init, types.FunctionType) or not version \
+            or ctypes.c_void_p.from_address(id(cls) + capi.TP_NEW).value != object_new:
+        return None
+    return version, init

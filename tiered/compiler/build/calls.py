@@ -3,6 +3,7 @@ import types
 
 from .. import infer
 from ...cpython import capi
+from ...cpython.classes import plain_constructor
 from ..exits import NULL, Known, RangeArgs
 from ..infer import Unsupported
 from ..ir import Value
@@ -82,6 +83,8 @@ def _zero_arg_super(b, st):
 
 def _call_known(b, fn, vals):
     """The specialised call of a known callable (None: make a generic call)."""
+    if isinstance(fn, type) and b.opts.objects and type(fn) is type:
+        return _construct(b, fn, vals)
     if any(is_obj(v.type) for v in vals):
         r = _call_with_objects(b, fn, vals)
         if r is None and isinstance(fn, types.FunctionType):
@@ -97,6 +100,25 @@ def _call_known(b, fn, vals):
     if infer.has_specialisation(fn):
         return infer.call_known(b, fn, vals)
     return None
+
+
+def _construct(b, cls, vals):
+    """cls(*args) of a plain class (cpython/classes.py plain_constructor): the new instance,
+    typed by its class, made and its __init__ called behind a guard on the class's version;
+    the arguments are released after.  None: any other class, a generic call."""
+    found = plain_constructor(cls)
+    if found is None or b.at.pre_offset in b.opts.generic_at:
+        return None
+    version, init = found
+    try:
+        typed = ObjType(cls)
+    except TypeError:                     # no weak references to it: typed as any object
+        typed = OBJ
+    b.emit("guard_class_version", [], {"cls": cls, "version": version})
+    r = b.emit("new_instance", vals, {"cls": cls, "init": init}, type=typed)
+    for v in vals:
+        release(b, v)
+    return r
 
 
 def _range_args(b, vals):

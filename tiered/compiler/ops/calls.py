@@ -5,7 +5,7 @@ from ...reasons import Exit
 from ...cpython import capi, threadstate
 from . import OBJ, op
 from ..exits import REASONS
-from .common import LL, fail, generic, pointer, result_type
+from .common import LL, fail, generic, pointer, result_type, type_of
 
 
 PRELUDE = "declare ptr @llvm.frameaddress.p0(i32)"
@@ -152,6 +152,57 @@ def _obj_call(e, v):
             e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
         return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n - len(kwnames)}, "
                     f"ptr {names})")
+    r = generic(e, v, call)
+    fail(e, v, e.op(f"icmp eq ptr {r}, null"))
+    e.alias(v, r)
+
+
+_INIT_NOT_NONE = "__init__() should return None, not '%.200s'"
+
+
+# cls(*args) of a plain class (classes.plain_constructor): cls, its __init__ (build/calls.py
+# guards the class's version first)
+@op("new_instance", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("cls", "init"))
+def _new_instance(e, v):
+    """cls(*args) as type.__call__ makes it for a plain class, without its argument tuple and
+    method lookup: object.__new__ (cls's tp_new) with no arguments (it takes any when the class
+    has an __init__ of its own), then __init__(instance, *args) through PyObject_Vectorcall;
+    a result other than None is CPython's TypeError.  A failure exits with the exception."""
+    _c_depth_guard(e, v)
+    cls, init = v.attrs["cls"], v.attrs["init"]
+    e.m.keep(cls, init, ())
+    n = len(v.args)
+    argv = e.entry_alloca(f"[{n + 1} x ptr]")
+
+    def call(ops):
+        """Allocate, then call __init__ with the new instance first; the instance or NULL."""
+        new = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(cls)}, i64 {capi.TP_NEW})")
+        obj = e.op(f"call ptr {new}(ptr {pointer(cls)}, ptr {pointer(())}, ptr null)")
+        made, init_done, bad, done, start = e.tmp()[1:], e.tmp()[1:], e.tmp()[1:], e.tmp()[1:], e.cur
+        e.line(f"br i1 {e.op(f'icmp eq ptr {obj}, null')}, label %{done}, label %{made}")
+        e.label(made)
+        for k, o in enumerate([obj] + ops):
+            e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
+        r = e.op(f"call ptr @PyObject_Vectorcall(ptr {pointer(init)}, ptr {argv}, i64 {n + 1}, ptr null)")
+        e.line(f"br i1 {e.op(f'icmp eq ptr {r}, {pointer(None)}')}, label %{init_done}, label %{bad}")
+        e.label(bad)                      # raised (NULL), or returned something else than None
+        got = e.op(f"icmp ne ptr {r}, null")
+        wrong, drop = e.tmp()[1:], e.tmp()[1:]
+        e.line(f"br i1 {got}, label %{wrong}, label %{drop}")
+        e.label(wrong)
+        name = e.op(f"load ptr, ptr {e.op(f'getelementptr i8, ptr {type_of(e, r)}, i64 {capi.TYPE_NAME}')}")
+        e.line(f"call ptr (ptr, ptr, ...) @PyErr_Format(ptr {pointer(TypeError)}, "
+               f"ptr {e.m.c_string(_INIT_NOT_NONE)}, ptr {name})")
+        e.line(f"call void @tiered_decref(ptr {r})")
+        e.line(f"br label %{drop}")
+        e.label(drop)
+        e.line(f"call void @tiered_decref(ptr {obj})")
+        e.line(f"br label %{done}")
+        e.label(init_done)
+        e.line(f"call void @tiered_decref(ptr {r})")
+        e.line(f"br label %{done}")
+        e.label(done)
+        return e.op(f"phi ptr [null, %{start}], [null, %{drop}], [{obj}, %{init_done}]")
     r = generic(e, v, call)
     fail(e, v, e.op(f"icmp eq ptr {r}, null"))
     e.alias(v, r)
