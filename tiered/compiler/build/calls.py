@@ -83,8 +83,9 @@ def _zero_arg_super(b, st):
 
 def _call_known(b, fn, vals):
     """The specialised call of a known callable (None: make a generic call)."""
-    if isinstance(fn, type) and b.opts.objects and type(fn) is type:
-        return _construct(b, fn, vals)
+    made = _construct(b, fn, vals) if isinstance(fn, type) and b.opts.objects and type(fn) is type else None
+    if made is not None:
+        return made
     if any(is_obj(v.type) for v in vals):
         r = _call_with_objects(b, fn, vals)
         if r is None and isinstance(fn, types.FunctionType):
