@@ -75,6 +75,13 @@ def test_long_names_and_signatures_are_not_cut():
     assert f"compiled  {name}(" + ", ".join(sig) + ")" in text
 
 
+def test_a_function_optimised_once_hot_shows_both_compile_times():
+    text = report.summary({"app.f": _stat(optimise_ms=[40.25])}, {"unrecorded": {}})
+    assert "compiled in 12.5 ms, optimised in 40.2 ms once hot" in text or \
+        "compiled in 12.5 ms, optimised in 40.3 ms once hot" in text
+    assert "optimised" not in report.summary({"app.f": _stat()}, {"unrecorded": {}})
+
+
 def test_every_refusal_has_words_and_no_internal_names():
     for r in Refusal:
         assert r.user and r.user != r.name

@@ -91,9 +91,10 @@ def _function_lines(f):
     head = f"{'compiled' if f.compiled else 'not compiled'}  {f.name}"
     where = f"  ({f.where})" if f.where else ""
     if f.compiled:
-        ms = sum(s["compile_ms"])
+        ms, again = sum(s["compile_ms"]), sum(s.get("optimise_ms", ()))
         out = [f"{head}{f.signatures()}{where}",
-               f"    {s['calls']} {explain.UNIT}, then {s['native_calls']} native calls; compiled in {ms:.1f} ms"]
+               f"    {s['calls']} {explain.UNIT}, then {s['native_calls']} native calls; compiled in {ms:.1f} ms"
+               + (f", optimised in {again:.1f} ms once hot" if again else "")]
         if not s["native_calls"]:
             out.append("    not called since it was compiled: the call that was running when it got hot "
                        "goes on in the interpreter")
