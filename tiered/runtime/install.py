@@ -85,12 +85,17 @@ def build_code(orig, native, layouts, installed=None):
             slow, Instr("POP_TOP", location=first)]
     pro += V.prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
     pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
-    stubs = []
+    stubs, shared = [], {}
     for stub_id, lay in _stub_ids(layouts):
-        lab = Label()
+        # exits that hand over the same values at the same instruction share one stub
+        key = (lay.offset, stub_id % 2, tuple((s.skip, s.nullable) for s in lay.slots), tuple(lay.local_names),
+               tuple(sorted(lay.maybe_unbound)))
+        lab = shared.get(key)
+        if lab is None:
+            lab = shared[key] = Label()
+            stubs.append((lab, stub_id, lay))
         pro += [Instr("COPY", 1, location=first), Instr("LOAD_CONST", stub_id, location=first),
                 Instr("COMPARE_OP", Compare.EQ, location=first), Instr(V.JUMP_IF_TRUE, lab, location=first)]
-        stubs.append((lab, stub_id, lay))
     pro += [Instr("POP_TOP", location=first), Instr("POP_TOP", location=first),
             Instr("JUMP_FORWARD", body, location=first)]
     for lab, stub_id, lay in stubs:
