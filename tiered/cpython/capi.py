@@ -327,9 +327,30 @@ def type_with_version(version, candidates):
 
 def class_with_version(version):
     """The class whose current type version tag is `version` (a walk over every class, done
-    at compile time only), or None.  Tags are unique: a class gets a new one when it changes."""
+    at compile time only, remembered while that class keeps the tag), or None.  Tags are
+    unique: a class gets a new one when it changes."""
     if ATTRIBUTES is None or not version:
         return None
+    ref = _by_version.get(version)
+    cls = ref() if ref is not None else None
+    if cls is not None and ctypes.c_uint32.from_address(id(cls) + ATTRIBUTES[0]).value == version:
+        return cls
+    cls = _walk_for_version(version)
+    if cls is not None:
+        if len(_by_version) >= 4096:      # a bound on what it keeps: start afresh
+            _by_version.clear()
+        try:
+            _by_version[version] = weakref.ref(cls)
+        except TypeError:                 # a class without weak references: not remembered
+            pass
+    return cls
+
+
+_by_version = {}             # version tag -> weak reference to the class that had it
+
+
+def _walk_for_version(version):
+    """The class whose current tag is `version`, found by a walk over every class."""
     seen, todo = set(), [object]
     while todo:
         cls = todo.pop()
