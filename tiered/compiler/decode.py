@@ -1,5 +1,6 @@
 """Compiler stage 1: a code object → version-neutral instructions (opcode names → neutral ops; version facts come from cpython/)."""
 import dis
+import weakref
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -54,7 +55,23 @@ _INTRINSIC_LIST_TO_TUPLE = 6
 
 
 def decode(code):
-    """Neutral instructions of `code`, or raise NotImplementedError naming the first unsupported one."""
+    """Neutral instructions of `code`, or raise NotImplementedError naming the first unsupported
+    one (remembered per code object: a build decodes once per try, and nothing changes them)."""
+    seen = _DECODED.get(id(code))
+    if seen is not None and seen[0]() is code:
+        return seen[1]
+    out = _decode(code)
+    if len(_DECODED) >= 256:               # a bound on what it keeps
+        _DECODED.clear()
+    _DECODED[id(code)] = (weakref.ref(code), out)
+    return out
+
+
+_DECODED = {}                # id of a code -> (weak ref to it, its neutral instructions)
+
+
+def _decode(code):
+    """decode() itself."""
     every = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
     raw = [i for i in every if i.opname != "EXTENDED_ARG"]
     # a jump to an EXTENDED_ARG lands on the instruction it extends

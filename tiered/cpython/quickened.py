@@ -1,5 +1,6 @@
 """Base layer: a code object's quickened bytecode → what CPython's specialising interpreter learned (hints and inline caches)."""
 import dis
+import weakref
 
 from . import V
 
@@ -8,17 +9,28 @@ def hints(code, polymorphic=False):
     """What CPython's specialising interpreter learned about each instruction: offset → the
     specialised instruction name (e.g. BINARY_SUBSCR_LIST_INT), for those it specialised;
     with polymorphic=False, not for attribute, method and call sites whose specialisation
-    missed POLYMORPHIC times or more (they see objects of several classes)."""
+    missed POLYMORPHIC times or more (they see objects of several classes).  Remembered for
+    as long as the quickened bytecode is the same (a build reads them once per try)."""
     try:
-        out = {}
         raw = code._co_code_adaptive
+        key = (id(code), polymorphic, POLYMORPHIC)
+        seen = _HINTS.get(key)
+        if seen is not None and seen[0]() is code and seen[1] == raw:
+            return dict(seen[2])
+        out = {}
         for i in dis.get_instructions(code, adaptive=True):
             if i.opname != i.baseopname if hasattr(i, "baseopname") else i.opname not in dis.opmap:
                 if polymorphic or not (i.opname.startswith(_MISS_COUNTED) and _misses(raw, i) >= POLYMORPHIC):
                     out[i.offset] = i.opname
-        return out
+        if len(_HINTS) >= 256:             # a bound on what it keeps
+            _HINTS.clear()
+        _HINTS[key] = (weakref.ref(code), raw, out)
+        return dict(out)
     except Exception:                      # noqa: BLE001 - a hint is only ever a hint
         return {}
+
+
+_HINTS = {}                  # (id of a code, polymorphic) -> (weak ref to it, its quickened bytes, hints)
 
 
 POLYMORPHIC = 26             # misses since CPython specialised a site that make it polymorphic (half its count:

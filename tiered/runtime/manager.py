@@ -22,6 +22,7 @@ from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
 from .specs import Spec, worth_installing
+from ..weaktable import WeakTable
 
 log = logging.getLogger("tiered")
 compile_lock = threading.RLock()    # one compile at a time; threads that find it taken do not wait
@@ -352,11 +353,22 @@ def _resolve_callee(fn, types_):
     if any(not is_obj(t) and t not in py for t in types_):
         return None          # None as an argument: its callee would be typed on NoneType, another layout
     objects = any(is_obj(t) for t in types_)
-    if objects and any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code)):
+    if objects and _never_frameless(code):
         return None
     spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True,
                        frameless=RESUMABLE if objects else False, optimise=_promoting[0])
     return spec if spec is not None and spec.address and spec.callable else None
+
+
+def _never_frameless(code):
+    """Whether code has an instruction no frameless specialisation can hold (remembered)."""
+    found = _NEVER.get(code)
+    if found is None:
+        found = _NEVER[code] = any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code))
+    return found
+
+
+_NEVER = WeakTable()         # code -> whether it has one of _NEVER_FRAMELESS's instructions
 
 
 def restore_all():
