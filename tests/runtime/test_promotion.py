@@ -80,3 +80,61 @@ def test_quick_first_off_optimises_object_code_at_once(monkeypatch):
     monkeypatch.setenv("TIERED_QUICK_FIRST", "0")
     rec = check(first_or_none, ([1, 2],), ([],))
     assert not rec.promotable and not rec.promoted
+
+
+PROMOTED_CALLEE = '''
+import os, sys
+os.environ["TIERED_OBJECTS"] = "1"
+import tiered
+from tiered.runtime import manager
+manager.HOT_SIGNALS = 1                  # every poll promotes: the callee's code is replaced early
+
+
+class P:
+    def __init__(self, x):
+        self.x = x
+
+
+def inner(ps):                           # a loop: installed, and called natively by outer
+    t = 0.0
+    for p in ps:
+        t += p.x
+    return t
+
+
+def outer(ps, n):
+    t = 0.0
+    for _ in range(n):
+        t += inner(ps)
+    return t
+
+
+ps = [P(k * 0.5) for k in range(256)]
+for _ in range(40):
+    outer(ps, 2)
+tiered.jit(inner)
+tiered.jit(outer)
+outer(ps, 2)
+expect = sum(p.x for p in ps) * 2000
+for _ in range(3):
+    got = outer(ps, 2000)                # inner is promoted while outer's first-tier code runs
+    assert got == expect, (got, expect)
+rec = manager.RECORDS[inner]
+print("promoted", rec.promoted, "native", manager.RECORDS[outer].native_calls > 0)
+'''
+
+
+def test_an_older_caller_keeps_its_promoted_callees_old_code_and_helpers_alive(tmp_path):
+    # the old caller still calls the callee's first-tier code, whose loop poll calls its
+    # promotion helper: the helper (and every object that code points at) must outlive the
+    # callee's installed code (it was freed with it: a segmentation fault)
+    import subprocess
+    import sys
+    import os
+    script = tmp_path / "promoted_callee.py"
+    script.write_text(PROMOTED_CALLEE)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=root))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "promoted True native True" in p.stdout, p.stdout + p.stderr[-2000:]

@@ -53,11 +53,13 @@ class _Engine:
 
 
 class Compiled:
-    """The addresses of one JIT-compiled module; its machine code lives as long as this object."""
-    __slots__ = ("addresses", "_engine", "__weakref__")
+    """The addresses of one JIT-compiled module; its machine code lives as long as this object,
+    and so do the objects the code points at (`kept`: whoever keeps the code alive, a native
+    caller of an older specialisation included, keeps them)."""
+    __slots__ = ("addresses", "_engine", "kept", "__weakref__")
 
     def __init__(self, addresses, engine):
-        self.addresses, self._engine = addresses, engine
+        self.addresses, self._engine, self.kept = addresses, engine, ()
 
     def __getitem__(self, name):
         return self.addresses[name]
