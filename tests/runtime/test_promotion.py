@@ -3,7 +3,7 @@ with the whole pipeline once it proves hot (many calls of its entry, or a long l
 native callees with it; results stay CPython's before and after."""
 import pytest
 
-from tests.support import check, forced_exits, outcome
+from tests.support import check, forced_exits, fresh_copy, outcome
 from tiered.runtime import manager
 from tiered import compiler
 
@@ -138,3 +138,44 @@ def test_an_older_caller_keeps_its_promoted_callees_old_code_and_helpers_alive(t
                        env=dict(os.environ, PYTHONPATH=root))
     assert p.returncode == 0, p.stderr[-2000:]
     assert "promoted True native True" in p.stdout, p.stdout + p.stderr[-2000:]
+
+
+class Cell:
+    def __init__(self, v):
+        self.v = v
+
+    def value(self):                    # only this test's caller calls it natively
+        return self.v
+
+
+def sum_cells(cells, rounds):
+    total = 0
+    for _ in range(rounds):
+        for c in cells:
+            total += c.value()
+    return total
+
+
+def test_a_promoted_callee_promotes_its_first_tier_callers():
+    # a caller would otherwise go on calling its callee's first-tier code
+    manager.RECORDS.discard(Cell.value)              # compiled afresh in this exit mode
+    cells = [Cell(k) for k in range(64)]
+    for _ in range(40):
+        sum_cells(cells, 1)
+    jitted = fresh_copy(sum_cells)
+    manager.record_for(jitted).eager = True
+    assert manager.compile_for(jitted, (list, int)) is not None
+    rec = manager.record_for(jitted)
+    callee = manager.RECORDS.get(Cell.value)
+    try:
+        assert rec.promotable and callee is not None and callee.promotable
+        assert any(r() is rec for r in callee.callers)
+        before = jitted(cells, 3)
+        manager.promote(callee, force=True)          # as its own entry or loop would ask
+        assert callee.promoted and callee.promote_seconds
+        assert rec.promoted and rec.promote_seconds  # its caller, compiled again with it
+        assert jitted(cells, 3) == before == sum_cells(cells, 3)
+        assert rec.native_calls >= 2
+    finally:
+        if callee is not None:
+            callee.restore()

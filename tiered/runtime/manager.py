@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from itertools import count
 
@@ -176,13 +177,18 @@ _child_seconds = [0.0]       # time spent in compiles nested inside the current 
 def _build_ir(rec, func, types_, force, frameless):
     """The optimised IR of func for these argument types (Unsupported if it cannot compile)."""
     rec.compiling = True
+    _building.append(rec)                 # the caller of the callees it resolves
     try:
         with _stage(Refusal.COMPILER_ERROR):
             return compiler.specialise(func, types_, _resolve_callee, force_exits=force,
                                        code=rec.original_code, frameless=frameless,
                                        generic_at=frozenset(rec.generic_at))
     finally:
+        _building.pop()
         rec.compiling = False
+
+
+_building = []               # records whose IR is being built, innermost last
 
 
 def _build_and_install(rec, types_, started, for_caller=False, frameless=False, first_tier=True):
@@ -271,15 +277,16 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
     return new
 
 
-def promote(rec):
+def promote(rec, force=False):
     """First-tier code of rec proved hot (its native code asks): compile it again with LLVM's
-    whole pipeline, and the first-tier callees it calls natively with it.  Never raises; not
-    while this thread compiles (the engine's lock is not re-entrant)."""
+    whole pipeline, and the first-tier callees it calls natively with it; then its first-tier
+    native callers, which call its first-tier code until they are compiled again.  Never
+    raises; not while this thread compiles (the engine's lock is not re-entrant)."""
     func = rec.func
     if not rec.promotable or func is None or not rec.specs or active_here() or busy():
         return
     rec.hot_signals += 1
-    if rec.hot_signals < HOT_SIGNALS:
+    if rec.hot_signals < HOT_SIGNALS and not force:
         return
     rec.promoted = True
     _promoting[0] = True
@@ -292,12 +299,16 @@ def promote(rec):
         log.debug("tiered: promotion of %s failed", rec.name, exc_info=True)
     finally:
         _promoting[0] = False
+    for ref in list(rec.callers):
+        caller = ref()
+        if caller is not None and caller.promotable:
+            promote(caller, force=True)
 
 
 _promoting = [False]         # a promotion is compiling: the callees it resolves are promoted too
 # signals of first-tier code before it is promoted (a signal: compiler.PROMOTE_CALLS calls of its
 # entry, or 2**16 iterations of its loops)
-HOT_SIGNALS = 16
+HOT_SIGNALS = 4
 
 
 def _frameless_for_dispatch(rec, func, built, force):
@@ -357,6 +368,8 @@ def _resolve_callee(fn, types_):
         return None
     spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True,
                        frameless=RESUMABLE if objects else False, optimise=_promoting[0])
+    if spec is not None and _building and all(r() is not _building[-1] for r in rec.callers):
+        rec.callers.append(weakref.ref(_building[-1]))     # promoted with it (promote)
     return spec if spec is not None and spec.address and spec.callable else None
 
 

@@ -70,6 +70,7 @@ class Record:
         self.promotable = False   # its newest module is first-tier code (manager.promote)
         self.promoted = False     # promoted once: its compiles use the whole pipeline from now on
         self.hot_signals = 0      # times its first-tier code said it ran hot (manager.promote)
+        self.callers = []         # weak references to the records of its native callers
         # the codes native callers accept as this function's (its original, the one tiered put
         # in place): a program that replaces its code makes their calls exit (CODE_CHANGED)
         self.code_words = (ctypes.c_uint64 * 2)(id(self.original_code), id(self.original_code))
