@@ -78,6 +78,8 @@ def run(calls, on_sample=None):
     rec = manager.record_for(step)
     if rec.state != "compiled":
         raise SystemExit(f"step() was not compiled: {rec.refusal} {rec.refusal_detail}")
+    if rec.promotable:              # its optimised tier now, as after any warm-up: memory
+        manager.promote(rec, force=True)       # traced from here on is the long run's own
     tracemalloc.start()
     samples, every, started = [], max(1, calls // 10), time.perf_counter()
     for k in range(1, calls + 1):

@@ -45,9 +45,6 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
     big = len(text) > QUICK_BYTES
     compiled = engine.compile_module(text, [entry] + inner, opt_level,
                                      counters + tuple(mod.line_sites.values()), quick=big or first_tier)
-    # the helpers, constants and callees' code the machine code points at live as long as it:
-    # a native caller keeps an older module of a callee alive after the callee's code was replaced
-    compiled.kept = tuple(mod.kept)
     return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept, first_tier and not big)
 
 

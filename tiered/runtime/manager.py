@@ -244,6 +244,9 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         # lead back to the function, or a function that dies is never freed.  The function and
         # its globals are alive whenever its native code runs (its frame or caller holds them).
         keep = [o for o in mod.kept if o is not func and o is not func.__globals__]
+        # what the machine code points at lives as long as it: a native caller keeps an older
+        # module of this function alive after its code was replaced (and calls its helpers)
+        compiled.kept = tuple(keep)
         native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled])
         installed = {}
         code = install.build_code(rec.original_code, native, layouts, installed)
