@@ -278,13 +278,8 @@ entry:
   ; first-tier code that proved hot calls the runtime's promotion helper (it never raises but
   ; for a signal's exception, KeyboardInterrupt: false then, with it pending)
   %r = call ptr @PyObject_Vectorcall(ptr %helper, ptr null, i64 0, ptr null)
-  %failed = icmp eq ptr %r, null
-  br i1 %failed, label %done, label %drop
-drop:
-  call void @Py_DecRef(ptr %r)
-  br label %done
-done:
-  %ok = xor i1 %failed, true
+  call void @tiered_xdecref(ptr %r)
+  %ok = icmp ne ptr %r, null
   ret i1 %ok
 }
 
