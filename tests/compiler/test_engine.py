@@ -112,4 +112,5 @@ def test_the_quick_pipeline_gives_the_same_results_from_an_engine_of_its_own(mon
         out[k] = (handle, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(handle[name])(1000))
     assert out[11][1] == out[12][1] == 999000
     slow, _ = _compile(9)
-    assert out[11][0]._engine is out[12][0]._engine is not slow._engine
+    # (first-tier modules fill quick engines too: the two may be in two of them)
+    assert out[11][0]._engine.codegen == out[12][0]._engine.codegen == 0 != slow._engine.codegen

@@ -37,6 +37,7 @@ class _Engine:
 
     def __init__(self, codegen=2):
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine(codegen))
+        self.codegen = codegen
         self.modules = 0
         self.contexts = []
         _live.add(self)
