@@ -8,13 +8,25 @@ import warnings
 from . import config, report
 from .cpython.interpreter import in_subinterpreter
 
-try:
-    from .profiler import policy
-    from .runtime import eager, manager, records, tracing
-except ImportError:                 # 3.12's subinterpreters cannot load _ctypes: tiered stays off
-    if not in_subinterpreter():
-        raise
-    policy = eager = manager = records = tracing = None
+# the profiler, runtime and compiler load at the first enable(), jit() or stats(): `python -m
+# tiered` imports this package in the process that only starts the program's (~0.1 s saved)
+policy = eager = manager = records = tracing = None
+_loaded = False
+
+
+def _load():
+    """Import the profiler and the runtime once (False: they cannot load here, as in 3.12's
+    subinterpreters, which cannot load _ctypes: tiered stays off)."""
+    global policy, eager, manager, records, tracing, _loaded
+    if not _loaded:
+        _loaded = True
+        try:
+            from .profiler import policy    # start-up time: the runner's first process never needs it
+            from .runtime import eager, manager, records, tracing    # start-up time: as above
+        except ImportError:
+            if not in_subinterpreter():
+                raise
+    return manager is not None
 
 __version__ = "0.1.0"
 __all__ = ["enable", "disable", "stats", "totals", "jit"]
@@ -67,7 +79,7 @@ def _off_in_subinterpreter():
     """True in a subinterpreter, where tiered stays off; warns once there (at the caller's line)."""
     global _warned_subinterpreter, _subinterpreter
     if _subinterpreter is None:
-        _subinterpreter = manager is None or in_subinterpreter()
+        _subinterpreter = not _load() or in_subinterpreter()
     if not _subinterpreter:
         return False
     if not _warned_subinterpreter:
@@ -98,18 +110,18 @@ def disable():
     if _promoter is not None:
         _promoter.stop()
         _promoter = None
-    if manager is not None:
+    if _loaded and manager is not None:
         manager.restore_all()
 
 
 def stats():
     """Plain data about every function tiered looked at (see README)."""
-    return report.stats(manager.RECORDS if manager is not None else {})
+    return report.stats(manager.RECORDS if _load() else {})
 
 
 def totals():
     """Process-wide counts, including functions that have died: compiled, installed, exits, refusals."""
-    return report.totals(records.TOTALS if records is not None else report.NO_COUNTS)
+    return report.totals(records.TOTALS if _load() else report.NO_COUNTS)
 
 
 def jit(func):
