@@ -143,3 +143,42 @@ def test_first_call_of_a_jit_function_under_a_tracer_shows_only_the_function():
     assert manager.record_for(f).state == "profiling"        # not compiled under the tracer
     assert f(3) == work(3) and manager.record_for(f).state == "compiled"   # compiles; interpreted
     assert f(3) == work(3) and manager.record_for(f).native_calls == 1
+
+
+OWN_MODULE = """
+class Box:
+    def __init__(self, x):
+        self.x = x
+
+def get(b):
+    return b.x + ONE
+
+ONE = 1
+"""
+
+
+def test_code_of_a_module_tiered_read_dies_unseen_by_the_tracer(object_tier):
+    # compiling reads the globals every function of the module stores; the codes it scanned
+    # then die inside the program, under its tracer: no Python code of tiered's may run there
+    # (a WeakKeyDictionary's callback did: CPython's test_sys_settrace saw its call and return)
+    import gc
+    ns = {"__name__": "own_module"}
+    exec(compile(OWN_MODULE, "<own_module>", "exec"), ns)
+    for _ in range(3):
+        ns["get"](ns["Box"](1))
+    manager.record_for(ns["get"]).eager = True
+    assert manager.compile_for(ns["get"], (ns["Box"],)) is not None
+    assert ns["get"](ns["Box"](2)) == 3 and manager.record_for(ns["get"]).native_calls == 1
+    seen = []
+
+    def tracer(frame, event, arg):
+        seen.append((frame.f_code.co_filename, frame.f_code.co_name, event))
+        return tracer
+    gc.collect()
+    sys.settrace(tracer)
+    try:
+        ns.clear()                     # the module's functions and classes die here
+        gc.collect()
+    finally:
+        sys.settrace(None)
+    assert seen == []
