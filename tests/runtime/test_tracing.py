@@ -182,3 +182,50 @@ def test_code_of_a_module_tiered_read_dies_unseen_by_the_tracer(object_tier):
     finally:
         sys.settrace(None)
     assert seen == []
+
+
+def _set_trace_on_caller(tracer):
+    sys.settrace(tracer)
+    sys._getframe(1).f_trace = tracer
+
+
+def _caller_same_line(tracer, box):
+    _set_trace_on_caller(tracer); return box.x          # noqa: E702 - resumes mid-line
+
+
+def test_tracer_a_callee_sets_sees_no_extra_line_event(object_tier):
+    # the exit after the call resumes mid-line: CPython sends no `line` event there
+    # (CPython's test_sys_settrace test_08_settrace_and_return); on 3.11 it still does (a known
+    # limit: its line tracing counts a jump placed before RESUME as no line), checked as such
+    import os
+    class Box:
+        def __init__(self):
+            self.x = 7
+
+    def run(f):
+        events = []
+
+        def tracer(frame, event, arg):
+            if frame.f_code.co_name == "_caller_same_line":
+                events.append((event, frame.f_lineno))
+            return tracer
+        try:
+            result = f(tracer, Box())
+        finally:
+            sys.settrace(None)
+        return result, events
+    expected = run(_caller_same_line)
+    f = fresh_copy(_caller_same_line)
+    for _ in range(3):
+        f(lambda *a: None, Box())
+        sys.settrace(None)
+    manager.record_for(f).eager = True
+    assert manager.compile_for(f, (type(run), Box)) is not None
+    got = run(f)
+    assert manager.record_for(f).native_calls == 1
+    line = expected[1][0][1]
+    assert expected == (7, [("return", line)])
+    if sys.version_info < (3, 12) and os.environ["TIERED_FORCE_EXITS"] == "0":
+        assert got == (7, [("line", line), ("return", line)])
+    else:
+        assert got == expected
