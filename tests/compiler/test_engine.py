@@ -113,3 +113,25 @@ def test_the_quick_pipeline_gives_the_same_results_from_an_engine_of_its_own(mon
     assert out[11][1] == out[12][1] == 999000
     slow, _ = _compile(9)
     assert out[11][0]._engine is out[12][0]._engine is not slow._engine
+
+
+def test_an_engine_dying_inside_the_program_runs_no_python_code():
+    # the last function of an engine dies wherever the program drops it: a destructor there
+    # was Python code (the engine's and llvmlite's) that the program's tracer saw
+    import sys
+    handles = [_compile(k)[0] for k in range(2 * engine.MODULES_PER_ENGINE)]
+    gc.collect()
+    before = engine.live_engines()
+    seen = []
+
+    def tracer(frame, event, arg):
+        seen.append((frame.f_code.co_filename, frame.f_code.co_name, event))
+        return tracer
+    sys.settrace(tracer)
+    try:
+        del handles
+        gc.collect()
+    finally:
+        sys.settrace(None)
+    assert seen == []
+    assert engine.live_engines() < before           # disposed at the next compile (or count)
