@@ -181,7 +181,8 @@ def test_code_of_a_module_tiered_read_dies_unseen_by_the_tracer(object_tier):
         gc.collect()
     finally:
         sys.settrace(None)
-    assert seen == []
+    others = {cb.__code__.co_filename for cb in gc.callbacks if hasattr(cb, "__code__")}
+    assert [e for e in seen if e[0] not in others] == []       # (hypothesis's gc callback runs)
 
 
 def _set_trace_on_caller(tracer):
