@@ -29,6 +29,8 @@ MODULES = [
     "test_heapq", "test_bisect", "test_enum", "test_textwrap", "test_property", "test_weakset",
     "test_deque", "test_userdict", "test_userlist", "test_fractions", "test_statistics",
     "test_string_literals", "test_structseq", "test_abc",
+    "test_traceback", "test_inspect", "test_types", "test_global", "test_listcomps", "test_genexps",
+    "test_iter",
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -114,3 +114,25 @@ def test_the_quick_pipeline_gives_the_same_results_from_an_engine_of_its_own(mon
     slow, _ = _compile(9)
     # (first-tier modules fill quick engines too: the two may be in two of them)
     assert out[11][0]._engine.codegen == out[12][0]._engine.codegen == 0 != slow._engine.codegen
+
+
+def test_an_engine_dying_inside_the_program_runs_no_python_code():
+    # the last function of an engine dies wherever the program drops it: a destructor there
+    # was Python code (the engine's and llvmlite's) that the program's tracer saw
+    import sys
+    handles = [_compile(k)[0] for k in range(2 * engine.MODULES_PER_ENGINE)]
+    gc.collect()
+    before = engine.live_engines()
+    seen = []
+
+    def tracer(frame, event, arg):
+        seen.append((frame.f_code.co_filename, frame.f_code.co_name, event))
+        return tracer
+    sys.settrace(tracer)
+    try:
+        del handles                    # the first engine's last handles die here
+    finally:
+        sys.settrace(None)
+    others = {cb.__code__.co_filename for cb in gc.callbacks if hasattr(cb, "__code__")}
+    assert [e for e in seen if e[0] not in others] == []       # (hypothesis's gc callback)
+    assert engine.live_engines() < before           # disposed at the next compile (or count)

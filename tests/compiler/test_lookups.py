@@ -169,3 +169,23 @@ def test_in_place_counts_match_cpython_for_any_values(old, step, shared):
     held = start["k"] if shared else None         # sometimes someone else holds it too
     check(tally, (text, start, step))
     assert held is None or held == old
+
+
+def special_partial(partials):
+    if None in partials:                 # statistics._sum: a NaN or an infinity was summed
+        total = partials[None]
+        return total
+    return 0
+
+
+def float_key(d, x):
+    y = x * 2.0
+    return d[y]                          # a float key, unboxed before the subscript
+
+
+def test_a_none_or_float_key_is_boxed_for_the_subscript():
+    # the key went to PyObject_GetItem unboxed: LLVM refused the module (LLVM_ERROR)
+    warm(special_partial, {None: 1.5})
+    check(special_partial, ({None: 2.5},), ({1: 2},), ({},))
+    warm(float_key, {3.0: "a"}, 1.5)
+    check(float_key, ({3.0: "a"}, 1.5), ({1.0: "b"}, 0.5), ({}, 2.0), ([1], 0.5))

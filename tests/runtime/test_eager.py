@@ -82,3 +82,48 @@ def test_jit_on_a_function_compiled_already_keeps_it_native():
     assert tiered.jit(f) is f
     assert f(10) == 45 and f(100) == 4950
     assert rec.state == "compiled" and rec.native_calls == before + 2
+
+
+class _LoudKey:
+    """A builtins key hashed like "len": every lookup of len compares with it (its __eq__ runs)."""
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def __hash__(self):
+        return hash("len")
+
+    def __eq__(self, other):
+        self.seen.append(other)
+        return other == "len"
+
+
+def _first_call_with_a_loud_builtin(f, seen):
+    """f(Point) called while "len" is a _LoudKey in the builtins; what it compared with then."""
+    import builtins
+    d = builtins.__dict__
+    real = d.pop("len")
+    d[_LoudKey(seen)] = real
+    try:
+        return f(3), list(seen)
+    finally:
+        del d["len"]                   # compares with the loud key: the last of `seen`
+        d["len"] = real
+
+
+def test_nothing_compiles_while_a_builtins_key_would_run_the_programs_code(object_tier):
+    # tiered's own code looks names up in the builtins: a key that is not an exact str would run
+    # the program's __eq__ inside its call, where CPython runs nothing (CPython's test_iter
+    # re-entered an iterator so, and freed it twice: a crash)
+    expected = _first_call_with_a_loud_builtin(raiser_free, [])
+    f = tiered.jit(fresh_copy(raiser_free))
+    assert _first_call_with_a_loud_builtin(f, []) == expected == (3, [])
+    assert manager.record_for(f).state == "profiling"      # the hook stays for a later call
+    assert f(3) == 3 and f(4) == 6 and manager.record_for(f).native_calls == 1
+
+
+def raiser_free(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s

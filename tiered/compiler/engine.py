@@ -8,7 +8,6 @@ Whoever calls into a module's code keeps its handle alive (installed code, nativ
 """
 import sys
 import threading
-import weakref
 
 import llvmlite.binding as llvm
 
@@ -21,7 +20,7 @@ _lock = threading.Lock()
 _shared = None               # the runtime helpers' engine: lives as long as the process
 _target_machine = None       # the optimiser's target machine (lives as long as the process)
 _current = {}                # codegen level -> the engine new modules go to
-_live = weakref.WeakSet()    # engines not yet disposed (for tests and stats)
+_engines = []                # engines not yet disposed: swept at each compile (no destructor)
 
 
 class _Engine:
@@ -33,24 +32,39 @@ class _Engine:
     disposed with its context (MCJIT keeps the loaded machine code): the IR is ~80% of a
     module's memory, and an engine lives until its last function dies, which for functions in
     reference cycles (all module-level ones) waits for Python's cyclic GC.  Only a module whose
-    code failed to load stays with the engine, its context in `contexts`."""
+    code failed to load stays with the engine, its context in `contexts`.
+
+    An engine has no destructor: one would run Python code (this module's and llvmlite's)
+    inside the program wherever its last function dies, where a tracer or profiler sees it.
+    Engines nothing holds are disposed at the next compile (`_sweep`)."""
 
     def __init__(self, codegen=2):
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine(codegen))
         self.codegen = codegen
         self.modules = 0
         self.contexts = []
-        _live.add(self)
+        _engines.append(self)
 
-    def __del__(self, _finalizing=sys.is_finalizing):
+    def dispose(self):
+        """Free the engine's machine code and the contexts it outlived."""
         try:
-            if _finalizing():                # the process is ending: its memory goes anyway
-                return
             self.ee.close()
             for context in self.contexts:
                 context.close()
-        except Exception:                    # noqa: BLE001 - never a message from a destructor
+        except Exception:                    # noqa: BLE001 - a failure only keeps memory
             pass
+
+
+def _sweep():
+    """Dispose of the engines that no compiled module holds any more (called with _lock held)."""
+    keep = []
+    for eng in _engines:
+        # held only by _engines, this loop and getrefcount's argument: no Compiled is alive
+        if sys.getrefcount(eng) <= 3 and all(eng is not cur for cur in _current.values()):
+            eng.dispose()
+        else:
+            keep.append(eng)
+    _engines[:] = keep
 
 
 class Compiled:
@@ -107,6 +121,7 @@ def compile_module(ir_text, names, opt_level=2, data=(), quick=False, helpers=Tr
     codegen = 0 if quick and opt_level else 2
     with _lock:
         _init(helpers)
+        _sweep()
         context = llvm.create_context()
         module = llvm.parse_assembly(ir_text, context=context)
         module.verify()
@@ -143,6 +158,9 @@ def _drop_cast_cycle(pointer):
 
 
 def live_engines():
-    """How many engines for compiled functions are alive (the shared helpers' one not counted)."""
-    return len(_live)
+    """How many engines for compiled functions are alive (the shared helpers' one not counted);
+    the ones nothing holds are disposed first, as the next compile would."""
+    with _lock:
+        _sweep()
+        return len(_engines)
 

@@ -1,7 +1,8 @@
 """Base layer: code objects → the facts about them the compiler and runtime share (parameters, kinds, globals stored)."""
 import dis
 import types
-import weakref
+
+from ..weaktable import WeakTable
 
 CO_VARARGS, CO_VARKEYWORDS = 0x04, 0x08
 CO_GENERATOR_LIKE = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async gen
@@ -19,7 +20,7 @@ def param_names(code):
 
 
 _STORE_GLOBAL, _EXTENDED_ARG = dis.opmap["STORE_GLOBAL"], dis.opmap["EXTENDED_ARG"]
-_STORED = weakref.WeakKeyDictionary()      # code → the names it (and code nested in it) stores
+_STORED = WeakTable()      # code → the names it (and code nested in it) stores (no callback when one dies)
 
 
 def stored_globals(code):

@@ -5,6 +5,9 @@ import types
 
 from . import capi
 
+# bound at import: str_keys_only() runs when the builtins may hold a key that runs code
+_all, _str, _type = all, str, type
+
 DK_LOG2_INDEX_BYTES = 9     # in a dict's keys (3.11, 3.12): after dk_refcnt (8) and dk_log2_size
 DK_NENTRIES = 24            # after dk_version (12) and dk_usable (16)
 DK_INDICES = 32             # the index table; the entries follow it
@@ -61,6 +64,17 @@ def _instance_dict_word():
 
 
 INSTANCE_DICT = _instance_dict_word()     # (offset, tagged) or None: no hinted reads
+
+
+def str_keys_only(d):
+    """Whether every key of dict d is an exact str: looking a name up in it then runs no Python
+    code.  CPython's keys kind says so at once; a table that once held another key keeps the
+    general kind, so then the keys are looked at (no Python code runs in that either)."""
+    if capi.DICT_KEYS is not None:
+        keys = ctypes.c_void_p.from_address(id(d) + capi.DICT_KEYS[0]).value
+        if ctypes.c_uint8.from_address(keys + capi.DICT_KEYS[1]).value == UNICODE_KEYS:
+            return True
+    return _all(_type(k) is _str for k in d)
 
 
 def shared_key_index(cls, name):

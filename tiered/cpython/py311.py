@@ -11,6 +11,9 @@ MISS_COUNTER = (53, 1)
 METHOD_KEYS, METHOD_DESCR = 10, 14
 
 JUMP_IF_TRUE, JUMP_IF_FALSE = "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_FORWARD_IF_FALSE"
+# line tracing takes the line before RESUME as no line (maybe_call_line_trace), so a jump placed
+# there cannot hide the resume instruction's line event (3.12 can: py312.py)
+QUIET_JUMP_BEFORE_RESUME = False
 
 
 def prologue_call(d_const, loads, location, instr_cls):

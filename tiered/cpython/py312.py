@@ -11,6 +11,10 @@ MISS_COUNTER = (832, 16)
 METHOD_KEYS, METHOD_DESCR = 8, 12
 
 JUMP_IF_TRUE, JUMP_IF_FALSE = "POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE"
+# a LINE event fires unless the instruction run before has the same line; instructions before
+# RESUME are never instrumented, and their lines count: a jump placed there, with the line of
+# the instruction it jumps to, lets an exit resume mid-line with no extra event
+QUIET_JUMP_BEFORE_RESUME = True
 
 
 def prologue_call(d_const, loads, location, instr_cls):

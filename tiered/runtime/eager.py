@@ -45,8 +45,8 @@ def _make_hook(rec):
     def hook(*args):
         """Compile the function for this call's argument types; this call is interpreted."""
         func = rec.func
-        if func is None or not manager.compile_lock.acquire(blocking=False):
-            return INTERPRET
+        if func is None or not manager.can_compile_now() or not manager.compile_lock.acquire(blocking=False):
+            return INTERPRET              # the hook stays: a later call compiles
         try:
             if func.__code__ is not rec.original_code and rec.state != "compiled":
                 # this hook goes (stays interpreted if the compile fails); a compile for a

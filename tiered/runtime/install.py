@@ -10,7 +10,10 @@ The installed code is the ORIGINAL bytecode with a prologue after RESUME:
 so an exit continues in the same frame at the exact instruction, and exceptions and
 tracebacks are CPython's own.  Exits that carry a pending exception (a signal handler
 raised) jump to a RAISE placed just before the resume instruction, inside the same
-try region.  Everything about code-object shapes per version lives in the base layer (cpython/py3*.py).
+try region.  On 3.12 a stub that resumes mid-line (or raises) ends with a jump placed before
+RESUME, where nothing is instrumented, carrying the resume line: a tracer that a callee set sees
+no line event CPython would not send.  Everything about code-object shapes per version lives in
+the base layer (cpython/py3*.py).
 """
 import dis
 
@@ -45,6 +48,9 @@ def build_code(orig, native, layouts, installed=None):
     if len(raw) != len(instr_pos) or any(bc[p].name != r.opname for p, r in zip(instr_pos, raw)):
         raise InstallError("bytecode round-trip does not match the original instructions")
     pos_of = {r.offset: p for r, p in zip(raw, instr_pos)}
+    located = {r.offset: bc[p] for r, p in zip(raw, instr_pos)}
+    mid_line = {b.offset for a, b in zip(raw, raw[1:])          # CPython came from the same line
+                if b.positions.lineno is not None and a.positions.lineno == b.positions.lineno}
     originals = {id(bc[p]): r.offset for r, p in zip(raw, instr_pos)}
     first = InstrLocation(None, None, None, None)     # no line: tracers see no extra line event
 
@@ -98,10 +104,27 @@ def build_code(orig, native, layouts, installed=None):
                 Instr("COMPARE_OP", Compare.EQ, location=first), Instr(V.JUMP_IF_TRUE, lab, location=first)]
     pro += [Instr("POP_TOP", location=first), Instr("POP_TOP", location=first),
             Instr("JUMP_FORWARD", body, location=first)]
+    quiet = []                           # (label, jump): a stub's last jump, placed before RESUME
     for lab, stub_id, lay in stubs:
-        pro += [lab] + _stub(lay, stub_id % 2 == 1, resume, raise_at, first)
+        with_exc = stub_id % 2 == 1
+        target = (raise_at if with_exc else resume)[lay.offset]
+        loc = located[lay.offset].location
+        if V.QUIET_JUMP_BEFORE_RESUME and (with_exc or lay.offset in mid_line):
+            quiet.append((Label(), Instr("JUMP_FORWARD", target, location=loc)))
+            last = Instr("JUMP_BACKWARD_NO_INTERRUPT", quiet[-1][0], location=first)
+        else:
+            last = Instr("JUMP_FORWARD", target, location=first)
+        pro += [lab] + _stub(lay, with_exc, last, first)
     pro.append(body)
     bc[start:start] = pro
+    if quiet:
+        # each jump after a NOP of its line that never runs: the NOP starts that line for
+        # f_lineno's setter (pdb's jump), which skips it as unreachable, never the jump
+        skip = Label()
+        bc[start - 1:start - 1] = ([Instr("JUMP_FORWARD", skip, location=first)]
+                                   + [x for lab, jump in quiet
+                                      for x in (Instr("NOP", location=jump.location), lab, jump)]
+                                   + [skip, Instr("NOP", location=first)])
     extra = max(len(loads) + 3, 4)
     concrete = bc.to_concrete_bytecode(compute_exception_stack_depths=False)
     if installed is not None:
@@ -135,8 +158,9 @@ def _stub_ids(layouts):
     return out
 
 
-def _stub(lay, with_exc, resume, raise_at, loc):
-    """Instructions that rebuild the stack and locals from the values tuple, then jump."""
+def _stub(lay, with_exc, last, loc):
+    """Instructions that rebuild the stack and locals from the values tuple, then `last`: the
+    jump to the resume instruction (or to the RAISE just before it)."""
     seq = [Instr("POP_TOP", location=loc)]           # the stub id
     idx = 0
     for slot in lay.slots:
@@ -167,7 +191,7 @@ def _stub(lay, with_exc, resume, raise_at, loc):
     if with_exc:
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
                 Instr("BINARY_SUBSCR", location=loc), Instr("SWAP", 2, location=loc),
-                Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", raise_at[lay.offset], location=loc)]
+                Instr("POP_TOP", location=loc), last]
     else:
-        seq += [Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", resume[lay.offset], location=loc)]
+        seq += [Instr("POP_TOP", location=loc), last]
     return seq

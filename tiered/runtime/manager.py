@@ -1,4 +1,5 @@
 """Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
+import builtins
 import ctypes
 import dis
 import importlib
@@ -17,7 +18,7 @@ from ..compiler.ir import released_after
 from ..compiler.ops import RESUMABLE, is_obj
 from ..cpython.code import param_count
 from ..reasons import Refusal
-from ..cpython import capi
+from ..cpython import capi, dicts
 from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
@@ -65,13 +66,22 @@ def inside():
         _here.depth -= 1
 
 
+def can_compile_now():
+    """Whether compiling now runs none of the program's code: tiered's own code looks names up
+    in the builtins, and a key there that is not an exact str (a program can put one there)
+    would run its __eq__ inside the program's call, where CPython runs nothing (CPython's
+    test_iter test_reduce_mutating_builtins_iter: its __eq__ re-entered an iterator)."""
+    return dicts.str_keys_only(builtins.__dict__)
+
+
 def compile_for(func, py_types, wait=True, for_caller=False, frameless=False, optimise=False):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
     native caller needs it, so it is compiled even when too small to install (frameless: on
     objects, and then it must run frameless, see compiler/build/frameless.py); optimise: its
-    first-tier code is compiled again with LLVM's whole pipeline (promote)."""
-    if not compile_lock.acquire(blocking=wait):
+    first-tier code is compiled again with LLVM's whole pipeline (promote).  None, with
+    nothing recorded, while compiling would run the program's code (can_compile_now)."""
+    if not can_compile_now() or not compile_lock.acquire(blocking=wait):
         return None
     try:
         with _counting(), inside(), released_after():

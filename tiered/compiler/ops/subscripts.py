@@ -7,7 +7,7 @@ C-API, and exits with its exception when it raised.
 from ...reasons import Exit
 from ...cpython import capi
 from ...cpython import V
-from . import BOOL, INT, NONE, OBJ, op
+from . import BOOL, INT, NONE, OBJ, is_obj, op
 from .common import (capi_call, capi_op, fail, field, generic, join_slow_path, maybe_null_call, status_call,
                      str_keys, type_of)
 from .objects import store_new
@@ -56,7 +56,12 @@ def subscript(e, v):
     if v.attrs.get("frameless") and e.fn.attrs.get("frameless") and capi.DICT_KEYS is not None:
         return _dict_getitem_frameless(e, v)
     if key.type not in (INT, BOOL):
-        return capi_call("PyObject_GetItem")(e, v)
+        if is_obj(key.type):
+            return capi_call("PyObject_GetItem")(e, v)
+        e.force_point(v)              # a float or None key, boxed for the call (`d[None]`)
+        r = generic(e, v, lambda ops: e.op(f"call ptr @PyObject_GetItem(ptr {ops[0]}, ptr {ops[1]})"), force=False)
+        fail(e, v, e.op(f"icmp eq ptr {r}, null"))
+        return e.alias(v, r)
     e.force_point(v)
     x = e.ref(seq)
     i = e.ref(key) if key.type == INT else e.op(f"zext i1 {e.ref(key)} to i64")
