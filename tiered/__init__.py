@@ -110,8 +110,9 @@ def disable():
     if _promoter is not None:
         _promoter.stop()
         _promoter = None
-    if _loaded and manager is not None:
-        manager.restore_all()
+    loaded = sys.modules.get(f"{__name__}.runtime.manager")     # compiled through it, if anyone did
+    if loaded is not None:
+        loaded.restore_all()
 
 
 def stats():
