@@ -13,6 +13,10 @@ def same(v, name):
     return sys._getframe(1).f_locals.get(name, v) is v
 
 
+def peek(name):
+    return sys._getframe(1).f_locals.get(name, '-')
+
+
 def alt_m(self, k=1):
     return k * 3
 
@@ -62,6 +66,7 @@ class ClassWriter:
         self.draw, self.lines, self.names, self.own = draw, [], 0, {}
         self.slots = draw(st.integers(0, 99)) < 35     # classes with __slots__: no instance dict
         self.slotted = set()                            # the classes whose instances have no __dict__
+        self.floats = []                                # number locals first bound in the loop
 
     def pick(self, options):
         """One of the options."""
@@ -168,10 +173,13 @@ class ClassWriter:
                 f"del {self.pick(names)}.{self.pick(REPLACED)}"]),
             lambda: "log.append(same({0}, '{0}'))".format(self.pick(['i', 'acc', 's'])),
             lambda: f"x{n} = i * {self.pick(['0.5', '3', '1.5'])}\nlog.append(same(x{n}, 'x{n}'))",
+            lambda: f"log.append(peek('{self.pick(['i', 'acc', 'o', 's'] + self.floats)}'))",
         ]
         if self.slots:               # no instance dict to read or replace
             shapes = [s for k, s in enumerate(shapes) if k not in (6, 7, 8)]     # vars(o), __dict__
         self.emit(indent, self.pick(shapes)())
+        if f"x{n} = " in self.lines[-2]:
+            self.floats.append(f"x{n}")
 
     def function(self):
         """The module: prelude, classes, then f(a, b) over a list of their instances."""
@@ -203,5 +211,7 @@ class ClassWriter:
             self.stmt(names, 2)
         if after:
             self.emit(1, f"log.append(same(i, 'i'))\nlog.append({self.pick(['i', 'o'])})")
+        elif self.chance(40):           # bound in the loop only: the frame holds the last iteration's
+            self.emit(1, f"log.append(peek('{self.pick(['i', 'o'] + self.floats)}'))")
         self.emit(1, "return acc, s, best is None, [repr(v) for v in log]")
         return "\n".join(self.lines) + "\n"
