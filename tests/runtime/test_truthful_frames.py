@@ -153,6 +153,48 @@ def test_a_number_local_passed_to_a_call_is_the_frames_own_object():
     assert "obj_call" in set().union(*(s.ops for s in rec.specs))
 
 
+def is_callers(v, name):
+    return sys._getframe(1).f_locals[name] is v
+
+
+def shares(a, b):
+    here = sys._getframe(1).f_locals
+    return here[a] is here[b]
+
+
+def copies_a_local(n):
+    seen = 0
+    for i in range(1000, 1000 + n):
+        x = i * 0.5
+        y = x                   # one object in two locals
+        j = i
+        seen += is_callers(x, "x") + 10 * is_callers(y, "y") + 100 * is_callers(j, "j") + 1000 * shares("i", "j")
+    return seen
+
+
+def test_locals_that_copy_a_number_hold_one_object():
+    # each frame slot took a box of its own: the callee got y's box as x (and f_locals showed
+    # x and y as two objects)
+    rec = check(copies_a_local, (5,), (0,))
+    assert "obj_call" in set().union(*(s.ops for s in rec.specs))
+
+
+def copies_then_exits(n, d):
+    seen = 0
+    for i in range(n):
+        x = i * 0.5 + 1000.0
+        y = x
+        k = i + d               # int overflow: exits with x and y live
+        seen += shares("x", "y") * 10 + k % 3
+    return seen
+
+
+def test_an_exit_keeps_locals_that_copy_a_number_one_object():
+    # the exit boxed each of its values: the interpreter resumed with x and y two objects
+    rec = check(copies_then_exits, (5, 1), (5, 2**63 - 3), (3, -(2**63) + 1))
+    assert sum(rec.exits.values()) > 0
+
+
 def releases_in_slot_order(a, n):
     b = V("b")
     for i in range(n):

@@ -81,6 +81,31 @@ next:
 done:
   ret void
 }
+
+define void @tiered_share_slot(ptr %frame, i64 %from, i64 %to) noinline {
+entry:
+  ; slot `to` takes the object of slot `from`: locals that hold one number (`y = x`) hold one
+  ; object, as in CPython (their shadows hold the same value)
+  %nofr = icmp eq ptr %frame, null
+  br i1 %nofr, label %done, label %read
+read:
+  %locals = getelementptr i8, ptr %frame, i64 LOCALSPLUS
+  %fp = getelementptr ptr, ptr %locals, i64 %from
+  %tp = getelementptr ptr, ptr %locals, i64 %to
+  %a = load ptr, ptr %fp
+  %b = load ptr, ptr %tp
+  %same = icmp eq ptr %a, %b
+  %none = icmp eq ptr %a, null
+  %skip = or i1 %same, %none
+  br i1 %skip, label %done, label %put
+put:
+  call void @Py_IncRef(ptr %a)
+  store ptr %a, ptr %tp
+  call void @tiered_xdecref(ptr %b)
+  br label %done
+done:
+  ret void
+}
 """
 
 
@@ -119,6 +144,11 @@ def _sync(e, todo):
     shk, shw = e.shadows_of_frame()
     e.line(f"call void @tiered_sync_locals(ptr {e.frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
            f"ptr {shk}, ptr {shw})")
+    first = {}                  # locals holding one value (`y = x`): one object, as in CPython
+    for slot, x in todo:
+        if id(x) in first:
+            e.line(f"call void @tiered_share_slot(ptr {e.frame()}, i64 {first[id(x)]}, i64 {slot})")
+        first.setdefault(id(x), slot)
 
 
 def sync_locals(e, pairs):
