@@ -3,7 +3,7 @@ with the whole pipeline once it proves hot (many calls of its entry, or a long l
 native callees with it; results stay CPython's before and after."""
 import pytest
 
-from tests.support import check, forced_exits, outcome
+from tests.support import check, forced_exits, fresh_copy, outcome
 from tiered.runtime import manager
 from tiered import compiler
 
@@ -80,3 +80,40 @@ def test_quick_first_off_optimises_object_code_at_once(monkeypatch):
     monkeypatch.setenv("TIERED_QUICK_FIRST", "0")
     rec = check(first_or_none, ([1, 2],), ([],))
     assert not rec.promotable and not rec.promoted
+
+
+def replacement(n):
+    return "replaced"
+
+
+SWAPPED = []
+
+
+def replaces_its_code(n):
+    kept = []
+    for i in range(n):
+        kept.append(i)
+        if i == 2:
+            SWAPPED[0].__code__ = replacement.__code__      # the running frame goes on with its code
+    return len(kept)
+
+
+def test_a_promotion_keeps_the_code_the_program_put_in_place(monkeypatch):
+    from tiered.compiler.ops import control
+    monkeypatch.setattr(manager, "HOT_SIGNALS", 2)      # promoted at its second loop poll
+    monkeypatch.setattr(compiler, "PROMOTE_CALLS", 1)
+    monkeypatch.setattr(control, "TICK_SIGNALS", 3)     # a poll every 4 iterations
+    f, original = fresh_copy(replaces_its_code), replaces_its_code.__code__
+    SWAPPED[:] = [replaces_its_code]
+    try:
+        expected = [outcome(replaces_its_code, (40,)), outcome(replaces_its_code, (40,))]
+    finally:
+        replaces_its_code.__code__ = original
+    assert expected[1][1] == "replaced"
+    SWAPPED[:] = [f]
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (int,)) is not None and rec.promotable
+    # the promotion, in the loop after the program replaced the code, put tiered's back
+    assert [outcome(f, (40,)), outcome(f, (40,))] == expected
+    assert rec.native_calls == 1
