@@ -179,6 +179,28 @@ def test_locals_that_copy_a_number_hold_one_object():
     assert "obj_call" in set().union(*(s.ops for s in rec.specs))
 
 
+def peek(name):
+    return sys._getframe(1).f_locals[name]
+
+
+def copies_a_kept_local(n):
+    seen = 0
+    a = 0.5                     # a's slot comes before x's
+    for i in range(n):
+        x = i * 0.5 + 1000.0
+        keep(x)                 # x's slot holds a box now, and keep has it
+        a = x
+        seen += (SEEN[-1] is peek("x")) + 10 * (SEEN[-1] is peek("a"))
+    SEEN.clear()
+    return seen
+
+
+def test_a_copy_of_a_local_takes_the_object_its_slot_holds():
+    # the copy's slot took the box made for it, then the local's slot took that one too: the
+    # object keep() has was no longer x
+    check(copies_a_kept_local, (5,), (0,))
+
+
 def copies_then_exits(n, d):
     seen = 0
     for i in range(n):
