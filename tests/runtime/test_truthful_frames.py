@@ -307,3 +307,24 @@ def test_faulthandler_shows_the_running_loop_line(tmp_path):
     lines = [ln for ln in dump.splitlines() if "in spin" in ln]
     loop = [f"line {first + k} in spin" for k in (3, 4, 5)]          # while ...: and its body
     assert lines and all(any(at in ln for at in loop) for ln in lines), dump
+
+
+def counts_on(p, q):
+    a, b, c, d, e = 0.5, 1, 2, 0.25, 3
+    w = 0
+    while w < 150000:           # polls its loop (every 2**16 iterations): its locals are synced
+        w += 1
+        a += p
+    return a + w + b + c + d + e + q
+
+
+def calls_a_counter(x):
+    y = counts_on(x, 1)
+    return y
+
+
+def test_a_function_of_numbers_called_natively_leaves_its_callers_frame_alone():
+    # it runs in its caller's frame: its loop's poll wrote its locals into that frame's slots,
+    # past their end (a segmentation fault)
+    rec = check(calls_a_counter, (1.5,), (2.5,))
+    assert "call_native" in set().union(*(s.ops for s in rec.specs))

@@ -193,18 +193,18 @@ def _sync(e, todo):
     first = {}                  # locals holding one value (`y = x`): one object, as in CPython
     for slot, x in todo:
         if id(x) in first:      # one of them holds it already: the other takes that object
-            e.line(f"call void @tiered_share_held(ptr {e.frame()}, i64 {first[id(x)]}, i64 {slot}, "
+            e.line(f"call void @tiered_share_held(ptr {e.own_frame()}, i64 {first[id(x)]}, i64 {slot}, "
                    f"i8 {_KIND[x.type]}, i64 {_word(e, x)}, ptr {shk}, ptr {shw})")
         first.setdefault(id(x), slot)
     buf = e.frame_buffer(len(todo))
     for k, (_, x) in enumerate(todo):
         e.line(f"store i64 {_word(e, x)}, ptr {e.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
     spec = e.m.c_bytes(b"".join(bytes((_KIND[x.type], slot)) for slot, x in todo))
-    e.line(f"call void @tiered_sync_locals(ptr {e.frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
+    e.line(f"call void @tiered_sync_locals(ptr {e.own_frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
            f"ptr {shk}, ptr {shw})")
     for slot, x in todo:        # neither held it: the sync boxed both, one box is shared
         if first[id(x)] != slot:
-            e.line(f"call void @tiered_share_slot(ptr {e.frame()}, i64 {first[id(x)]}, i64 {slot})")
+            e.line(f"call void @tiered_share_slot(ptr {e.own_frame()}, i64 {first[id(x)]}, i64 {slot})")
 
 
 def sync_locals(e, pairs):
@@ -229,7 +229,7 @@ def synced_slots(e, v):
 def slot_object(e, x, slot, box):
     """A new reference to the object in the frame's slot that sync_locals filled for number
     value x; box(x) where there is none (no frame, or boxing it there failed)."""
-    frame = e.frame()
+    frame = e.own_frame()
     read, got, make, done = (e.tmp()[1:] for _ in range(4))
     e.line(f"br i1 {e.op(f'icmp eq ptr {frame}, null')}, label %{make}, label %{read}")
     e.label(read)
@@ -258,7 +258,7 @@ def _set_local(e, v):
         if slot < 256:
             _sync(e, [(slot, v.args[0])])
         return
-    frame = e.frame()
+    frame = e.own_frame()
     go, done = e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
     e.label(go)
@@ -283,7 +283,7 @@ def _sync_local(e, v):
     if not mirrors(e) or v.attrs["slot"] >= 256:
         return
     go, done = e.tmp()[1:], e.tmp()[1:]
-    frame = e.frame()
+    frame = e.own_frame()
     there = e.op(f"icmp ne ptr {frame}, null")
     e.line(f"br i1 {e.op(f'and i1 {e.ref(ran)}, {there}')}, label %{go}, label %{done}")
     e.label(go)
@@ -304,7 +304,7 @@ def _sync_frame(e, v):
     point = capi.FRAMES is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless")
     if not (todo or point):
         return
-    frame = e.frame()
+    frame = e.own_frame()
     go, done = e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
     e.label(go)
