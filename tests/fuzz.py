@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from tests.fuzz_programs import Ctx, Obj, cases
 from tests.support import TooSlow, assert_same, bounded_outcome, outcome
+from tiered import compiler
+from tiered.compiler.ops import control
 from tiered.runtime import manager
 
 FILENAME = "<fuzz>"
@@ -72,6 +74,9 @@ def run_case(case):
 def count(counts, mode, case, funcs):
     """Count what the JIT did with one program in one mode: native entry, refusal, helper, exits."""
     rec = manager.record_for(funcs[0])
+    for fn in funcs:
+        r = manager.record_for(fn)
+        counts["tiers", mode, "promoted" if r.promoted else "first tier" if r.promotable else "one tier"] += 1
     if rec.native_calls:
         counts["compiled (native entry ran)", mode, case.kind] += 1
     else:
@@ -153,7 +158,7 @@ def summary(stats):
         out.append(f"[{mode}] compiled (native entry ran): {compiled}; "
                    f"numeric {native}/{ran} = {100 * native / max(ran, 1):.1f}%; classes "
                    f"{total(stats, 'compiled (native entry ran)', mode, 'classes')}")
-        for key in ("refused", "exits", "helper g", "callees", "calls in f"):
+        for key in ("refused", "exits", "helper g", "callees", "calls in f", "tiers"):
             out.append(f"[{mode}] {key}: " + (", ".join(f"{k} {v}" for k, v in ranked(key, mode)) or "none"))
         for kind in ("numeric", "classes"):
             out += [f"[{mode}]   {kind} refused {v}x  {k}" for k, v in ranked(f"{kind} refused", mode)[:8]]
@@ -162,16 +167,30 @@ def summary(stats):
     return "\n".join(out)
 
 
+def promote_early():
+    """Test-only: thresholds so low that first-tier code is promoted within a program's few calls
+    (at its 2nd native entry, or at its 2nd loop poll: every 4 loop iterations of any compiled
+    code): the optimised tier runs in the fuzzer too, often from the middle of a loop."""
+    manager.HOT_SIGNALS = 2
+    compiler.PROMOTE_CALLS = 1                  # a power of two (the entry masks the count)
+    control.TICK_SIGNALS = 3                    # a mask: polls every 4 iterations
+
+
 def main(argv=None):
     """python -m tests.fuzz -n N [--seed S]: run, print the counts, exit status 1 on a divergence."""
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__)
     parser.add_argument("-n", type=int, default=1000, help="programs to run (default 1000)")
     parser.add_argument("--seed", type=int, help="hypothesis seed (default: random, printed)")
     parser.add_argument("--last", metavar="FILE", help="write each program there before it runs (crashes)")
+    parser.add_argument("--promote-early", action="store_true",
+                        help="promote first-tier code after a few calls or loop iterations (both tiers run)")
     opts = parser.parse_args(argv)
+    if opts.promote_early:
+        promote_early()
     LAST[:] = [opts.last] if opts.last else []
     seed_value = random.randrange(2**32) if opts.seed is None else opts.seed
-    print(f"fuzz: {opts.n} programs, seed {seed_value}, Python {sys.version.split()[0]}", flush=True)
+    print(f"fuzz: {opts.n} programs, seed {seed_value}, Python {sys.version.split()[0]}"
+          f"{', promoting early' if opts.promote_early else ''}", flush=True)
     started, failed = time.perf_counter(), False
     try:
         run(opts.n, seed_value)

@@ -4,8 +4,36 @@ from hypothesis import strategies as st
 
 # Module state a program may change is reset from these at f's entry (f runs again and again).
 PRELUDE = """\
+import sys
 HD = (2, 1.0)
 MD = (1,)
+
+
+def same(v, name):
+    return sys._getframe(1).f_locals.get(name, v) is v
+
+
+def peek(name):
+    return sys._getframe(1).f_locals.get(name, '-')
+
+
+def alt_m(self, k=1):
+    return k * 3
+
+
+def alt_tag(self):
+    return 7
+
+
+def alt_kind(self, i):
+    return None
+
+
+def reset():
+    alt_m.__defaults__, alt_tag.__defaults__, alt_kind.__defaults__ = (1,), None, None
+    for (c, n), fn in ORIG.items():
+        if vars(c).get(n) is not fn:
+            setattr(c, n, fn)
 
 
 def shadow(k=1):
@@ -23,6 +51,8 @@ M_BODIES = ["return self.x * k + self.y", "return self.x + k", "return self.y - 
 H_KW = '**{"v": i}'              # h called with a dict of keyword arguments
 REDICT = ['{"w": i, **vars(o)}', '{**vars(o), "x": 0.5}', 'dict(reversed(vars(o).items()))']  # keys moved
 KIND_RETURNS = ["True", "self.x", "self.y * 1.5", "None", "self", "i"]
+SLOTS = '("x", "y", "z", "w")'    # the attributes of a program's __slots__ classes
+REPLACED = ["m", "tag", "kind"]    # methods a program may replace on (or delete from) a class mid-loop
 RISKY = ["return self.x // (i - 2)", "if i == 3:\n    raise ValueError(f'bad {i}')\nreturn self.y",
          "return [self.x][i % 2]", "return {'a': self.x}['a' if i % 3 else 'b']"]
 
@@ -34,6 +64,9 @@ class ClassWriter:
     def __init__(self, draw):
         """A writer drawing from hypothesis's draw."""
         self.draw, self.lines, self.names, self.own = draw, [], 0, {}
+        self.slots = draw(st.integers(0, 99)) < 35     # classes with __slots__: no instance dict
+        self.slotted = set()                            # the classes whose instances have no __dict__
+        self.floats = []                                # number locals first bound in the loop
 
     def pick(self, options):
         """One of the options."""
@@ -51,13 +84,17 @@ class ClassWriter:
         """A class: __init__ with a default, attributes in a drawn order, maybe a dict of its own;
         methods m (a default), kind (returns of every kind), risky (raises), tag; super() calls."""
         self.emit(0, f"class {name}{'(' + base + ')' if base else ''}:")
+        if self.slots and (base != "A" or self.chance(50)):     # else a subclass with a __dict__
+            self.emit(1, f"__slots__ = {SLOTS if base != 'A' else '()'}")
+            if base != "A" or "A" in self.slotted:
+                self.slotted.add(name)
         attrs = self.draw(st.permutations(["self.x = x", "self.y = y", f"self.z = {self.pick(['0', 'x', 'None'])}"]))
         self.emit(1, "def __init__(self, x, y=2):")
         if base == "A" and self.chance(50):
             attrs = ["super().__init__(x, y)"] + [a for a in attrs if "self.z" in a]
         for line in attrs:
             self.emit(2, line)
-        self.own[name] = self.chance(60)
+        self.own[name] = name not in self.slotted and self.chance(60)
         if self.own[name]:                 # an instance dict of its own, as go's Squares keep
             self.emit(2, "self.__dict__ = dict(self.__dict__)")
         if self.chance(30):
@@ -76,7 +113,10 @@ class ClassWriter:
         self.emit(2, self.pick(RISKY) if not (sup and self.chance(30)) else "return super().risky(i) + 1")
         self.emit(1, f"def tag(self):\n    return {self.pick(['1', '2.5', 'True', 'None', 'self.x'])}")
         self.emit(1, "def __repr__(self):")
-        self.emit(2, f"return f'{name}({{[kv for kv in self.__dict__.items() if kv[0] != \"m\"]!r}})'")
+        if self.slots:
+            self.emit(2, f"return f'{name}({{[getattr(self, k, \"-\") for k in {SLOTS}]!r}})'")
+        else:
+            self.emit(2, f"return f'{name}({{[kv for kv in self.__dict__.items() if kv[0] != \"m\"]!r}})'")
         self.emit(0, "")
 
     def classes(self):
@@ -84,11 +124,12 @@ class ClassWriter:
         names = ["A", "B", "C"][:self.draw(st.integers(1, 3))]
         base = "Base" if self.chance(40) else None
         if base:
-            self.emit(0, "class Base:\n    def tag(self):\n        return 0\n    def m(self, k=1):\n"
+            self.emit(0, "class Base:\n" + "    __slots__ = ()\n" * self.slots + "    def tag(self):\n        return 0\n    def m(self, k=1):\n"
                          "        return k\n    def risky(self, i):\n        return i\n")
         for n, name in enumerate(names):
             parent = "A" if n == 1 and self.chance(60) else base
             self.klass(name, parent, parent is not None)
+        self.emit(0, f"ORIG = {{(c, n): vars(c)[n] for c in ({', '.join(names)},) for n in {REPLACED!r}}}\n")
         return names
 
     def make(self, cls, x, y):
@@ -106,7 +147,8 @@ class ClassWriter:
             lambda: f"acc = acc + o.y" if self.chance(50) else "acc = acc + (o.z or 0)",
             lambda: f"if i == {self.pick(['1', '2', '4'])}:\n    " + self.pick(["del o.{}", "delattr(o, '{}')",
                                                                          "delattr(o, '{}')"]).format(self.pick("xyz")),
-            lambda: f"if i == {self.pick(['1', '3'])}:\n    o.m = shadow",
+            lambda: f"if i == {self.pick(['1', '3'])}:\n    o.m = shadow" if not self.slots else
+                    f"try:\n    o.m = shadow\nexcept AttributeError as e:\n    log.append(str(e))",
             lambda: f"if i == {self.pick(['0', '2'])}:\n    vars(o)['{self.pick(['x', 'y', 'm', 'w'])}'] = i",
             lambda: "log.append(len(vars(o)))",
             lambda: f"if i == {self.pick(['1', '2'])}:\n    o.__dict__ = {self.pick(REDICT)}",
@@ -126,14 +168,25 @@ class ClassWriter:
             lambda: f"if best is None or o.x > best.x:\n    best = o",
             lambda: f"print({self.pick(['o', 'o.x', 'acc', 'o.kind(i)'])})",
             lambda: f"s = s + {self.pick(['o.y', '1', '0.5', 'o.m()'])}",
+            lambda: f"if i == {self.pick(['1', '2', '3'])}:\n    " + self.pick([
+                f"{self.pick(names)}.{self.pick(REPLACED)} = alt_{self.pick(REPLACED)}",
+                f"del {self.pick(names)}.{self.pick(REPLACED)}"]),
+            lambda: "log.append(same({0}, '{0}'))".format(self.pick(['i', 'acc', 's'])),
+            lambda: f"x{n} = i * {self.pick(['0.5', '3', '1.5'])}\nlog.append(same(x{n}, 'x{n}'))",
+            lambda: f"log.append(peek('{self.pick(['i', 'acc', 'o', 's'] + self.floats)}'))",
         ]
+        if self.slots:               # no instance dict to read or replace
+            shapes = [s for k, s in enumerate(shapes) if k not in (6, 7, 8)]     # vars(o), __dict__
         self.emit(indent, self.pick(shapes)())
+        if f"x{n} = " in self.lines[-2]:
+            self.floats.append(f"x{n}")
 
     def function(self):
         """The module: prelude, classes, then f(a, b) over a list of their instances."""
         self.emit(0, PRELUDE.rstrip("\n") + "\n")
         names = self.classes()
         self.emit(0, "def f(a, b):")
+        self.emit(1, "reset()")
         self.emit(1, "h.__defaults__ = HD")
         for name in names:
             self.emit(1, f"{name}.m.__defaults__ = MD")
@@ -142,6 +195,9 @@ class ClassWriter:
         inits = [self.make(names[0] if mono else self.pick(names), self.pick(["a", "b", "1"]),
                            self.pick(["b", "a", "0.5"])) for _ in range(self.draw(st.integers(1, 4)))]
         self.emit(1, f"objs = [{', '.join(inits)}]")
+        after = self.chance(30)         # the loop's variables read after the loop
+        if after:                       # bound before it (a maybe-unbound local is refused)
+            self.emit(1, "i, o = -1, None")
         if self.chance(50):
             self.emit(1, f"for i in range({self.pick(['4', '6', '9'])}):")
             self.emit(2, "o = objs[i % len(objs)]")
@@ -153,5 +209,9 @@ class ClassWriter:
             self.emit(2, f"acc = acc + o.{self.pick(['x', 'y'])}")
         for _ in range(self.draw(st.integers(1, 5))):
             self.stmt(names, 2)
+        if after:
+            self.emit(1, f"log.append(same(i, 'i'))\nlog.append({self.pick(['i', 'o'])})")
+        elif self.chance(40):           # bound in the loop only: the frame holds the last iteration's
+            self.emit(1, f"log.append(peek('{self.pick(['i', 'o'] + self.floats)}'))")
         self.emit(1, "return acc, s, best is None, [repr(v) for v in log]")
         return "\n".join(self.lines) + "\n"

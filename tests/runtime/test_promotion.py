@@ -179,3 +179,40 @@ def test_a_promoted_callee_promotes_its_first_tier_callers():
     finally:
         if callee is not None:
             callee.restore()
+
+
+def replacement(n):
+    return "replaced"
+
+
+SWAPPED = []
+
+
+def replaces_its_code(n):
+    kept = []
+    for i in range(n):
+        kept.append(i)
+        if i == 2:
+            SWAPPED[0].__code__ = replacement.__code__      # the running frame goes on with its code
+    return len(kept)
+
+
+def test_a_promotion_keeps_the_code_the_program_put_in_place(monkeypatch):
+    from tiered.compiler.ops import control
+    monkeypatch.setattr(manager, "HOT_SIGNALS", 2)      # promoted at its second loop poll
+    monkeypatch.setattr(compiler, "PROMOTE_CALLS", 1)
+    monkeypatch.setattr(control, "TICK_SIGNALS", 3)     # a poll every 4 iterations
+    f, original = fresh_copy(replaces_its_code), replaces_its_code.__code__
+    SWAPPED[:] = [replaces_its_code]
+    try:
+        expected = [outcome(replaces_its_code, (40,)), outcome(replaces_its_code, (40,))]
+    finally:
+        replaces_its_code.__code__ = original
+    assert expected[1][1] == "replaced"
+    SWAPPED[:] = [f]
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (int,)) is not None and rec.promotable
+    # the promotion, in the loop after the program replaced the code, put tiered's back
+    assert [outcome(f, (40,)), outcome(f, (40,))] == expected
+    assert rec.native_calls == 1

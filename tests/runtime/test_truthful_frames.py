@@ -153,6 +153,70 @@ def test_a_number_local_passed_to_a_call_is_the_frames_own_object():
     assert "obj_call" in set().union(*(s.ops for s in rec.specs))
 
 
+def is_callers(v, name):
+    return sys._getframe(1).f_locals[name] is v
+
+
+def shares(a, b):
+    here = sys._getframe(1).f_locals
+    return here[a] is here[b]
+
+
+def copies_a_local(n):
+    seen = 0
+    for i in range(1000, 1000 + n):
+        x = i * 0.5
+        y = x                   # one object in two locals
+        j = i
+        seen += is_callers(x, "x") + 10 * is_callers(y, "y") + 100 * is_callers(j, "j") + 1000 * shares("i", "j")
+    return seen
+
+
+def test_locals_that_copy_a_number_hold_one_object():
+    # each frame slot took a box of its own: the callee got y's box as x (and f_locals showed
+    # x and y as two objects)
+    rec = check(copies_a_local, (5,), (0,))
+    assert "obj_call" in set().union(*(s.ops for s in rec.specs))
+
+
+def peek(name):
+    return sys._getframe(1).f_locals[name]
+
+
+def copies_a_kept_local(n):
+    seen = 0
+    a = 0.5                     # a's slot comes before x's
+    for i in range(n):
+        x = i * 0.5 + 1000.0
+        keep(x)                 # x's slot holds a box now, and keep has it
+        a = x
+        seen += (SEEN[-1] is peek("x")) + 10 * (SEEN[-1] is peek("a"))
+    SEEN.clear()
+    return seen
+
+
+def test_a_copy_of_a_local_takes_the_object_its_slot_holds():
+    # the copy's slot took the box made for it, then the local's slot took that one too: the
+    # object keep() has was no longer x
+    check(copies_a_kept_local, (5,), (0,))
+
+
+def copies_then_exits(n, d):
+    seen = 0
+    for i in range(n):
+        x = i * 0.5 + 1000.0
+        y = x
+        k = i + d               # int overflow: exits with x and y live
+        seen += shares("x", "y") * 10 + k % 3
+    return seen
+
+
+def test_an_exit_keeps_locals_that_copy_a_number_one_object():
+    # the exit boxed each of its values: the interpreter resumed with x and y two objects
+    rec = check(copies_then_exits, (5, 1), (5, 2**63 - 3), (3, -(2**63) + 1))
+    assert sum(rec.exits.values()) > 0
+
+
 def releases_in_slot_order(a, n):
     b = V("b")
     for i in range(n):
@@ -243,3 +307,24 @@ def test_faulthandler_shows_the_running_loop_line(tmp_path):
     lines = [ln for ln in dump.splitlines() if "in spin" in ln]
     loop = [f"line {first + k} in spin" for k in (3, 4, 5)]          # while ...: and its body
     assert lines and all(any(at in ln for at in loop) for ln in lines), dump
+
+
+def counts_on(p, q):
+    a, b, c, d, e = 0.5, 1, 2, 0.25, 3
+    w = 0
+    while w < 150000:           # polls its loop (every 2**16 iterations): its locals are synced
+        w += 1
+        a += p
+    return a + w + b + c + d + e + q
+
+
+def calls_a_counter(x):
+    y = counts_on(x, 1)
+    return y
+
+
+def test_a_function_of_numbers_called_natively_leaves_its_callers_frame_alone():
+    # it runs in its caller's frame: its loop's poll wrote its locals into that frame's slots,
+    # past their end (a segmentation fault)
+    rec = check(calls_a_counter, (1.5,), (2.5,))
+    assert "call_native" in set().union(*(s.ops for s in rec.specs))

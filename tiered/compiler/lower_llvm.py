@@ -134,6 +134,26 @@ class FnEmitter:
             self.entry_values["frame"] = "%frame"
         return self.entry_values["frame"]
 
+    def own_frame(self):
+        """The running frame when it runs this code (its instruction lies in the installed
+        code's bounds), else NULL, read once on entry: a function of numbers called natively
+        runs in its caller's frame, whose slots are another code's (ops/frames.py mirrors)."""
+        if capi.FRAMES is None:
+            return self.frame()
+        if "own_frame" not in self.entry_values:
+            frame = self.frame()
+            lo, hi = self.m.code_bounds()
+            self.allocas.insert(0, "  %odummy = alloca i64")
+            self.allocas += [
+                "  store i64 0, ptr %odummy", f"  %onull = icmp eq ptr {frame}, null",
+                f"  %oslot = getelementptr i8, ptr {frame}, i64 {capi.FRAMES[1]}",
+                "  %oslot1 = select i1 %onull, ptr %odummy, ptr %oslot", "  %oat = load i64, ptr %oslot1",
+                f"  %olo = load i64, ptr {lo}", f"  %ohi = load i64, ptr {hi}",
+                "  %oge = icmp uge i64 %oat, %olo", "  %olt = icmp ult i64 %oat, %ohi",
+                "  %oours = and i1 %oge, %olt", f"  %oframe = select i1 %oours, ptr {frame}, ptr null"]
+            self.entry_values["own_frame"] = "%oframe"
+        return self.entry_values["own_frame"]
+
     def shadows_of_frame(self):
         """The (kinds [n x i8], words [n x i64]) stack arrays remembering which number each
         frame slot was given last (kind 0: none); a number parameter's slot holds it already."""

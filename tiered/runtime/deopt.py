@@ -3,11 +3,12 @@ import types
 import weakref
 
 from ..compiler.exits import decode_exit, slot_of
+from ..compiler.ops import is_obj
 from ..cpython.code import param_count
 from ..reasons import Exit
 from .markers import INTERPRET, STATES
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import enumerate, getattr, len, list, tuple, type  # noqa: A004
+from builtins import enumerate, getattr, id, len, list, tuple, type  # noqa: A004
 
 
 
@@ -26,7 +27,7 @@ class Layout:
     The function itself, when on the stack (a recursive call), is not stored but taken from
     the record at the exit: the installed code holds layouts, and nothing it holds may lead
     back to the function (see manager)."""
-    __slots__ = ("offset", "local_names", "maybe_unbound", "slots", "raises", "callee", "callee_at")
+    __slots__ = ("offset", "local_names", "maybe_unbound", "slots", "raises", "callee", "callee_at", "same")
 
     def __init__(self, state, raises, func, call=None):
         self.offset = state.offset
@@ -39,11 +40,21 @@ class Layout:
         target = call.attrs["target"] if call is not None and not call.attrs["self"] else None
         self.callee = target.resumer if target is not None and target.resumable else None
         self.callee_at = len(state.stack) - len(call.args) - 1 if self.callee is not None else None
+        # (position, earlier position) of flat values that are one number value (`y = x`, a
+        # local and its copy on the stack): native code boxed each, CPython holds one object
+        first, self.same = {}, ()
+        for k, x in enumerate(state.values()):
+            if not is_obj(x.type) and first.setdefault(id(x), k) != k:
+                self.same += ((k, first[id(x)]),)
 
     def values(self, flat, exc, func, callee=None):
         """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception
         (callee: the function that replaces the one called, to resume that callee's frame)."""
         nloc = len(self.local_names)
+        if self.same:
+            flat = list(flat)
+            for k, j in self.same:
+                flat[k] = flat[j]
         locals_, rest = list(flat[:nloc]), list(flat[nloc:])
         stack = []
         for at, slot in enumerate(self.slots):

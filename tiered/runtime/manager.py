@@ -151,7 +151,7 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
     before = rec.specs
     for spec in rec.specs:
         if spec.param_types == types_:
-            if optimise and rec.promotable and not rec.compiling:
+            if optimise and rec.promotable and not rec.compiling and rec.code_in_place():
                 # first-tier code made hot: all its specialisations built again, in its mode
                 frameless = RESUMABLE if spec.resumable else spec.frameless
                 rec.specs = [s for s in rec.specs if s is not spec]
@@ -297,6 +297,8 @@ def promote(rec, force=False):
     raises; not while this thread compiles (the engine's lock is not re-entrant)."""
     func = rec.func
     if not rec.promotable or func is None or not rec.specs or active_here() or busy():
+        return
+    if not rec.code_in_place():           # the program replaced its code: installing would undo that
         return
     rec.hot_signals += 1
     if rec.hot_signals < HOT_SIGNALS and not force:

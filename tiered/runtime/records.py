@@ -82,6 +82,12 @@ class Record:
         if func is not None:
             func.__code__ = code
 
+    def code_in_place(self):
+        """Whether the function still runs a code of tiered's (its original, or the one tiered
+        put in place): False once the program replaced it (`f.__code__ = ...`)."""
+        func = self.func
+        return func is not None and id(func.__code__) in (self.code_words[0], self.code_words[1])
+
     @property
     def func(self):
         """The function, or None once it died."""

@@ -81,6 +81,83 @@ next:
 done:
   ret void
 }
+
+define void @tiered_share_slot(ptr %frame, i64 %from, i64 %to) noinline {
+entry:
+  ; slot `to` takes the object of slot `from`: locals that hold one number (`y = x`) hold one
+  ; object, as in CPython (their shadows hold the same value)
+  %nofr = icmp eq ptr %frame, null
+  br i1 %nofr, label %done, label %read
+read:
+  %locals = getelementptr i8, ptr %frame, i64 LOCALSPLUS
+  %fp = getelementptr ptr, ptr %locals, i64 %from
+  %tp = getelementptr ptr, ptr %locals, i64 %to
+  %a = load ptr, ptr %fp
+  %b = load ptr, ptr %tp
+  %same = icmp eq ptr %a, %b
+  %none = icmp eq ptr %a, null
+  %skip = or i1 %same, %none
+  br i1 %skip, label %done, label %put
+put:
+  call void @Py_IncRef(ptr %a)
+  store ptr %a, ptr %tp
+  call void @tiered_xdecref(ptr %b)
+  br label %done
+done:
+  ret void
+}
+
+define void @tiered_share_held(ptr %frame, i64 %a, i64 %b, i8 %kind, i64 %w, ptr %shk, ptr %shw) noinline {
+entry:
+  ; before a sync: where one of slots a and b (two locals of one number) holds it already (its
+  ; shadow says so), the other takes that object (and its shadow), so that the object a callee
+  ; may have kept stays the locals' (the sync then boxes neither)
+  %nofr = icmp eq ptr %frame, null
+  br i1 %nofr, label %done, label %look
+look:
+  %locals = getelementptr i8, ptr %frame, i64 LOCALSPLUS
+  %ap = getelementptr ptr, ptr %locals, i64 %a
+  %bp = getelementptr ptr, ptr %locals, i64 %b
+  %ao = load ptr, ptr %ap
+  %bo = load ptr, ptr %bp
+  %akp = getelementptr i8, ptr %shk, i64 %a
+  %awp = getelementptr i64, ptr %shw, i64 %a
+  %bkp = getelementptr i8, ptr %shk, i64 %b
+  %bwp = getelementptr i64, ptr %shw, i64 %b
+  %ak = load i8, ptr %akp
+  %aw = load i64, ptr %awp
+  %bk = load i8, ptr %bkp
+  %bw = load i64, ptr %bwp
+  %ak1 = icmp eq i8 %ak, %kind
+  %aw1 = icmp eq i64 %aw, %w
+  %an = icmp ne ptr %ao, null
+  %ah0 = and i1 %ak1, %aw1
+  %aheld = and i1 %ah0, %an
+  %bk1 = icmp eq i8 %bk, %kind
+  %bw1 = icmp eq i64 %bw, %w
+  %bn = icmp ne ptr %bo, null
+  %bh0 = and i1 %bk1, %bw1
+  %bheld = and i1 %bh0, %bn
+  %any = or i1 %aheld, %bheld
+  br i1 %any, label %pick, label %done
+pick:
+  %src = select i1 %aheld, ptr %ao, ptr %bo
+  %dst = select i1 %aheld, ptr %bp, ptr %ap
+  %dkp = select i1 %aheld, ptr %bkp, ptr %akp
+  %dwp = select i1 %aheld, ptr %bwp, ptr %awp
+  %old = load ptr, ptr %dst
+  store i8 %kind, ptr %dkp
+  store i64 %w, ptr %dwp
+  %same = icmp eq ptr %old, %src
+  br i1 %same, label %done, label %put
+put:
+  call void @Py_IncRef(ptr %src)
+  store ptr %src, ptr %dst
+  call void @tiered_xdecref(ptr %old)
+  br label %done
+done:
+  ret void
+}
 """
 
 
@@ -112,13 +189,22 @@ def _word(e, x):
 def _sync(e, todo):
     """One call of the shared helper: the slots of `todo` ((slot, number value)) take their
     values unless their shadows say they hold them (SYNC_LOCALS)."""
+    shk, shw = e.shadows_of_frame()
+    first = {}                  # locals holding one value (`y = x`): one object, as in CPython
+    for slot, x in todo:
+        if id(x) in first:      # one of them holds it already: the other takes that object
+            e.line(f"call void @tiered_share_held(ptr {e.own_frame()}, i64 {first[id(x)]}, i64 {slot}, "
+                   f"i8 {_KIND[x.type]}, i64 {_word(e, x)}, ptr {shk}, ptr {shw})")
+        first.setdefault(id(x), slot)
     buf = e.frame_buffer(len(todo))
     for k, (_, x) in enumerate(todo):
         e.line(f"store i64 {_word(e, x)}, ptr {e.op(f'getelementptr i64, ptr {buf}, i64 {k}')}")
     spec = e.m.c_bytes(b"".join(bytes((_KIND[x.type], slot)) for slot, x in todo))
-    shk, shw = e.shadows_of_frame()
-    e.line(f"call void @tiered_sync_locals(ptr {e.frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
+    e.line(f"call void @tiered_sync_locals(ptr {e.own_frame()}, ptr {spec}, ptr {buf}, i64 {len(todo)}, "
            f"ptr {shk}, ptr {shw})")
+    for slot, x in todo:        # neither held it: the sync boxed both, one box is shared
+        if first[id(x)] != slot:
+            e.line(f"call void @tiered_share_slot(ptr {e.own_frame()}, i64 {first[id(x)]}, i64 {slot})")
 
 
 def sync_locals(e, pairs):
@@ -143,7 +229,7 @@ def synced_slots(e, v):
 def slot_object(e, x, slot, box):
     """A new reference to the object in the frame's slot that sync_locals filled for number
     value x; box(x) where there is none (no frame, or boxing it there failed)."""
-    frame = e.frame()
+    frame = e.own_frame()
     read, got, make, done = (e.tmp()[1:] for _ in range(4))
     e.line(f"br i1 {e.op(f'icmp eq ptr {frame}, null')}, label %{make}, label %{read}")
     e.label(read)
@@ -172,7 +258,7 @@ def _set_local(e, v):
         if slot < 256:
             _sync(e, [(slot, v.args[0])])
         return
-    frame = e.frame()
+    frame = e.own_frame()
     go, done = e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
     e.label(go)
@@ -197,7 +283,7 @@ def _sync_local(e, v):
     if not mirrors(e) or v.attrs["slot"] >= 256:
         return
     go, done = e.tmp()[1:], e.tmp()[1:]
-    frame = e.frame()
+    frame = e.own_frame()
     there = e.op(f"icmp ne ptr {frame}, null")
     e.line(f"br i1 {e.op(f'and i1 {e.ref(ran)}, {there}')}, label %{go}, label %{done}")
     e.label(go)
@@ -218,7 +304,7 @@ def _sync_frame(e, v):
     point = capi.FRAMES is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless")
     if not (todo or point):
         return
-    frame = e.frame()
+    frame = e.own_frame()
     go, done = e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {e.op(f'icmp ne ptr {frame}, null')}, label %{go}, label %{done}")
     e.label(go)
