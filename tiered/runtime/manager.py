@@ -384,7 +384,8 @@ def _resolve_callee(fn, types_):
     spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True,
                        frameless=RESUMABLE if objects else False, optimise=_promoting[0])
     if spec is not None and _building and all(r() is not _building[-1] for r in rec.callers):
-        rec.callers.append(weakref.ref(_building[-1]))     # promoted with it (promote)
+        # promoted with it (promote); callers that died are dropped on the way
+        rec.callers[:] = [r for r in rec.callers if r() is not None] + [weakref.ref(_building[-1])]
     return spec if spec is not None and spec.address and spec.callable else None
 
 
