@@ -388,3 +388,51 @@ def test_a_global_another_function_rebinds_is_read_at_each_load():
         assert exits_of(rec, Exit.GLOBAL_CHANGED) == 0
     finally:
         SCALE = 2
+
+
+LIMIT = 3
+TICKS = 0
+
+
+def ticking(items):
+    """Stores a global at every step (as go's Square.move does) and reads a constant global
+    and a builtin: their guards read the names' entries, which the stores do not touch."""
+    global TICKS
+    t = 0
+    for x in items:
+        TICKS += 1
+        t += min(x, LIMIT) + abs(x)
+    return t
+
+
+def versioned():
+    """Let CPython specialise a LOAD_GLOBAL here: it gives the globals' keys a version."""
+    for _ in range(100):
+        LIMIT
+
+
+def test_guards_on_globals_survive_stores_to_other_globals_and_see_their_own_changes():
+    warm(ticking, [1, 5, -2])
+    rec = check(ticking, ([1, 5, -2],))
+    g = globals()
+    try:
+        assert rec.func([1, 5, -2, 7]) == ticking([1, 5, -2, 7])
+        assert exits_of(rec, Exit.GLOBAL_CHANGED) == 0 or forced_exits()
+        g["LIMIT"] = 6               # the constant changes (not by a STORE_GLOBAL: LIMIT stays guarded)
+        assert rec.func([1, 5, 9]) == 1 + 5 + 6 + 1 + 5 + 9
+        assert exits_of(rec, Exit.GLOBAL_CHANGED) > 0 or forced_exits()
+        del g["LIMIT"]                                 # back as it was, at another entry
+        g["LIMIT"] = 3
+        assert rec.func([1, 5, 9]) == 1 + 3 + 3 + 1 + 5 + 9
+        g["abs"] = lambda x: 100                       # a global now hides the builtin,
+        versioned()                                    # and the globals' table has a new version
+        assert rec.func([1, 5]) == 1 + 3 + 200
+        del g["abs"]
+        versioned()
+        assert rec.func([1, -5]) == 1 + -5 + 1 + 5
+        del g["LIMIT"]
+        with pytest.raises(NameError, match="name 'LIMIT' is not defined"):
+            rec.func([1])
+    finally:
+        g.pop("abs", None)
+        g["LIMIT"], g["TICKS"] = 3, 0

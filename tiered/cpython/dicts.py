@@ -77,6 +77,32 @@ def str_keys_only(d):
     return _all(_type(k) is _str for k in d)
 
 
+def entry_index(d, name):
+    """The index of `name`'s entry in dict d's table of str keys, where CPython's LOAD_GLOBAL
+    specialisations read it (the key must be that very object, as interned names are), or
+    None: another kind of table, or not there.  A hint only: code that reads the entry checks
+    its key again, so a table changed since is never misread."""
+    if capi.DICT_KEYS is None:
+        return None
+    keys = ctypes.c_void_p.from_address(id(d) + capi.DICT_KEYS[0]).value
+    if not keys or ctypes.c_uint8.from_address(keys + capi.DICT_KEYS[1]).value != UNICODE_KEYS:
+        return None
+    count = ctypes.c_int64.from_address(keys + DK_NENTRIES).value
+    entries = keys + DK_INDICES + (1 << ctypes.c_uint8.from_address(keys + DK_LOG2_INDEX_BYTES).value)
+    words = (ctypes.c_uint64 * (2 * count)).from_address(entries)     # (key, value) pairs
+    try:
+        return words[0::2].index(id(name))
+    except ValueError:
+        return None
+
+
+def table_version(d):
+    """The version of dict d's table of keys (CPython's dk_version: set when a LOAD_GLOBAL is
+    specialised on it, 0 again once a key is added or removed)."""
+    keys = ctypes.c_void_p.from_address(id(d) + capi.DICT_KEYS[0]).value
+    return ctypes.c_uint32.from_address(keys + capi.DK_VERSION).value if keys else 0
+
+
 def shared_key_index(cls, name):
     """Where instances of cls that keep their attributes inline keep `name`: its index in the
     class's shared keys (a split table of str keys), or None when it is not there."""

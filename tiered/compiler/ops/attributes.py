@@ -9,8 +9,8 @@ from ...cpython import capi
 from ...cpython import V
 from ...cpython import dicts
 from . import FLOAT, NONE, OBJ, is_obj, op
-from .common import (box_call, capi_call, field, generic, join_slow_path, maybe_null_call, pointer, status_call,
-                     type_of)
+from .common import (box_call, branch_if, capi_call, entry_value, field, generic, join_slow_path, maybe_null_call,
+                     pointer, status_call, type_of)
 from .objects import release, store_new
 
 
@@ -97,7 +97,7 @@ def _instance_slot(e, x, kind, index, miss, name):
     if kind.endswith("_SLOT"):
         return e.op(f"getelementptr i8, ptr {x}, i64 {index}")
     if kind in dicts.HINTED:
-        return _hinted_slot(e, x, index, name, lambda bad: _branch_if(e, bad, miss))
+        return _hinted_slot(e, x, index, name, lambda bad: branch_if(e, bad, miss))
     have, values = _has_inline_values(e, x)
     inline = e.tmp()[1:]
     e.line(f"br i1 {have}, label %{inline}, label %{miss}")
@@ -105,26 +105,12 @@ def _instance_slot(e, x, kind, index, miss, name):
     return e.op(f"getelementptr ptr, ptr {values}, i64 {index}")
 
 
-def _branch_if(e, cond, label):
-    """Go to `label` when cond holds, else on here."""
-    on = e.tmp()[1:]
-    e.line(f"br i1 {cond}, label %{label}, label %{on}")
-    e.label(on)
-
-
 def _hinted_slot(e, x, index, name, miss_if):
     """The address of the value of entry `index` of instance x's own __dict__, checked as
     LOAD_ATTR_WITH_HINT checks it (x has a dict, a table of str keys, that many entries, the
     name at that entry); miss_if(i1) leaves wherever a check fails."""
-    e.m.keep(name)
     keys = field(e, _instance_dict(e, x, miss_if), capi.DICT_KEYS[0], "ptr")
-    miss_if(e.op(f"icmp ne i8 {field(e, keys, capi.DICT_KEYS[1], 'i8')}, {dicts.UNICODE_KEYS}"))
-    miss_if(e.op(f"icmp sle i64 {field(e, keys, dicts.DK_NENTRIES)}, {index}"))
-    log2 = e.op(f"zext i8 {field(e, keys, dicts.DK_LOG2_INDEX_BYTES, 'i8')} to i64")
-    start = e.op(f"add i64 {e.op(f'shl i64 1, {log2}')}, {dicts.DK_INDICES + 16 * index}")
-    entry = e.op(f"getelementptr i8, ptr {keys}, i64 {start}")
-    miss_if(e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {entry}')}, {pointer(name)}"))
-    return e.op(f"getelementptr i8, ptr {entry}, i64 8")
+    return entry_value(e, keys, index, name, miss_if)
 
 
 def _has_inline_values(e, x):
@@ -282,14 +268,36 @@ def _setattr(e, v):
 
 
 def _setattr_hinted(e, v, version):
-    """obj.name = value where CPython stores into the instance's own __dict__: PyObject_SetAttr,
-    which then runs no Python code (the class has the version CPython checked: no descriptor
-    or __setattr__ of that name; only a destructor of the old value may run), behind a guard
-    on that version in a frameless specialisation."""
+    """obj.name = value where CPython stores into the instance's own __dict__: while the class
+    has the version CPython checked (no descriptor or __setattr__ of that name), the store is
+    PyDict_SetItem on that dict, what PyObject_SetAttr does for it (only a destructor of the old
+    value may run); any other object, and an instance without its dict, PyObject_SetAttr.  In a
+    frameless specialisation a miss of the version exits instead."""
+    name = pointer(v.attrs["name"])
+    e.m.keep(v.attrs["name"])
     if e.fn.attrs.get("frameless"):
         ty = type_of(e, e.ref(v.args[0]))
         e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {version}"), v, reason=Exit.TYPE_GUARD)
-    return _SETATTR(e, v)
+        return _SETATTR(e, v)
+
+    def call(ops):
+        """The dict's store behind the version, the generic one elsewhere."""
+        owner, value = ops
+        fast, slow, done = (e.tmp()[1:] for _ in range(3))
+        same = e.op(f"icmp eq i32 {field(e, type_of(e, owner), capi.ATTRIBUTES[0], 'i32')}, {version}")
+        e.line(f"br i1 {same}, label %{fast}, label %{slow}")
+        e.label(fast)
+        d = _instance_dict(e, owner, lambda bad: branch_if(e, bad, slow))
+        stored = e.op(f"call i32 @PyDict_SetItem(ptr {d}, ptr {name}, ptr {value})")
+        fast_end = e.cur
+        e.line(f"br label %{done}")
+        e.label(slow)
+        generic_ = e.op(f"call i32 @PyObject_SetAttr(ptr {owner}, ptr {name}, ptr {value})")
+        e.line(f"br label %{done}")
+        e.label(done)
+        return e.op(f"phi i32 [{stored}, %{fast_end}], [{generic_}, %{slow}]")
+    r = generic(e, v, call)
+    e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
 def _setattr_frameless(e, v, kind, version, index):

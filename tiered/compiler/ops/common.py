@@ -4,7 +4,7 @@ exits with the exception pending, for the interpreter to raise at that instructi
 import struct
 
 from ...reasons import Exit
-from ...cpython import capi
+from ...cpython import capi, dicts
 from . import BOOL, FLOAT, INT, NONE, define, is_obj
 from .frames import slot_object, synced_slots
 
@@ -78,6 +78,27 @@ def str_keys(e, d):
     keys_at, kind_at = capi.DICT_KEYS
     kind = field(e, field(e, d, keys_at, "ptr"), kind_at, "i8")
     return e.op(f"icmp ne i8 {kind}, 0")
+
+
+def branch_if(e, cond, label):
+    """Go to `label` when i1 cond holds, else on here."""
+    on = e.tmp()[1:]
+    e.line(f"br i1 {cond}, label %{label}, label %{on}")
+    e.label(on)
+
+
+def entry_value(e, keys, index, name, miss_if):
+    """The address of the value of entry `index` of a dict's table `keys`, checked as CPython's
+    hinted reads check it (a table of str keys, that many entries, the very object `name` as
+    that entry's key); miss_if(i1) leaves wherever a check fails."""
+    e.m.keep(name)
+    miss_if(e.op(f"icmp ne i8 {field(e, keys, capi.DICT_KEYS[1], 'i8')}, {dicts.UNICODE_KEYS}"))
+    miss_if(e.op(f"icmp sle i64 {field(e, keys, dicts.DK_NENTRIES)}, {index}"))
+    log2 = e.op(f"zext i8 {field(e, keys, dicts.DK_LOG2_INDEX_BYTES, 'i8')} to i64")
+    start = e.op(f"add i64 {e.op(f'shl i64 1, {log2}')}, {dicts.DK_INDICES + 16 * index}")
+    entry = e.op(f"getelementptr i8, ptr {keys}, i64 {start}")
+    miss_if(e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {entry}')}, {pointer(name)}"))
+    return e.op(f"getelementptr i8, ptr {entry}, i64 8")
 
 
 def box_call(e, x):

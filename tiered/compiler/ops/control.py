@@ -1,8 +1,8 @@
 """Compiler ops of control: block parameters, global and trace guards, loop polls, exits, with → LLVM IR lines."""
 from ...reasons import Exit
-from ...cpython import capi, threadstate
+from ...cpython import capi, dicts, threadstate
 from . import NONE, OBJ, define, op
-from .common import generic, pointer, type_of
+from .common import branch_if, entry_value, field, generic, pointer, type_of
 
 TICK_SIGNALS = 0xFFFF          # poll signals every 2**16 loop iterations
 
@@ -18,12 +18,71 @@ def _dict_tag(e, d):
     return e.op(f"load i64, ptr {e.op(f'getelementptr i8, ptr {pointer(d)}, i64 {capi.DICT_VERSION}')}")
 
 
+def _table(e, d):
+    """Load the table of keys of dict d (a constant)."""
+    return field(e, pointer(d), capi.DICT_KEYS[0], "ptr")
+
+
+def _table_version(e, d):
+    """The version of dict d's table of keys (i64; 0: none)."""
+    return e.op(f"zext i32 {field(e, _table(e, d), capi.DK_VERSION, 'i32')} to i64")
+
+
+def _entry_fast_path(e, a, slow):
+    """Branch to `slow` unless the name's entry, where CPython's LOAD_GLOBAL_MODULE or _BUILTIN
+    reads it, holds the expected object: in the globals, the entry at its index (a store to
+    another global changes nothing here, unlike the dict's version tag); in the builtins, the
+    same, with the globals' table at the version it had (no global of that name since).
+    The i64 global caching that version, or None; False when the entry cannot be read so."""
+    d, name = a["dict"], a["name"]
+    where = d if name in d else a["builtins"]
+    index = dicts.entry_index(where, name) if capi.DICT_KEYS is not None and where is not None else None
+    if index is None:
+        return False
+
+    def miss_if(bad):
+        branch_if(e, bad, slow)
+    cache = None
+    if where is not d:                    # no global of that name: the globals' table unchanged
+        cache = e.m.global_i64(dicts.table_version(d))
+        now = _table_version(e, d)
+        miss_if(e.op(f"icmp eq i64 {now}, 0"))
+        miss_if(e.op(f"icmp ne i64 {now}, {e.op(f'load i64, ptr {cache}')}"))
+    slot = entry_value(e, _table(e, where), index, name, miss_if)
+    miss_if(e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {slot}')}, {pointer(a['expected'])}"))
+    return cache
+
+
 # attrs: name, dict (the globals), expected (the object found), builtins (or None)
 @op("guard_global", 0, None, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "expected", "builtins"))
 def _guard_global(e, v):
-    """Fast: the dicts' version tags are unchanged; slow: look the name up again and compare."""
+    """Fast: the name's entry holds the expected object (or, where it cannot be read so, the
+    dicts' version tags are unchanged); slow: look the name up again and compare."""
     a = v.attrs
     e.m.keep(a["name"], a["dict"], a["expected"], a["builtins"])
+    slow, done = e.tmp()[1:], e.tmp()[1:]
+    cache = _entry_fast_path(e, a, slow)
+    if cache is False:
+        _version_fast_path(e, a, v, slow, done)
+    else:
+        e.line(f"br label %{done}")
+        e.label(slow)
+        builtins_ptr = "null" if cache is None else pointer(a["builtins"])
+        found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, "
+                     f"ptr {pointer(a['name'])})")
+        e.guard(e.op(f"icmp ne ptr {found}, {pointer(a['expected'])}"), v)
+        if cache is not None:             # the globals' table as it is now (0: not versioned)
+            e.line(f"store i64 {_table_version(e, a['dict'])}, ptr {cache}")
+        e.line(f"br label %{done}")
+        e.label(done)
+    if e.force:
+        e.guard("false", v)
+
+
+def _version_fast_path(e, a, v, slow, done):
+    """guard_global where the entry cannot be read directly: fast while the dicts' version tags
+    are unchanged (a store to any global changes them); slow: look the name up again and
+    compare."""
     g = e.m.global_i64(capi.dict_version(a["dict"]))
     cur = _dict_tag(e, a["dict"])
     ok = e.op(f"icmp eq i64 {cur}, {e.op(f'load i64, ptr {g}')}")
@@ -33,7 +92,6 @@ def _guard_global(e, v):
         b_cur = _dict_tag(e, a["builtins"])
         b_old = e.op(f"load i64, ptr {b_glob}")
         ok = e.op(f"and i1 {ok}, {e.op(f'icmp eq i64 {b_cur}, {b_old}')}")
-    slow, done = e.tmp()[1:], e.tmp()[1:]
     e.line(f"br i1 {ok}, label %{done}, label %{slow}")
     e.label(slow)
     builtins_ptr = pointer(a["builtins"]) if b_glob else "null"
@@ -45,19 +103,33 @@ def _guard_global(e, v):
         e.line(f"store i64 {b_cur}, ptr {b_glob}")
     e.line(f"br label %{done}")
     e.label(done)
-    if e.force:
-        e.guard("false", v)
 
 
 # a global the function itself rebinds (STORE_GLOBAL): read at every load, never guarded
 @op("global_load", 0, OBJ, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "builtins"))
 def _global_load(e, v):
     """The name's value in the globals, else the builtins, as LOAD_GLOBAL reads it (a new
-    reference); exit when it is in neither, for the interpreter to raise the NameError."""
+    reference): read at its entry where CPython's LOAD_GLOBAL_MODULE reads it, else looked up;
+    exit when it is in neither, for the interpreter to raise the NameError."""
     a = v.attrs
     e.m.keep(a["name"], a["dict"], a["builtins"])
-    found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {pointer(a['builtins'])}, "
-                 f"ptr {pointer(a['name'])})")
+    index = dicts.entry_index(a["dict"], a["name"]) if capi.DICT_KEYS is not None else None
+    lookup = (f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {pointer(a['builtins'])}, "
+              f"ptr {pointer(a['name'])})")
+    if index is None:
+        found = e.op(lookup)
+    else:
+        slow, hit, done = (e.tmp()[1:] for _ in range(3))
+        slot = entry_value(e, _table(e, a["dict"]), index, a["name"], lambda bad: branch_if(e, bad, slow))
+        item = e.op(f"load ptr, ptr {slot}")
+        e.line(f"br i1 {e.op(f'icmp eq ptr {item}, null')}, label %{slow}, label %{hit}")
+        e.label(hit)
+        e.line(f"br label %{done}")
+        e.label(slow)
+        looked = e.op(lookup)
+        e.line(f"br label %{done}")
+        e.label(done)
+        found = e.op(f"phi ptr [{item}, %{hit}], [{looked}, %{slow}]")
     e.guard(e.op(f"icmp eq ptr {found}, null"), v)
     e.line(f"call void @tiered_incref(ptr {found})")
     e.alias(v, found)
