@@ -105,12 +105,15 @@ FUNCTIONS = _rows(
     ("PyThreadState_GetInterpreter", "ptr", "ptr"),
     ("PyInterpreterState_ThreadHead", "ptr", "ptr"),
     ("PyThreadState_Next", "ptr", "ptr"),
+    ("_PyFunction_Vectorcall", "ptr", "ptr, ptr, i64, ptr", NEW, PY),
+    ("_PyInterpreterState_GetEvalFrameFunc", "ptr", "ptr"),
+    ("_PyEval_EvalFrameDefault", "ptr", "ptr, ptr, i32", NEW, PY),
 )
 
 # data symbols (type objects and singletons): their address is the object's id().
 DATA = {
     "PyFloat_Type": float, "PyLong_Type": int, "PyBool_Type": bool, "PyList_Type": list,
-    "PyTuple_Type": tuple, "PyDict_Type": dict, "PyUnicode_Type": str,
+    "PyTuple_Type": tuple, "PyDict_Type": dict, "PyUnicode_Type": str, "PyFunction_Type": types.FunctionType,
     "_Py_NoneStruct": None, "_Py_TrueStruct": True, "_Py_FalseStruct": False,
 }
 

@@ -30,3 +30,16 @@ def prologue_pop(holder, attr, location, instr_cls):
             instr_cls("LOAD_ATTR", (False, attr), location=location),
             instr_cls("LOAD_ATTR", (True, "pop"), location=location),
             instr_cls("CALL", 0, location=location)]
+
+# what a native caller needs to push a Python function's interpreter frame itself and run it
+# with _PyEval_EvalFrameDefault, as _PyEval_Vector does (cpython/pushframe.py checks each on
+# live objects): byte offsets in the thread state, a function, a code object and a frame
+FRAME_PUSH = {
+    "ts_interp": 16, "ts_datastack_top": 240, "ts_datastack_limit": 248,
+    "func_globals": 16, "func_builtins": 24, "func_code": 48, "func_vectorcall": 128,
+    "co_flags": 48, "co_argcount": 52, "co_kwonlyargcount": 60, "co_stacksize": 64,
+    "co_nlocalsplus": 72, "co_framesize": 76,
+    "f_code": 0, "f_funcobj": 16, "f_globals": 24, "f_builtins": 32, "f_locals": 40,
+    "f_frame_obj": 48, "f_prev_instr": 56, "f_stacktop": 64, "f_return_offset": 68, "f_owner": 70,
+    "f_localsplus": 72, "frame_specials": 9,
+}

@@ -6,6 +6,7 @@ from ...cpython import capi, threadstate
 from . import OBJ, op
 from ..exits import REASONS
 from .common import LL, fail, generic, pointer, result_type, type_of
+from .framecall import call_vector
 
 
 PRELUDE = "declare ptr @llvm.frameaddress.p0(i32)"
@@ -150,8 +151,7 @@ def _obj_call(e, v):
         """Store the arguments and call."""
         for k, o in enumerate(ops[1:]):
             e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
-        return e.op(f"call ptr @PyObject_Vectorcall(ptr {ops[0]}, ptr {argv}, i64 {n - len(kwnames)}, "
-                    f"ptr {names})")
+        return call_vector(e, ops[0], argv, n - len(kwnames), names)
     r = generic(e, v, call)
     fail(e, v, e.op(f"icmp eq ptr {r}, null"))
     e.alias(v, r)
@@ -183,7 +183,7 @@ def _new_instance(e, v):
         e.label(made)
         for k, o in enumerate([obj] + ops):
             e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
-        r = e.op(f"call ptr @PyObject_Vectorcall(ptr {pointer(init)}, ptr {argv}, i64 {n + 1}, ptr null)")
+        r = call_vector(e, pointer(init), argv, n + 1)
         e.line(f"br i1 {e.op(f'icmp eq ptr {r}, {pointer(None)}')}, label %{init_done}, label %{bad}")
         e.label(bad)                      # raised (NULL), or returned something else than None
         got = e.op(f"icmp ne ptr {r}, null")
