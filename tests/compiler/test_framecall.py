@@ -166,3 +166,33 @@ class Box:
 def test_method_calls_into_the_interpreter():
     warm(method_calls, [Box(1), Box(22)])
     check(method_calls, ([Box(1), Box(22), Box(333)],))
+
+
+def where_default(x, step=1, scale=None):
+    return x + step, scale, eval_called_from_libpython()
+
+
+def calls_where_default(n):
+    out = []
+    for i in range(n):
+        out.append(where_default(i))
+        out.append(where_default(i, 5))
+    return out
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_parameters_left_to_their_defaults_are_filled_natively():
+    warm(calls_where_default, 3)
+    jitted = fresh_copy(calls_where_default)
+    assert manager.compile_for(jitted, (int,)) is not None
+    direct = []
+    for _ in range(20):
+        out = jitted(10)
+        assert [x[:2] for x in out] == [x[:2] for x in calls_where_default(10)]
+        direct += [not x[2] for x in out]
+    assert all(direct) or (forced_exits() and any(direct))
+    where_default.__defaults__ = (2, "changed")       # read at each call, as CPython does
+    try:
+        assert [x[:2] for x in jitted(2)] == [(2, "changed"), (5, "changed"), (3, "changed"), (6, "changed")]
+    finally:
+        where_default.__defaults__ = (1, None)

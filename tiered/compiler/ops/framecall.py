@@ -4,13 +4,15 @@ from ...cpython import capi, pushframe
 
 def _push_frame_helper(p):
     """IR of `tiered_call(ts, f, args, nargsf, kwnames)`: what PyObject_Vectorcall does for a
-    plain Python function called with exactly its positional parameters, without its four
-    layers of calls: the function's interpreter frame pushed on the thread's frame stack and
-    initialised as _PyEval_Vector initialises it (the function, its code, its globals and
-    builtins, new references to the arguments, NULL other locals), then run by
+    plain Python function called with its positional parameters (the last ones may be left to
+    their defaults), without its four layers of calls: the function's interpreter frame pushed
+    on the thread's frame stack and initialised as _PyEval_Vector initialises it (the function,
+    its code, its globals and builtins, new references to the arguments and defaults, NULL
+    other locals), then run by
     _PyEval_EvalFrameDefault, which links it, and clears and pops it when it returns or raises.
-    Anything else (another callable, keywords, defaults to bind, *args, a generator, a full
+    Anything else (another callable, keywords, *args, a generator, a full
     chunk of the frame stack, a PEP 523 frame evaluator) goes through PyObject_Vectorcall."""
+    defaults = capi.FUNC_FIELDS[0]
     return f"""
 define ptr @tiered_call(ptr %ts, ptr %f, ptr %args, i64 %nargsf, ptr %kwnames) {{
 entry:
@@ -34,7 +36,20 @@ fn:
   %argc = load i32, ptr %argcp
   %argc64 = sext i32 %argc to i64
   %nargs = and i64 %nargsf, 9223372036854775807
-  %countok = icmp eq i64 %argc64, %nargs
+  %defsp = getelementptr i8, ptr %f, i64 {defaults}
+  %defs = load ptr, ptr %defsp
+  %hasdefs = icmp ne ptr %defs, null
+  br i1 %hasdefs, label %countdefs, label %counted
+countdefs:
+  %ndefsp = getelementptr i8, ptr %defs, i64 {capi.OB_SIZE}
+  %ndefs1 = load i64, ptr %ndefsp
+  br label %counted
+counted:
+  %ndefs = phi i64 [0, %fn], [%ndefs1, %countdefs]
+  %missing = sub i64 %argc64, %nargs
+  %notmany = icmp sge i64 %missing, 0
+  %defaulted = icmp sle i64 %missing, %ndefs
+  %countok = and i1 %notmany, %defaulted
   %kwop = getelementptr i8, ptr %code, i64 {p["co_kwonlyargcount"]}
   %kwo = load i32, ptr %kwop
   %kwook = icmp eq i32 %kwo, 0
@@ -97,11 +112,12 @@ push:
   %fowner = getelementptr i8, ptr %top, i64 {p["f_owner"]}
   store i8 0, ptr %fowner
   %locals = getelementptr i8, ptr %top, i64 {p["f_localsplus"]}
+  %defitems = getelementptr i8, ptr %defs, i64 {capi.TUPLE_ITEMS}
   br label %argloop
 argloop:
   %k = phi i64 [0, %push], [%k1, %argbody]
   %more = icmp slt i64 %k, %nargs
-  br i1 %more, label %argbody, label %nullloop
+  br i1 %more, label %argbody, label %defloop
 argbody:
   %ap = getelementptr ptr, ptr %args, i64 %k
   %a = load ptr, ptr %ap
@@ -110,8 +126,22 @@ argbody:
   store ptr %a, ptr %lp
   %k1 = add i64 %k, 1
   br label %argloop
+defloop:
+  %d = phi i64 [%nargs, %argloop], [%d1, %defbody]
+  %dmore = icmp slt i64 %d, %argc64
+  br i1 %dmore, label %defbody, label %nullloop
+defbody:
+  %first_default = sub i64 %argc64, %ndefs
+  %di = sub i64 %d, %first_default
+  %dp = getelementptr ptr, ptr %defitems, i64 %di
+  %dv = load ptr, ptr %dp
+  call void @Py_IncRef(ptr %dv)
+  %dl = getelementptr ptr, ptr %locals, i64 %d
+  store ptr %dv, ptr %dl
+  %d1 = add i64 %d, 1
+  br label %defloop
 nullloop:
-  %j = phi i64 [%nargs, %argloop], [%j1, %nullbody]
+  %j = phi i64 [%argc64, %defloop], [%j1, %nullbody]
   %nmore = icmp slt i64 %j, %nlp
   br i1 %nmore, label %nullbody, label %run
 nullbody:
@@ -130,7 +160,8 @@ slow:
 
 
 # the shared helper native calls of Python code go through (3.12), or none: PyObject_Vectorcall
-CALL_HELPER = _push_frame_helper(pushframe.LAYOUT) if pushframe.LAYOUT is not None and capi.FRAMES else ""
+CALL_HELPER = (_push_frame_helper(pushframe.LAYOUT) if pushframe.LAYOUT is not None and capi.FRAMES
+               and capi.FUNC_FIELDS else "")
 
 
 def call_vector(e, f, argv, nargsf, kwnames="null"):
