@@ -196,3 +196,53 @@ def test_parameters_left_to_their_defaults_are_filled_natively():
         assert [x[:2] for x in jitted(2)] == [(2, "changed"), (5, "changed"), (3, "changed"), (6, "changed")]
     finally:
         where_default.__defaults__ = (1, None)
+
+
+def where_named(x, step=1, scale=2, *, label=None):
+    return (x + step) * scale, label, eval_called_from_libpython()
+
+
+def plain_named(x, step=1, scale=2):
+    return (x + step) * scale, eval_called_from_libpython()
+
+
+def calls_by_keyword(n):
+    out = []
+    for i in range(n):
+        out.append(plain_named(i, scale=3))
+        out.append(plain_named(x=i, step=2))
+        out.append(plain_named(i, 4, scale=5))
+    return out
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_keyword_arguments_are_bound_natively():
+    warm(calls_by_keyword, 3)
+    jitted = fresh_copy(calls_by_keyword)
+    assert manager.compile_for(jitted, (int,)) is not None
+    direct = []
+    for _ in range(20):
+        out = jitted(6)
+        assert [x[0] for x in out] == [x[0] for x in calls_by_keyword(6)]
+        direct += [not x[1] for x in out]
+    assert all(direct) or (forced_exits() and any(direct))
+
+
+def bad_keywords(n):
+    out = []
+    for i in range(n):
+        out.append(plain_named(i, scale=i)[0])
+        if i == 2:
+            out.append(plain_named(i, x=1))              # TypeError: multiple values
+        if i == 3:
+            out.append(plain_named(i, colour=1))         # TypeError: unexpected keyword
+        if i == 4:
+            out.append(plain_named(step=1))              # TypeError: missing x
+        if i == 5:
+            out.append(where_named(i, label="k")[:2])    # keyword-only: PyObject_Vectorcall
+    return out
+
+
+def test_keyword_calls_that_cpython_refuses_raise_its_errors():
+    warm(bad_keywords, 2)
+    check(bad_keywords, (2,), (3,), (4,), (5,), (6,))

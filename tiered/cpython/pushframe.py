@@ -22,6 +22,14 @@ def _word(address):
     return ctypes.c_void_p.from_address(address).value or 0
 
 
+def _names(address):
+    """The tuple a pointer at an address points to, or None (not a tuple there)."""
+    pointer = _word(address)
+    if not pointer or _word(pointer + capi.OB_TYPE) != id(tuple):
+        return None
+    return ctypes.cast(pointer, ctypes.py_object).value
+
+
 def _probe_function(a, b):
     """A plain function whose code and function object the probe reads (two arguments, one local)."""
     c = a
@@ -51,6 +59,7 @@ def _layout():
         _i32(id(code) + p["co_nlocalsplus"]) == nlocalsplus,
         _i32(id(code) + p["co_framesize"]) == nlocalsplus + code.co_stacksize + p["frame_specials"],
         _word(ts + p["ts_interp"]) == get_interp(ts),
+        _names(id(code) + p["co_localsplusnames"]) == code.co_varnames,
     ]
     return p if all(checks) and _frame_checks(p, ts) else None
 
