@@ -10,9 +10,7 @@ stay alive is given up on and the pipeline runs here again: optimisation never f
 """
 import atexit
 import os
-import select
 import struct
-import subprocess
 import sys
 import threading
 
@@ -84,8 +82,27 @@ def helper_pid():
     return worker.proc.pid if worker is not None else None
 
 
+select = subprocess = None  # loaded with the first helper (_helper_modules)
+
+
+def _helper_modules():
+    """Import subprocess and select for the first helper (start-up time: ~3 ms, and few
+    programs compile TIERED_OPT_PROCESS_AFTER times); False, for now, while a module is being
+    imported: they could meet it half-made (a compile can start in the middle of an import)."""
+    global select, subprocess
+    if subprocess is None:
+        if any(getattr(getattr(m, "__spec__", None), "_initializing", False) for m in list(sys.modules.values())):
+            return False
+        import select
+        import subprocess
+    return True
+
+
 def _in_helper(bitcode, opt_level):
-    """Optimised bitcode from the helper (started or replaced as needed), or None if it failed."""
+    """Optimised bitcode from the helper (started or replaced as needed), or None if it failed
+    or cannot start now."""
+    if not _helper_modules():
+        return None
     worker = _state["worker"]
     if worker is not None and (worker.owner != os.getpid() or _state["worker_runs"] >= WORKER_RUNS):
         _retire()
