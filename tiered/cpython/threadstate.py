@@ -69,11 +69,13 @@ def _tool_names_offset():
     finally:
         mon.free_tool_id(probe_id)
     word = id(name).to_bytes(8, sys.byteorder)
-    hits, at = [], after.find(word)
+    key = word.strip(b"\0")          # without its zero bytes: find skips 20 times faster
+    hits, at = [], after.find(key)
     while at >= 0:
-        if at % 8 == 0 and before[at:at + 8] != word:
-            hits.append(at)
-        at = after.find(word, at + 1)
+        k = at - word.index(key)       # the word that holds this match
+        if k % 8 == 0 and after[k:k + 8] == word and before[k:k + 8] != word:
+            hits.append(k)
+        at = after.find(key, at + 1)
     return hits[0] - 8 * probe_id if len(hits) == 1 else None
 
 
