@@ -1,7 +1,8 @@
 """Start-up cost: wall time of whole processes that do nothing but start (plain, `import tiered`, `enable()`, `python -m tiered`).
 
 Every variant runs in its own fresh process, all variants alternating, many times; the medians
-(and quartiles) are printed, in milliseconds.  With --against DIR, each tiered variant also runs
+(and quartiles) of wall time are printed, in milliseconds, and the median CPU time (user +
+system: on a busy machine it moves far less than wall time).  With --against DIR, each tiered variant also runs
 with the tiered package of another tree (a checkout of an older commit) first on PYTHONPATH, in
 the same alternation, so that a busy machine slows both alike.  Compile the .pyc files first
 (`python -m compileall -q tiered`, in each tree): the environment may forbid writing them.
@@ -9,6 +10,7 @@ Run: python benchmarks/startup.py [--runs N] [--python PY ...] [--against DIR]
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,14 +27,17 @@ VARIANTS = {
 
 
 def wall(python, args, tree, cwd):
-    """Seconds one process takes, with `tree`'s tiered first on PYTHONPATH (None: no tiered),
-    in cwd (not a checkout: `-c` puts the current directory first on sys.path)."""
+    """(wall, CPU) seconds of one process, with `tree`'s tiered first on PYTHONPATH (None: no
+    tiered), in cwd (not a checkout: `-c` puts the current directory first on sys.path)."""
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = tree
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([python, *args], env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return took, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main():
@@ -59,9 +64,10 @@ def main():
         for name, (_, with_tiered) in VARIANTS.items():
             cells = []
             for tree in trees if with_tiered else [None]:
-                ts = sorted(times[(python, name, tree)])
+                ts = sorted(w for w, _ in times[(python, name, tree)])
+                cpu = statistics.median(c for _, c in times[(python, name, tree)])
                 cells.append(f"{statistics.median(ts) * 1e3:6.1f} ms ({ts[len(ts) // 4] * 1e3:.0f}-"
-                             f"{ts[3 * len(ts) // 4] * 1e3:.0f})")
+                             f"{ts[3 * len(ts) // 4] * 1e3:.0f}, cpu {cpu * 1e3:.0f})")
             print(f"  {name:27s} " + "  ->  ".join(cells))
     if opts.against:
         print(f"(each tiered row: {opts.against}  ->  {HERE})")
