@@ -13,6 +13,8 @@ import os
 import struct
 import sys
 import threading
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 if __name__ == "__main__":      # the helper process: llvmlite is where the parent found it
     sys.path[:0] = sys.argv[1:2]
@@ -91,11 +93,23 @@ def _helper_modules():
     imported: they could meet it half-made (a compile can start in the middle of an import)."""
     global select, subprocess
     if subprocess is None:
-        if any(getattr(getattr(m, "__spec__", None), "_initializing", False) for m in list(sys.modules.values())):
+        if _importing():
             return False
         import select
         import subprocess
     return True
+
+
+def _importing():
+    """Whether some module is being imported (its spec says so while its code runs).  Only plain
+    modules are read, through their dicts: an attribute of a lazy module or a module-level
+    __getattr__ would run the program's code here."""
+    for module in list(sys.modules.values()):
+        if type(module) is ModuleType:
+            spec = module.__dict__.get("__spec__")
+            if type(spec) is ModuleSpec and spec.__dict__.get("_initializing", False):
+                return True
+    return False
 
 
 def _in_helper(bitcode, opt_level):
