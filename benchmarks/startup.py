@@ -2,10 +2,11 @@
 
 Every variant runs in its own fresh process, all variants alternating, many times; the medians
 (and quartiles) of wall time are printed, in milliseconds, and the median CPU time (user +
-system: on a busy machine it moves far less than wall time).  With --against DIR, each tiered variant also runs
-with the tiered package of another tree (a checkout of an older commit) first on PYTHONPATH, in
-the same alternation, so that a busy machine slows both alike.  Compile the .pyc files first
-(`python -m compileall -q tiered`, in each tree): the environment may forbid writing them.
+system: on a busy machine it moves far less than wall time).  With --against DIR, each tiered
+variant also runs with the tiered package of another tree (a checkout of an older commit) first
+on PYTHONPATH, in the same alternation, so that a busy machine slows both alike.  Compile the
+.pyc files first (`python -m compileall -q tiered`, in each tree): the environment may forbid
+writing them.
 Run: python benchmarks/startup.py [--runs N] [--python PY ...] [--against DIR]
 """
 import argparse
