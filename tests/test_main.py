@@ -196,14 +196,14 @@ def test_a_bad_setting_warns_once_before_the_program_runs(tmp_path):
 def test_an_installed_tiered_never_puts_its_site_directory_on_pythonpath(monkeypatch):
     # site skips a directory already on sys.path (its .pth files too): PYTHONPATH must carry
     # only the hook's own directory when tiered is installed in a site directory
-    import json
+    import marshal
     from tiered import __main__ as runner
     home = os.path.dirname(os.path.dirname(os.path.abspath(runner.tiered.__file__)))
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setattr(runner, "_site_dirs", lambda: {home})
     env = runner.boot_environment(False)
     assert env["PYTHONPATH"] == runner.BOOT_DIR
-    assert json.loads(env[runner.BOOT_ENV])["paths"] == [runner.BOOT_DIR]
+    assert marshal.loads(bytes.fromhex(env[runner.BOOT_ENV]))["paths"] == [runner.BOOT_DIR]
     monkeypatch.setattr(runner, "_site_dirs", lambda: set())       # a checkout: tiered's home too
     assert runner.boot_environment(False)["PYTHONPATH"] == os.pathsep.join([runner.BOOT_DIR, home])
 

@@ -1,6 +1,5 @@
 """tiered: a profile-guided tiered JIT for CPython (public face: enable, disable, stats, jit)."""
 import atexit
-import logging
 import os
 import sys
 import warnings
@@ -139,26 +138,15 @@ def jit(func):
     return eager.compile_on_first_call(func)
 
 
-def _quiet_logger():
-    """The 'tiered' logger never reaches the program's own handlers (the root logger's): it has a
-    NullHandler and does not propagate; TIERED_LOG adds tiered's own stderr handler."""
-    logger = logging.getLogger("tiered")
-    logger.propagate = False
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-    return logger
-
-
 def _configure_logging():
-    """Attach a stderr handler to the 'tiered' logger at the TIERED_LOG level, unless it is off."""
+    """Attach a stderr handler to the 'tiered' logger at the TIERED_LOG level, unless it is off
+    (the runtime, which loads logging, made that logger quiet: runtime/records.py)."""
+    import logging                 # start-up time: only once the runtime is loaded, which logs
     level = config.get("TIERED_LOG")
-    logger = _quiet_logger()
+    logger = records.log
     if level != "off" and not any(getattr(h, "tiered_own", False) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.tiered_own = True
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO if level == "info" else logging.DEBUG)
-
-
-_quiet_logger()

@@ -1,8 +1,6 @@
 """Settings: the TIERED_* environment table → parsed values (bad values warn and fall back)."""
 import os
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable
 # bound at import: exits and misses run inside the program, which may rebind builtins
 from builtins import RuntimeWarning, TypeError, ValueError, int, sorted  # noqa: A004
 
@@ -39,13 +37,13 @@ def _choice(*names):
     return parse
 
 
-@dataclass(frozen=True)
 class Setting:
-    """One TIERED_* setting: its name, parser, default value and documentation."""
-    name: str
-    parse: Callable[[str], Any]
-    default: Any
-    doc: str
+    """One TIERED_* setting: its name, parser (text → value), default value and documentation
+    (a plain class: dataclasses and typing cost `import tiered` ~10 ms, paid by every run)."""
+    __slots__ = ("name", "parse", "default", "doc")
+
+    def __init__(self, name, parse, default, doc):
+        self.name, self.parse, self.default, self.doc = name, parse, default, doc
 
 
 # THE settings table: adding a knob is one line here.

@@ -157,3 +157,45 @@ def test_a_forked_child_starts_its_own_helper(tmp_path):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out == {"child": 0, "parent_f": 9, "same_helper": True, "had_helper": True}
+
+
+IMPORTING = '''
+import tiered
+from tiered.compiler import optimiser
+
+@tiered.jit
+def f(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+f(10)
+print(f(10), optimiser.helper_pid())       # compiled in the middle of this module's import
+'''
+
+
+def test_no_helper_starts_in_the_middle_of_an_import(tmp_path):
+    """The helper needs subprocess, imported with the first helper (start-up time): never while
+    a module is half-imported, which that import could meet; the pipeline runs here then."""
+    (tmp_path / "mod.py").write_text(IMPORTING)
+    (tmp_path / "child.py").write_text('''
+import mod
+from tiered.compiler import optimiser
+import tiered
+
+def h(n):
+    t = 0
+    for i in range(n):
+        t += 2 * i
+    return t
+
+h = tiered.jit(h)
+h(10)
+print(h(10), optimiser.helper_pid() is not None)
+''')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TIERED_OPT_PROCESS_AFTER="0")
+    p = subprocess.run([sys.executable, "child.py"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=240)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["45", "None", "90", "True"]

@@ -175,6 +175,24 @@ def test_library_code_run_by_the_compiler_never_starts_a_nested_compile(tmp_path
     assert p.stdout.split() == ["45", "45"]
 
 
+FAILED = "INSTALL_ERROR", "LLVM_ERROR", "COMPILER_ERROR"
+
+
+def test_library_code_hot_while_tiered_loads_a_stage_is_never_compiled_against_it(tmp_path):
+    """The installer loads the bytecode package at the first install (start-up time): with
+    everything hot at once, a compile of the code that package runs as it loads (enum's) must
+    not start then: it would meet the half-made installer (INSTALL_ERROR, and its cycles left
+    for the garbage collector)."""
+    (tmp_path / "child.py").write_text(REENTRANT + f"""
+print(sorted(n for n, s in tiered.stats().items() if s["refusal"] in {FAILED!r}))
+""")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.run([sys.executable, "child.py"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["45 45", "[]"]
+
+
 def test_the_sampler_leaves_no_frame_of_its_own_behind():
     # 3.11's SIGPROF handler sees its own frame among the threads' top frames; a local naming
     # it kept that frame alive in a cycle, and gc-object leak checks (test_descr) saw one more

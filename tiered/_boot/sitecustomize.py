@@ -4,7 +4,7 @@ Only `python -m tiered` puts this directory on PYTHONPATH (with _TIERED_BOOT set
 that imports it finds no _TIERED_BOOT and does nothing but hand over to the real sitecustomize.
 """
 import importlib
-import json
+import marshal
 import os
 import sys
 import warnings
@@ -41,7 +41,7 @@ def _boot():
     raw = os.environ.pop("_TIERED_BOOT", None)
     if raw is None:
         return
-    boot = json.loads(raw)
+    boot = marshal.loads(bytes.fromhex(raw))     # written by the runner (tiered/__main__.py)
     import tiered                  # only when the runner asked: it is the program's start-up
     _restore(boot)
     _chain()

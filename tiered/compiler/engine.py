@@ -112,13 +112,14 @@ def _init(helpers=True):
     _shared = shared
 
 
-def compile_module(ir_text, names, opt_level=2, data=(), quick=False, helpers=True):
+def compile_module(ir_text, names, opt_level=2, data=(), quick=False, helpers=True, codegen=None):
     """Parse, verify, optimise and JIT one module; a Compiled handle with the addresses of
     functions `names` and of global variables `data`.  quick: the quick pipeline and fast
     instruction selection (an object function's time goes to the C-API it calls: a fifth of
     the compile time for a few percent of its speed); helpers: it calls the shared runtime
-    helpers (runtime_ir)."""
-    codegen = 0 if quick and opt_level else 2
+    helpers (runtime_ir); codegen: the instruction selection level, if not quick's."""
+    if codegen is None:
+        codegen = 0 if quick and opt_level else 2
     with _lock:
         _init(helpers)
         _sweep()

@@ -10,11 +10,11 @@ stay alive is given up on and the pipeline runs here again: optimisation never f
 """
 import atexit
 import os
-import select
 import struct
-import subprocess
 import sys
 import threading
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 if __name__ == "__main__":      # the helper process: llvmlite is where the parent found it
     sys.path[:0] = sys.argv[1:2]
@@ -84,8 +84,39 @@ def helper_pid():
     return worker.proc.pid if worker is not None else None
 
 
+select = subprocess = None  # loaded with the first helper (_helper_modules)
+
+
+def _helper_modules():
+    """Import subprocess and select for the first helper (start-up time: ~3 ms, and few
+    programs compile TIERED_OPT_PROCESS_AFTER times); False, for now, while a module is being
+    imported: they could meet it half-made (a compile can start in the middle of an import)."""
+    global select, subprocess
+    if subprocess is None:
+        if _importing():
+            return False
+        import select
+        import subprocess
+    return True
+
+
+def _importing():
+    """Whether some module is being imported (its spec says so while its code runs).  Only plain
+    modules are read, through their dicts: an attribute of a lazy module or a module-level
+    __getattr__ would run the program's code here."""
+    for module in list(sys.modules.values()):
+        if type(module) is ModuleType:
+            spec = module.__dict__.get("__spec__")
+            if type(spec) is ModuleSpec and spec.__dict__.get("_initializing", False):
+                return True
+    return False
+
+
 def _in_helper(bitcode, opt_level):
-    """Optimised bitcode from the helper (started or replaced as needed), or None if it failed."""
+    """Optimised bitcode from the helper (started or replaced as needed), or None if it failed
+    or cannot start now."""
+    if not _helper_modules():
+        return None
     worker = _state["worker"]
     if worker is not None and (worker.owner != os.getpid() or _state["worker_runs"] >= WORKER_RUNS):
         _retire()

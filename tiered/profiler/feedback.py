@@ -1,15 +1,15 @@
 """Profiler feedback: events (code object, argument values) → counts, observed types, a hottest-first queue."""
 import gc
+import heapq
 import threading
 import types
 import weakref
+from itertools import count
 
 from ..cpython.code import param_count
 from ..cpython.frames import LOCALS, first_locals
 from ..weaktable import WeakTable
 from ..tally import Tally
-
-from sortedcontainers import SortedKeyList
 
 FEEDBACK_WINDOW = 8          # argument types are recorded for this many events before promotion
 COLD_LIMIT = 1 << 16         # distinct cold codes counted before the cold counts start afresh
@@ -42,7 +42,10 @@ class Feedback:
         # that loop events from frames still running them stop at once (no object per code)
         self.done = {}
         self.profiles = WeakTable()
-        self.queue = SortedKeyList(key=lambda p: -p.count)
+        # a heap of (-count when queued, arrival, profile): hottest first, then first come
+        # (heapq: sortedcontainers cost every start-up ~2 ms for these few entries)
+        self.queue = []
+        self.arrivals = count()
         # Events come from every thread and, on 3.11, from a signal handler that may interrupt
         # a thread inside observe(): whoever finds the lock taken skips its event, never waits.
         self.lock = threading.Lock()
@@ -83,7 +86,7 @@ class Feedback:
                 p.signatures[tuple(type(v) for v in values)] += 1
             if p.count >= self.threshold and not p.decided:
                 p.decided = True
-                self.queue.add(p)
+                heapq.heappush(self.queue, (-p.count, next(self.arrivals), p))
                 return True
             return False
         finally:
@@ -105,7 +108,7 @@ class Feedback:
         if not self.lock.acquire(blocking=False):
             return None
         try:
-            return self.queue.pop(0) if self.queue else None
+            return heapq.heappop(self.queue)[2] if self.queue else None
         finally:
             self.lock.release()
 

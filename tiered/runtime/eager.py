@@ -23,7 +23,9 @@ def compile_on_first_call(func):
         rec.refuse(Refusal.LLVM_ERROR, f"{type(exc).__name__}: {exc}")
         return func
     try:
-        from . import install      # start-up time: the installer loads bytecode on first use
+        with manager.inside():     # the profiler compiles nothing from the bytecode package's
+            # code while it loads: that compile would meet this half-made module
+            from . import install      # start-up time: the installer loads bytecode on first use
         hook_code = install.build_code(rec.original_code, gate, {})
     except Exception as exc:              # noqa: BLE001 - the function simply stays interpreted
         rec.refuse(Refusal.INSTALL_ERROR, f"{type(exc).__name__}: {exc}")

@@ -21,7 +21,12 @@ def set_compiler(compile_for, active_here):
     """Let records ask for a compile when no specialisation matches (manager.py calls this)."""
     _compiler[:] = [compile_for, active_here]
 
+# the 'tiered' logger never reaches the program's own handlers (the root logger's): it has a
+# NullHandler and does not propagate; TIERED_LOG adds tiered's own stderr handler (enable())
 log = logging.getLogger("tiered")
+log.propagate = False
+if not log.handlers:
+    log.addHandler(logging.NullHandler())
 PY_TYPES = {int: INT, float: FLOAT, bool: BOOL}
 EXIT_STORM = 1000            # exits at one site before the function goes back to CPython
 # a storm of these exits makes the function compile again without speculating at that
