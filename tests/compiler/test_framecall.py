@@ -246,3 +246,176 @@ def bad_keywords(n):
 def test_keyword_calls_that_cpython_refuses_raise_its_errors():
     warm(bad_keywords, 2)
     check(bad_keywords, (2,), (3,), (4,), (5,), (6,))
+
+
+def interpreter_entries():
+    """How many times the interpreter was entered from C on the way here (C frames of
+    _PyEval_EvalFrameDefault on the C stack)."""
+    frames = (ctypes.c_void_p * 256)()
+    n = _libc.backtrace(frames, 256)
+    info = _DlInfo()
+    return sum(1 for k in range(n) if _libc.dladdr(frames[k], ctypes.byref(info))
+               and info.dli_sname == b"_PyEval_EvalFrameDefault")
+
+
+def installed_worker(n):
+    t = 0
+    for i in range(n):                 # a loop: installed, not too small
+        t += i
+    return t, interpreter_entries()    # Python code: a native caller cannot call it frameless
+
+
+def calls_installed_worker(n):
+    out = []
+    for i in range(n):
+        out.append(installed_worker(i))
+    return out
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_an_installed_callee_runs_its_native_entry_in_the_frame_pushed_for_it():
+    """The worker's frame is pushed natively and its native entry run in it, without the
+    interpreter: one interpreter entry fewer on the C stack than when the interpreter runs the
+    worker's installed code (its prologue then calls the same entry)."""
+    warm(installed_worker, 3)
+    worker_rec = manager.record_for(installed_worker)
+    try:
+        assert manager.compile_for(installed_worker, (int,)) is not None and worker_rec.state == "compiled"
+        warm(calls_installed_worker, 3)
+        jitted = fresh_copy(calls_installed_worker)
+        assert manager.compile_for(jitted, (int,)) is not None
+        before = worker_rec.native_calls
+        direct = jitted(6)
+        pushframe.set_native_entry(installed_worker.__code__, None)     # the interpreter's way
+        through_eval = jitted(6)
+        assert [t for t, _ in direct] == [t for t, _ in through_eval] == [i * (i - 1) // 2 for i in range(6)]
+        assert worker_rec.native_calls > before
+        if not forced_exits():
+            assert all(d + 1 == e for (_, d), (_, e) in zip(direct, through_eval))
+    finally:
+        worker_rec.restore()
+        manager.RECORDS.discard(installed_worker)
+
+
+class Noisy:
+    """Records when it dies: the order a callee's frame releases its locals in."""
+    log = []
+
+    def __init__(self, name):
+        self.name = name
+
+    def __del__(self):
+        Noisy.log.append(self.name)
+
+
+def busy_callee(n, mode):
+    a = Noisy("a")
+    t = 0
+    for i in range(n):                              # a loop: it is installed
+        t += i
+    b = Noisy("b")
+    if mode == 1:
+        raise KeyError(f"mode {t}")                 # an exit with an exception, in this frame
+    if mode == 2:
+        return t, sys._getframe().f_code.co_name, sys._getframe(1).f_code.co_name   # a frame object
+    if mode == 3:
+        return t + 0.5                              # a float where an int was seen: an exit
+    del a
+    return t, b.name
+
+
+def calls_busy(n):
+    Noisy.log.clear()
+    out = []
+    for mode in range(4):
+        try:
+            out.append(busy_callee(n, mode))
+        except KeyError as exc:
+            out.append(repr(exc))
+        out.append(list(Noisy.log))
+    return out
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_an_installed_callee_run_natively_exits_raises_and_shows_its_frame_as_cpython():
+    warm(busy_callee, 3, 0)
+    rec = manager.record_for(busy_callee)
+    try:
+        assert manager.compile_for(busy_callee, (int, int)) is not None and rec.state == "compiled"
+        warm(calls_busy, 3)
+        before = rec.native_calls
+        check(calls_busy, (3,), (5,))
+        assert rec.native_calls > before
+    finally:
+        rec.restore()
+        manager.RECORDS.discard(busy_callee)
+
+
+def traced_calls(n, tracer):
+    out = []
+    for i in range(n):
+        if i == 1:
+            sys.settrace(tracer)          # set while this function's native code runs
+        out.append(installed_worker(i)[0])
+    sys.settrace(None)
+    return out
+
+
+def _recorder(seen):
+    """A trace function recording the worker's events."""
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name in ("installed_worker", "interpreter_entries"):
+            seen.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+    return tracer
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_a_tracer_set_mid_loop_sees_an_installed_callee_as_cpython_shows_it():
+    """The worker's native entry, run in the frame a native caller pushed, finds the tracer and
+    the interpreter runs the worker from its start: the tracer sees CPython's events."""
+    warm(installed_worker, 3)
+    rec = manager.record_for(installed_worker)
+    try:
+        assert manager.compile_for(installed_worker, (int,)) is not None
+        warm(traced_calls, 3, _recorder([]))
+        jitted = fresh_copy(traced_calls)
+        assert manager.compile_for(jitted, (int, type(_recorder))) is not None
+        plain, native = [], []
+        assert traced_calls(4, _recorder(plain)) == jitted(4, _recorder(native))
+        assert plain and native == plain
+        assert manager.record_for(jitted).native_calls > 0
+    finally:
+        sys.settrace(None)
+        rec.restore()
+        manager.RECORDS.discard(installed_worker)
+
+
+def summing_worker(x):
+    t = x - x
+    for i in range(3):                 # a loop: installed
+        t += x
+    return t, interpreter_entries()
+
+
+def calls_with_other_types(n):
+    out = []
+    for i in range(n):
+        out.append(summing_worker(i)[0])
+        out.append(summing_worker(i * 1.5)[0])    # no specialisation for a float: interpreted
+    return out
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_an_installed_callee_without_a_specialisation_for_the_arguments_runs_interpreted():
+    warm(summing_worker, 3)
+    rec = manager.record_for(summing_worker)
+    try:
+        assert manager.compile_for(summing_worker, (int,)) is not None
+        warm(calls_with_other_types, 3)
+        before = rec.native_calls
+        check(calls_with_other_types, (4,))
+        assert rec.native_calls > before
+    finally:
+        rec.restore()
+        manager.RECORDS.discard(summing_worker)

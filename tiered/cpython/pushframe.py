@@ -60,8 +60,23 @@ def _layout():
         _i32(id(code) + p["co_framesize"]) == nlocalsplus + code.co_stacksize + p["frame_specials"],
         _word(ts + p["ts_interp"]) == get_interp(ts),
         _names(id(code) + p["co_localsplusnames"]) == code.co_varnames,
+        _cells_read(p),
     ]
     return p if all(checks) and _frame_checks(p, ts) else None
+
+
+def _outer(x):
+    """A function with a cell (x) and an inner one with a free variable: the counts' probe."""
+    def inner():
+        return x
+    return inner
+
+
+def _cells_read(p):
+    """Whether co_ncellvars and co_nfreevars read a code object's counts of cells and free variables."""
+    outer, inner = _outer.__code__, _outer(1).__code__
+    return all(_i32(id(c) + p["co_ncellvars"]) == len(c.co_cellvars)
+               and _i32(id(c) + p["co_nfreevars"]) == len(c.co_freevars) for c in (outer, inner, _outer.__code__))
 
 
 def _frame_checks(p, ts):
@@ -81,6 +96,7 @@ def _frame_checks(p, ts):
         _word(iframe + p["f_globals"]) == id(globals()), _word(iframe + p["f_builtins"]) == id(builtins.__dict__),
         _word(iframe + p["f_localsplus"]) == id(p), _word(iframe + p["f_localsplus"] + 8) == id(ts),
         _word(iframe + p["f_locals"]) == 0,
+        _word(iframe + p["f_previous"]) == _word(id(here.f_back) + FRAMES[0]),
         ctypes.c_int8.from_address(iframe + p["f_owner"]).value == 0,       # owned by the thread
         iframe < top <= limit, top == iframe + 8 * size,
     ])
@@ -92,3 +108,49 @@ def _layout_function():
 
 
 LAYOUT = _layout()      # V.FRAME_PUSH, checked; None: calls go through PyObject_Vectorcall
+
+
+def _extra_index():
+    """The index of tiered's word in every code object's co_extra (_PyEval_RequestCodeExtraIndex),
+    checked: a word set through _PyCode_SetExtra reads back at LAYOUT's co_extra; else None."""
+    request = _api("PyUnstable_Eval_RequestCodeExtraIndex", "_PyEval_RequestCodeExtraIndex")
+    if LAYOUT is None or request is None or _SET_EXTRA is None:
+        return None
+    request.restype, request.argtypes = ctypes.c_ssize_t, [ctypes.c_void_p]
+    index = request(None)
+    if index < 0:
+        return None
+    probe = _outer.__code__.replace()            # a code object of its own, dropped after
+    marker = ctypes.c_uint64(0)
+    if _SET_EXTRA(probe, index, ctypes.addressof(marker)) != 0:
+        return None
+    extra = _word(id(probe) + LAYOUT["co_extra"])
+    found = extra and ctypes.c_ssize_t.from_address(extra).value > index and \
+        _word(extra + 8 + 8 * index) == ctypes.addressof(marker)
+    _SET_EXTRA(probe, index, None)
+    return index if found else None
+
+
+def _api(*names):
+    """The first of these C-API functions this Python exports (3.12 renamed the unstable ones), or None."""
+    for name in names:
+        try:
+            return getattr(ctypes.pythonapi, name)
+        except AttributeError:
+            pass
+    return None
+
+
+_SET_EXTRA = _api("PyUnstable_Code_SetExtra", "_PyCode_SetExtra")
+if _SET_EXTRA is not None:
+    _SET_EXTRA.restype, _SET_EXTRA.argtypes = ctypes.c_int, [ctypes.py_object, ctypes.c_ssize_t, ctypes.c_void_p]
+def set_native_entry(code, block):
+    """Point code's co_extra word at `block` (a ctypes array that the code itself keeps alive:
+    its native entry, then the byte offset where the interpreter resumes after the entry's
+    call in the prologue); a native caller that pushes code's frame then runs the entry itself.
+    None: no longer (the interpreter runs the code's prologue)."""
+    if EXTRA_INDEX is not None:
+        _SET_EXTRA(code, EXTRA_INDEX, None if block is None else ctypes.addressof(block))
+
+
+EXTRA_INDEX = _extra_index()   # co_extra word that points at an installed code's native entry, or None

@@ -38,8 +38,9 @@ FRAME_PUSH = {
     "ts_interp": 16, "ts_datastack_top": 240, "ts_datastack_limit": 248,
     "func_globals": 16, "func_builtins": 24, "func_code": 48, "func_vectorcall": 128,
     "co_flags": 48, "co_argcount": 52, "co_kwonlyargcount": 60, "co_stacksize": 64,
-    "co_nlocalsplus": 72, "co_framesize": 76, "co_localsplusnames": 96,
-    "f_code": 0, "f_funcobj": 16, "f_globals": 24, "f_builtins": 32, "f_locals": 40,
+    "co_nlocalsplus": 72, "co_framesize": 76, "co_ncellvars": 84, "co_nfreevars": 88,
+    "co_localsplusnames": 96, "co_extra": 184,
+    "f_code": 0, "f_previous": 8, "f_funcobj": 16, "f_globals": 24, "f_builtins": 32, "f_locals": 40,
     "f_frame_obj": 48, "f_prev_instr": 56, "f_stacktop": 64, "f_return_offset": 68, "f_owner": 70,
     "f_localsplus": 72, "frame_specials": 9,
 }

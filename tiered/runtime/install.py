@@ -15,12 +15,13 @@ RESUME, where nothing is instrumented, carrying the resume line: a tracer that a
 no line event CPython would not send.  Everything about code-object shapes per version lives in
 the base layer (cpython/py3*.py).
 """
+import ctypes
 import dis
 
 from bytecode import Bytecode, CellVar, Compare, FreeVar, Instr, Label
 from bytecode.instr import InstrLocation
 
-from ..cpython import V
+from ..cpython import V, pushframe
 from ..cpython.code import param_count
 from .markers import INTERPRET, SENTINEL, STATES, UNBOUND
 
@@ -195,3 +196,28 @@ def _stub(lay, with_exc, last, loc):
     else:
         seq += [Instr("POP_TOP", location=loc), last]
     return seq
+
+
+def entry_block():
+    """The block a framed native call reads (cpython/pushframe.py): the native entry's address,
+    the byte offset where the interpreter goes on after the prologue's call of it, and the
+    markers the entry returns for an exit and for "interpret"; made
+    before the native callable, which keeps it (the installed code holds the callable)."""
+    return (ctypes.c_uint64 * 4)()
+
+
+def point_entry_block(code, block, entry, native):
+    """Fill block for the installed code and point code's co_extra at it: a native caller that
+    pushes this code's frame itself then runs the native entry in it, and hands the frame to the
+    interpreter right after the prologue's call when the entry exits.  Only for code whose
+    prologue passes exactly the positional parameters (no cells, keyword-only or * parameters)."""
+    orig = code
+    if orig.co_cellvars or orig.co_freevars or param_count(orig) != orig.co_argcount:
+        return
+    instrs = list(dis.get_instructions(code))
+    at = next((k for k, i in enumerate(instrs) if i.opname == "LOAD_CONST" and i.argval is native), None)
+    call = next((k for k in range(at or 0, len(instrs)) if instrs[k].opname == "CALL"), None) if at is not None else None
+    if call is None or call + 1 >= len(instrs):
+        return
+    block[0], block[1], block[2], block[3] = entry, instrs[call + 1].offset, id(SENTINEL), id(INTERPRET)
+    pushframe.set_native_entry(code, block)

@@ -258,9 +258,11 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         # what the machine code points at lives as long as it: a native caller keeps an older
         # module of this function alive after its code was replaced (and calls its helpers)
         compiled.kept = tuple(keep)
-        native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled])
+        block = install.entry_block()
+        native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled, block])
         installed = {}
         code = install.build_code(rec.original_code, native, layouts, installed)
+        install.point_entry_block(code, block, compiled[entry], native)
         if any(f.attrs.get("resumable") for _, f in built):
             helpers[2].prepare(rec.original_code)
         _point_line_sites(mod.line_sites, compiled, code, installed)

@@ -1,5 +1,5 @@
 """Compiler ops calling Python functions: a native call of Python code → the shared helper that pushes its frame itself (3.12), else PyObject_Vectorcall."""
-from ...cpython import capi, pushframe
+from ...cpython import capi, pushframe, threadstate
 
 
 def _push_frame_helper(p):
@@ -15,6 +15,8 @@ def _push_frame_helper(p):
     stack, a PEP 523 frame evaluator) goes through PyObject_Vectorcall, which raises as CPython does."""
     defaults = capi.FUNC_FIELDS[0]
     items = capi.TUPLE_ITEMS
+    native = _native_entry(p) if pushframe.EXTRA_INDEX is not None and threadstate.RECURSION_REMAINING else ""
+    after_fill = "checkentry" if native else "run"
     return f"""
 define ptr @tiered_call(ptr %ts, ptr %f, ptr %args, i64 %nargsf, ptr %kwnames) {{
 entry:
@@ -224,19 +226,124 @@ defnext:
 nullloop:
   %z = phi i64 [%argc64, %defloop], [%z1, %nullbody]
   %zmore = icmp slt i64 %z, %nlp
-  br i1 %zmore, label %nullbody, label %run
+  br i1 %zmore, label %nullbody, label %{after_fill}
 nullbody:
   %zp = getelementptr ptr, ptr %locals, i64 %z
   store ptr null, ptr %zp
   %z1 = add i64 %z, 1
   br label %nullloop
-run:
+{native}run:
   %r = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 0)
   ret ptr %r
 slow:
   %rs = call ptr @PyObject_Vectorcall(ptr %f, ptr %args, i64 %nargsf, ptr %kwnames)
   ret ptr %rs
 }}
+"""
+
+
+def _native_entry(p):
+    """IR lines of tiered_call after the frame is filled: when the code is an installed code
+    whose co_extra word points at its native entry (runtime/install.py point_entry_block), run
+    the entry in the pushed frame, linked as the thread's current frame and counted in its
+    recursion, as the prologue's call would run it, without the interpreter; a result then
+    leaves with the frame cleared and popped as the interpreter clears it.  The interpreter
+    takes the frame over: from its start when the entry says to interpret (a tracer), right
+    after the prologue's call (with the result on the stack) when the entry exited or a frame
+    object was made for this frame, and raising there when the entry failed."""
+    start, cframe, current = capi.FRAMES[2], capi.CURRENT_FRAME[0], capi.CURRENT_FRAME[1]
+    return f"""checkentry:
+  %xp = getelementptr i8, ptr %code, i64 {p["co_extra"]}
+  %x = load ptr, ptr %xp
+  %hasx = icmp ne ptr %x, null
+  br i1 %hasx, label %xsize, label %run
+xsize:
+  %xn = load i64, ptr %x
+  %xok = icmp sgt i64 %xn, {pushframe.EXTRA_INDEX}
+  br i1 %xok, label %xread, label %run
+xread:
+  %bp = getelementptr i8, ptr %x, i64 {8 + 8 * pushframe.EXTRA_INDEX}
+  %block = load ptr, ptr %bp
+  %hasb = icmp ne ptr %block, null
+  %ncellp = getelementptr i8, ptr %code, i64 {p["co_ncellvars"]}
+  %ncell = load i32, ptr %ncellp
+  %nfreep = getelementptr i8, ptr %code, i64 {p["co_nfreevars"]}
+  %nfree = load i32, ptr %nfreep
+  %ncf = or i32 %ncell, %nfree
+  %nocells = icmp eq i32 %ncf, 0
+  %useit = and i1 %hasb, %nocells
+  br i1 %useit, label %depth, label %run
+depth:
+  %rrp = getelementptr i8, ptr %ts, i64 {threadstate.RECURSION_REMAINING}
+  %rr = load i32, ptr %rrp
+  %roomy = icmp sgt i32 %rr, 2
+  br i1 %roomy, label %native, label %run
+native:
+  %entryfn = load ptr, ptr %block
+  %resp = getelementptr i64, ptr %block, i64 1
+  %resume = load i64, ptr %resp
+  %sentp = getelementptr i64, ptr %block, i64 2
+  %sentinel = load ptr, ptr %sentp
+  %intp = getelementptr i64, ptr %block, i64 3
+  %interpret = load ptr, ptr %intp
+  %cfp = getelementptr i8, ptr %ts, i64 {cframe}
+  %cf = load ptr, ptr %cfp
+  %curp = getelementptr i8, ptr %cf, i64 {current}
+  %cur = load ptr, ptr %curp
+  %fprevious = getelementptr i8, ptr %top, i64 {p["f_previous"]}
+  store ptr %cur, ptr %fprevious
+  store ptr %top, ptr %curp
+  %rr1 = sub i32 %rr, 1
+  store i32 %rr1, ptr %rrp
+  %rn = call ptr %entryfn(ptr null, ptr %locals, i64 %argc64)
+  store i32 %rr, ptr %rrp
+  store ptr %cur, ptr %curp
+  %at0 = add i64 %resume, {start - 2}
+  %after = getelementptr i8, ptr %code, i64 %at0
+  %failed = icmp eq ptr %rn, null
+  br i1 %failed, label %threw, label %classify
+classify:
+  %isint = icmp eq ptr %rn, %interpret
+  br i1 %isint, label %restart, label %plain
+plain:
+  %issent = icmp eq ptr %rn, %sentinel
+  %fobjp = getelementptr i8, ptr %top, i64 {p["f_frame_obj"]}
+  %fobjnow = load ptr, ptr %fobjp
+  %hasfobj = icmp ne ptr %fobjnow, null
+  %special = or i1 %issent, %hasfobj
+  br i1 %special, label %handover, label %clear
+clear:
+  %c = phi i64 [0, %plain], [%c1, %clearbody]
+  %cmore = icmp slt i64 %c, %nlp
+  br i1 %cmore, label %clearbody, label %cleared
+clearbody:
+  %cp = getelementptr ptr, ptr %locals, i64 %c
+  %cv = load ptr, ptr %cp
+  call void @tiered_xdecref(ptr %cv)
+  %c1 = add i64 %c, 1
+  br label %clear
+cleared:
+  call void @Py_DecRef(ptr %f)
+  call void @Py_DecRef(ptr %code)
+  store ptr %top, ptr %topp
+  ret ptr %rn
+restart:
+  call void @Py_DecRef(ptr %rn)
+  store ptr %first, ptr %fprev
+  %rr2 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 0)
+  ret ptr %rr2
+handover:
+  %stackslot = getelementptr ptr, ptr %locals, i64 %nlp
+  store ptr %rn, ptr %stackslot
+  %nlp1 = add i32 %nlp32, 1
+  store i32 %nlp1, ptr %fstack
+  store ptr %after, ptr %fprev
+  %rr3 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 0)
+  ret ptr %rr3
+threw:
+  store ptr %after, ptr %fprev
+  %rr4 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 1)
+  ret ptr %rr4
 """
 
 
