@@ -15,14 +15,15 @@ def _push_frame_helper(p):
     stack, a PEP 523 frame evaluator) goes through PyObject_Vectorcall, which raises as CPython does."""
     defaults = capi.FUNC_FIELDS[0]
     items = capi.TUPLE_ITEMS
-    native = _native_entry(p) if pushframe.EXTRA_INDEX is not None and threadstate.RECURSION_REMAINING else ""
+    native = _native_entry(p) if pushframe.EXTRA_INDEX is not None and threadstate.RECURSION_REMAINING \
+        and threadstate.C_RECURSION_REMAINING else ""
     after_fill = "checkentry" if native else "run"
     return f"""
 define ptr @tiered_call(ptr %ts, ptr %f, ptr %args, i64 %nargsf, ptr %kwnames) {{
 entry:
   %maskp = alloca i64
   %nkwp = alloca i64
-  %kwidx = alloca [64 x i64]
+  %kwidx = alloca [16 x i64]
   store i64 0, ptr %maskp
   store i64 0, ptr %nkwp
   %tyslot = getelementptr i8, ptr %f, i64 {capi.OB_TYPE}
@@ -72,13 +73,16 @@ kwstart:
   %nkwsp = getelementptr i8, ptr %kwnames, i64 {capi.OB_SIZE}
   %nkw0 = load i64, ptr %nkwsp
   store i64 %nkw0, ptr %nkwp
+  %fewkw = icmp sle i64 %nkw0, 16
+  br i1 %fewkw, label %kwnames_ok, label %slow
+kwnames_ok:
   %namesp = getelementptr i8, ptr %code, i64 {p["co_localsplusnames"]}
   %names = load ptr, ptr %namesp
   %nameitems = getelementptr i8, ptr %names, i64 {items}
   %kwitems = getelementptr i8, ptr %kwnames, i64 {items}
   br label %kwloop
 kwloop:
-  %j = phi i64 [0, %kwstart], [%j1, %kwfound]
+  %j = phi i64 [0, %kwnames_ok], [%j1, %kwfound]
   %kwmore = icmp slt i64 %j, %nkw0
   br i1 %kwmore, label %kwname, label %required
 kwname:
@@ -242,11 +246,18 @@ slow:
 """
 
 
+# what the interpreter takes off the thread's count of C recursion when it runs a frame
+# (3.12's PY_EVAL_C_STACK_UNITS): the native entry run in place of it takes as much, so call
+# sites' depth guards (ops/calls.py) hand deep recursion to the interpreter as before
+C_STACK_UNITS = 2
+
+
 def _native_entry(p):
     """IR lines of tiered_call after the frame is filled: when the code is an installed code
     whose co_extra word points at its native entry (runtime/install.py point_entry_block), run
     the entry in the pushed frame, linked as the thread's current frame and counted in its
-    recursion, as the prologue's call would run it, without the interpreter; a result then
+    recursion (Python frames, and C recursion as the interpreter counts itself), as the
+    prologue's call would run it, without the interpreter; a result then
     leaves with the frame cleared and popped as the interpreter clears it.  The interpreter
     takes the frame over: from its start when the entry says to interpret (a tracer), right
     after the prologue's call (with the result on the stack) when the entry exited or a frame
@@ -277,7 +288,11 @@ depth:
   %rrp = getelementptr i8, ptr %ts, i64 {threadstate.RECURSION_REMAINING}
   %rr = load i32, ptr %rrp
   %roomy = icmp sgt i32 %rr, 2
-  br i1 %roomy, label %native, label %run
+  %crp = getelementptr i8, ptr %ts, i64 {threadstate.C_RECURSION_REMAINING}
+  %cr = load i32, ptr %crp
+  %croomy = icmp sgt i32 %cr, {C_STACK_UNITS * 2}
+  %bothroomy = and i1 %roomy, %croomy
+  br i1 %bothroomy, label %native, label %run
 native:
   %entryfn = load ptr, ptr %block
   %resp = getelementptr i64, ptr %block, i64 1
@@ -295,8 +310,11 @@ native:
   store ptr %top, ptr %curp
   %rr1 = sub i32 %rr, 1
   store i32 %rr1, ptr %rrp
+  %cr1 = sub i32 %cr, {C_STACK_UNITS}
+  store i32 %cr1, ptr %crp
   %rn = call ptr %entryfn(ptr null, ptr %locals, i64 %argc64)
   store i32 %rr, ptr %rrp
+  store i32 %cr, ptr %crp
   store ptr %cur, ptr %curp
   %at0 = add i64 %resume, {start - 2}
   %after = getelementptr i8, ptr %code, i64 %at0
