@@ -66,7 +66,11 @@ g, h, P.m = tiered.jit(g), tiered.jit(h), tiered.jit(P.m)      # compiled on 3.1
 for _ in range(3):
     g(10, 2); g(3, 1.5); h(0); h(1); P(3).m(5)
 gc.collect()
-print(sorted({type(x).__module__ for x in gc.garbage if type(x).__module__.split(".")[0] in ("tiered", "llvmlite")}))
+# what tiered made: its own objects, llvmlite's, and ctypes' (an array class made per length is one)
+ours = ("tiered", "llvmlite", "ctypes", "_ctypes")
+print(sorted({getattr(x, "__module__", None) if isinstance(x, type) else type(x).__module__
+              for x in gc.garbage if str(getattr(x, "__module__", "") if isinstance(x, type)
+                                         else type(x).__module__).split(".")[0] in ours}))
 print(tiered.totals()["compiled"] > 0)
 '''
 

@@ -1,4 +1,5 @@
 """Base layer: where an instance keeps an attribute (its own __dict__, inline values, a __slots__ member) → the offsets and caches CPython's specialised instructions use, found on live objects."""
+import array
 import ctypes
 import dis
 import types
@@ -89,7 +90,9 @@ def entry_index(d, name):
         return None
     count = ctypes.c_int64.from_address(keys + DK_NENTRIES).value
     entries = keys + DK_INDICES + (1 << ctypes.c_uint8.from_address(keys + DK_LOG2_INDEX_BYTES).value)
-    words = (ctypes.c_uint64 * (2 * count)).from_address(entries)     # (key, value) pairs
+    # (key, value) pairs, read as bytes: an array type per length (ctypes.c_uint64 * n) would be
+    # a new class each time, garbage for the collector (CPython's test_gc counts it)
+    words = array.array("Q", ctypes.string_at(entries, 16 * count))
     try:
         return words[0::2].index(id(name))
     except ValueError:

@@ -198,12 +198,15 @@ def _stub(lay, with_exc, last, loc):
     return seq
 
 
+_BLOCK = ctypes.c_uint64 * 4   # one class for every block, made once (not garbage for the collector)
+
+
 def entry_block():
     """The block a framed native call reads (cpython/pushframe.py): the native entry's address,
     the byte offset where the interpreter goes on after the prologue's call of it, and the
     markers the entry returns for an exit and for "interpret"; made
     before the native callable, which keeps it (the installed code holds the callable)."""
-    return (ctypes.c_uint64 * 4)()
+    return _BLOCK()
 
 
 def point_entry_block(code, block, entry, native):
