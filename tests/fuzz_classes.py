@@ -63,6 +63,7 @@ M_BODIES = ["return self.x * k + self.y", "return self.x + k", "return self.y - 
             "if self.x > k:\n    return self.x - k\nreturn self.y"]
 H_KW = '**{"v": i}'              # h called with a dict of keyword arguments
 HV_ARGS = ["i", "i, 1, 2", "i, k=2", "i, z=3", '*(i, 1), **{"k": 2}', "o.x, *[i]", "v=i, k=0.5", "*range(i % 3 + 1)"]
+KW_DEFAULTS = ["{'k': 3}", "{'k': 0.5}"]     # hv's keyword-only default, rebound mid-loop
 SCALE_ARGS = ["", "i", "i, 2", "by=i", "*(1, 2), by=0.5", '**{"by": 2}', "*[i] * 2"]
 REDICT = ['{"w": i, **vars(o)}', '{**vars(o), "x": 0.5}', 'dict(reversed(vars(o).items()))']  # keys moved
 KIND_RETURNS = ["True", "self.x", "self.y * 1.5", "None", "self", "i"]
@@ -200,7 +201,7 @@ class ClassWriter:
             lambda: f"log.append(peek('{self.pick(['i', 'acc', 'o', 's'] + self.floats)}'))",
             # star-args, keyword-only parameters and **kw in callees
             lambda: f"acc = acc + hv({self.pick(HV_ARGS)})",
-            lambda: f"if i == {self.pick(['1', '2'])}:\n    hv.__kwdefaults__ = {self.pick(['{\'k\': 3}', '{\'k\': 0.5}'])}",
+            lambda: f"if i == {self.pick(['1', '2'])}:\n    hv.__kwdefaults__ = {self.pick(KW_DEFAULTS)}",
             lambda: f"acc = acc + o.scale({self.pick(SCALE_ARGS)})",
             # one call site, several callees: functions, bound methods of several classes
             lambda: f"acc = acc + (h if i % 2 else hv)({self.pick(['i', 'o.x', 'k=1, v=i'])})",
