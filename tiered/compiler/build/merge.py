@@ -53,21 +53,6 @@ def _unstable(b, key, types_):
     raise Unsupported("UNSTABLE_TYPE", f"holds {kinds[0]} on one path and {kinds[1]} on another")
 
 
-def box_for(b, st, target):
-    """Before a jump (or a fall-through) to `target`: box the numbers in the stack slots the
-    merge there wants as objects (an exit resumes at the target with this state), and make
-    known objects there values (`(A if c else B)(x)`: two classes meet as one object)."""
-    from .core import object_constant          # core reads plain_type from here
-    for k, item in enumerate(st.stack):
-        if (target, k) not in b.opts.boxed:
-            continue
-        if isinstance(item, Known):
-            st.stack[k] = object_constant(b, item.obj)
-        elif isinstance(item, Value) and not is_obj(item.type):
-            b.at.pre_state, b.at.pre_offset = st.copy(), target
-            st.stack[k] = b.emit("box", [item])
-
-
 class State:
     """The abstract frame between instructions: locals (name → value), the stack, and whether
     Python code may have run since tracing was last checked (`called`)."""
