@@ -102,7 +102,7 @@ def count_callees(counts, mode, ns, f):
     for op in ("call_native", "obj_call"):      # methods called natively / through vectorcall
         counts["calls in f", mode, op] += op in ops
     methods = [v for c in ns.values() if isinstance(c, type) for v in vars(c).values()]
-    for fn in methods + [ns["h"]]:
+    for fn in methods + [ns[name] for name in ("h", "hv", "first", "num")]:
         g = manager.RECORDS.get(fn) if isinstance(fn, types.FunctionType) else None
         if g is not None:
             counts["callees", mode, g.state] += 1

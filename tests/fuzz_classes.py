@@ -31,6 +31,7 @@ def alt_kind(self, i):
 
 def reset():
     alt_m.__defaults__, alt_tag.__defaults__, alt_kind.__defaults__ = (1,), None, None
+    hv.__kwdefaults__ = {'k': 1}
     for (c, n), fn in ORIG.items():
         if vars(c).get(n) is not fn:
             setattr(c, n, fn)
@@ -44,11 +45,26 @@ def h(v, k=2, scale=1.0):
     return v * k + scale
 
 
+def hv(v, *rest, k=1, **kw):
+    return v * k + len(rest) + sum(kw.values())
+
+
+def first(objs, i):
+    return objs[i % len(objs)] if i % 3 else None
+
+
+def num(v, i):
+    return v if i % 2 else v * 0.5
+
+
 """
 # Method bodies by name; every class defines each (shared names: polymorphic receivers).
 M_BODIES = ["return self.x * k + self.y", "return self.x + k", "return self.y - k * 0.5",
             "if self.x > k:\n    return self.x - k\nreturn self.y"]
 H_KW = '**{"v": i}'              # h called with a dict of keyword arguments
+HV_ARGS = ["i", "i, 1, 2", "i, k=2", "i, z=3", '*(i, 1), **{"k": 2}', "o.x, *[i]", "v=i, k=0.5", "*range(i % 3 + 1)"]
+KW_DEFAULTS = ["{'k': 3}", "{'k': 0.5}"]     # hv's keyword-only default, rebound mid-loop
+SCALE_ARGS = ["", "i", "i, 2", "by=i", "*(1, 2), by=0.5", '**{"by": 2}', "*[i] * 2"]
 REDICT = ['{"w": i, **vars(o)}', '{**vars(o), "x": 0.5}', 'dict(reversed(vars(o).items()))']  # keys moved
 KIND_RETURNS = ["True", "self.x", "self.y * 1.5", "None", "self", "i"]
 SLOTS = '("x", "y", "z", "w")'    # the attributes of a program's __slots__ classes
@@ -67,6 +83,7 @@ class ClassWriter:
         self.slots = draw(st.integers(0, 99)) < 35     # classes with __slots__: no instance dict
         self.slotted = set()                            # the classes whose instances have no __dict__
         self.floats = []                                # number locals first bound in the loop
+        self.kwinit = set()                             # classes whose __init__ has keyword-only s
 
     def pick(self, options):
         """One of the options."""
@@ -89,7 +106,12 @@ class ClassWriter:
             if base != "A" or "A" in self.slotted:
                 self.slotted.add(name)
         attrs = self.draw(st.permutations(["self.x = x", "self.y = y", f"self.z = {self.pick(['0', 'x', 'None'])}"]))
-        self.emit(1, "def __init__(self, x, y=2):")
+        if self.chance(30):             # a keyword-only parameter (its default, or given by name)
+            self.kwinit.add(name)
+            self.emit(1, "def __init__(self, x, y=2, *, s=1):")
+            attrs = list(attrs) + ["if s != 1:\n    self.w = s"]
+        else:
+            self.emit(1, "def __init__(self, x, y=2):")
         if base == "A" and self.chance(50):
             attrs = ["super().__init__(x, y)"] + [a for a in attrs if "self.z" in a]
         for line in attrs:
@@ -109,6 +131,8 @@ class ClassWriter:
         for k, r in enumerate(rets[:-1]):
             self.emit(2, f"if i % {len(rets)} == {k}:\n    return {r}")
         self.emit(2, f"return {rets[-1]}")
+        self.emit(1, "def scale(self, *ks, by=1):")
+        self.emit(2, self.pick(["return self.x * by + len(ks)", "return sum(ks, self.y) * by"]))
         self.emit(1, "def risky(self, i):")
         self.emit(2, self.pick(RISKY) if not (sup and self.chance(30)) else "return super().risky(i) + 1")
         self.emit(1, f"def tag(self):\n    return {self.pick(['1', '2.5', 'True', 'None', 'self.x'])}")
@@ -134,8 +158,9 @@ class ClassWriter:
 
     def make(self, cls, x, y):
         """A constructor call: positional, keyword, star-args, or its default."""
+        kw = [f"{cls}({x}, s=2)", f"{cls}({x}, {y}, **{{'s': 0.5}})"] if cls in self.kwinit else []
         return self.pick([f"{cls}({x}, {y})", f"{cls}({x}, y={y})", f"{cls}({x})", f"{cls}(*({x}, {y}))",
-                          f"{cls}(**{{'x': {x}, 'y': {y}}})", f"{cls}(y={y}, x={x})"])
+                          f"{cls}(**{{'x': {x}, 'y': {y}}})", f"{cls}(y={y}, x={x})", f"{cls}(*[{x}], **{{'y': {y}}})"] + kw)
 
     def stmt(self, names, indent):
         """One statement in the loop body, where o is the receiver and i the counter."""
@@ -174,6 +199,22 @@ class ClassWriter:
             lambda: "log.append(same({0}, '{0}'))".format(self.pick(['i', 'acc', 's'])),
             lambda: f"x{n} = i * {self.pick(['0.5', '3', '1.5'])}\nlog.append(same(x{n}, 'x{n}'))",
             lambda: f"log.append(peek('{self.pick(['i', 'acc', 'o', 's'] + self.floats)}'))",
+            # star-args, keyword-only parameters and **kw in callees
+            lambda: f"acc = acc + hv({self.pick(HV_ARGS)})",
+            lambda: f"if i == {self.pick(['1', '2'])}:\n    hv.__kwdefaults__ = {self.pick(KW_DEFAULTS)}",
+            lambda: f"acc = acc + o.scale({self.pick(SCALE_ARGS)})",
+            # one call site, several callees: functions, bound methods of several classes
+            lambda: f"acc = acc + (h if i % 2 else hv)({self.pick(['i', 'o.x', 'k=1, v=i'])})",
+            lambda: f"bm{n} = o.{self.pick(['m', 'tag', 'scale'])}\nacc = acc + (bm{n}() or 0)",
+            lambda: f"cur{n} = objs[{self.pick(['0', '-1'])}] if i % 2 else o\nacc = acc + cur{n}.{self.pick(['m()', 'x', 'scale(i)'])}",
+            # locals of more than one type: None or an instance, int or float
+            lambda: f"p{n} = first(objs, i)\nif p{n} is not None:\n    acc = acc + p{n}.{self.pick(['m()', 'x', 'y'])}\n"
+                    f"log.append(p{n} is None)",
+            lambda: f"u{n} = {self.pick(['num(o.x, i)', 'num(i, i)', 'o.x if i % 2 else o.y', 'i if i % 3 else None'])}\n"
+                    f"acc = acc + (u{n} or 0)\nlog.append(type(u{n}).__name__)",
+            # a constructor whose class the counter picks
+            lambda: f"objs[i % len(objs)] = ({self.pick(names)} if i % 2 else {self.pick(names)})"
+                    f"({self.pick(['i', 'i, 0.5', 'i, y=acc', 'x=i'])})",
         ]
         if self.slots:               # no instance dict to read or replace
             shapes = [s for k, s in enumerate(shapes) if k not in (6, 7, 8)]     # vars(o), __dict__

@@ -336,3 +336,32 @@ def test_a_slots_class_whose_method_is_replaced_is_seen():
     finally:
         Slotted.norm = old
     assert rec.func([Slotted(1.0, 2.0)]) == 2.5
+
+
+class Small:
+    def __init__(self, x, y=2):
+        self.x, self.y = x, y
+
+
+class Smaller(Small):
+    pass
+
+
+def halve(v, k=2):
+    return v / k
+
+
+def picked_callees(a, n):
+    out = []
+    for i in range(n):
+        o = (Small if i % 3 else Smaller)(i, y=a)           # two globals meet in one stack slot
+        r = (scale if i % 2 else halve)(o.x, 3)
+        k = (Small if i % 2 else type(o))(a)                # a global and a value
+        out.append((type(o).__name__, o.y, r, type(k).__name__))
+    return out
+
+
+def test_one_call_site_calling_a_class_or_function_the_loop_picks():
+    # (A if c else B)(x): the two known objects merge as one object value, called generically
+    rec = check(picked_callees, (1, 5), (0.5, 4))
+    assert "obj_call" in ops_of(rec)

@@ -6,8 +6,7 @@ from ..infer import Unsupported
 from ..ir import Value
 from ..ops import OBJ, ObjType, is_obj
 from .containers import C_ITERATORS, HINT_CLASS, SEQUENCES
-from .core import as_class, hint, materialise, object_constant, release, release_item, table, top
-from .merge import box_for
+from .core import as_class, box_for, hint, materialise, object_constant, release, release_item, table, top
 from .objects import is_none, object_truth
 
 HANDLERS, handles = table()

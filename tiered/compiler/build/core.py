@@ -261,3 +261,17 @@ def _cold(b):
     seen = hint(b)
     return (b.opts.ins[b.at.k].op in COLD_HAND_OVER and (not seen or seen.endswith("_ADAPTIVE"))
             and not specialisation_failed(b.opts.code, b.at.pre_offset))
+
+
+def box_for(b, st, target):
+    """Before a jump (or a fall-through) to `target`: box the numbers in the stack slots the
+    merge there wants as objects (an exit resumes at the target with this state), and make
+    known objects there values (`(A if c else B)(x)`: two classes meet as one object)."""
+    for k, item in enumerate(st.stack):
+        if (target, k) not in b.opts.boxed:
+            continue
+        if isinstance(item, Known):
+            st.stack[k] = object_constant(b, item.obj)
+        elif isinstance(item, Value) and not is_obj(item.type):
+            b.at.pre_state, b.at.pre_offset = st.copy(), target
+            st.stack[k] = b.emit("box", [item])

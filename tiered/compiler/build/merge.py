@@ -7,6 +7,7 @@ fill them in later.  A local that is unbound on some path is dropped from the
 merged state; reading it refuses the function, so an exit never needs it.
 """
 from ..decode import ENDS_BLOCK
+from ..exits import Known
 from ..infer import Unsupported
 from ..ir import Value
 from ..ops import BOOL, NONE, OBJ, OPS, is_obj
@@ -50,15 +51,6 @@ def _unstable(b, key, types_):
             raise NeedBoxed(want)
     kinds = list(dict.fromkeys(plain_type(t) for t in types_)) + ["something else"]
     raise Unsupported("UNSTABLE_TYPE", f"holds {kinds[0]} on one path and {kinds[1]} on another")
-
-
-def box_for(b, st, target):
-    """Before a jump (or a fall-through) to `target`: box the numbers in the stack slots the
-    merge there wants as objects (an exit resumes at the target with this state)."""
-    for k, item in enumerate(st.stack):
-        if (target, k) in b.opts.boxed and isinstance(item, Value) and not is_obj(item.type):
-            b.at.pre_state, b.at.pre_offset = st.copy(), target
-            st.stack[k] = b.emit("box", [item])
 
 
 class State:
@@ -128,13 +120,13 @@ def _merge_items(b, block, items, loop, key):
             raise Unsupported("UNSTABLE_TYPE", "iterator merge")
         return kind.from_parts([_merge_values(b, block, list(parts), loop)
                                 for parts in zip(*(i.parts() for i in items))])
-    if isinstance(first, Value):
-        if not all(isinstance(i, Value) for i in items):
-            raise Unsupported("UNSTABLE_TYPE", "stack merge")
+    if all(isinstance(i, Value) for i in items):
         return _merge_values(b, block, items, loop, key)
-    if any(i != first for i in items):
-        raise Unsupported("UNSTABLE_TYPE", "different objects merge")
-    return first
+    if all(i == first for i in items):
+        return first
+    if b.opts.objects and not loop and key not in b.opts.boxed and all(isinstance(i, (Known, Value)) for i in items):
+        raise NeedBoxed(key)          # known objects (globals) meeting others: values, as objects
+    raise Unsupported("UNSTABLE_TYPE", "different objects merge" if isinstance(first, Known) else "stack merge")
 
 
 def _merge_values(b, block, vals, loop, key=None):

@@ -17,9 +17,9 @@ from ..ops import is_obj
 from . import attributes, calls, cells, containers, control, numbers, objects, stack
 from .cells import add_cell_params, cell_names
 from .control import raise_block
-from .core import Builder, Options, acquire, release, unbound_local
+from .core import Builder, Options, acquire, box_for, release, unbound_local
 from .frameless import HandOver, hand_over, mark_frameless
-from .merge import State, box_for, cfg, fill_back_edges, merge
+from .merge import State, cfg, fill_back_edges, merge
 
 GROUPS = (stack, numbers, objects, attributes, calls, cells, containers, control)
 
