@@ -419,3 +419,50 @@ def test_an_installed_callee_without_a_specialisation_for_the_arguments_runs_int
     finally:
         rec.restore()
         manager.RECORDS.discard(summing_worker)
+
+
+KEPT_FRAMES = []
+
+
+def keeps_its_frame(n, step):
+    t = 0
+    for i in range(n):
+        t += step
+    KEPT_FRAMES.append(sys._getframe())      # a frame object that outlives the call
+    return t
+
+
+def reads_kept_frames(n):
+    KEPT_FRAMES.clear()
+    total = 0
+    for i in range(n):
+        total += keeps_its_frame(i % 4, 2)
+    seen = [sorted(f.f_locals.items()) for f in KEPT_FRAMES]
+    KEPT_FRAMES.clear()
+    return total, seen
+
+
+@pytest.mark.skipif(PY != (3, 12), reason="3.11 calls Python functions through PyObject_Vectorcall")
+def test_a_frame_object_of_a_natively_entered_callee_keeps_its_locals():
+    """The native entry run in a pushed frame finds the frame its own (it points at the
+    prologue's call): its number locals go into the frame's slots at the return, and a frame
+    object that outlives the call shows them, as CPython's does."""
+    warm(keeps_its_frame, 3, 2)
+    warm(reads_kept_frames, 3)
+    expected = reads_kept_frames(9)                 # CPython's, before anything compiles
+    rec = manager.record_for(keeps_its_frame)
+    try:
+        assert manager.compile_for(keeps_its_frame, (int, int)) is not None
+        jitted = fresh_copy(reads_kept_frames)
+        assert manager.compile_for(jitted, (int,)) is not None
+        before = rec.native_calls
+        total, seen = jitted(9)
+        assert rec.native_calls > before and total == expected[0]
+        if not forced_exits():
+            assert seen == expected[1]
+        else:        # after a forced exit a local the code no longer reads (i) may be unbound
+            assert [[kv for kv in f if kv[0] != "i"] for f in seen] == \
+                [[kv for kv in f if kv[0] != "i"] for f in expected[1]]
+    finally:
+        rec.restore()
+        manager.RECORDS.discard(keeps_its_frame)

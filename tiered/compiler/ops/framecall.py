@@ -308,6 +308,11 @@ native:
   %fprevious = getelementptr i8, ptr %top, i64 {p["f_previous"]}
   store ptr %cur, ptr %fprevious
   store ptr %top, ptr %curp
+  ; the frame at the prologue's call, as the interpreter leaves it while the entry runs: the
+  ; entry's code finds its own frame by that (lower_llvm own_frame) and keeps it truthful
+  %at0 = add i64 %resume, {start - 2}
+  %after = getelementptr i8, ptr %code, i64 %at0
+  store ptr %after, ptr %fprev
   %rr1 = sub i32 %rr, 1
   store i32 %rr1, ptr %rrp
   %cr1 = sub i32 %cr, {C_STACK_UNITS}
@@ -316,8 +321,6 @@ native:
   store i32 %rr, ptr %rrp
   store i32 %cr, ptr %crp
   store ptr %cur, ptr %curp
-  %at0 = add i64 %resume, {start - 2}
-  %after = getelementptr i8, ptr %code, i64 %at0
   %failed = icmp eq ptr %rn, null
   br i1 %failed, label %threw, label %classify
 classify:
