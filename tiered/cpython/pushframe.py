@@ -76,7 +76,7 @@ def _cells_read(p):
     """Whether co_ncellvars and co_nfreevars read a code object's counts of cells and free variables."""
     outer, inner = _outer.__code__, _outer(1).__code__
     return all(_i32(id(c) + p["co_ncellvars"]) == len(c.co_cellvars)
-               and _i32(id(c) + p["co_nfreevars"]) == len(c.co_freevars) for c in (outer, inner, _outer.__code__))
+               and _i32(id(c) + p["co_nfreevars"]) == len(c.co_freevars) for c in (outer, inner))
 
 
 def _frame_checks(p, ts):
@@ -86,13 +86,12 @@ def _frame_checks(p, ts):
     here = sys._getframe()
     iframe = _word(id(here) + FRAMES[0])
     code = here.f_code
-    me = _layout_function()
     # read by ctypes alone: a Python function called now would push its frame above this one
     top = ctypes.c_void_p.from_address(ts + p["ts_datastack_top"]).value or 0
     limit = ctypes.c_void_p.from_address(ts + p["ts_datastack_limit"]).value or 0
     size = _i32(id(code) + p["co_framesize"])
     return all([
-        _word(iframe + p["f_code"]) == id(code), _word(iframe + p["f_funcobj"]) == id(me),
+        _word(iframe + p["f_code"]) == id(code), _word(iframe + p["f_funcobj"]) == id(_frame_checks),
         _word(iframe + p["f_globals"]) == id(globals()), _word(iframe + p["f_builtins"]) == id(builtins.__dict__),
         _word(iframe + p["f_localsplus"]) == id(p), _word(iframe + p["f_localsplus"] + 8) == id(ts),
         _word(iframe + p["f_locals"]) == 0,
@@ -100,11 +99,6 @@ def _frame_checks(p, ts):
         ctypes.c_int8.from_address(iframe + p["f_owner"]).value == 0,       # owned by the thread
         iframe < top <= limit, top == iframe + 8 * size,
     ])
-
-
-def _layout_function():
-    """The function object _frame_checks runs as (its frame's f_funcobj)."""
-    return _frame_checks
 
 
 LAYOUT = _layout()      # V.FRAME_PUSH, checked; None: calls go through PyObject_Vectorcall

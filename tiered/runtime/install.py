@@ -214,13 +214,12 @@ def point_entry_block(code, block, entry, native):
     pushes this code's frame itself then runs the native entry in it, and hands the frame to the
     interpreter right after the prologue's call when the entry exits.  Only for code whose
     prologue passes exactly the positional parameters (no cells, keyword-only or * parameters)."""
-    orig = code
-    if orig.co_cellvars or orig.co_freevars or param_count(orig) != orig.co_argcount:
+    if code.co_cellvars or code.co_freevars or param_count(code) != code.co_argcount:
         return
     instrs = list(dis.get_instructions(code))
-    at = next((k for k, i in enumerate(instrs) if i.opname == "LOAD_CONST" and i.argval is native), None)
-    call = next((k for k in range(at or 0, len(instrs)) if instrs[k].opname == "CALL"), None) if at is not None else None
-    if call is None or call + 1 >= len(instrs):
+    at = next((k for k, i in enumerate(instrs) if i.opname == "LOAD_CONST" and i.argval is native), len(instrs))
+    call = next((k for k in range(at, len(instrs) - 1) if instrs[k].opname == "CALL"), None)
+    if call is None:
         return
     block[0], block[1], block[2], block[3] = entry, instrs[call + 1].offset, id(SENTINEL), id(INTERPRET)
     pushframe.set_native_entry(code, block)
