@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from tiered.reasons import Exit
 from tiered.runtime import manager
 from tests.support import check, forced_exits, fresh_copy
 
@@ -199,6 +200,25 @@ def test_a_copy_of_a_local_takes_the_object_its_slot_holds():
     # the copy's slot took the box made for it, then the local's slot took that one too: the
     # object keep() has was no longer x
     check(copies_a_kept_local, (5,), (0,))
+
+
+def stash(x, k):
+    t = k * k                   # overflows for a big k: an exit, with x unboxed
+    SEEN.append(x)              # run by the interpreter after the exit
+    return t
+
+
+def test_an_exit_leaves_a_number_parameter_the_callers_own_object():
+    # the exit's stub stored a new box of x in x's slot: the callee then kept another object
+    # than the one its caller passed (and CPython's frame holds)
+    rec = check(stash, (1000.5, 3), (1000.5, 2**62), (7, 2**40))
+    if not forced_exits():
+        assert rec.exits.get(Exit.INT_OVERFLOW, 0) > 0
+    for k in (3, 2**62):
+        x = 1000.5 + k
+        SEEN.clear()
+        assert rec.func(x, k) == k * k and SEEN[-1] is x
+    SEEN.clear()
 
 
 def copies_then_exits(n, d):

@@ -65,3 +65,19 @@ def rebound_globals(globals_):
         for code in _codes_of(value):
             names |= stored_globals(code)
     return names
+
+
+_UNTOUCHED = WeakTable()   # code → its parameters no instruction rebinds
+
+
+def untouched_params(code):
+    """The parameters a code object never stores to, deletes or clears (nor keeps in a cell):
+    while its frame runs, their slots hold the arguments the caller passed."""
+    found = _UNTOUCHED.get(code)
+    if found is None:
+        names = set(param_names(code)) - set(code.co_cellvars)
+        for i in dis.get_instructions(code):
+            if i.opname.startswith(("STORE_FAST", "DELETE_FAST", "LOAD_FAST_AND_CLEAR")):
+                names -= set(i.argval) if isinstance(i.argval, tuple) else {i.argval}
+        found = _UNTOUCHED[code] = frozenset(names)
+    return found

@@ -2,13 +2,13 @@
 import types
 import weakref
 
-from ..compiler.exits import decode_exit, slot_of
+from ..compiler.exits import Virtual, decode_exit, slot_of
 from ..compiler.ops import is_obj
 from ..cpython.code import param_count
 from ..reasons import Exit
 from .markers import INTERPRET, STATES
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import enumerate, getattr, id, len, list, tuple, type  # noqa: A004
+from builtins import enumerate, getattr, id, isinstance, len, list, tuple, type  # noqa: A004
 
 
 
@@ -27,14 +27,23 @@ class Layout:
     The function itself, when on the stack (a recursive call), is not stored but taken from
     the record at the exit: the installed code holds layouts, and nothing it holds may lead
     back to the function (see manager)."""
-    __slots__ = ("offset", "local_names", "maybe_unbound", "slots", "raises", "callee", "callee_at", "same")
+    __slots__ = ("offset", "local_names", "maybe_unbound", "slots", "raises", "callee", "callee_at", "same",
+                 "from_params")
 
-    def __init__(self, state, raises, func, call=None):
+    def __init__(self, state, raises, func, call=None, untouched=frozenset()):
         self.offset = state.offset
         self.raises = raises
         self.local_names = [n for n, _ in state.locals]
         self.maybe_unbound = {n for n, v in state.locals if v.attrs.get("maybe_null")}
         self.slots = [slot_of(x, func) for x in state.stack]
+        # stack items and locals that are a parameter's value, which the frame's slot of that
+        # parameter still holds (untouched: the code never rebinds it): the caller's very object,
+        # which native code may have unboxed; the stub reads them from that slot (install._stub)
+        # by name: 'stack', position among the stack items, or 'local', name -> the parameter
+        self.from_params = tuple(
+            [("stack", k, x.attrs["param"]) for k, x in enumerate(state.stack)
+             if not isinstance(x, Virtual) and x.attrs.get("param") in untouched]
+            + [("local", n, x.attrs["param"]) for n, x in state.locals if x.attrs.get("param") in untouched])
         # the exit of a native call of a resumable callee: the callee's Resumer, and where the
         # function called sits on the stack (below its arguments: the call's operands)
         target = call.attrs["target"] if call is not None and not call.attrs["self"] else None

@@ -96,7 +96,7 @@ def build_code(orig, native, layouts, installed=None):
     for stub_id, lay in _stub_ids(layouts):
         # exits that hand over the same values at the same instruction share one stub
         key = (lay.offset, stub_id % 2, tuple((s.skip, s.nullable) for s in lay.slots), tuple(lay.local_names),
-               tuple(sorted(lay.maybe_unbound)))
+               tuple(sorted(lay.maybe_unbound)), lay.from_params)
         lab = shared.get(key)
         if lab is None:
             lab = shared[key] = Label()
@@ -164,9 +164,15 @@ def _stub(lay, with_exc, last, loc):
     jump to the resume instruction (or to the RAISE just before it)."""
     seq = [Instr("POP_TOP", location=loc)]           # the stub id
     idx = 0
-    for slot in lay.slots:
+    on_stack = {at: p for kind, at, p in lay.from_params if kind == "stack"}
+    in_locals = {n: p for kind, n, p in lay.from_params if kind == "local"}
+    for at, slot in enumerate(lay.slots):
         if slot.skip:                          # the NULL below a callable
             seq += [Instr("PUSH_NULL", location=loc), Instr("SWAP", 2, location=loc)]
+            continue
+        if at in on_stack:                     # the argument itself, from its parameter's slot
+            seq += [Instr("LOAD_FAST", on_stack[at], location=loc), Instr("SWAP", 2, location=loc)]
+            idx += 1
             continue
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
                 Instr("BINARY_SUBSCR", location=loc)]
@@ -178,6 +184,11 @@ def _stub(lay, with_exc, last, loc):
         seq.append(Instr("SWAP", 2, location=loc))
         idx += 1
     for name in lay.local_names:
+        if name in in_locals:                  # the parameter's slot holds the argument itself
+            if in_locals[name] != name:
+                seq += [Instr("LOAD_FAST", in_locals[name], location=loc), Instr("STORE_FAST", name, location=loc)]
+            idx += 1
+            continue
         seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
                 Instr("BINARY_SUBSCR", location=loc)]
         if name in lay.maybe_unbound:          # UNBOUND: leave the local unbound, as it was

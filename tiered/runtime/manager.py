@@ -16,7 +16,7 @@ from .. import compiler
 from ..compiler import Unsupported
 from ..compiler.ir import released_after
 from ..compiler.ops import RESUMABLE, is_obj
-from ..cpython.code import param_count
+from ..cpython.code import param_count, untouched_params
 from ..reasons import Refusal
 from ..cpython import capi, dicts
 from . import deopt, disview
@@ -234,11 +234,12 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         rec.refuse(Refusal.TOO_BIG, f"{ops} operations")
         return None
     bases, layouts, base = [], {}, 0
+    untouched = untouched_params(rec.original_code)
     for s, f in built:
         bases.append(base)
         for v in f.exits:
             layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.spec.raises, func,
-                                                           v if v.op == "call_native" else None)
+                                                           v if v.op == "call_native" else None, untouched)
         base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
     with _stage(Refusal.LLVM_ERROR):
         helpers = deopt.make_helpers(rec, layouts, promote)
