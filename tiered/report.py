@@ -39,7 +39,10 @@ def stats(records):
             "refusal_variable": rec.refusal_variable,
             # compiled callers asked to call it directly and could not (it changes objects or
             # runs Python code): they call it through the interpreter
-            "callers_interpret": bool(rec.not_frameless),
+            "callers_interpret": bool(rec.not_frameless) and rec.framed is None,
+            # too small to install, but compiled for its native callers, which run it natively
+            # in the frames they push for it (3.12); the interpreter runs its own code
+            "framed": rec.framed is not None,
             "file": code.co_filename,
             "first_line": code.co_firstlineno,
             "code_lines": sorted(set(lines.values())),
@@ -112,7 +115,10 @@ def _function_lines(f):
         return out
     count = "" if s.get("unrecorded") else f"  [{s['calls']} {explain.UNIT}]"
     out = [f"{head}{where}{count}"] + ([f"    {f.why()}"] if f.why() else [])
-    if s.get("callers_interpret"):
+    if s.get("framed"):
+        out.append(f"    its compiled callers run it natively ({s['native_calls']} calls), in the frames "
+                   "they push for it; the interpreter runs its own code")
+    elif s.get("callers_interpret"):
         out.append("    its compiled callers call it through the interpreter: it changes objects or runs "
                    "other Python code, which native callers cannot resume")
     elif s["refusal"] == "TOO_SMALL":

@@ -105,6 +105,7 @@ def _init(helpers=True):
     shared = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
     module = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
     module.verify()
+    optimiser.run_pipeline(module, 2, _target_machine)    # written plainly: their calls are hot
     shared.add_module(module)
     shared.finalize_object()
     for name in runtime_ir.names():

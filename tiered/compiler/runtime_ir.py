@@ -383,7 +383,7 @@ HELPERS = HELPERS.replace("PREV_INSTR", str((capi.FRAMES or (24, 56, 0))[1]))
 def declarations():
     """IR declarations of the shared helpers, for the modules that call them."""
     out = []
-    for m in re.finditer(r"^define (.+?) (@\w+)\(([^)]*)\)", HELPERS, re.M):
+    for m in re.finditer(r"^define (?!internal)(.+?) (@\w+)\(([^)]*)\)", HELPERS, re.M):
         params = ", ".join(p.split()[0] for p in m.group(3).split(",") if p.strip())
         out.append(f"declare {m.group(1)} {m.group(2)}({params})")
     return "\n".join(out) + "\n"
@@ -391,4 +391,4 @@ def declarations():
 
 def names():
     """The symbol names of the shared helpers."""
-    return re.findall(r"^define .+? @(\w+)\(", HELPERS, re.M)
+    return re.findall(r"^define (?!internal).+? @(\w+)\(", HELPERS, re.M)

@@ -81,3 +81,17 @@ def untouched_params(code):
                 names -= set(i.argval) if isinstance(i.argval, tuple) else {i.argval}
         found = _UNTOUCHED[code] = frozenset(names)
     return found
+
+
+# instructions whose effects an exit could not resume: a function with any never runs frameless
+# (what else changes objects the builder checks op by op: such a callee is RESUMABLE)
+_NEVER_FRAMELESS = ("STORE_GLOBAL", "DELETE_", "IMPORT_", "YIELD_")
+_NEVER = WeakTable()         # code -> whether it has one of _NEVER_FRAMELESS's instructions
+
+
+def never_frameless(code):
+    """Whether code has an instruction no frameless specialisation can hold (remembered)."""
+    found = _NEVER.get(code)
+    if found is None:
+        found = _NEVER[code] = any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code))
+    return found

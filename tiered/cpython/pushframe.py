@@ -147,4 +147,56 @@ def set_native_entry(code, block):
         _SET_EXTRA(code, EXTRA_INDEX, None if block is None else ctypes.addressof(block))
 
 
+def drop_native_entry(code, block):
+    """Clear code's co_extra word if it still points at block (set_native_entry)."""
+    if native_entry_of(code) == ctypes.addressof(block):
+        set_native_entry(code, None)
+
+
+def dropper(code, block):
+    """A weakref callback doing drop_native_entry(code, block), with what it uses bound now
+    (it may run while the interpreter shuts down and modules lose their names)."""
+    if EXTRA_INDEX is None:
+        return None
+    where = ctypes.c_void_p.from_address(id(code) + LAYOUT["co_extra"])   # the code lives as long
+    index, address, set_extra = EXTRA_INDEX, ctypes.addressof(block), _SET_EXTRA
+    ssize, voidp = ctypes.c_ssize_t, ctypes.c_void_p
+
+    def drop(_):
+        """The function died: clear code's word if it still points at block."""
+        extra = where.value
+        if extra and ssize.from_address(extra).value > index and \
+                voidp.from_address(extra + 8 + 8 * index).value == address:
+            set_extra(code, index, None)
+    return drop
+
+
+FRAME_OWNED_BY_CSTACK = 3      # the shim frame the interpreter's entry puts below what it runs
+
+
+def caller_code_address(frame):
+    """The address of the code run by the nearest Python frame below a frame object's, read in
+    place (f_back would make a frame object for it), or 0."""
+    if LAYOUT is None or FRAMES is None:
+        return 0
+    at = _word(id(frame) + FRAMES[0])
+    for _ in range(4):
+        at = _word(at + LAYOUT["f_previous"]) if at else 0
+        if not at:
+            return 0
+        if ctypes.c_int8.from_address(at + LAYOUT["f_owner"]).value != FRAME_OWNED_BY_CSTACK:
+            return _word(at + LAYOUT["f_code"])
+    return 0
+
+
+def native_entry_of(code):
+    """The address code's co_extra word points at (set_native_entry), or 0."""
+    if EXTRA_INDEX is None:
+        return 0
+    extra = _word(id(code) + LAYOUT["co_extra"])
+    if not extra or ctypes.c_ssize_t.from_address(extra).value <= EXTRA_INDEX:
+        return 0
+    return _word(extra + 8 + 8 * EXTRA_INDEX)
+
+
 EXTRA_INDEX = _extra_index()   # co_extra word that points at an installed code's native entry, or None

@@ -7,7 +7,9 @@ import weakref
 from itertools import count
 
 from ..cpython.code import param_count
+from ..cpython import pushframe
 from ..cpython.frames import LOCALS, first_locals
+from ..runtime import records
 from ..weaktable import WeakTable
 from ..tally import Tally
 
@@ -17,11 +19,12 @@ COLD_LIMIT = 1 << 16         # distinct cold codes counted before the cold count
 
 class CodeProfile:
     """Counts and observed argument-type signatures of one code object (held weakly)."""
-    __slots__ = ("code_ref", "count", "signatures", "decided", "module")
+    __slots__ = ("code_ref", "count", "signatures", "decided", "module", "native_callers")
 
     def __init__(self, code):
         self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Tally(), False
         self.module = None        # the name of its module, when seen (for the --stats summary)
+        self.native_callers = 0   # calls in the window made by tiered's code (3.12's calls)
 
     @property
     def code(self):
@@ -74,6 +77,8 @@ class Feedback:
             g = getattr(frame, "f_globals", None)
             name = dict.get(g, "__name__") if type(g) is dict else None
             p.module = name if type(name) is str else None
+        if at_start and p.count >= self.threshold - FEEDBACK_WINDOW and _called_natively(frame):
+            p.native_callers += 1
         return self.observe(p, arg_values(frame, code, at_start))
 
     def observe(self, p, values):
@@ -116,6 +121,12 @@ class Feedback:
 def functions_of(code):
     """Every live function object whose code is `code`."""
     return [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
+
+
+def _called_natively(frame):
+    """Whether a starting frame's caller runs code tiered put in place (native code, or its
+    interpreted remainder after an exit), read without making objects."""
+    return records.may_be_installed_code_at(pushframe.caller_code_address(frame))
 
 
 def arg_values(frame, code, at_start=False):

@@ -70,7 +70,7 @@ class MonitoringHook:
             hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
                 self.on_hot()
-            if hot:
+            if hot and self.is_decided(code):     # (a small code may be counted again)
                 return sys.monitoring.DISABLE
         except Exception as exc:   # noqa: BLE001 - the profiler never disturbs the program
             self.on_error(code, exc)

@@ -6,8 +6,14 @@ from ..cpython import SUPPORTED
 from ..reasons import Refusal
 from ..runtime import manager, records
 from ..runtime.specs import looks_tiny
+from ..compiler.ops.framecall import CALL_HELPER
 from . import hooks
-from .feedback import Feedback, functions_of
+from .feedback import FEEDBACK_WINDOW, Feedback, functions_of
+
+# a small code no native code calls yet is counted again, len(REARM_WAIT) times, each after
+# waiting this many thresholds of calls
+REARM_WAIT = (4, 16)
+REARM = len(REARM_WAIT)
 
 
 class Promoter:
@@ -20,6 +26,7 @@ class Promoter:
         self.hook = hooks.make_hook(self.feedback, self.drain, self.is_decided, self.on_error, hz,
                                     manager.busy, manager.active_here)
         self.draining = threading.Lock()    # one thread drains; others go on interpreting
+        self.rearms = {}                    # id(code) -> times a small code was counted again
 
     def start(self):
         """Start the interpreter hook; False when it could not be installed."""
@@ -64,25 +71,56 @@ class Promoter:
             pass
 
     def _promote(self, p, code):
-        """Compile each function of a hot code for its most common signature (or refuse it)."""
+        """Compile each function of a hot code for its most common signature (or refuse it).
+        A small one called by native code (3.12) is compiled for the frames its native callers
+        push (manager.compile_for for_caller); one not called so yet is counted again, since
+        its callers may compile later (REARM times)."""
         signature = p.signatures.most_common(1)[0][0] if p.signatures else None
+        framed = bool(CALL_HELPER) and p.native_callers * 2 >= FEEDBACK_WINDOW
+        tiny = looks_tiny(code)
+        may_rearm = (CALL_HELPER and hooks.HAS_MONITORING and not framed
+                     and self.rearms.get(id(code), 0) < REARM and signature is not None)
+        if may_rearm and (tiny or self._small(code)):
+            self._rearm(code)
+            return
+        reason = (Refusal.NO_FEEDBACK if signature is None
+                  else Refusal.UNSUPPORTED_TYPE if records.ir_types(signature) is None
+                  else Refusal.TOO_SMALL if tiny and not framed else None)
+        if reason is None:
+            for func in functions_of(code):
+                rec = manager.record_for(func)
+                rec.calls = max(rec.calls, p.count)
+                manager.compile_for(func, signature, for_caller=framed)
+            if may_rearm and self._small(code):
+                self._rearm(code)
+                return
+        self.rearms.pop(id(code), None)
         if hooks.HAS_MONITORING:
             # sys.monitoring no longer reports this code: the profile is not needed any more
             self.feedback.profiles.discard(code)
             self.feedback.mark_done(code)      # loop events of frames still running it stop
-        reason = (Refusal.NO_FEEDBACK if signature is None
-                  else Refusal.UNSUPPORTED_TYPE if records.ir_types(signature) is None
-                  else Refusal.TOO_SMALL if looks_tiny(code) else None)
         if reason is not None:
             # nothing to compile: no record either (a program counting its gc objects sees none)
             name = code.co_qualname if hasattr(code, "co_qualname") else code.co_name
             records.count_refusal(reason, f"{p.module}.{name}" if p.module else name,
                                   signature, f"{code.co_filename}:{code.co_firstlineno}")
-            return
+
+    def _rearm(self, code):
+        """Count a small code's calls again, from REARM_WAIT thresholds below promotion, as a
+        cold code (its profile is dropped: no object is kept meanwhile)."""
+        times = self.rearms.get(id(code), 0)
+        self.rearms[id(code)] = times + 1
+        self.feedback.profiles.discard(code)
+        self.feedback.cold[id(code)] = -REARM_WAIT[times] * self.threshold
+
+    @staticmethod
+    def _small(code):
+        """Whether a function of this code was found too small to install (TOO_SMALL)."""
         for func in functions_of(code):
-            rec = manager.record_for(func)
-            rec.calls = max(rec.calls, p.count)
-            manager.compile_for(func, signature)
+            rec = manager.RECORDS.get(func)
+            if rec is not None and rec.refusal is Refusal.TOO_SMALL and not rec.for_frames:
+                return True
+        return False
 
 
 def supported():

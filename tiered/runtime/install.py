@@ -21,7 +21,7 @@ import dis
 from bytecode import Bytecode, CellVar, Compare, FreeVar, Instr, Label
 from bytecode.instr import InstrLocation
 
-from ..cpython import V, pushframe
+from ..cpython import V, capi, pushframe
 from ..cpython.code import param_count
 from .markers import INTERPRET, SENTINEL, STATES, UNBOUND
 
@@ -209,13 +209,14 @@ def _stub(lay, with_exc, last, loc):
     return seq
 
 
-_BLOCK = ctypes.c_uint64 * 4   # one class for every block, made once (not garbage for the collector)
+_BLOCK = ctypes.c_uint64 * 6   # one class for every block, made once (not garbage for the collector)
 
 
 def entry_block():
     """The block a framed native call reads (cpython/pushframe.py): the native entry's address,
-    the byte offset where the interpreter goes on after the prologue's call of it, and the
-    markers the entry returns for an exit and for "interpret"; made
+    the byte offset where the interpreter goes on after the prologue's call of it, the
+    markers the entry returns for an exit and for "interpret", and (a function run natively
+    only by native callers, point_framed) the code its frames run and the function; made
     before the native callable, which keeps it (the installed code holds the callable)."""
     return _BLOCK()
 
@@ -234,3 +235,29 @@ def point_entry_block(code, block, entry, native):
         return
     block[0], block[1], block[2], block[3] = entry, instrs[call + 1].offset, id(SENTINEL), id(INTERPRET)
     pushframe.set_native_entry(code, block)
+
+
+def point_framed(func, code, block):
+    """Native callers that push a frame for func (which keeps its original code) run `code`
+    in it instead, and its native entry: the original code's co_extra word points at code's
+    block, which names code and func (another function of the same code runs its own).  False
+    when code has no native entry block.  The caller keeps code alive until unframe."""
+    if pushframe.native_entry_of(code) != ctypes.addressof(block) or not block[0]:
+        return False
+    block[4], block[5] = id(code), id(func)
+    pushframe.set_native_entry(func.__code__, block)
+    return True
+
+
+def point_line_sites(sites, compiled, code, installed):
+    """Give each line site of the module the address of its instruction in the installed code,
+    and the code bounds theirs (a site left at 0 leaves the frame's line as it is)."""
+    if capi.FRAMES is None:
+        return
+    start = id(code) + capi.FRAMES[2]
+    bounds = {"lo": start, "hi": start + len(code.co_code)}
+    for offset, name in sites.items():
+        address = bounds.get(offset) if offset in bounds else \
+            start + installed[offset] if offset in installed else None
+        if address is not None:
+            ctypes.c_int64.from_address(compiled[name]).value = address

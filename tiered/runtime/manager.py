@@ -1,7 +1,5 @@
 """Runtime manager: a hot function + observed argument types → compiled, installed specialisations and their stats."""
 import builtins
-import ctypes
-import dis
 import importlib
 import logging
 import os
@@ -16,15 +14,15 @@ from .. import compiler
 from ..compiler import Unsupported
 from ..compiler.ir import released_after
 from ..compiler.ops import RESUMABLE, is_obj
-from ..cpython.code import param_count, untouched_params
+from ..compiler.ops.framecall import CALL_HELPER
+from ..cpython.code import never_frameless, param_count, untouched_params
 from ..reasons import Refusal
-from ..cpython import capi, dicts
+from ..cpython import dicts
 from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
 from .specs import Spec, worth_installing
-from ..weaktable import WeakTable
 
 log = logging.getLogger("tiered")
 compile_lock = threading.RLock()    # one compile at a time; threads that find it taken do not wait
@@ -222,7 +220,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
     new = Spec(types_, fn)
     built.append((new, fn))
     built = _frameless_for_dispatch(rec, func, built, force)
-    if not (rec.eager or for_caller or worth_installing([s for s, _ in built])):
+    if not (rec.eager or for_caller or rec.for_frames or worth_installing([s for s, _ in built])):
         # a tiny body is faster interpreted (the prologue and boxing cost ~15 ns a call): no
         # LLVM work for it unless a native caller asks (each LLVM compile also keeps memory)
         rec.refuse(Refusal.TOO_SMALL, f"{new.work} operations, no loop")
@@ -266,7 +264,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         install.point_entry_block(code, block, compiled[entry], native)
         if any(f.attrs.get("resumable") for _, f in built):
             helpers[2].prepare(rec.original_code)
-        _point_line_sites(mod.line_sites, compiled, code, installed)
+        install.point_line_sites(mod.line_sites, compiled, code, installed)
     for (s, f), sym in zip(built, inner):
         s.describe(f)
         s.address, s.compiled, s.resumer = compiled[sym], compiled, helpers[2]
@@ -280,9 +278,14 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
     (rec.compile_seconds if first_tier else rec.promote_seconds).append(time.perf_counter() - started - _child_seconds[0])
     TOTALS["compiled"] += 1
     if not (rec.eager or worth_installing(specs)):
-        # compiled for a native caller, which calls the specialisation directly
+        # compiled for a native caller, which calls the specialisation directly; native callers
+        # that push its frame run it there (3.12), the interpreter its original code
         rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
+        if install.point_framed(func, code, block) if func.__code__ is rec.original_code else False:
+            mark_installed(code, rec.original_code)
+            rec.set_framed(code, block, native)
         return new
+    rec.unframe()
     mark_installed(code, rec.original_code)
     disview.show_originals()
     rec.put_code(code)
@@ -346,26 +349,7 @@ def _frameless_for_dispatch(rec, func, built, force):
     return out
 
 
-def _point_line_sites(sites, compiled, code, installed):
-    """Give each line site of the module the address of its instruction in the installed code,
-    and the code bounds theirs (a site left at 0 leaves the frame's line as it is)."""
-    if capi.FRAMES is None:
-        return
-    start = id(code) + capi.FRAMES[2]
-    bounds = {"lo": start, "hi": start + len(code.co_code)}
-    for offset, name in sites.items():
-        address = bounds.get(offset) if offset in bounds else \
-            start + installed[offset] if offset in installed else None
-        if address is not None:
-            ctypes.c_int64.from_address(compiled[name]).value = address
-
-
 MAX_OPS = 5000               # IR operations of a function's specialisations beyond which it is TOO_BIG
-
-# instructions whose effects an exit could not resume: a function with any never runs frameless
-# (what else changes objects the builder checks op by op: such a callee is RESUMABLE)
-_NEVER_FRAMELESS = ("STORE_GLOBAL", "DELETE_", "IMPORT_", "YIELD_")
-
 
 def _resolve_callee(fn, types_):
     """A compiled specialisation of another function for a direct native call, or None.  An
@@ -383,25 +367,26 @@ def _resolve_callee(fn, types_):
     if any(not is_obj(t) and t not in py for t in types_):
         return None          # None as an argument: its callee would be typed on NoneType, another layout
     objects = any(is_obj(t) for t in types_)
-    if objects and _never_frameless(code):
-        return None
-    spec = compile_for(fn, tuple(py.get(t) or t.cls for t in types_), for_caller=True,
+    py_types = tuple(py.get(t) or t.cls for t in types_)
+    if objects and never_frameless(code):
+        return _framed(fn, py_types)
+    spec = compile_for(fn, py_types, for_caller=True,
                        frameless=RESUMABLE if objects else False, optimise=_promoting[0])
+    if spec is None and types_ in rec.not_frameless:
+        return _framed(fn, py_types)
     if spec is not None and _building and all(r() is not _building[-1] for r in rec.callers):
         # promoted with it (promote); callers that died are dropped on the way
         rec.callers[:] = [r for r in rec.callers if r() is not None] + [weakref.ref(_building[-1])]
     return spec if spec is not None and spec.address and spec.callable else None
 
 
-def _never_frameless(code):
-    """Whether code has an instruction no frameless specialisation can hold (remembered)."""
-    found = _NEVER.get(code)
-    if found is None:
-        found = _NEVER[code] = any(i.opname.startswith(_NEVER_FRAMELESS) for i in dis.get_instructions(code))
-    return found
-
-
-_NEVER = WeakTable()         # code -> whether it has one of _NEVER_FRAMELESS's instructions
+def _framed(fn, py_types):
+    """A callee that cannot run frameless is compiled as for the interpreter, for native
+    callers that push its frame to run natively there (3.12, install.point_framed); None:
+    the caller still calls it generically."""
+    if CALL_HELPER:
+        compile_for(fn, py_types, for_caller=True, optimise=_promoting[0])
+    return None
 
 
 def restore_all():

@@ -5,6 +5,7 @@ import threading
 import weakref
 
 from .. import config
+from ..cpython import pushframe
 from ..compiler.ops import BOOL, FLOAT, INT, ObjType
 from ..reasons import Exit, Refusal
 from ..tally import Tally
@@ -76,6 +77,8 @@ class Record:
         self.promoted = False     # promoted once: its compiles use the whole pipeline from now on
         self.hot_signals = 0      # times its first-tier code said it ran hot (manager.promote)
         self.callers = []         # weak references to the records of its native callers
+        self.framed = None        # (block, code, native, ref): code native callers run in its frames
+        self.for_frames = False   # compiled for native callers' frames once: its compiles stay so
         # the codes native callers accept as this function's (its original, the one tiered put
         # in place): a program that replaces its code makes their calls exit (CODE_CHANGED)
         self.code_words = (ctypes.c_uint64 * 2)(id(self.original_code), id(self.original_code))
@@ -86,6 +89,22 @@ class Record:
         func = self.func
         if func is not None:
             func.__code__ = code
+
+    def set_framed(self, code, block, native):
+        """Native callers that push the function's frame run `code` (not installed: the
+        interpreter runs the original) and its native entry there (install.point_framed);
+        until the function dies or unframe."""
+        self.unframe()
+        original = self.original_code
+        self.for_frames = True
+        self.framed = (block, code, native,
+                       weakref.ref(self.func, pushframe.dropper(original, block)))
+
+    def unframe(self):
+        """Native callers push frames of the function's own code again."""
+        if self.framed is not None:
+            pushframe.drop_native_entry(self.original_code, self.framed[0])
+            self.framed = None
 
     def code_in_place(self):
         """Whether the function still runs a code of tiered's (its original, or the one tiered
@@ -177,7 +196,7 @@ class Record:
             return                                 # never re-enter it
         func = self.func
         if (self.misses[key] >= max(2, config.get("TIERED_THRESHOLD") // 10) and func is not None
-                and self.state == "compiled" and key not in self.attempted):
+                and (self.state == "compiled" or self.for_frames) and key not in self.attempted):
             compile_for(func, types_, wait=False)
 
     def refuse(self, reason, detail="", line=None, variable=None):
@@ -192,6 +211,7 @@ class Record:
 
     def restore(self):
         """Put the original code object back."""
+        self.unframe()
         func = self.func
         if func is not None and func.__code__ is not self.original_code:
             self.put_code(self.original_code)
@@ -253,6 +273,16 @@ def _object_type(cls):
 def mark_installed(code, original):
     """Remember that tiered put this code object in place of `original` (forgotten when it dies)."""
     _installed[code] = original
+    _installed_ids.add(id(code))
+
+
+_installed_ids = set()       # ids of codes tiered put in place (kept after they die: a hint only)
+
+
+def may_be_installed_code_at(address):
+    """Whether the code object at this address is probably one tiered put in place (ids of
+    dead codes are not forgotten, so only for heuristics: no object is made to find out)."""
+    return address in _installed_ids
 
 
 def is_installed_code(code):

@@ -8,6 +8,7 @@ from ..exits import NULL, Known, RangeArgs
 from ..infer import Unsupported
 from ..ir import Value
 from ..ops import BOOL, FLOAT, INT, NONE, OBJ, PLAIN_INSTANCES, ObjType, is_obj
+from ..ops.framecall import CALL_HELPER
 from .containers import SEQUENCES
 from .control import loop_over
 from .core import finish, object_constant, release, table, top
@@ -116,6 +117,11 @@ def _construct(b, cls, vals):
     except TypeError:                     # no weak references to it: typed as any object
         typed = OBJ
     b.emit("guard_class_version", [], {"cls": cls, "version": version})
+    types_ = (typed,) + tuple(v.type for v in vals)
+    if CALL_HELPER and isinstance(init, types.FunctionType) and not any(is_obj(t) and t.cls is None for t in types_):
+        # new_instance calls __init__ through the frame helper, which runs the native code
+        # compiled for native callers' frames when __init__ is too small to install
+        b.opts.resolve_callee(init, types_)
     r = b.emit("new_instance", vals, {"cls": cls, "init": init}, type=typed)
     for v in vals:
         release(b, v)

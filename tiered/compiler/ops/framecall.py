@@ -1,5 +1,29 @@
 """Compiler ops calling Python functions: a native call of Python code → the shared helper that pushes its frame itself (3.12), else PyObject_Vectorcall."""
 from ...cpython import capi, pushframe, threadstate
+from .nativeentry import framed_code, native_entry
+from .objects import _DEC, _SKIP_IMMORTAL_INC
+
+# reference counts changed inline, as the modules' own helpers do (ops/objects.py)
+_REFCOUNTS = f"""
+define internal void @tiered_call_incref(ptr %o) alwaysinline {{
+entry:
+{_SKIP_IMMORTAL_INC}done:
+  ret void
+}}
+
+define internal void @tiered_call_xdecref(ptr %o) alwaysinline {{
+entry:
+  %null = icmp eq ptr %o, null
+  br i1 %null, label %done, label %nonnull
+nonnull:
+{_DEC}  br i1 %zero, label %free, label %done
+free:
+  call void @_Py_Dealloc(ptr %o)
+  br label %done
+done:
+  ret void
+}}
+"""
 
 
 def _push_frame_helper(p):
@@ -15,10 +39,11 @@ def _push_frame_helper(p):
     stack, a PEP 523 frame evaluator) goes through PyObject_Vectorcall, which raises as CPython does."""
     defaults = capi.FUNC_FIELDS[0]
     items = capi.TUPLE_ITEMS
-    native = _native_entry(p) if pushframe.EXTRA_INDEX is not None and threadstate.RECURSION_REMAINING \
+    native = native_entry(p) if pushframe.EXTRA_INDEX is not None and threadstate.RECURSION_REMAINING \
         and threadstate.C_RECURSION_REMAINING else ""
     after_fill = "checkentry" if native else "run"
-    return f"""
+    framed, code_at = (framed_code(p), "fncode") if native else ("  %code = bitcast ptr %code0 to ptr", "fn")
+    return _REFCOUNTS + f"""
 define ptr @tiered_call(ptr %ts, ptr %f, ptr %args, i64 %nargsf, ptr %kwnames) {{
 entry:
   %maskp = alloca i64
@@ -35,7 +60,8 @@ fn:
   %vc = load ptr, ptr %vcp
   %ownvc = icmp eq ptr %vc, @_PyFunction_Vectorcall
   %codep = getelementptr i8, ptr %f, i64 {p["func_code"]}
-  %code = load ptr, ptr %codep
+  %code0 = load ptr, ptr %codep
+{framed}
   %flagsp = getelementptr i8, ptr %code, i64 {p["co_flags"]}
   %flags = load i32, ptr %flagsp
   %flagged = and i32 %flags, {pushframe.CO_NOT_PLAIN | pushframe.CO_OPTIMIZED}
@@ -58,7 +84,7 @@ countdefs:
   %ndefs1 = load i64, ptr %ndefsp
   br label %counted
 counted:
-  %ndefs = phi i64 [0, %fn], [%ndefs1, %countdefs]
+  %ndefs = phi i64 [0, %{code_at}], [%ndefs1, %countdefs]
   %fewdefs = icmp sle i64 %ndefs, %argc64
   %ok1 = and i1 %ownvc, %flagsok
   %ok2 = and i1 %kwook, %small
@@ -146,8 +172,8 @@ room:
 push:
   %newtop = getelementptr ptr, ptr %top, i64 %size
   store ptr %newtop, ptr %topp
-  call void @Py_IncRef(ptr %f)
-  call void @Py_IncRef(ptr %code)
+  call void @tiered_call_incref(ptr %f)
+  call void @tiered_call_incref(ptr %code)
   %fcode = getelementptr i8, ptr %top, i64 {p["f_code"]}
   store ptr %code, ptr %fcode
   %ffunc = getelementptr i8, ptr %top, i64 {p["f_funcobj"]}
@@ -187,7 +213,7 @@ argloop:
 argbody:
   %ap = getelementptr ptr, ptr %args, i64 %k
   %a = load ptr, ptr %ap
-  call void @Py_IncRef(ptr %a)
+  call void @tiered_call_incref(ptr %a)
   %lp = getelementptr ptr, ptr %locals, i64 %k
   store ptr %a, ptr %lp
   %k1 = add i64 %k, 1
@@ -202,7 +228,7 @@ kwbody:
   %wat = add i64 %nargs, %w
   %wp = getelementptr ptr, ptr %args, i64 %wat
   %wv = load ptr, ptr %wp
-  call void @Py_IncRef(ptr %wv)
+  call void @tiered_call_incref(ptr %wv)
   %wl = getelementptr ptr, ptr %locals, i64 %windex
   store ptr %wv, ptr %wl
   %w1 = add i64 %w, 1
@@ -220,7 +246,7 @@ defbody:
   %di = sub i64 %d, %firstdef
   %dp = getelementptr ptr, ptr %defitems, i64 %di
   %dv = load ptr, ptr %dp
-  call void @Py_IncRef(ptr %dv)
+  call void @tiered_call_incref(ptr %dv)
   %dl = getelementptr ptr, ptr %locals, i64 %d
   store ptr %dv, ptr %dl
   br label %defnext
@@ -243,128 +269,6 @@ slow:
   %rs = call ptr @PyObject_Vectorcall(ptr %f, ptr %args, i64 %nargsf, ptr %kwnames)
   ret ptr %rs
 }}
-"""
-
-
-# what the interpreter takes off the thread's count of C recursion when it runs a frame
-# (3.12's PY_EVAL_C_STACK_UNITS): the native entry run in place of it takes as much, so call
-# sites' depth guards (ops/calls.py) hand deep recursion to the interpreter as before
-C_STACK_UNITS = 2
-
-
-def _native_entry(p):
-    """IR lines of tiered_call after the frame is filled: when the code is an installed code
-    whose co_extra word points at its native entry (runtime/install.py point_entry_block), run
-    the entry in the pushed frame, linked as the thread's current frame and counted in its
-    recursion (Python frames, and C recursion as the interpreter counts itself), as the
-    prologue's call would run it, without the interpreter; a result then
-    leaves with the frame cleared and popped as the interpreter clears it.  The interpreter
-    takes the frame over: from its start when the entry says to interpret (a tracer), right
-    after the prologue's call (with the result on the stack) when the entry exited or a frame
-    object was made for this frame, and raising there when the entry failed."""
-    start, cframe, current = capi.FRAMES[2], capi.CURRENT_FRAME[0], capi.CURRENT_FRAME[1]
-    return f"""checkentry:
-  %xp = getelementptr i8, ptr %code, i64 {p["co_extra"]}
-  %x = load ptr, ptr %xp
-  %hasx = icmp ne ptr %x, null
-  br i1 %hasx, label %xsize, label %run
-xsize:
-  %xn = load i64, ptr %x
-  %xok = icmp sgt i64 %xn, {pushframe.EXTRA_INDEX}
-  br i1 %xok, label %xread, label %run
-xread:
-  %bp = getelementptr i8, ptr %x, i64 {8 + 8 * pushframe.EXTRA_INDEX}
-  %block = load ptr, ptr %bp
-  %hasb = icmp ne ptr %block, null
-  %ncellp = getelementptr i8, ptr %code, i64 {p["co_ncellvars"]}
-  %ncell = load i32, ptr %ncellp
-  %nfreep = getelementptr i8, ptr %code, i64 {p["co_nfreevars"]}
-  %nfree = load i32, ptr %nfreep
-  %ncf = or i32 %ncell, %nfree
-  %nocells = icmp eq i32 %ncf, 0
-  %useit = and i1 %hasb, %nocells
-  br i1 %useit, label %depth, label %run
-depth:
-  %rrp = getelementptr i8, ptr %ts, i64 {threadstate.RECURSION_REMAINING}
-  %rr = load i32, ptr %rrp
-  %roomy = icmp sgt i32 %rr, 2
-  %crp = getelementptr i8, ptr %ts, i64 {threadstate.C_RECURSION_REMAINING}
-  %cr = load i32, ptr %crp
-  %croomy = icmp sgt i32 %cr, {C_STACK_UNITS * 2}
-  %bothroomy = and i1 %roomy, %croomy
-  br i1 %bothroomy, label %native, label %run
-native:
-  %entryfn = load ptr, ptr %block
-  %resp = getelementptr i64, ptr %block, i64 1
-  %resume = load i64, ptr %resp
-  %sentp = getelementptr i64, ptr %block, i64 2
-  %sentinel = load ptr, ptr %sentp
-  %intp = getelementptr i64, ptr %block, i64 3
-  %interpret = load ptr, ptr %intp
-  %cfp = getelementptr i8, ptr %ts, i64 {cframe}
-  %cf = load ptr, ptr %cfp
-  %curp = getelementptr i8, ptr %cf, i64 {current}
-  %cur = load ptr, ptr %curp
-  %fprevious = getelementptr i8, ptr %top, i64 {p["f_previous"]}
-  store ptr %cur, ptr %fprevious
-  store ptr %top, ptr %curp
-  ; the frame at the prologue's call, as the interpreter leaves it while the entry runs: the
-  ; entry's code finds its own frame by that (lower_llvm own_frame) and keeps it truthful
-  %at0 = add i64 %resume, {start - 2}
-  %after = getelementptr i8, ptr %code, i64 %at0
-  store ptr %after, ptr %fprev
-  %rr1 = sub i32 %rr, 1
-  store i32 %rr1, ptr %rrp
-  %cr1 = sub i32 %cr, {C_STACK_UNITS}
-  store i32 %cr1, ptr %crp
-  %rn = call ptr %entryfn(ptr null, ptr %locals, i64 %argc64)
-  store i32 %rr, ptr %rrp
-  store i32 %cr, ptr %crp
-  store ptr %cur, ptr %curp
-  %failed = icmp eq ptr %rn, null
-  br i1 %failed, label %threw, label %classify
-classify:
-  %isint = icmp eq ptr %rn, %interpret
-  br i1 %isint, label %restart, label %plain
-plain:
-  %issent = icmp eq ptr %rn, %sentinel
-  %fobjp = getelementptr i8, ptr %top, i64 {p["f_frame_obj"]}
-  %fobjnow = load ptr, ptr %fobjp
-  %hasfobj = icmp ne ptr %fobjnow, null
-  %special = or i1 %issent, %hasfobj
-  br i1 %special, label %handover, label %clear
-clear:
-  %c = phi i64 [0, %plain], [%c1, %clearbody]
-  %cmore = icmp slt i64 %c, %nlp
-  br i1 %cmore, label %clearbody, label %cleared
-clearbody:
-  %cp = getelementptr ptr, ptr %locals, i64 %c
-  %cv = load ptr, ptr %cp
-  call void @tiered_xdecref(ptr %cv)
-  %c1 = add i64 %c, 1
-  br label %clear
-cleared:
-  call void @Py_DecRef(ptr %f)
-  call void @Py_DecRef(ptr %code)
-  store ptr %top, ptr %topp
-  ret ptr %rn
-restart:
-  call void @Py_DecRef(ptr %rn)
-  store ptr %first, ptr %fprev
-  %rr2 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 0)
-  ret ptr %rr2
-handover:
-  %stackslot = getelementptr ptr, ptr %locals, i64 %nlp
-  store ptr %rn, ptr %stackslot
-  %nlp1 = add i32 %nlp32, 1
-  store i32 %nlp1, ptr %fstack
-  store ptr %after, ptr %fprev
-  %rr3 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 0)
-  ret ptr %rr3
-threw:
-  store ptr %after, ptr %fprev
-  %rr4 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 1)
-  ret ptr %rr4
 """
 
 
