@@ -25,13 +25,14 @@ class Box:
         self.v = v
 
     def scaled(self, k):             # no loop, and it calls Python code: not frameless
-        return helper(self.v) + k
+        return helper(self.v) + k.v
 
 
 def sums_scaled(box, n):
     t = 0
+    step = Box(1)
     for i in range(n):
-        t += box.scaled(i)
+        t += box.scaled(step)
     return t
 
 
@@ -56,7 +57,7 @@ def test_a_small_callee_runs_natively_in_its_native_callers_frames_only():
             # it ran natively, and exited in its frame (a float from helper where an int was seen)
             assert callee.native_calls > 0 and callee.exits.get(Exit.TYPE_GUARD, 0) > 0
         before = callee.native_calls
-        assert Box(5).scaled(1) == 11                 # the interpreter runs the original code
+        assert Box(5).scaled(Box(1)) == 11            # the interpreter runs the original code
         assert callee.native_calls == before
     finally:
         manager.record_for(Box.scaled).restore()
@@ -88,18 +89,18 @@ class Cell:
     def __init__(self, v):
         self.v = v
     def shifted(self, k):
-        return helper(self.v) - k
+        return helper(self.v) - k.v
 
 def sums(cell, n):
     t = 0
     for i in range(n):
-        t += cell.shifted(i)
+        t += cell.shifted(Cell(i))
     return t
 
 def calls(f, cell, n):
     t = 0
     for i in range(n):
-        t += f(cell, i)
+        t += f(cell, Cell(i))
     return t
 '''
 
@@ -139,8 +140,8 @@ def test_the_callees_death_clears_its_codes_word():
     code = g["Cell"].shifted.__code__
     doomed = types.FunctionType(code, g, "shifted")
     for _ in range(40):
-        doomed(g["Cell"](1), 2)
-    assert manager.compile_for(doomed, (g["Cell"], int), for_caller=True) is not None
+        doomed(g["Cell"](1), g["Cell"](2))
+    assert manager.compile_for(doomed, (g["Cell"], g["Cell"]), for_caller=True) is not None
     _framed_record(doomed)
     del doomed
     gc.collect()
@@ -150,8 +151,8 @@ def test_the_callees_death_clears_its_codes_word():
 
 class Pair:
     def __init__(self, a, b):        # no loop: too small to install
-        self.a = a
-        self.b = b
+        self.a = a * 2                # (numbers it stored as given would be new boxes: not
+        self.b = -b                   # compiled for frames, see the test below)
 
 
 def makes_pairs(n):
@@ -159,6 +160,20 @@ def makes_pairs(n):
     for i in range(n):
         out.append(Pair(i, i * 0.5))
     return [(p.a, p.b) for p in out]
+
+
+class Keeps:
+    def __init__(self, a):
+        self.a = a                    # the caller's very object
+
+
+def keeps_floats(n):
+    out = []
+    for i in range(n):
+        x = i + 0.5
+        k = Keeps(x)
+        out.append(id(k.a) == id(x))
+    return out
 
 
 def test_a_constructor_runs_a_small_init_natively_in_the_frame_it_pushes():
@@ -169,7 +184,19 @@ def test_a_constructor_runs_a_small_init_natively_in_the_frame_it_pushes():
         init = _framed_record(Pair.__init__)
         if not forced_exits():
             assert init.native_calls > 0
-        assert Pair(1, 2).b == 2
+        assert Pair(1, 2).b == -2
     finally:
         manager.record_for(Pair.__init__).restore()
         manager.RECORDS.discard(Pair.__init__)
+
+
+def test_a_small_init_that_stores_its_number_arguments_is_not_run_natively():
+    """Native code stores a new box of an unboxed number: CPython stores the caller's object."""
+    warm(keeps_floats, 4)
+    manager.record_for(Keeps.__init__)
+    try:
+        check(keeps_floats, (20,))
+        assert manager.record_for(Keeps.__init__).framed is None
+    finally:
+        manager.record_for(Keeps.__init__).restore()
+        manager.RECORDS.discard(Keeps.__init__)

@@ -281,7 +281,9 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         # compiled for a native caller, which calls the specialisation directly; native callers
         # that push its frame run it there (3.12), the interpreter its original code
         rec.refuse(Refusal.TOO_SMALL, f"{sum(s.work for s in specs)} operations, no loop")
-        if install.point_framed(func, code, block) if func.__code__ is rec.original_code else False:
+        # (not when it would hand on new boxes of the caller's numbers: CPython passes its objects)
+        if (func.__code__ is rec.original_code and not any(s.hands_on_numbers for s in specs)
+                and install.point_framed(func, code, block)):
             mark_installed(code, rec.original_code)
             rec.set_framed(code, block, native)
         return new

@@ -1,7 +1,7 @@
 """Runtime specialisations: the IR of one compiled signature → the few facts kept about it (no IR)."""
 import dis
 
-from ..compiler.ops import OPS, is_obj
+from ..compiler.ops import NONE, OPS, is_obj
 
 
 class Spec:
@@ -33,11 +33,32 @@ class Spec:
         self.callable = self.numeric or self.frameless
         # it may change objects before an exit: its native caller resumes it (deopt.Resumer)
         self.resumable = self.frameless and fn.attrs.get("resumable", False)
+        self.hands_on_numbers = _hands_on_number_params(fn)
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
 _FREE_OPS = {"const", "phi", "guard_global", "bool_to_int", "int_to_float", "select", "incref", "decref",
              "set_local", "sync_frame", "sync_local"}
+
+
+# ops that take a number parameter without making an object of it
+_NUMBER_USES = ("sync_frame", "sync_local", "set_local")
+
+
+def _hands_on_number_params(fn):
+    """Whether native code may give a number parameter to something as an object (store it,
+    pass it, return it): a new box, where CPython hands on the caller's very object."""
+    numbers = {id(p) for p in fn.params if not is_obj(p.type)}
+    if not numbers:
+        return False
+    for b in fn.blocks:
+        for v in b.body:
+            if (v.op not in _NUMBER_USES and (is_obj(v.type) or v.type == NONE)
+                    and any(id(a) in numbers for a in v.args)):
+                return True
+        if b.term is not None and b.term[0] == "ret" and id(b.term[1]) in numbers:
+            return True
+    return False
 
 
 def _work(fn):
