@@ -1,29 +1,10 @@
 """Compiler ops calling Python functions: a native call of Python code → the shared helper that pushes its frame itself (3.12), else PyObject_Vectorcall."""
 from ...cpython import capi, pushframe, threadstate
 from .nativeentry import framed_code, native_entry
-from .objects import _DEC, _SKIP_IMMORTAL_INC
+from .objects import REFCOUNTS
 
-# reference counts changed inline, as the modules' own helpers do (ops/objects.py)
-_REFCOUNTS = f"""
-define internal void @tiered_call_incref(ptr %o) alwaysinline {{
-entry:
-{_SKIP_IMMORTAL_INC}done:
-  ret void
-}}
-
-define internal void @tiered_call_xdecref(ptr %o) alwaysinline {{
-entry:
-  %null = icmp eq ptr %o, null
-  br i1 %null, label %done, label %nonnull
-nonnull:
-{_DEC}  br i1 %zero, label %free, label %done
-free:
-  call void @_Py_Dealloc(ptr %o)
-  br label %done
-done:
-  ret void
-}}
-"""
+# reference counts changed inline, with the modules' own helpers (and their branch weights)
+_REFCOUNTS = REFCOUNTS + '!0 = !{!"branch_weights", i32 1, i32 100000}\n'
 
 
 def _push_frame_helper(p):
@@ -172,8 +153,8 @@ room:
 push:
   %newtop = getelementptr ptr, ptr %top, i64 %size
   store ptr %newtop, ptr %topp
-  call void @tiered_call_incref(ptr %f)
-  call void @tiered_call_incref(ptr %code)
+  call void @tiered_incref(ptr %f)
+  call void @tiered_incref(ptr %code)
   %fcode = getelementptr i8, ptr %top, i64 {p["f_code"]}
   store ptr %code, ptr %fcode
   %ffunc = getelementptr i8, ptr %top, i64 {p["f_funcobj"]}
@@ -213,7 +194,7 @@ argloop:
 argbody:
   %ap = getelementptr ptr, ptr %args, i64 %k
   %a = load ptr, ptr %ap
-  call void @tiered_call_incref(ptr %a)
+  call void @tiered_incref(ptr %a)
   %lp = getelementptr ptr, ptr %locals, i64 %k
   store ptr %a, ptr %lp
   %k1 = add i64 %k, 1
@@ -228,7 +209,7 @@ kwbody:
   %wat = add i64 %nargs, %w
   %wp = getelementptr ptr, ptr %args, i64 %wat
   %wv = load ptr, ptr %wp
-  call void @tiered_call_incref(ptr %wv)
+  call void @tiered_incref(ptr %wv)
   %wl = getelementptr ptr, ptr %locals, i64 %windex
   store ptr %wv, ptr %wl
   %w1 = add i64 %w, 1
@@ -246,7 +227,7 @@ defbody:
   %di = sub i64 %d, %firstdef
   %dp = getelementptr ptr, ptr %defitems, i64 %di
   %dv = load ptr, ptr %dp
-  call void @tiered_call_incref(ptr %dv)
+  call void @tiered_incref(ptr %dv)
   %dl = getelementptr ptr, ptr %locals, i64 %d
   store ptr %dv, ptr %dl
   br label %defnext

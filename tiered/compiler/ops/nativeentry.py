@@ -2,22 +2,28 @@
 from ...cpython import capi, pushframe, threadstate
 
 
+def _block_of(p, code, pfx, missing):
+    """IR lines reading %{pfx}block, the word at tiered's index in the co_extra of `code` (NULL
+    when unset), going on in block %{pfx}read; to label `missing` when code has no such word."""
+    return f"""  %{pfx}xp = getelementptr i8, ptr {code}, i64 {p["co_extra"]}
+  %{pfx}x = load ptr, ptr %{pfx}xp
+  %{pfx}hasx = icmp ne ptr %{pfx}x, null
+  br i1 %{pfx}hasx, label %{pfx}size, label %{missing}
+{pfx}size:
+  %{pfx}n = load i64, ptr %{pfx}x
+  %{pfx}ok = icmp sgt i64 %{pfx}n, {pushframe.EXTRA_INDEX}
+  br i1 %{pfx}ok, label %{pfx}read, label %{missing}
+{pfx}read:
+  %{pfx}bp = getelementptr i8, ptr %{pfx}x, i64 {8 + 8 * pushframe.EXTRA_INDEX}
+  %{pfx}block = load ptr, ptr %{pfx}bp
+"""
+
+
 def framed_code(p):
     """IR lines choosing the code to push for %f: the one its code's co_extra block names for
     this very function (runtime/install.py point_framed: a function run natively only by
     native callers), else the function's own code; continues in block %fncode."""
-    return f"""  %ax = getelementptr i8, ptr %code0, i64 {p["co_extra"]}
-  %axv = load ptr, ptr %ax
-  %axhas = icmp ne ptr %axv, null
-  br i1 %axhas, label %altsize, label %owncode
-altsize:
-  %axn = load i64, ptr %axv
-  %axok = icmp sgt i64 %axn, {pushframe.EXTRA_INDEX}
-  br i1 %axok, label %altread, label %owncode
-altread:
-  %abp = getelementptr i8, ptr %axv, i64 {8 + 8 * pushframe.EXTRA_INDEX}
-  %ablock = load ptr, ptr %abp
-  %abhas = icmp ne ptr %ablock, null
+    return _block_of(p, "%code0", "a", "owncode") + f"""  %abhas = icmp ne ptr %ablock, null
   br i1 %abhas, label %altfunc, label %owncode
 altfunc:
   %afp = getelementptr i64, ptr %ablock, i64 5
@@ -50,19 +56,7 @@ def native_entry(p):
     after the prologue's call (with the result on the stack) when the entry exited or a frame
     object was made for this frame, and raising there when the entry failed."""
     start, cframe, current = capi.FRAMES[2], capi.CURRENT_FRAME[0], capi.CURRENT_FRAME[1]
-    return f"""checkentry:
-  %xp = getelementptr i8, ptr %code, i64 {p["co_extra"]}
-  %x = load ptr, ptr %xp
-  %hasx = icmp ne ptr %x, null
-  br i1 %hasx, label %xsize, label %run
-xsize:
-  %xn = load i64, ptr %x
-  %xok = icmp sgt i64 %xn, {pushframe.EXTRA_INDEX}
-  br i1 %xok, label %xread, label %run
-xread:
-  %bp = getelementptr i8, ptr %x, i64 {8 + 8 * pushframe.EXTRA_INDEX}
-  %block = load ptr, ptr %bp
-  %hasb = icmp ne ptr %block, null
+    return "checkentry:\n" + _block_of(p, "%code", "e", "run") + f"""  %hasb = icmp ne ptr %eblock, null
   %ncellp = getelementptr i8, ptr %code, i64 {p["co_ncellvars"]}
   %ncell = load i32, ptr %ncellp
   %nfreep = getelementptr i8, ptr %code, i64 {p["co_nfreevars"]}
@@ -81,12 +75,12 @@ depth:
   %bothroomy = and i1 %roomy, %croomy
   br i1 %bothroomy, label %native, label %run
 native:
-  %entryfn = load ptr, ptr %block
-  %resp = getelementptr i64, ptr %block, i64 1
+  %entryfn = load ptr, ptr %eblock
+  %resp = getelementptr i64, ptr %eblock, i64 1
   %resume = load i64, ptr %resp
-  %sentp = getelementptr i64, ptr %block, i64 2
+  %sentp = getelementptr i64, ptr %eblock, i64 2
   %sentinel = load ptr, ptr %sentp
-  %intp = getelementptr i64, ptr %block, i64 3
+  %intp = getelementptr i64, ptr %eblock, i64 3
   %interpret = load ptr, ptr %intp
   %cfp = getelementptr i8, ptr %ts, i64 {cframe}
   %cf = load ptr, ptr %cfp
@@ -127,16 +121,16 @@ clear:
 clearbody:
   %cp = getelementptr ptr, ptr %locals, i64 %c
   %cv = load ptr, ptr %cp
-  call void @tiered_call_xdecref(ptr %cv)
+  call void @tiered_xrelease(ptr %cv)
   %c1 = add i64 %c, 1
   br label %clear
 cleared:
-  call void @tiered_call_xdecref(ptr %f)
-  call void @tiered_call_xdecref(ptr %code)
+  call void @tiered_xrelease(ptr %f)
+  call void @tiered_xrelease(ptr %code)
   store ptr %top, ptr %topp
   ret ptr %rn
 restart:
-  call void @tiered_call_xdecref(ptr %rn)
+  call void @tiered_xrelease(ptr %rn)
   store ptr %first, ptr %fprev
   %rr2 = call ptr @_PyEval_EvalFrameDefault(ptr %ts, ptr %top, i32 0)
   ret ptr %rr2

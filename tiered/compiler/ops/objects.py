@@ -44,7 +44,8 @@ dec:
 """
 
 
-PRELUDE = f"""
+# the inline reference-count helpers (framecall's shared helper has them too)
+REFCOUNTS = f"""
 define internal void @tiered_xrelease(ptr %o) alwaysinline {{
 entry:
   %null = icmp eq ptr %o, null
@@ -82,7 +83,9 @@ free:
 done:
   ret void
 }}
+"""
 
+PRELUDE = REFCOUNTS + f"""
 define internal void @tiered_decref_at(ptr %o, ptr %site) alwaysinline {{
 entry:
 {_DEC}  br i1 %zero, label %free, label %done, !prof !0
