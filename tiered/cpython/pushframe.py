@@ -1,6 +1,7 @@
 """Base layer, frame push (3.12): V.FRAME_PUSH's offsets, checked on live objects → the layout a native caller uses to run a Python function's frame itself, or None."""
 import builtins
 import ctypes
+import dis
 import sys
 
 from . import V, capi
@@ -171,22 +172,52 @@ def dropper(code, block):
     return drop
 
 
-FRAME_OWNED_BY_CSTACK = 3      # the shim frame the interpreter's entry puts below what it runs
+FRAME_OWNED_BY_CSTACK = 3
+_CACHE = dis.opmap.get("CACHE", 0)      # the shim frame the interpreter's entry puts below what it runs
 
 
-def caller_code_address(frame):
-    """The address of the code run by the nearest Python frame below a frame object's, read in
-    place (f_back would make a frame object for it), or 0."""
+def caller_site(frame):
+    """(address of the code, opcode of the instruction) where the nearest Python frame below a
+    frame object's stands, read in place (f_back would make a frame object for it), or (0, 0)."""
     if LAYOUT is None or FRAMES is None:
-        return 0
+        return 0, 0
     at = _word(id(frame) + FRAMES[0])
     for _ in range(4):
         at = _word(at + LAYOUT["f_previous"]) if at else 0
         if not at:
-            return 0
+            return 0, 0
         if ctypes.c_int8.from_address(at + LAYOUT["f_owner"]).value != FRAME_OWNED_BY_CSTACK:
-            return _word(at + LAYOUT["f_code"])
-    return 0
+            return _word(at + LAYOUT["f_code"]), _opcode_at(_word(at + FRAMES[1]))
+    return 0, 0
+
+
+def _opcode_at(instr):
+    """The opcode of the call instruction a frame stands at: native code points the frame at the
+    instruction, the interpreter at its last inline cache entry (whose bytes are cache data);
+    the opcode found at either place, preferring a call's, or 0."""
+    if not instr:
+        return 0
+    here = ctypes.c_uint8.from_address(instr).value
+    if here in CALL_OPCODES:
+        return here
+    return ctypes.c_uint8.from_address(instr - 2 * _CALL_CACHES).value
+
+
+_OPCODES = getattr(dis, "_all_opmap", dis.opmap)     # 3.12: the specialised forms too
+# a call instruction, in any of its forms (a frame standing elsewhere called out through a slot:
+# a comparison, an attribute, an iterator)
+CALL_OPCODES = frozenset(v for n, v in _OPCODES.items()
+                         if n in ("CALL", "INSTRUMENTED_CALL") or n.startswith("CALL_PY_")
+                         or n == "CALL_BOUND_METHOD_EXACT_ARGS")
+def _call_caches():
+    """How many inline cache units follow CALL (0 when this Python does not say)."""
+    try:
+        return int(dis._inline_cache_entries[dis.opmap["CALL"]])
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return 0
+
+
+_CALL_CACHES = _call_caches()
 
 
 def native_entry_of(code):

@@ -19,12 +19,13 @@ COLD_LIMIT = 1 << 16         # distinct cold codes counted before the cold count
 
 class CodeProfile:
     """Counts and observed argument-type signatures of one code object (held weakly)."""
-    __slots__ = ("code_ref", "count", "signatures", "decided", "module", "native_callers")
+    __slots__ = ("code_ref", "count", "signatures", "decided", "module", "native_callers", "slot_callers")
 
     def __init__(self, code):
         self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Tally(), False
         self.module = None        # the name of its module, when seen (for the --stats summary)
-        self.native_callers = 0   # calls in the window made by tiered's code (3.12's calls)
+        self.native_callers = 0   # calls in the window made by tiered's code at a call (3.12)
+        self.slot_callers = 0     # ... and by tiered's code through a slot (a comparison, an attribute)
 
     @property
     def code(self):
@@ -77,8 +78,11 @@ class Feedback:
             g = getattr(frame, "f_globals", None)
             name = dict.get(g, "__name__") if type(g) is dict else None
             p.module = name if type(name) is str else None
-        if at_start and p.count >= self.threshold - FEEDBACK_WINDOW and _called_natively(frame):
-            p.native_callers += 1
+        if at_start and p.count >= self.threshold - FEEDBACK_WINDOW:
+            how = _called_natively(frame)
+            if how:
+                p.native_callers += how == AT_CALL
+                p.slot_callers += how == THROUGH_SLOT
         return self.observe(p, arg_values(frame, code, at_start))
 
     def observe(self, p, values):
@@ -123,10 +127,18 @@ def functions_of(code):
     return [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
 
 
+AT_CALL, THROUGH_SLOT = 1, 2
+
+
 def _called_natively(frame):
-    """Whether a starting frame's caller runs code tiered put in place (native code, or its
-    interpreted remainder after an exit), read without making objects."""
-    return records.may_be_installed_code_at(pushframe.caller_code_address(frame))
+    """Whether a starting frame was called by code tiered put in place (native code, or its
+    interpreted remainder after an exit): AT_CALL when it stands at a call, THROUGH_SLOT when
+    elsewhere (a comparison, an attribute: a frame pushed natively would not serve it), else 0;
+    read without making objects."""
+    code, op = pushframe.caller_site(frame)
+    if not records.may_be_installed_code_at(code):
+        return 0
+    return AT_CALL if op in pushframe.CALL_OPCODES else THROUGH_SLOT
 
 
 def arg_values(frame, code, at_start=False):

@@ -78,8 +78,10 @@ class Promoter:
         signature = p.signatures.most_common(1)[0][0] if p.signatures else None
         framed = bool(CALL_HELPER) and p.native_callers * 2 >= FEEDBACK_WINDOW
         tiny = looks_tiny(code)
-        may_rearm = (CALL_HELPER and hooks.HAS_MONITORING and not framed
-                     and self.rearms.get(id(code), 0) < REARM and signature is not None)
+        # counted again only while its callers may still compile: none of them ran tiered's code
+        may_rearm = (CALL_HELPER and hooks.HAS_MONITORING and not framed and not p.slot_callers
+                     and not p.native_callers and self.rearms.get(id(code), 0) < REARM
+                     and signature is not None)
         if may_rearm and (tiny or self._small(code)):
             self._rearm(code)
             return
