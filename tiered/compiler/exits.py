@@ -28,8 +28,8 @@ def exit_code(site, with_exception, reason):
 
 
 def decode_exit(code):
-    """(stub, site, with_exception, reason) of an exit code; the stub is what the installed code's
-    prologue dispatches on (one per site and exception flag)."""
+    """(stub, site, with_exception, reason) of an exit code (stub: the site and the exception
+    flag in one number; the installed code's prologue dispatches on the site)."""
     stub, reason = divmod(code, 1 << REASON_BITS)
     return stub, stub // 2, bool(stub % 2), REASONS[reason]
 

@@ -56,23 +56,39 @@ class Layout:
             if not is_obj(x.type) and first.setdefault(id(x), k) != k:
                 self.same += ((k, first[id(x)]),)
 
+    def shape(self):
+        """What the installed code's stub for this exit does: exits of one shape share a stub."""
+        return (self.offset, self.raises, tuple((s.skip, s.nullable) for s in self.slots), tuple(self.local_names),
+                tuple(sorted(self.maybe_unbound)), self.from_params)
+
     def values(self, flat, exc, func, callee=None):
-        """The tuple the prologue unpacks: non-NULL stack items bottom→top, locals, the exception
+        """The tuple the installed code's stub unpacks (install._stub): the locals, the exception
+        (None: none), then the stack items top to bottom, None for each NULL below a callable
         (callee: the function that replaces the one called, to resume that callee's frame)."""
         nloc = len(self.local_names)
         if self.same:
             flat = list(flat)
             for k, j in self.same:
                 flat[k] = flat[j]
-        locals_, rest = list(flat[:nloc]), list(flat[nloc:])
+        rest = flat[nloc:]
         stack = []
         for at, slot in enumerate(self.slots):
             taken, rest = rest[:slot.arity], rest[slot.arity:]
             if at == self.callee_at and callee is not None:
                 stack.append(callee)
-            elif not slot.skip:
-                stack.append(slot.rebuild(taken, func))
-        return tuple(stack) + tuple(locals_) + ((exc,) if exc is not None else ())
+            else:
+                stack.append(None if slot.skip else slot.rebuild(taken, func))
+        stack.reverse()
+        return tuple(flat[:nloc]) + (exc,) + tuple(stack)
+
+
+def stub_numbers(layouts):
+    """{exit: the number of its stub in the installed code}: one stub per shape, numbered in
+    the order of the exits (the installed prologue dispatches on it)."""
+    numbers, shapes = {}, {}
+    for k, lay in sorted(layouts.items()):
+        numbers[k] = shapes.setdefault(lay.shape(), len(shapes))
+    return numbers
 
 
 def make_helpers(record, layouts, promote=None):
@@ -118,12 +134,13 @@ class Resumer:
 
     def __init__(self, record_ref, layouts):
         self.record_ref, self.layouts = record_ref, layouts
+        self.stubs = stub_numbers(layouts)
         self.code = None              # the resumption code (prepare)
 
     def push(self, state, exc=None):
         """Push the resume states of an exit (the callees' it carries first), count the exit;
         its reason (a resumed callee's own, innermost)."""
-        stub, k, _, reason = decode_exit(state[0])
+        _, k, _, reason = decode_exit(state[0])
         layout = self.layouts[k]
         rec = self.record_ref()      # alive: the function runs, and its record lives as long
         flat, callee = state[1:], None
@@ -133,7 +150,7 @@ class Resumer:
             callee = layout.callee.function()
             if inner_reason is Exit.FORCED:      # testing: a forced exit, not a real one
                 reason = Exit.FORCED
-        _stack().append((stub, layout.values(flat, exc, rec.func, callee)))
+        _stack().append((self.stubs[k], layout.values(flat, exc, rec.func, callee)))
         rec.count_exit(reason, k, layout.offset)
         return reason
 

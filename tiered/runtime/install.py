@@ -23,6 +23,7 @@ from bytecode.instr import InstrLocation
 
 from ..cpython import V, capi, pushframe
 from ..cpython.code import param_count
+from .deopt import stub_numbers
 from .markers import INTERPRET, SENTINEL, STATES, UNBOUND
 
 
@@ -92,30 +93,29 @@ def build_code(orig, native, layouts, installed=None):
             slow, Instr("POP_TOP", location=first)]
     pro += V.prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
     pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
-    stubs, shared = [], {}
-    for stub_id, lay in _stub_ids(layouts):
-        # exits that hand over the same values at the same instruction share one stub
-        key = (lay.offset, stub_id % 2, tuple((s.skip, s.nullable) for s in lay.slots), tuple(lay.local_names),
-               tuple(sorted(lay.maybe_unbound)), lay.from_params)
-        lab = shared.get(key)
-        if lab is None:
-            lab = shared[key] = Label()
-            stubs.append((lab, stub_id, lay))
-        pro += [Instr("COPY", 1, location=first), Instr("LOAD_CONST", stub_id, location=first),
-                Instr("COMPARE_OP", Compare.EQ, location=first), Instr(V.JUMP_IF_TRUE, lab, location=first)]
+    stubs = {}                           # stub number -> (label, a layout of its shape)
+    for k, number in stub_numbers(layouts).items():
+        if number not in stubs:
+            stubs[number] = (Label(), layouts[k])
+            pro += [Instr("COPY", 1, location=first), Instr("LOAD_CONST", number, location=first),
+                    Instr("COMPARE_OP", Compare.EQ, location=first),
+                    Instr(V.JUMP_IF_TRUE, stubs[number][0], location=first)]
     pro += [Instr("POP_TOP", location=first), Instr("POP_TOP", location=first),
             Instr("JUMP_FORWARD", body, location=first)]
     quiet = []                           # (label, jump): a stub's last jump, placed before RESUME
-    for lab, stub_id, lay in stubs:
-        with_exc = stub_id % 2 == 1
-        target = (raise_at if with_exc else resume)[lay.offset]
+    depth = 0                            # the deepest stack a stub makes
+    for lab, lay in stubs.values():
         loc = located[lay.offset].location
-        if V.QUIET_JUMP_BEFORE_RESUME and (with_exc or lay.offset in mid_line):
-            quiet.append((Label(), Instr("JUMP_FORWARD", target, location=loc)))
-            last = Instr("JUMP_BACKWARD_NO_INTERRUPT", quiet[-1][0], location=first)
-        else:
-            last = Instr("JUMP_FORWARD", target, location=first)
-        pro += [lab] + _stub(lay, with_exc, last, first)
+        jumps = []
+        for with_exc in (True, False) if lay.raises else (False,):
+            target = (raise_at if with_exc else resume)[lay.offset]
+            if V.QUIET_JUMP_BEFORE_RESUME and (with_exc or lay.offset in mid_line):
+                quiet.append((Label(), Instr("JUMP_FORWARD", target, location=loc)))
+                jumps.append(Instr("JUMP_BACKWARD_NO_INTERRUPT", quiet[-1][0], location=first))
+            else:
+                jumps.append(Instr("JUMP_FORWARD", target, location=first))
+        pro += [lab] + _stub(lay, jumps, first)
+        depth = max(depth, len(lay.slots) + len(lay.local_names) + 4)
     pro.append(body)
     bc[start:start] = pro
     if quiet:
@@ -126,11 +126,11 @@ def build_code(orig, native, layouts, installed=None):
                                    + [x for lab, jump in quiet
                                       for x in (Instr("NOP", location=jump.location), lab, jump)]
                                    + [skip, Instr("NOP", location=first)])
-    extra = max(len(loads) + 3, 4)
+    stacksize = max(orig.co_stacksize + max(len(loads) + 3, 4), depth)
     concrete = bc.to_concrete_bytecode(compute_exception_stack_depths=False)
     if installed is not None:
         _installed_offsets(bc, concrete, originals, installed)
-    return concrete.to_code(stacksize=orig.co_stacksize + extra, compute_exception_stack_depths=False)
+    return concrete.to_code(stacksize=stacksize, compute_exception_stack_depths=False)
 
 
 def _installed_offsets(bc, concrete, originals, offsets):
@@ -149,49 +149,23 @@ def _installed_offsets(bc, concrete, originals, offsets):
         at += ci.size
 
 
-def _stub_ids(layouts):
-    """(stub id, layout) pairs: stub = 2 * exit + 1 when the exit carries an exception."""
-    out = []
-    for k, lay in sorted(layouts.items()):
-        out.append((2 * k, lay))
-        if lay.raises:
-            out.append((2 * k + 1, lay))
-    return out
+def _stub(lay, jumps, loc):
+    """Instructions that rebuild the stack and locals from the values tuple (deopt.Layout.values:
+    locals, the exception or None, the stack items top to bottom), then jump to the resume
+    instruction, or with an exception to the RAISE just before it (jumps: [raise,] resume).
 
-
-def _stub(lay, with_exc, last, loc):
-    """Instructions that rebuild the stack and locals from the values tuple, then `last`: the
-    jump to the resume instruction (or to the RAISE just before it)."""
-    seq = [Instr("POP_TOP", location=loc)]           # the stub id
-    idx = 0
-    on_stack = {at: p for kind, at, p in lay.from_params if kind == "stack"}
+    One UNPACK_SEQUENCE leaves the stack items in place, the exception above them and the locals
+    on top; each local is stored, then the items that are not the value itself are put right
+    where they sit (depth d: SWAP d, replace the top, SWAP d back)."""
+    seq = [Instr("POP_TOP", location=loc),                          # the stub id
+           Instr("UNPACK_SEQUENCE", len(lay.local_names) + 1 + len(lay.slots), location=loc)]
     in_locals = {n: p for kind, n, p in lay.from_params if kind == "local"}
-    for at, slot in enumerate(lay.slots):
-        if slot.skip:                          # the NULL below a callable
-            seq += [Instr("PUSH_NULL", location=loc), Instr("SWAP", 2, location=loc)]
-            continue
-        if at in on_stack:                     # the argument itself, from its parameter's slot
-            seq += [Instr("LOAD_FAST", on_stack[at], location=loc), Instr("SWAP", 2, location=loc)]
-            idx += 1
-            continue
-        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
-                Instr("BINARY_SUBSCR", location=loc)]
-        if slot.nullable:                      # UNBOUND: the NULL a comprehension saved
-            keep = Label()
-            seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
-                    Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, keep, location=loc),
-                    Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc), keep]
-        seq.append(Instr("SWAP", 2, location=loc))
-        idx += 1
     for name in lay.local_names:
         if name in in_locals:                  # the parameter's slot holds the argument itself
+            seq.append(Instr("POP_TOP", location=loc))
             if in_locals[name] != name:
                 seq += [Instr("LOAD_FAST", in_locals[name], location=loc), Instr("STORE_FAST", name, location=loc)]
-            idx += 1
-            continue
-        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
-                Instr("BINARY_SUBSCR", location=loc)]
-        if name in lay.maybe_unbound:          # UNBOUND: leave the local unbound, as it was
+        elif name in lay.maybe_unbound:        # UNBOUND: leave the local unbound, as it was
             store, done = Label(), Label()
             seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
                     Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, store, location=loc),
@@ -199,14 +173,27 @@ def _stub(lay, with_exc, last, loc):
                     Instr("STORE_FAST", name, location=loc), done]
         else:
             seq.append(Instr("STORE_FAST", name, location=loc))
-        idx += 1
-    if with_exc:
-        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", idx, location=loc),
-                Instr("BINARY_SUBSCR", location=loc), Instr("SWAP", 2, location=loc),
-                Instr("POP_TOP", location=loc), last]
-    else:
-        seq += [Instr("POP_TOP", location=loc), last]
-    return seq
+    on_stack = {at: p for kind, at, p in lay.from_params if kind == "stack"}
+    for at, slot in enumerate(lay.slots):
+        d = len(lay.slots) - at + 1            # its depth below the exception's place
+        if slot.skip:                          # the NULL below a callable (None in the tuple)
+            put = [Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc)]
+        elif at in on_stack:                   # the argument itself, from its parameter's slot
+            put = [Instr("POP_TOP", location=loc), Instr("LOAD_FAST", on_stack[at], location=loc)]
+        elif slot.nullable:                    # UNBOUND: the NULL a comprehension saved
+            keep = Label()
+            put = [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
+                   Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, keep, location=loc),
+                   Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc), keep]
+        else:
+            continue
+        seq += [Instr("SWAP", d, location=loc)] + put + [Instr("SWAP", d, location=loc)]
+    if len(jumps) == 2:                        # the exception on top: raised, or None
+        plain = Label()
+        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", None, location=loc),
+                Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_TRUE, plain, location=loc),
+                jumps[0], plain]
+    return seq + [Instr("POP_TOP", location=loc), jumps[-1]]
 
 
 _BLOCK = ctypes.c_uint64 * 6   # one class for every block, made once (not garbage for the collector)
