@@ -8,7 +8,7 @@ from ..cpython.code import param_count
 from ..reasons import Exit
 from .markers import INTERPRET, STATES
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import enumerate, getattr, id, isinstance, len, list, tuple, type  # noqa: A004
+from builtins import enumerate, getattr, id, isinstance, len, list, sorted, tuple, type  # noqa: A004
 
 
 
