@@ -215,13 +215,24 @@ def point_entry_block(code, block, entry, native):
     prologue passes exactly the positional parameters (no cells, keyword-only or * parameters)."""
     if code.co_cellvars or code.co_freevars or param_count(code) != code.co_argcount:
         return
-    instrs = list(dis.get_instructions(code))
-    at = next((k for k, i in enumerate(instrs) if i.opname == "LOAD_CONST" and i.argval is native), len(instrs))
-    call = next((k for k in range(at, len(instrs) - 1) if instrs[k].opname == "CALL"), None)
-    if call is None:
+    after = _after_prologue_call(code, native)
+    if after is None:
         return
-    block[0], block[1], block[2], block[3] = entry, instrs[call + 1].offset, id(SENTINEL), id(INTERPRET)
+    block[0], block[1], block[2], block[3] = entry, after, id(SENTINEL), id(INTERPRET)
     pushframe.set_native_entry(code, block)
+
+
+def _after_prologue_call(code, native):
+    """The offset of the instruction after the prologue's CALL of native (None: no such call);
+    the prologue comes first, so only the instructions up to it are decoded."""
+    seen = False
+    instrs = dis.get_instructions(code)
+    for i in instrs:
+        if i.opname == "LOAD_CONST" and i.argval is native:
+            seen = True
+        elif seen and i.opname == "CALL":
+            return next(instrs).offset
+    return None
 
 
 def point_framed(func, code, block):
