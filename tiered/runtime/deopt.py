@@ -154,9 +154,9 @@ class Resumer:
         rec.count_exit(reason, k, layout.offset)
         return reason
 
-    def prepare(self, original_code):
-        """Make the resumption code now (when compiling: an exit must not fail to resume)."""
-        from .install import build_code    # the installer (bytecode) is loaded lazily
+    def prepare(self, original_code, build_code):
+        """Make the resumption code now, with the installer's build_code (when compiling: an
+        exit must not fail to resume)."""
         self.code = build_code(original_code, None, self.layouts)
 
     def function(self):

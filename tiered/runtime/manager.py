@@ -263,7 +263,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         code = install.build_code(rec.original_code, native, layouts, installed)
         install.point_entry_block(code, block, compiled[entry], native)
         if any(f.attrs.get("resumable") for _, f in built):
-            helpers[2].prepare(rec.original_code)
+            helpers[2].prepare(rec.original_code, install.build_code)
         install.point_line_sites(mod.line_sites, compiled, code, installed)
     for (s, f), sym in zip(built, inner):
         s.describe(f)
