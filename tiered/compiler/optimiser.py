@@ -34,9 +34,11 @@ _state = {"in_process": 0, "worker": None, "failures": 0, "worker_runs": 0}
 
 QUICK = 4                   # the level that asks for the quick pipeline (QUICK_PASSES)
 # the quick pipeline, for functions whose time goes to the C-API (objects) or whose IR is big:
-# the refcount helpers inlined, stack slots promoted, then folding and CFG clean-up (a fifth of
-# the default pipeline's time on a 0.9 MB module)
-QUICK_PASSES = ("always_inliner", "sroa", "instruction_combine", "simplify_cfg")
+# the refcount helpers inlined and stack slots promoted, nothing more.  Folding and CFG clean-up
+# (instruction_combine, simplify_cfg) took 4/5 of its time on deltablue's and raytrace's
+# first-tier modules and made fast instruction selection slower after them, not faster:
+# without them the modules' LLVM time is 30-40% less
+QUICK_PASSES = ("always_inliner", "sroa")
 
 
 def run_pipeline(module, opt_level, target_machine):
