@@ -191,13 +191,16 @@ class ModuleEmitter:
                 f"  store i64 %rrem, ptr inttoptr (i64 {deep + 8} to ptr)", "  br label %handoff"]
 
     def _class_check(self, t, ty, out):
-        """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class.
+        """Lines setting `out` to whether the type pointer `ty` is exactly the IR type's class
+        (always, for an object of any class).
         A class that may die is compared through a weak reference, which the module keeps:
         once it died, no other class at its address matches (it may die while the module is
         being built: a specialisation on it then never matches)."""
         scalar = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Type"}
         if not is_obj(t):
             return [f"  {out} = icmp eq ptr {ty}, {scalar[t]}"]
+        if t.ref is None:                 # any object (a parameter seen with several classes)
+            return [f"  {out} = icmp eq ptr {ty}, {ty}"]
         cls = t.cls
         if cls is not None and not cls.__flags__ & HEAP_TYPE:
             self.keep(cls)

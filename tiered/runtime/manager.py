@@ -22,7 +22,7 @@ from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
-from .specs import Spec, worth_installing
+from .specs import Spec, widened, worth_installing
 
 log = logging.getLogger("tiered")
 compile_lock = threading.RLock()    # one compile at a time; threads that find it taken do not wait
@@ -148,6 +148,7 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
     if rec.state == "refused" and rec.refusal in (Refusal.EXIT_STORM,):
         return None
     before = rec.specs
+    asked, types_ = types_, widened(rec.specs, types_)
     for spec in rec.specs:
         if spec.param_types == types_:
             if optimise and rec.promotable and not rec.compiling and rec.code_in_place():
@@ -161,7 +162,7 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
             rec.specs = [s for s in rec.specs if s is not spec]
     if rec.compiling:
         return None                       # mutual recursion while compiling: call it generically
-    rec.attempted.add(types_)
+    rec.attempted.update((asked, types_))
     if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
         rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))
         return None

@@ -1,7 +1,7 @@
 """Runtime specialisations: the IR of one compiled signature → the few facts kept about it (no IR)."""
 import dis
 
-from ..compiler.ops import NONE, OPS, is_obj
+from ..compiler.ops import NONE, OBJ, OPS, is_obj
 
 
 class Spec:
@@ -34,6 +34,20 @@ class Spec:
         # it may change objects before an exit: its native caller resumes it (deopt.Resumer)
         self.resumable = self.frameless and fn.attrs.get("resumable", False)
         self.hands_on_numbers = _hands_on_number_params(fn)
+
+
+def widened(specs, types_):
+    """The signature to compile for argument types types_: an object parameter whose class
+    differs from that of a specialisation already made (every other parameter equal) is typed
+    as any object, so a method that sees a second receiver class gets one specialisation for
+    all the others (its attribute reads guarded where CPython's caches say), not one a class,
+    each of which would make the whole function compile again."""
+    for s in specs:
+        have = s.param_types
+        if len(have) == len(types_) and have != types_ and \
+                all(a == b or (is_obj(a) and is_obj(b)) for a, b in zip(have, types_)):
+            return tuple(b if a == b else OBJ for a, b in zip(have, types_))
+    return types_
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry

@@ -1,0 +1,80 @@
+"""A function called with objects of a second class gets one specialisation for objects of any
+class (specs.widened), not one per class: later classes run it natively with no new compile."""
+import pytest
+
+from tests.support import assert_same, fresh_copy, outcome, warm
+from tiered.compiler.ops import OBJ
+from tiered.runtime import manager, records
+
+pytestmark = pytest.mark.usefixtures("object_tier")
+
+
+class Square:
+    def __init__(self, side):
+        self.side = side
+
+    def size(self):
+        return self.side * self.side
+
+
+class Rect(Square):
+    def __init__(self, side, other):
+        self.side, self.other = side, other
+
+    def size(self):
+        return self.side * self.other
+
+
+class Named:
+    side = 3                      # read through the class: no attribute of its own
+
+    def size(self):
+        return len(type(self).__name__)
+
+
+class Broken(Square):
+    def size(self):
+        raise ValueError(f"no size for {self.side}")
+
+
+def measure(shape, n):
+    t = 0
+    for i in range(n):
+        t += shape.size() + shape.side + i
+    return t
+
+
+SHAPES = [Square(4), Rect(2, 5), Named(), Broken(7), Square(10**20)]
+
+
+def test_a_second_class_compiles_one_specialisation_for_every_class():
+    for s in SHAPES[:3]:
+        warm(measure, s, 3)                   # CPython's caches see several classes
+    f = fresh_copy(measure)
+    rec = manager.record_for(f)
+    rec.eager = True
+    first = manager.compile_for(f, (Square, int))
+    assert first is not None, f"not compiled: {rec.refusal} {rec.refusal_detail}"
+    generic = manager.compile_for(f, (Rect, int))
+    assert generic is not None and generic.param_types == (OBJ, records.PY_TYPES[int])
+    assert [s.param_types for s in rec.specs] == [first.param_types, generic.param_types]
+    compiles = len(rec.compile_seconds)
+    assert manager.compile_for(f, (Named, int)) is generic      # no compile for a third class
+    assert len(rec.compile_seconds) == compiles
+    before = rec.native_calls
+    for shape in SHAPES:
+        for n in (0, 1, 5):
+            assert_same(outcome(measure, (shape, n)), outcome(f, (shape, n)), (shape, n))
+    assert rec.native_calls >= before + 3 * len(SHAPES)           # every class ran native code
+    assert len(rec.compile_seconds) == compiles
+
+
+def test_numbers_of_another_type_still_get_their_own_specialisation():
+    f = fresh_copy(measure)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (Square, int)) is not None
+    assert manager.compile_for(f, (Square, bool)) is not None
+    assert [s.param_types[1] for s in rec.specs] == [records.PY_TYPES[int], records.PY_TYPES[bool]]
+    for args in ((Square(3), 4), (Square(3), True), (Rect(1, 2), 2)):
+        assert_same(outcome(measure, args), outcome(f, args), args)
