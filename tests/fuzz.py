@@ -14,10 +14,10 @@ from unittest import mock
 
 from hypothesis import HealthCheck, given, seed, settings
 
-from tests.fuzz_programs import Ctx, Obj, cases
+from tests.fuzz_programs import Ctx, Obj, Obj2, Obj3, cases
 from tests.support import TooSlow, assert_same, bounded_outcome, outcome
 from tiered import compiler
-from tiered.compiler.ops import control
+from tiered.compiler.ops import control, is_obj
 from tiered.runtime import manager
 
 FILENAME = "<fuzz>"
@@ -29,7 +29,7 @@ LAST = []           # --last FILE
 def load(src):
     """A fresh namespace holding the program's functions (its lines known to linecache)."""
     linecache.cache[FILENAME] = (len(src), None, src.splitlines(True), FILENAME)
-    ns = {"math": math, "Obj": Obj, "Ctx": Ctx}
+    ns = {"math": math, "Obj": Obj, "Obj2": Obj2, "Obj3": Obj3, "Ctx": Ctx}
     exec(compile(src, FILENAME, "exec"), ns)
     return ns
 
@@ -56,7 +56,10 @@ def run_case(case):
         for fn in funcs:
             manager.record_for(fn).eager = True        # installed however small the body
         with mock.patch.dict(os.environ, TIERED_FORCE_EXITS=force):     # read when compiling
-            manager.compile_for(funcs[0], tuple(type(a) for a in case.args[0]))
+            # each later signature compiled too, as the profiler would after its misses: a
+            # second class of object makes one specialisation for any class (specs.widened)
+            for args in case.args:
+                manager.compile_for(funcs[0], tuple(type(a) for a in args))
             if case.helper:         # also when f is refused: the interpreter then enters g natively
                 manager.compile_for(funcs[1], case.helper)
             got = [outcome(funcs[0], args) for args in case.args]
@@ -79,6 +82,10 @@ def count(counts, mode, case, funcs):
         counts["tiers", mode, "promoted" if r.promoted else "first tier" if r.promotable else "one tier"] += 1
     if rec.native_calls:
         counts["compiled (native entry ran)", mode, case.kind] += 1
+    kinds = ["any object" if any(is_obj(t) and t.ref is None for t in s.param_types) else "exact"
+             for s in rec.specs]
+    if len(kinds) > 1:              # later argument sets of other types compiled too
+        counts["signatures", mode, " + ".join(kinds)] += 1
     else:
         reason = rec.refusal.name if rec.refusal else "compiled, native entry not taken"
         counts["refused", mode, reason] += 1
@@ -158,7 +165,7 @@ def summary(stats):
         out.append(f"[{mode}] compiled (native entry ran): {compiled}; "
                    f"numeric {native}/{ran} = {100 * native / max(ran, 1):.1f}%; classes "
                    f"{total(stats, 'compiled (native entry ran)', mode, 'classes')}")
-        for key in ("refused", "exits", "helper g", "callees", "calls in f", "tiers"):
+        for key in ("refused", "exits", "helper g", "callees", "calls in f", "tiers", "signatures"):
             out.append(f"[{mode}] {key}: " + (", ".join(f"{k} {v}" for k, v in ranked(key, mode)) or "none"))
         for kind in ("numeric", "classes"):
             out += [f"[{mode}]   {kind} refused {v}x  {k}" for k, v in ranked(f"{kind} refused", mode)[:8]]

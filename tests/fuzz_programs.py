@@ -57,10 +57,45 @@ class Obj:
     def __deepcopy__(self, memo):
         """A copy made as the program makes instances (through __init__, attributes inline):
         copy.deepcopy's would have a __dict__ of its own, which CPython never specialises for."""
-        new = Obj(copy.deepcopy(self.x, memo), copy.deepcopy(self.y, memo))
+        new = type(self)(copy.deepcopy(self.x, memo), copy.deepcopy(self.y, memo))
         for name, value in vars(self).items():
             setattr(new, name, copy.deepcopy(value, memo))
         return new
+
+
+class Obj2(Obj):
+    """A subclass whose instances hold their attributes in another order (another layout)."""
+
+    def __init__(self, x, y):
+        """An instance with these attributes, y first."""
+        self.y, self.x = y, x
+
+    def __repr__(self):
+        """A repr without an address."""
+        return f"Obj2({self.x!r}, {self.y!r})"
+
+
+class Obj3:
+    """A class of its own whose y is a property (x an attribute): another class in the same place."""
+
+    def __init__(self, x, y):
+        """An instance with x, and y behind the property."""
+        self.x, self._y = x, y
+
+    @property
+    def y(self):
+        """The stored y."""
+        return self._y
+
+    @y.setter
+    def y(self, value):
+        self._y = value
+
+    def __repr__(self):
+        """A repr without an address."""
+        return f"Obj3({self.x!r}, {self.y!r})"
+
+    __deepcopy__ = Obj.__deepcopy__
 
 
 class Ctx:
@@ -313,7 +348,7 @@ def cases(draw):
     if config.get("TIERED_OBJECTS") and draw(st.integers(0, 9)) < 4:
         return class_case(draw)
     kind = "numeric" if draw(st.integers(0, 9)) < 6 else "objects"
-    types_ = draw(st.lists(st.sampled_from(NUMERIC if kind == "numeric" else NUMERIC + OBJECTS),
+    types_ = draw(st.lists(st.sampled_from(NUMERIC if kind == "numeric" else NUMERIC + OBJECTS + ("obj",)),
                            min_size=1, max_size=3))
     params = dict(zip("abc", types_))
     src, helper, ptypes = "", (None, None), []
@@ -331,11 +366,14 @@ def cases(draw):
     src += Writer(draw, params, returns, helper, objects=kind == "objects").function("f", acc)
     first = draw(st.tuples(*(VALUES[t] for t in types_)))       # f is compiled for its types
     other = st.sampled_from(NUMERIC).flatmap(VALUES.get)         # later calls may pass other number types
-    more = st.tuples(*(st.one_of(*[VALUES[t]] * 4, other) if t in NUMERIC else VALUES[t] for t in types_))
-    return Case(src, kind, [first] + draw(st.lists(more, max_size=2)),
+    more = st.tuples(*(st.one_of(*[VALUES[t]] * 4, other) if t in NUMERIC else
+                       st.one_of(VALUES[t], OTHER_OBJ) if t == "obj" else VALUES[t] for t in types_))
+    return Case(src, kind, [first] + draw(st.lists(more, min_size="obj" in types_, max_size=2)),
                 tuple(PY_TYPES.get(t, Obj) for t in ptypes))
 
 
+# later calls may pass an instance of another class where f was compiled for an Obj
+OTHER_OBJ = st.one_of(*(st.builds(cls, st.integers(-10, 10), st.floats(-10, 10)) for cls in (Obj2, Obj3)))
 SMALL = {"int": st.one_of(*[st.integers(-3, 9)] * 3, VALUES["int"]),
          "float": st.one_of(*[st.floats(-10, 10)] * 3, VALUES["float"])}
 
