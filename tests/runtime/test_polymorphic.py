@@ -78,3 +78,29 @@ def test_numbers_of_another_type_still_get_their_own_specialisation():
     assert [s.param_types[1] for s in rec.specs] == [records.PY_TYPES[int], records.PY_TYPES[bool]]
     for args in ((Square(3), 4), (Square(3), True), (Rect(1, 2), 2)):
         assert_same(outcome(measure, args), outcome(f, args), args)
+
+
+def first_or_none(xs, k):
+    t = 0
+    for i in range(k):
+        t += len(xs) if xs is not None else -1
+    return t
+
+
+def test_builtin_types_keep_their_own_specialisations_and_none_widens():
+    f = fresh_copy(first_or_none)
+    rec = manager.record_for(f)
+    rec.eager = True
+    for types_ in ((list, int), (tuple, int)):
+        assert manager.compile_for(f, types_) is not None, rec.refusal_detail
+    assert [s.param_types[0].cls for s in rec.specs] == [list, tuple]     # exact: their own fast paths
+    g = fresh_copy(first_or_none)
+    grec = manager.record_for(g)
+    grec.eager = True
+    assert manager.compile_for(g, (type(None), int)) is not None
+    assert manager.compile_for(g, (Square, int)).param_types[0] == OBJ      # None, then a class
+    before = rec.native_calls + grec.native_calls
+    for args in (([1, 2], 3), ((1,), 2), (None, 2), (Square(1), 0)):
+        for fn in (f, g):
+            assert_same(outcome(first_or_none, args), outcome(fn, args), args)
+    assert rec.native_calls + grec.native_calls > before + 4

@@ -12,7 +12,6 @@ from .ops.objects import PRELUDE as REFCOUNT_PRELUDE
 from .ops.frames import PRELUDE as FRAMES_PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE, is_obj
 
-HEAP_TYPE = 1 << 9              # Py_TPFLAGS_HEAPTYPE: a class that can die
 
 
 class ModuleEmitter:
@@ -202,7 +201,7 @@ class ModuleEmitter:
         if t.ref is None:                 # any object (a parameter seen with several classes)
             return [f"  {out} = icmp eq ptr {ty}, {ty}"]
         cls = t.cls
-        if cls is not None and not cls.__flags__ & HEAP_TYPE:
+        if cls is not None and not cls.__flags__ & capi.HEAP_TYPE:
             self.keep(cls)
             return [f"  {out} = icmp eq ptr {ty}, {pointer(cls)}"]
         self.keep(t.ref)

@@ -166,6 +166,7 @@ assert ctypes.c_void_p.from_address(
     ctypes.c_void_p.from_address(id(_probe[1]) + LIST_ITEMS).value).value == id(_probe[1][0])
 DICT_USED = next(k for k in range(16, 48, 8)          # ma_used: a dict's number of items
                  if ctypes.c_ssize_t.from_address(id({1: 1, 2: 2, 3: 3}) + k).value == 3)
+HEAP_TYPE = 1 << 9                       # Py_TPFLAGS_HEAPTYPE: a class made by a class statement or type()
 TYPE_NAME = 24                           # a type's tp_name (a C string)
 assert ctypes.c_char_p.from_address(id(float) + TYPE_NAME).value == b"float"
 TP_ITER = 216                            # a type's tp_iter (NULL: not iterable through it)
@@ -408,7 +409,7 @@ CACHED_KEYS = _method_layout()     # ht_cached_keys in a heap type, or None
 
 def keys_version(cls):
     """The current version of a class's shared instance keys (0: none, or not assigned)."""
-    if CACHED_KEYS is None or not cls.__flags__ & (1 << 9):       # only heap types have the field
+    if CACHED_KEYS is None or not cls.__flags__ & HEAP_TYPE:      # only heap types have the field
         return 0
     keys = ctypes.c_void_p.from_address(id(cls) + CACHED_KEYS).value
     return ctypes.c_uint32.from_address(keys + DK_VERSION).value if keys else 0

@@ -42,7 +42,8 @@ def plain_constructor(cls):
     __init__ of the class's own, takes any arguments), then __init__(instance, *args), a Python
     function, whose result must be None.  None otherwise (a metaclass, a __new__ of its own, no
     Python __init__, an abstract class, a builtin)."""
-    if type(cls) is not type or capi.TP_NEW is None or not cls.__flags__ & (1 << 9) or cls.__flags__ & IS_ABSTRACT:
+    if (type(cls) is not type or capi.TP_NEW is None or not cls.__flags__ & capi.HEAP_TYPE
+            or cls.__flags__ & IS_ABSTRACT):
         return None
     mro = type.__getattribute__(cls, "__mro__")
     new = next((vars(k)["__new__"] for k in mro if "__new__" in vars(k)), None)

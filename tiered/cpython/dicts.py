@@ -109,7 +109,7 @@ def table_version(d):
 def shared_key_index(cls, name):
     """Where instances of cls that keep their attributes inline keep `name`: its index in the
     class's shared keys (a split table of str keys), or None when it is not there."""
-    if CACHED_KEYS_OK is False or not managed(cls) or not type.__getattribute__(cls, "__flags__") & (1 << 9):
+    if CACHED_KEYS_OK is False or not managed(cls) or not type.__getattribute__(cls, "__flags__") & capi.HEAP_TYPE:
         return None
     keys = ctypes.c_void_p.from_address(id(cls) + capi.CACHED_KEYS).value
     if not keys or ctypes.c_uint8.from_address(keys + capi.DICT_KEYS[1]).value != SPLIT_KEYS:
@@ -198,7 +198,7 @@ def no_dict_method(cls, name):
     function), or None (a dict, an own __getattribute__, no plain function of that name)."""
     from .classes import version_tag     # noqa: PLC0415 - classes imports nothing of this module
     flags = type.__getattribute__(cls, "__flags__")
-    if not flags & (1 << 9) or flags & MANAGED_DICT or type.__getattribute__(cls, "__dictoffset__") != 0 \
+    if not flags & capi.HEAP_TYPE or flags & MANAGED_DICT or type.__getattribute__(cls, "__dictoffset__") != 0 \
             or cls.__getattribute__ is not object.__getattribute__:
         return None
     func = next((vars(k)[name] for k in type.__getattribute__(cls, "__mro__") if name in vars(k)), None)

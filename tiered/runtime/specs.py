@@ -2,6 +2,7 @@
 import dis
 
 from ..compiler.ops import NONE, OBJ, OPS, is_obj
+from ..cpython import capi
 
 
 class Spec:
@@ -37,17 +38,29 @@ class Spec:
 
 
 def widened(specs, types_):
-    """The signature to compile for argument types types_: an object parameter whose class
-    differs from that of a specialisation already made (every other parameter equal) is typed
-    as any object, so a method that sees a second receiver class gets one specialisation for
-    all the others (its attribute reads guarded where CPython's caches say), not one a class,
-    each of which would make the whole function compile again."""
+    """The signature to compile for argument types types_: an instance of a class of the
+    program's (or None) where a specialisation already made has one of another class (every
+    other parameter equal) is typed as any object, so a method that sees a second receiver
+    class gets one specialisation for all the others (its attribute reads guarded where
+    CPython's caches say), not one a class, each of which would make the whole function compile
+    again.  Builtin types keep their own (a list and a dict take different fast paths), and a
+    specialisation on a class that died does not count (it is dropped)."""
     for s in specs:
         have = s.param_types
         if len(have) == len(types_) and have != types_ and \
-                all(a == b or (is_obj(a) and is_obj(b)) for a, b in zip(have, types_)):
+                all(a == b or (_program_class(a) and _program_class(b)) for a, b in zip(have, types_)):
             return tuple(b if a == b else OBJ for a, b in zip(have, types_))
     return types_
+
+
+def _program_class(t):
+    """Whether IR type t is an object of a class the program made (a heap type), None's, or any."""
+    if not is_obj(t):
+        return False
+    cls = t.cls
+    if cls is None:
+        return t.ref is None                  # any object; not a class that died
+    return cls is type(None) or bool(cls.__flags__ & capi.HEAP_TYPE)
 
 
 SMALL_BODY = 4              # fewer operations than this and no loop: not worth a native entry
