@@ -200,8 +200,8 @@ def fresh_class():
     return Dyn
 
 
-def read_v(o):
-    return o.v + 1
+def read_v(o, k):
+    return o.v + k
 
 
 def test_a_class_that_dies_while_its_module_is_rebuilt_never_matches(monkeypatch, object_tier):
@@ -212,8 +212,8 @@ def test_a_class_that_dies_while_its_module_is_rebuilt_never_matches(monkeypatch
     rec.eager = True
     holder = [first, first(1)]
     del first
-    warm(f, holder[1])
-    assert manager.compile_for(f, (holder[0],)) is not None
+    warm(f, holder[1], 1)
+    assert manager.compile_for(f, (holder[0], int)) is not None
     rebuild = manager._frameless_for_dispatch
 
     def dying(*args):
@@ -223,9 +223,10 @@ def test_a_class_that_dies_while_its_module_is_rebuilt_never_matches(monkeypatch
         return rebuild(*args)
     monkeypatch.setattr(manager, "_frameless_for_dispatch", dying)
     obj = second(41)
-    warm(f, obj)
-    assert manager.compile_for(f, (second,)) is not None, rec.refusal_detail   # was LLVM_ERROR
+    warm(f, obj, 1.0)
+    # a float: not widened to any object (specs.widened), so the first class's spec is rebuilt
+    assert manager.compile_for(f, (second, float)) is not None, rec.refusal_detail   # was LLVM_ERROR
     assert rec.state == "compiled" and len(rec.specs) == 2
     before = rec.native_calls
-    assert f(obj) == 42 and f(second(-1)) == 0
+    assert f(obj, 1.0) == 42.0 and f(second(-1), 1.0) == 0.0
     assert rec.native_calls == before + 2

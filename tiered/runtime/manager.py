@@ -22,7 +22,7 @@ from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
-from .specs import Spec, widened, worth_installing
+from .specs import Spec, covers, widened, worth_installing
 
 log = logging.getLogger("tiered")
 compile_lock = threading.RLock()    # one compile at a time; threads that find it taken do not wait
@@ -162,6 +162,8 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
             rec.specs = [s for s in rec.specs if s is not spec]
     if rec.compiling:
         return None                       # mutual recursion while compiling: call it generically
+    if types_ != asked:                   # it replaces the ones on one class it covers
+        rec.specs = [s for s in rec.specs if not covers(types_, s.param_types)]
     rec.attempted.update((asked, types_))
     if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
         rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))

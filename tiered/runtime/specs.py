@@ -41,9 +41,9 @@ def widened(specs, types_):
     """The signature to compile for argument types types_: an instance of a class of the
     program's (or None) where a specialisation already made has one of another class (every
     other parameter equal) is typed as any object, so a method that sees a second receiver
-    class gets one specialisation for all the others (its attribute reads guarded where
-    CPython's caches say), not one a class, each of which would make the whole function compile
-    again.  Builtin types keep their own (a list and a dict take different fast paths), and a
+    class gets one specialisation for every class (its attribute reads guarded where CPython's
+    caches say), which replaces the one on the first class (covers), not one a class, each of
+    which would make the whole function compile again.  Builtin types keep their own (a list and a dict take different fast paths), and a
     specialisation on a class that died does not count (it is dropped)."""
     for s in specs:
         have = s.param_types
@@ -51,6 +51,14 @@ def widened(specs, types_):
                 all(a == b or (_program_class(a) and _program_class(b)) for a, b in zip(have, types_)):
             return tuple(b if a == b else OBJ for a, b in zip(have, types_))
     return types_
+
+
+def covers(general, types_):
+    """Whether a signature that widened made covers signature types_ (the same types, or any
+    object where types_ has a class of the program's or None)."""
+    return len(general) == len(types_) and all(
+        g == t or (is_obj(g) and g.ref is None and g.cls is None and _program_class(t))
+        for g, t in zip(general, types_))
 
 
 def _program_class(t):
