@@ -1,8 +1,11 @@
-"""A function called with objects of a second class gets one specialisation for objects of any
-class (specs.widened), which replaces the first: later classes run it natively, no new compile."""
+"""Signatures that differ in objects' classes (specs.widened): a parameter seen as None and as
+an object gets one specialisation for any object at once; distinct classes keep one each up to
+TIERED_MAX_SPECIALIZATIONS, and one more then serves every other class (no refusal, no more
+compiles)."""
 import pytest
 
 from tests.support import assert_same, fresh_copy, outcome, warm
+from tiered import config
 from tiered.compiler.ops import OBJ
 from tiered.runtime import manager, records
 
@@ -47,26 +50,59 @@ def measure(shape, n):
 SHAPES = [Square(4), Rect(2, 5), Named(), Broken(7), Square(10**20)]
 
 
-def test_a_second_class_compiles_one_specialisation_for_every_class():
+class Circle(Square):
+    def size(self):
+        return 3 * self.side * self.side
+
+
+def test_classes_keep_their_own_up_to_the_limit_then_one_serves_every_other_class():
     for s in SHAPES[:3]:
         warm(measure, s, 3)                   # CPython's caches see several classes
     f = fresh_copy(measure)
     rec = manager.record_for(f)
     rec.eager = True
-    first = manager.compile_for(f, (Square, int))
-    assert first is not None, f"not compiled: {rec.refusal} {rec.refusal_detail}"
-    generic = manager.compile_for(f, (Rect, int))
-    assert generic is not None and generic.param_types == (OBJ, records.PY_TYPES[int])
-    assert [s.param_types for s in rec.specs] == [generic.param_types]      # it replaced the first
+    limit = config.get("TIERED_MAX_SPECIALIZATIONS")
+    classes = [Square, Rect, Circle, Named, Broken, Node][:limit + 2]
+    made = [manager.compile_for(f, (cls, int)) for cls in classes[:limit + 1]]
+    assert None not in made, f"not compiled: {rec.refusal} {rec.refusal_detail}"
+    int_type = records.PY_TYPES[int]
+    assert [s.param_types[0] for s in rec.specs[:limit]] == [records.ir_types((c,))[0] for c in classes[:limit]]
+    assert len(rec.specs) == limit + 1 and rec.specs[-1].param_types == (OBJ, int_type)   # any object
     compiles = len(rec.compile_seconds)
-    assert manager.compile_for(f, (Named, int)) is generic      # no compile for a third class
-    assert len(rec.compile_seconds) == compiles
+    assert manager.compile_for(f, (classes[limit + 1], int)) is rec.specs[-1]     # no compile, no refusal
+    assert len(rec.compile_seconds) == compiles and rec.refusal is None
     before = rec.native_calls
-    for shape in SHAPES:
+    for shape in SHAPES + [Circle(2)]:
         for n in (0, 1, 5):
             assert_same(outcome(measure, (shape, n)), outcome(f, (shape, n)), (shape, n))
-    assert rec.native_calls >= before + 3 * len(SHAPES)           # every class ran native code
+    assert rec.native_calls >= before + 3 * (len(SHAPES) + 1)       # every class ran native code
     assert len(rec.compile_seconds) == compiles
+
+
+class Node:
+    def __init__(self, v, nxt=None):
+        self.v, self.nxt = v, nxt
+
+
+def chain_sum(node, k):
+    t = 0
+    for _ in range(k):
+        t += node.v if node is not None else -1
+    return t
+
+
+def test_none_then_an_object_makes_one_specialisation_for_any_object():
+    f = fresh_copy(chain_sum)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (type(None), int)) is not None, rec.refusal_detail
+    general = manager.compile_for(f, (Node, int))
+    assert general is not None and general.param_types[0] == OBJ
+    assert [s.param_types for s in rec.specs] == [general.param_types]    # it replaced the None one
+    before = rec.native_calls
+    for args in ((None, 3), (Node(4), 2), (Node(2**70), 1), (Square(1), 2)):
+        assert_same(outcome(chain_sum, args), outcome(f, args), args)
+    assert rec.native_calls >= before + 4
 
 
 def test_numbers_of_another_type_still_get_their_own_specialisation():

@@ -148,7 +148,11 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
     if rec.state == "refused" and rec.refusal in (Refusal.EXIT_STORM,):
         return None
     before = rec.specs
-    asked, types_ = types_, widened(rec.specs, types_)
+    # (not for a native caller's frameless call: such code reads attributes only where its
+    # class puts them, and exits on any other class)
+    asked, replaces = types_, False
+    if not frameless:
+        types_, replaces = widened(rec.specs, types_, config.get("TIERED_MAX_SPECIALIZATIONS"))
     for spec in rec.specs:
         if spec.param_types == types_:
             if optimise and rec.promotable and not rec.compiling and rec.code_in_place():
@@ -162,10 +166,10 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
             rec.specs = [s for s in rec.specs if s is not spec]
     if rec.compiling:
         return None                       # mutual recursion while compiling: call it generically
-    if types_ != asked:                   # it replaces the ones on one class it covers
+    if replaces:                          # it replaces the ones it covers (specs.widened)
         rec.specs = [s for s in rec.specs if not covers(types_, s.param_types)]
     rec.attempted.update((asked, types_))
-    if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS"):
+    if len(rec.specs) >= config.get("TIERED_MAX_SPECIALIZATIONS") + (types_ != asked):   # + one for any object
         rec.refuse(Refusal.TOO_MANY_SPECIALIZATIONS, str(types_))
         return None
     if len(types_) != param_count(rec.original_code):

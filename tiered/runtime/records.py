@@ -166,9 +166,10 @@ class Record:
                 or len(self.generic_at) >= RESPECIALISE_LIMIT):
             return False
         py = {v: k for k, v in PY_TYPES.items()}
-        types_ = tuple(py.get(t) or getattr(t, "cls", None) for t in specs[0].param_types)
-        if None in types_:
-            return False
+        have = specs[0].param_types
+        types_ = tuple(py.get(t) or getattr(t, "cls", None) for t in have)
+        if any(t is None and not (isinstance(h, ObjType) and h.ref is None) for t, h in zip(types_, have)):
+            return False              # typed by a class that died (None stands for any object)
         self.generic_at.add(offset)
         log.info("tiered: %s: the %s exit at offset %d was taken %d times; compiling it again "
                  "without that speculation", self.name, reason.name, offset, EXIT_STORM)

@@ -37,24 +37,37 @@ class Spec:
         self.hands_on_numbers = _hands_on_number_params(fn)
 
 
-def widened(specs, types_):
-    """The signature to compile for argument types types_: an instance of a class of the
-    program's (or None) where a specialisation already made has one of another class (every
-    other parameter equal) is typed as any object, so a method that sees a second receiver
-    class gets one specialisation for every class (its attribute reads guarded where CPython's
-    caches say), which replaces the one on the first class (covers), not one a class, each of
-    which would make the whole function compile again.  Builtin types keep their own (a list and a dict take different fast paths), and a
+def widened(specs, types_, limit):
+    """(signature to compile for argument types types_, whether it replaces the specialisations
+    it covers).  Where a specialisation already made differs only in objects of classes of the
+    program's, those parameters are typed as any object (their attribute reads then guarded
+    where CPython's caches say):
+    - at once where one of the two is None (a parameter that is None or an object): the one
+      specialisation replaces the None one, and no second compile comes when the object shows;
+    - for two classes, only once `limit` specialisations are made: a receiver's class makes its
+      method calls direct (richards' Task.runTask calling self.fn on four task classes), so each
+      class keeps its own up to there; one more then serves every other class, where the
+      function used to be refused (TOO_MANY_SPECIALIZATIONS) for them.
+    Builtin types keep their own (a list and a dict take different fast paths), and a
     specialisation on a class that died does not count (it is dropped)."""
-    for s in specs:
-        have = s.param_types
-        if len(have) == len(types_) and have != types_ and \
-                all(a == b or (_program_class(a) and _program_class(b)) for a, b in zip(have, types_)):
-            return tuple(b if a == b else OBJ for a, b in zip(have, types_))
-    return types_
+    made = {s.param_types for s in specs}
+    if types_ in made:
+        return types_, False
+    for have in made:
+        if len(have) != len(types_) or \
+                not all(a == b or (_program_class(a) and _program_class(b)) for a, b in zip(have, types_)):
+            continue
+        general = tuple(b if a == b else OBJ for a, b in zip(have, types_))
+        if general in made:                   # the one for any object is there already
+            return general, False
+        optional = all(a == b or type(None) in (a.cls, b.cls) for a, b in zip(have, types_))
+        if optional or len(specs) >= limit:
+            return general, optional
+    return types_, False
 
 
 def covers(general, types_):
-    """Whether a signature that widened made covers signature types_ (the same types, or any
+    """Whether a signature that `widened` made covers signature types_ (the same types, or any
     object where types_ has a class of the program's or None)."""
     return len(general) == len(types_) and all(
         g == t or (is_obj(g) and g.ref is None and g.cls is None and _program_class(t))
