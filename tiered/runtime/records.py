@@ -11,7 +11,7 @@ from ..reasons import Exit, Refusal
 from ..tally import Tally
 from ..weaktable import WeakTable
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import TypeError, getattr, id, len, max, set, str, tuple, type  # noqa: A004
+from builtins import TypeError, any, getattr, id, isinstance, len, max, set, str, tuple, type, zip  # noqa: A004
 
 # the compiler side (manager.py, which sits above records, registers itself when imported):
 # (compile_for, active_here)
