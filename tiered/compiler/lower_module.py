@@ -13,7 +13,6 @@ from .ops.frames import PRELUDE as FRAMES_PRELUDE
 from .ops import BOOL, FLOAT, INT, NONE, is_obj
 
 
-
 class ModuleEmitter:
     """Collects the specialisations of one function into one LLVM module."""
 
