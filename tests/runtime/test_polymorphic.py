@@ -2,9 +2,11 @@
 an object gets one specialisation for any object at once; distinct classes keep one each up to
 TIERED_MAX_SPECIALIZATIONS, and one more then serves every other class (no refusal, no more
 compiles)."""
+import sys
+
 import pytest
 
-from tests.support import assert_same, fresh_copy, outcome, warm
+from tests.support import assert_same, forced_exits, fresh_copy, outcome, warm
 from tiered import config
 from tiered.compiler.ops import OBJ
 from tiered.runtime import manager, records
@@ -47,7 +49,13 @@ def measure(shape, n):
     return t
 
 
-SHAPES = [Square(4), Rect(2, 5), Named(), Broken(7), Square(10**20)]
+class Peek(Square):
+    def size(self):
+        caller = sys._getframe(1)             # the compiled caller's frame: its locals and line
+        return caller.f_locals["i"] * 100 + caller.f_locals["t"] + caller.f_lineno
+
+
+SHAPES = [Square(4), Rect(2, 5), Named(), Broken(7), Square(10**20), Peek(3)]
 
 
 class Circle(Square):
@@ -77,6 +85,8 @@ def test_classes_keep_their_own_up_to_the_limit_then_one_serves_every_other_clas
             assert_same(outcome(measure, (shape, n)), outcome(f, (shape, n)), (shape, n))
     assert rec.native_calls >= before + 3 * (len(SHAPES) + 1)       # every class ran native code
     assert len(rec.compile_seconds) == compiles
+    if forced_exits():
+        assert sum(rec.exits.values()) > 0                # its exits were taken
 
 
 class Node:
@@ -103,6 +113,8 @@ def test_none_then_an_object_makes_one_specialisation_for_any_object():
     for args in ((None, 3), (Node(4), 2), (Node(2**70), 1), (Square(1), 2)):
         assert_same(outcome(chain_sum, args), outcome(f, args), args)
     assert rec.native_calls >= before + 4
+    if forced_exits():
+        assert sum(rec.exits.values()) > 0
 
 
 def test_numbers_of_another_type_still_get_their_own_specialisation():
