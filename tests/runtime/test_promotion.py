@@ -1,11 +1,25 @@
 """Two tiers: code on objects is first compiled with LLVM's quick pipeline, then compiled again
-with the whole pipeline once it proves hot (many calls of its entry, or a long loop), its
-native callees with it; results stay CPython's before and after."""
+with full instruction selection (and, for code with loops, the whole pipeline) once it proves
+hot (many calls of its entry, or a long loop), its native callees with it; results stay
+CPython's before and after."""
 import pytest
 
 from tests.support import check, forced_exits, fresh_copy, outcome
 from tiered.runtime import manager
 from tiered import compiler
+from tiered.compiler import engine
+
+
+@pytest.fixture
+def llvm_runs(monkeypatch):
+    """Each engine.compile_module call's (first symbol, quick, codegen), in order."""
+    runs, real = [], engine.compile_module
+
+    def spy(text, names, *args, **kw):
+        runs.append((names[0], kw.get("quick"), kw.get("codegen")))
+        return real(text, names, *args, **kw)
+    monkeypatch.setattr(engine, "compile_module", spy)
+    return runs
 
 pytestmark = pytest.mark.usefixtures("object_tier")
 
@@ -29,15 +43,18 @@ def first_or_none(xs):
     return None
 
 
-def test_object_code_runs_first_tier_then_is_promoted_by_its_calls():
+def test_object_code_runs_first_tier_then_is_promoted_by_its_calls(llvm_runs):
     rec = check(first_or_none, ([1, 2],), ([],), (["a"],))
     assert rec.promotable and not rec.promoted          # first tier: the quick pipeline
+    assert llvm_runs[-1][1:] == (True, None)            # and fast instruction selection
     args = [([k],) if k % 3 else ([],) for k in range(CALLS_TO_PROMOTE)]
     before = rec.native_calls
     for a in args:
         assert rec.func(*a) == first_or_none(*a)
     assert rec.native_calls >= before + CALLS_TO_PROMOTE       # ran natively all along
     assert rec.promoted and not rec.promotable and len(rec.promote_seconds) == 1
+    # no loop: the quick pipeline's passes, then full instruction selection
+    assert llvm_runs[-1][1:] == (True, 2)
     for a in ([5, 6],), ([],), (["b"],):                     # the optimised code: the same
         assert outcome(rec.func, a) == outcome(first_or_none, a)
     assert rec.native_calls > before + CALLS_TO_PROMOTE
@@ -51,7 +68,7 @@ def sum_boxes(boxes, rounds):
     return total
 
 
-def test_a_long_loop_promotes_its_function_and_its_callees():
+def test_a_long_loop_promotes_its_function_and_its_callees(llvm_runs):
     boxes = [Box(k) for k in range(64)]
     for _ in range(40):                                       # CPython specialises the loop
         sum_boxes(boxes, 1)
@@ -64,6 +81,8 @@ def test_a_long_loop_promotes_its_function_and_its_callees():
         return
     assert rec.promoted and len(rec.promote_seconds) == 1
     assert callee is not None and callee.promoted and callee.promote_seconds     # with its caller
+    promoted = llvm_runs[-2:]           # the callee (no loop), then its caller (a loop)
+    assert [p[1:] for p in promoted] == [(True, 2), (False, None)]
     assert rec.func(boxes, 3) == sum_boxes(boxes, 3)
 
 

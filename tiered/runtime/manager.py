@@ -249,11 +249,11 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
     with _stage(Refusal.LLVM_ERROR):
         helpers = deopt.make_helpers(rec, layouts, promote)
         prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-        quick = first_tier and not rec.promoted and config.get("TIERED_QUICK_FIRST") \
-            and any(not s.numeric for s, _ in built)
+        objects = any(not s.numeric for s, _ in built)
+        quick = first_tier and not rec.promoted and config.get("TIERED_QUICK_FIRST") and objects
         mod = compiler.compile_module(prefix, [(f, b) for (_, f), b in zip(built, bases)], helpers,
                                       (SENTINEL, INTERPRET, UNBOUND), force, func.__globals__,
-                                      config.get("TIERED_OPT_LEVEL"), quick)
+                                      config.get("TIERED_OPT_LEVEL"), quick, objects)
         compiled, entry, inner, counters = mod.compiled, mod.entry, mod.inner, mod.counters
     with _stage(Refusal.INSTALL_ERROR):
         from . import install      # start-up time: the installer loads bytecode on the first compile
