@@ -152,3 +152,27 @@ def test_builtin_types_keep_their_own_specialisations_and_none_widens():
         for fn in (f, g):
             assert_same(outcome(first_or_none, args), outcome(fn, args), args)
     assert rec.native_calls + grec.native_calls > before + 4
+
+
+def test_the_signatures_a_profile_saw_compile_together_in_one_module():
+    for s in SHAPES[:3]:
+        warm(measure, s, 3)
+    f = fresh_copy(measure)
+    rec = manager.record_for(f)
+    rec.eager = True
+    seen = [(Rect, int), (Square, int), (type(None), int), (Named, int), (Circle, int), (Node, int)]
+    assert manager.compile_for(f, (Square, int), also=seen) is not None, rec.refusal_detail
+    limit = config.get("TIERED_MAX_SPECIALIZATIONS")
+    # one compile: the asked signature, then those seen that would each get their own (None
+    # would widen the parameter, so it is left to its own call), up to the limit
+    expected = [(Square, int), (Rect, int), (Named, int), (Circle, int), (Node, int)][:limit]
+    assert [s.param_types for s in rec.specs] == [records.ir_types(t) for t in expected]
+    assert len(rec.compile_seconds) == 1
+    before = rec.native_calls
+    for shape in SHAPES[:3]:
+        for n in (0, 1, 5):
+            assert_same(outcome(measure, (shape, n)), outcome(f, (shape, n)), (shape, n))
+    assert rec.native_calls >= before + 9           # each class ran its own native code
+    assert len(rec.compile_seconds) == 1            # and none of them needed a compile
+    if forced_exits():
+        assert sum(rec.exits.values()) > 0

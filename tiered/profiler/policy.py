@@ -14,6 +14,8 @@ from .feedback import FEEDBACK_WINDOW, Feedback, functions_of
 # waiting this many thresholds of calls
 REARM_WAIT = (4, 16)
 REARM = len(REARM_WAIT)
+# signatures after the most common one that are compiled with it when the window saw each twice
+REPEATED_SIGNATURES = 4
 
 
 class Promoter:
@@ -92,7 +94,8 @@ class Promoter:
             for func in functions_of(code):
                 rec = manager.record_for(func)
                 rec.calls = max(rec.calls, p.count)
-                manager.compile_for(func, signature, for_caller=framed)
+                manager.compile_for(func, signature, for_caller=framed, also=[
+                    t for t, n in p.signatures.most_common(REPEATED_SIGNATURES)[1:] if n >= 2])
             if may_rearm and self._small(code):
                 self._rearm(code)
                 return

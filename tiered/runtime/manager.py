@@ -22,7 +22,7 @@ from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
 from .records import PY_TYPES, RECORDS, TOTALS, ir_types, mark_installed, record_for, set_compiler
-from .specs import Spec, covers, widened, worth_installing
+from .specs import Spec, compiled_with, covers, widened, worth_installing
 
 log = logging.getLogger("tiered")
 compile_lock = threading.RLock()    # one compile at a time; threads that find it taken do not wait
@@ -73,13 +73,15 @@ def can_compile_now():
     return dicts.str_keys_only(builtins.__dict__)
 
 
-def compile_for(func, py_types, wait=True, for_caller=False, frameless=False, optimise=False):
+def compile_for(func, py_types, wait=True, for_caller=False, frameless=False, optimise=False, also=()):
     """Compile and install a specialisation of func for these argument types; never raises.
     With wait=False it returns None at once when another thread is compiling; for_caller: a
     native caller needs it, so it is compiled even when too small to install (frameless: on
     objects, and then it must run frameless, see compiler/build/frameless.py); optimise: its
-    first-tier code is compiled again with LLVM's whole pipeline (promote).  None, with
-    nothing recorded, while compiling would run the program's code (can_compile_now)."""
+    first-tier code is compiled again with LLVM's whole pipeline (promote); also: other
+    argument types the profile saw, compiled in the same module where each would get its own
+    specialisation (specs.compiled_with).  None, with nothing recorded, while compiling would
+    run the program's code (can_compile_now)."""
     if not can_compile_now() or not compile_lock.acquire(blocking=wait):
         return None
     try:
@@ -87,7 +89,8 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False, op
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
-                return _compile(rec, types_, for_caller, frameless, optimise)
+                seen = [ir_types(t) for t in also]
+                return _compile(rec, types_, for_caller, frameless, optimise, seen)
             except Unsupported as exc:
                 if exc.reason == Refusal.NOT_FRAMELESS.name:   # still fine for the interpreter
                     rec.attempted.discard(types_)
@@ -141,7 +144,7 @@ class _counting:
         _busy[0] -= 1
 
 
-def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
+def _compile(rec, types_, for_caller=False, frameless=False, optimise=False, seen=()):
     """Checks, then a timed build-and-install (the specialisation, or None)."""
     if types_ is None:
         raise Unsupported("UNSUPPORTED_TYPE", "argument types")
@@ -175,10 +178,13 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False):
     if len(types_) != param_count(rec.original_code):
         raise Unsupported("UNSUPPORTED_TYPE", "argument count")
     rec.promoted = rec.promoted or optimise   # compiled in a promotion: the whole pipeline
+    extra = [] if frameless or optimise else compiled_with(
+        [s.param_types for s in rec.specs], types_, [t for t in seen if t not in rec.attempted],
+        config.get("TIERED_MAX_SPECIALIZATIONS"))
     started, outer_children = time.perf_counter(), _child_seconds[0]
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
     try:
-        return _build_and_install(rec, types_, started, for_caller, frameless, first_tier=not optimise)
+        return _build_and_install(rec, types_, started, for_caller, frameless, not optimise, extra)
     except BaseException:
         rec.specs = before                # nothing replaced: what was installed stays as it was
         raise
@@ -207,10 +213,10 @@ def _build_ir(rec, func, types_, force, frameless):
 _building = []               # records whose IR is being built, innermost last
 
 
-def _build_and_install(rec, types_, started, for_caller=False, frameless=False, first_tier=True):
-    """Build the new specialisation and rebuild the others, lower and JIT them into one module
-    (first-tier code when the functions work on objects and it was never promoted), then
-    install the new code object."""
+def _build_and_install(rec, types_, started, for_caller=False, frameless=False, first_tier=True, extra=()):
+    """Build the new specialisation (and those for `extra` signatures that build) and rebuild
+    the others, lower and JIT them into one module (first-tier code when the functions work on
+    objects and it was never promoted), then install the new code object."""
     RECORDS.prune()                       # records (and machine code) of functions that died
     func = rec.func
     force = config.get("TIERED_FORCE_EXITS")
@@ -226,6 +232,13 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
             log.debug("tiered: %s%s dropped on rebuild", rec.name, s.param_types)
     new = Spec(types_, fn)
     built.append((new, fn))
+    for t in extra:
+        try:
+            f = _build_ir(rec, func, t, force, frameless)
+        except (Unsupported, _Failed):    # its own call will compile it, or say why not
+            continue
+        rec.attempted.add(t)
+        built.append((Spec(t, f), f))
     built = _frameless_for_dispatch(rec, func, built, force)
     if not (rec.eager or for_caller or rec.for_frames or worth_installing([s for s, _ in built])):
         # a tiny body is faster interpreted (the prologue and boxing cost ~15 ns a call): no

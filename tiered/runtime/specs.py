@@ -66,6 +66,30 @@ def widened(specs, types_, limit):
     return types_, False
 
 
+def compiled_with(made, types_, seen, limit):
+    """The other signatures of `seen` (IR signatures a profile saw, most common first) to compile
+    in the same module as types_, beside the signatures `made` already: those that would each get
+    a specialisation of their own (see widened) within `limit`.  A function that a loop calls
+    with the objects of several classes then compiles once, not once per class with every
+    specialisation built again each time (richards' Task.runTask: four compiles)."""
+    made, out = list(made) + [types_], []
+    for t in seen:
+        if t is None or len(made) >= limit or t in made:
+            continue
+        if widened([_Made(m) for m in made], t, limit) == (t, False):
+            made.append(t)
+            out.append(t)
+    return out
+
+
+class _Made:
+    """A signature standing in for its specialisation (widened reads param_types only)."""
+    __slots__ = ("param_types",)
+
+    def __init__(self, param_types):
+        self.param_types = param_types
+
+
 def covers(general, types_):
     """Whether a signature that `widened` made covers signature types_ (the same types, or any
     object where types_ has a class of the program's or None)."""
