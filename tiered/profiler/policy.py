@@ -80,15 +80,16 @@ class Promoter:
         signature = p.signatures.most_common(1)[0][0] if p.signatures else None
         framed = bool(CALL_HELPER) and p.native_callers * 2 >= FEEDBACK_WINDOW
         tiny = looks_tiny(code)
+        typed = signature is not None and records.ir_types(signature) is not None
         # counted again only while its callers may still compile: none of them ran tiered's code
+        # (and only when it could compile: counting costs a callback per call)
         may_rearm = (CALL_HELPER and hooks.HAS_MONITORING and not framed and not p.slot_callers
-                     and not p.native_callers and self.rearms.get(id(code), 0) < REARM
-                     and signature is not None)
+                     and not p.native_callers and self.rearms.get(id(code), 0) < REARM and typed)
         if may_rearm and (tiny or self._small(code)):
             self._rearm(code)
             return
         reason = (Refusal.NO_FEEDBACK if signature is None
-                  else Refusal.UNSUPPORTED_TYPE if records.ir_types(signature) is None
+                  else Refusal.UNSUPPORTED_TYPE if not typed
                   else Refusal.TOO_SMALL if tiny and not framed else None)
         if reason is None:
             for func in functions_of(code):
