@@ -61,6 +61,16 @@ class Feedback:
             p = self.profiles[code] = CodeProfile(code)
         return p
 
+    def tick_cold(self, code):
+        """Count one event of a code counted before and still far from hot: True when that is all
+        there is to do (the hooks' fast path: nothing else is looked at for it)."""
+        key = id(code)
+        n = self.cold.get(key)
+        if n is None or n + 1 >= self.threshold - FEEDBACK_WINDOW:
+            return False
+        self.cold[key] = n + 1
+        return True
+
     def event(self, code, frame, at_start=False):
         """One call (3.12, at_start) or sample (3.11) of code running in frame; True when it just
         got hot."""

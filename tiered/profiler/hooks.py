@@ -64,9 +64,13 @@ class MonitoringHook:
         try:
             if self.compiling_here():
                 return None
+            fb = self.feedback
+            if fb.tick_cold(code):         # counted before, far from hot: neither decided nor
+                if fb.queue:               # never counted (the first event looked)
+                    self.on_hot()
+                return None
             if self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
-            fb = self.feedback
             hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
                 self.on_hot()
@@ -85,10 +89,14 @@ class MonitoringHook:
         try:
             if self.compiling_here():
                 return None
+            fb = self.feedback
+            if destination <= offset and code.co_flags & CO_OPTIMIZED and fb.tick_cold(code):   # as above
+                if fb.queue:
+                    self.on_hot()
+                return None
             if (destination > offset or not code.co_flags & CO_OPTIMIZED or self.is_decided(code)
                     or never_counted(code)):          # a module or class body compiles never
                 return sys.monitoring.DISABLE
-            fb = self.feedback
             hot = fb.event(code, sys._getframe(1))
             if hot or fb.queue:
                 self.on_hot()

@@ -1,0 +1,48 @@
+"""Profiler hooks, 3.12: a code counted before and still far from hot takes the fast path
+(Feedback.tick_cold), which gets it hot at the same count as the full path and never counts a
+loop that is not a function's."""
+import sys
+
+import pytest
+
+from tiered.profiler import feedback, hooks
+
+pytestmark = pytest.mark.skipif(not hooks.HAS_MONITORING, reason="3.12: sys.monitoring's events")
+
+
+def spin(n):
+    t = 0
+    for i in range(n):
+        t += i
+    return t
+
+
+def make_hook(threshold):
+    """A hook that is not installed: its callbacks are called by hand."""
+    fb = feedback.Feedback(threshold)
+    hot = []
+    return fb, hot, hooks.MonitoringHook(fb, lambda: hot.append(fb.pop_hottest()), lambda code: False,
+                                         lambda code, exc: pytest.fail(repr(exc)), lambda: False)
+
+
+@pytest.mark.parametrize("event", ["start", "jump"])
+def test_the_fast_path_makes_a_code_hot_at_the_threshold_as_before(event):
+    threshold = 50
+    fb, hot, hook = make_hook(threshold)
+    code = spin.__code__
+    for n in range(1, threshold + 1):
+        answer = hook._on_start(code, 0) if event == "start" else hook._on_jump(code, 20, 4)
+        assert (answer is sys.monitoring.DISABLE) is (event == "jump" and n == threshold)
+        assert len(hot) == (n == threshold), n          # hot at the threshold, not before
+        if n < threshold - feedback.FEEDBACK_WINDOW:
+            assert fb.cold[id(code)] == n and fb.profiles.get(code) is None
+    assert hot[0].code is code and hot[0].count == threshold
+
+
+def test_a_loop_of_a_module_body_is_never_counted_even_when_its_code_was_seen():
+    fb, hot, hook = make_hook(50)
+    module = compile("for i in range(3):\n    pass\n", "<m>", "exec")
+    assert hook._on_start(module, 0) is None           # a module body's start is counted
+    assert fb.cold.get(id(module)) == 1
+    assert hook._on_jump(module, 20, 4) is sys.monitoring.DISABLE
+    assert fb.cold.get(id(module)) == 1 and not hot
