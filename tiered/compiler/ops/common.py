@@ -102,7 +102,14 @@ def entry_value(e, keys, index, name, miss_if):
 
 
 def box_call(e, x):
-    """A new object for number value x (NULL when memory ran out)."""
+    """A new object for number value x (NULL when memory ran out).  True, False and None are
+    objects that exist already: taken in place (a call to the shared helper cost a call per
+    store of a constant flag, and hid from LLVM that the result is never NULL)."""
+    if x.type in (BOOL, NONE):
+        r = (e.op(f"select i1 {e.ref(x)}, ptr @_Py_TrueStruct, ptr @_Py_FalseStruct") if x.type == BOOL
+             else "@_Py_NoneStruct")
+        e.line(f"call void @tiered_incref(ptr {r})")
+        return r
     return e.op(f"call ptr @tiered_box_{x.type}({LL[x.type]} {e.ref(x) if x.type != NONE else 'false'})")
 
 
