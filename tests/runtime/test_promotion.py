@@ -1,5 +1,5 @@
 """Two tiers: code on objects is first compiled with LLVM's quick pipeline, then compiled again
-with full instruction selection (and, for code with loops, the whole pipeline) once it proves
+with full instruction selection (and, for loops over floats, the whole pipeline) once it proves
 hot (many calls of its entry, or a long loop), its native callees with it; results stay
 CPython's before and after."""
 import pytest
@@ -81,9 +81,28 @@ def test_a_long_loop_promotes_its_function_and_its_callees(llvm_runs):
         return
     assert rec.promoted and len(rec.promote_seconds) == 1
     assert callee is not None and callee.promoted and callee.promote_seconds     # with its caller
-    promoted = llvm_runs[-2:]           # the callee (no loop), then its caller (a loop)
-    assert [p[1:] for p in promoted] == [(True, 2), (False, None)]
+    promoted = llvm_runs[-2:]           # the callee, then its caller (a loop, no floats)
+    assert [p[1:] for p in promoted] == [(True, 2), (True, 2)]
     assert rec.func(boxes, 3) == sum_boxes(boxes, 3)
+
+
+def halves(box, n):
+    x = 0.0
+    for i in range(n):
+        x += i * 0.5
+    return x + box.get()
+
+
+def test_a_loop_over_floats_is_promoted_with_the_whole_pipeline(llvm_runs):
+    rec = check(halves, (Box(1), 3), (Box(2.5), 0))
+    assert rec.promotable and "loop_poll" in set().union(*(s.ops for s in rec.specs))
+    n = (manager.HOT_SIGNALS + 2) * (1 << 16)
+    assert rec.func(Box(4), n) == halves(Box(4), n)
+    if forced_exits():                  # its loop exits at once: no loop gets to poll
+        return
+    assert rec.promoted and len(rec.promote_seconds) == 1
+    assert llvm_runs[-1][1:] == (False, None)           # the whole pipeline
+    assert rec.func(Box(4), 3) == halves(Box(4), 3)
 
 
 def add(a, b):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
 from .infer import Unsupported  # noqa: F401 - the refusal every stage raises
+from .ops import FLOAT
 
 
 def specialise(func, arg_types, resolve_callee, force_exits=False, code=None, frameless=False,
@@ -38,19 +39,26 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
     """Lower (IR function, exit base) pairs into one LLVM module and load it (a Module).
     first_tier: compiled with the quick pipeline, its code calls helpers[3] (the runtime's
     promotion) each PROMOTE_CALLS calls of its entry and at its loops' polls; objects: some
-    specialisation works on objects (without a loop, the optimised tier is QUICK_THEN_FULL)."""
+    specialisation works on objects (its optimised tier is then QUICK_THEN_FULL, unless it loops
+    over floats)."""
     from . import engine                 # start-up time: llvmlite only once something compiles
     from .lower_module import ModuleEmitter  # start-up time: loaded on the first compile
     mod = ModuleEmitter(prefix, helpers, markers, force_exits, func_globals,
                         PROMOTE_CALLS if first_tier and opt_level else 0)
     text, entry, inner, counters = mod.emit(fns)
     big = len(text) > QUICK_BYTES
-    loops = any(b.loop_header for f, _ in fns for b in f.blocks)
-    codegen = 2 if objects and not (first_tier or big or loops) and opt_level else None
+    codegen = 2 if objects and not (first_tier or big or _float_loops(fns)) and opt_level else None
     compiled = engine.compile_module(text, [entry] + inner, opt_level,
                                      counters + tuple(mod.line_sites.values()),
                                      quick=big or first_tier or codegen is not None, codegen=codegen)
     return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept, first_tier and not big)
+
+
+def _float_loops(fns):
+    """Whether some function loops and computes with unboxed floats (its optimised tier is
+    LLVM's whole pipeline, see QUICK_THEN_FULL)."""
+    return any(any(b.loop_header for b in f.blocks) and
+               any(v.type == FLOAT for b in f.blocks for v in b.body) for f, _ in fns)
 
 
 # A module whose LLVM IR text is bigger than this gets the quick pipeline and fast instruction
@@ -67,12 +75,13 @@ QUICK_BYTES = 500_000
 # it heard this often enough (runtime/manager.py HOT_SIGNALS).
 PROMOTE_CALLS = 4096       # a power of two
 
-# The optimised tier of code on objects without a loop: the quick pipeline's passes, then full
-# instruction selection and register allocation.  On such code LLVM's whole pipeline bought
-# nothing the full code generator alone does not (richards' steady rounds under callgrind:
-# first tier 706 M instructions, whole pipeline 491 M, quick passes + full code generator
-# 482 M) and took half of the time (its promoted modules: 1.5 s, against 0.76 s).  Loops keep
-# the whole pipeline: the objects suite's vectors kernel ran 7.8x with it, 7.1x without.
+# QUICK_THEN_FULL: the optimised tier of code on objects is the quick pipeline's passes, then
+# full instruction selection and register allocation.  On such code LLVM's whole pipeline
+# bought nothing the full code generator alone does not, for twice the time (callgrind,
+# instructions per steady round, whole pipeline against this: richards 491 M / 482 M, go
+# 2 152 M / 1 992 M, hexiom 2 969 M / 2 279 M; richards' 17 promoted modules: 1.5 s of LLVM
+# against 0.76 s).  Loops over unboxed floats keep the whole pipeline: the objects suite's
+# vectors and nbody_lists kernels ran 7.6x and 2.8x with it, 7.3x and 2.6x without.
 
 
 def compile_gate(interpret):
