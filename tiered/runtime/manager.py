@@ -155,7 +155,8 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False, see
     # class puts them, and exits on any other class)
     asked, replaces = types_, False
     if not frameless:
-        types_, replaces = widened(rec.specs, types_, config.get("TIERED_MAX_SPECIALIZATIONS"))
+        types_, replaces = widened([s.param_types for s in rec.specs], types_,
+                                   config.get("TIERED_MAX_SPECIALIZATIONS"))
     for spec in rec.specs:
         if spec.param_types == types_:
             if optimise and rec.promotable and not rec.compiling and rec.code_in_place():

@@ -37,9 +37,9 @@ class Spec:
         self.hands_on_numbers = _hands_on_number_params(fn)
 
 
-def widened(specs, types_, limit):
+def widened(signatures, types_, limit):
     """(signature to compile for argument types types_, whether it replaces the specialisations
-    it covers).  Where a specialisation already made differs only in objects of classes of the
+    it covers), given the signatures of the specialisations made.  Where one already made differs only in objects of classes of the
     program's, those parameters are typed as any object (their attribute reads then guarded
     where CPython's caches say):
     - at once where one of the two is None (a parameter that is None or an object): the one
@@ -50,7 +50,7 @@ def widened(specs, types_, limit):
       function used to be refused (TOO_MANY_SPECIALIZATIONS) for them.
     Builtin types keep their own (a list and a dict take different fast paths), and a
     specialisation on a class that died does not count (it is dropped)."""
-    made = {s.param_types for s in specs}
+    made = set(signatures)
     if types_ in made:
         return types_, False
     for have in made:
@@ -61,7 +61,7 @@ def widened(specs, types_, limit):
         if general in made:                   # the one for any object is there already
             return general, False
         optional = all(a == b or type(None) in (a.cls, b.cls) for a, b in zip(have, types_))
-        if optional or len(specs) >= limit:
+        if optional or len(signatures) >= limit:
             return general, optional
     return types_, False
 
@@ -76,18 +76,10 @@ def compiled_with(made, types_, seen, limit):
     for t in seen:
         if t is None or len(made) >= limit or t in made:
             continue
-        if widened([_Made(m) for m in made], t, limit) == (t, False):
+        if widened(made, t, limit) == (t, False):
             made.append(t)
             out.append(t)
     return out
-
-
-class _Made:
-    """A signature standing in for its specialisation (widened reads param_types only)."""
-    __slots__ = ("param_types",)
-
-    def __init__(self, param_types):
-        self.param_types = param_types
 
 
 def covers(general, types_):
