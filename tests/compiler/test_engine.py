@@ -23,8 +23,8 @@ def _compile(k):
 def test_a_module_is_released_once_its_code_is_loaded():
     handle, add = _compile(7)
     assert add(35) == 42
-    assert handle._engine.contexts == []                # no module kept, no context to outlive
-    assert len(handle._engine.ee._modules) == 1         # only the engine's own empty module
+    assert len(handle._engine.ee._modules) == 1         # only the engine's own empty module: the
+                                                        # module was loaded as object code
 
 
 COUNTER = """
@@ -44,7 +44,7 @@ def test_a_released_modules_global_data_stays_where_its_code_and_python_find_it(
     handle = engine.compile_module(COUNTER, ["tiered_test_bump"], data=("tiered_test_count",))
     bump = ctypes.CFUNCTYPE(ctypes.c_int64)(handle["tiered_test_bump"])
     count = ctypes.c_int64.from_address(handle["tiered_test_count"])
-    assert handle._engine.contexts == []
+    assert len(handle._engine.ee._modules) == 1
     assert [bump(), bump()] == [6, 7] and count.value == 7
     count.value = 100                                    # as the runtime writes a line site
     assert bump() == 101
@@ -136,3 +136,35 @@ def test_an_engine_dying_inside_the_program_runs_no_python_code():
     others = {cb.__code__.co_filename for cb in gc.callbacks if hasattr(cb, "__code__")}
     assert [e for e in seen if e[0] not in others] == []       # (hypothesis's gc callback)
     assert engine.live_engines() < before           # disposed at the next compile (or count)
+
+
+CALLS = """
+declare ptr @PyLong_FromLongLong(i64)
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+@PyLong_Type = external global i8
+
+define ptr @tiered_test_box(i64 %x) {
+entry:
+  %buf = alloca [2 x i8]
+  call void @llvm.memset.p0.i64(ptr %buf, i8 0, i64 2, i1 false)
+  %o = call ptr @PyLong_FromLongLong(i64 %x)
+  %t = getelementptr i8, ptr %o, i64 8
+  %ty = load ptr, ptr %t
+  %ok = icmp eq ptr %ty, @PyLong_Type
+  %r = select i1 %ok, ptr %o, ptr null
+  ret ptr %r
+}
+"""
+
+
+def test_a_quick_module_names_the_processs_symbols_by_address():
+    # fast instruction selection, in the JIT's large code model, selects no call or load that
+    # names a global: the quick pipeline's modules name C-API functions and data by address
+    engine._init()
+    text = engine.absolute(CALLS)
+    assert "@PyLong_FromLongLong" not in text and "@PyLong_Type" not in text
+    assert f"inttoptr (i64 {id(int)} to ptr)" in text
+    assert "declare void @llvm.memset.p0.i64" in text        # an intrinsic has no address
+    handle = engine.compile_module(CALLS, ["tiered_test_box"], quick=True)
+    box = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_int64)(handle["tiered_test_box"])   # holds the GIL
+    assert box(12345678901) == 12345678901

@@ -43,14 +43,20 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
     over floats)."""
     from . import engine                 # start-up time: llvmlite only once something compiles
     from .lower_module import ModuleEmitter  # start-up time: loaded on the first compile
+    # the quick passes (all but a promoted loop over floats): the module's data is named by
+    # address, as engine.absolute names the process's symbols (LLVM's whole pipeline optimises
+    # better around globals it can see)
+    whole = opt_level and not first_tier and not (objects and not _float_loops(fns))
     mod = ModuleEmitter(prefix, helpers, markers, force_exits, func_globals,
-                        PROMOTE_CALLS if first_tier and opt_level else 0)
+                        PROMOTE_CALLS if first_tier and opt_level else 0, absolute=not whole)
     text, entry, inner, counters = mod.emit(fns)
     big = len(text) > QUICK_BYTES
     codegen = 2 if objects and not (first_tier or big or _float_loops(fns)) and opt_level else None
-    compiled = engine.compile_module(text, [entry] + inner, opt_level,
-                                     counters + tuple(mod.line_sites.values()),
+    data = [name for name in counters + tuple(mod.line_sites.values()) if name not in mod.addresses]
+    compiled = engine.compile_module(text, [entry] + inner, opt_level, data,
                                      quick=big or first_tier or codegen is not None, codegen=codegen)
+    compiled.addresses.update(mod.addresses)
+    compiled.data = mod.arena             # the module's data lives as long as its machine code
     return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept, first_tier and not big)
 
 

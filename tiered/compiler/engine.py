@@ -6,6 +6,7 @@ to an engine; each Compiled handle holds its engine, and an engine that is no lo
 one is disposed (by llvmlite, on garbage collection) once every handle of its modules is gone.
 Whoever calls into a module's code keeps its handle alive (installed code, native callers).
 """
+import re
 import sys
 import threading
 
@@ -21,18 +22,19 @@ _shared = None               # the runtime helpers' engine: lives as long as the
 _target_machine = None       # the optimiser's target machine (lives as long as the process)
 _current = {}                # codegen level -> the engine new modules go to
 _engines = []                # engines not yet disposed: swept at each compile (no destructor)
+_emitters = {}               # codegen level -> the target machine emitting object code (_emitter)
+_addresses = {}              # symbol -> address: the C-API's and the shared helpers' (absolute())
 
 
 class _Engine:
-    """One MCJIT engine, how many modules it was given, and the LLVM contexts it must outlive.
+    """One MCJIT engine and how many modules it was given.
 
     Each module is parsed in a context of its own: constants such as `inttoptr` of an object's
     address are interned in their context forever, so one shared context grows with every
-    compile.  Once a module's code is loaded, the module is taken back from the engine and
-    disposed with its context (MCJIT keeps the loaded machine code): the IR is ~80% of a
-    module's memory, and an engine lives until its last function dies, which for functions in
-    reference cycles (all module-level ones) waits for Python's cyclic GC.  Only a module whose
-    code failed to load stays with the engine, its context in `contexts`.
+    compile.  A module becomes object code (_emitter) and is disposed with its context before
+    the engine loads that code: the IR is ~80% of a module's memory, and an engine lives until
+    its last function dies, which for functions in reference cycles (all module-level ones)
+    waits for Python's cyclic GC.
 
     An engine has no destructor: one would run Python code (this module's and llvmlite's)
     inside the program wherever its last function dies, where a tracer or profiler sees it.
@@ -42,15 +44,12 @@ class _Engine:
         self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine(codegen))
         self.codegen = codegen
         self.modules = 0
-        self.contexts = []
         _engines.append(self)
 
     def dispose(self):
-        """Free the engine's machine code and the contexts it outlived."""
+        """Free the engine's machine code."""
         try:
             self.ee.close()
-            for context in self.contexts:
-                context.close()
         except Exception:                    # noqa: BLE001 - a failure only keeps memory
             pass
 
@@ -71,13 +70,22 @@ class Compiled:
     """The addresses of one JIT-compiled module; its machine code lives as long as this object,
     and so do the objects the code points at (`kept`: whoever keeps the code alive, a native
     caller of an older specialisation included, keeps them)."""
-    __slots__ = ("addresses", "_engine", "kept", "__weakref__")
+    __slots__ = ("addresses", "_engine", "kept", "data", "__weakref__")
 
     def __init__(self, addresses, engine):
-        self.addresses, self._engine, self.kept = addresses, engine, ()
+        self.addresses, self._engine, self.kept, self.data = addresses, engine, (), None
 
     def __getitem__(self, name):
         return self.addresses[name]
+
+
+def _emitter(codegen):
+    """The target machine that turns modules into object code at this level, for the engines to
+    load: MCJIT's own code generation also runs LLVM's IR verifier (llvmlite's LLVM is built
+    with assertions), again, on every module: a sixth of a first-tier module's code generation."""
+    if codegen not in _emitters:
+        _emitters[codegen] = _new_target_machine(codegen)
+    return _emitters[codegen]
 
 
 def _new_target_machine(codegen=2):
@@ -99,6 +107,7 @@ def _init(helpers=True):
         llvm.initialize_native_asmprinter()
         for name, address in capi.symbols().items():
             llvm.add_symbol(name, address)
+            _addresses[name] = address
         _target_machine = _new_target_machine()
     if not helpers or _shared is not None:
         return
@@ -109,42 +118,74 @@ def _init(helpers=True):
     shared.add_module(module)
     shared.finalize_object()
     for name in runtime_ir.names():
-        llvm.add_symbol(name, shared.get_function_address(name))
+        _addresses[name] = shared.get_function_address(name)
+        llvm.add_symbol(name, _addresses[name])
     _shared = shared
+
+
+# A declaration of a symbol, or a reference to one (absolute())
+_DECLARATION = re.compile(r"^(?:declare [^@\n]*@([\w.]+)\(|@([\w.]+) = external global )[^\n]*\n", re.M)
+_REFERENCE = re.compile(r"@([A-Za-z_][\w.]*)")
+
+
+def absolute(ir_text):
+    """The module with every symbol of the process it names (C-API, libc, libm, the shared
+    helpers) replaced by its address.  The JIT's code model is x86-64's large one, where fast
+    instruction selection selects no instruction naming a global: each call to a named function
+    went through SelectionDAG on its own (a third of a first-tier module's code generation)."""
+    def declared(m):
+        name = m.group(1) or m.group(2)
+        return "" if _address(name) else m.group(0)
+
+    def reference(m):
+        address = _addresses.get(m.group(1))
+        return f"inttoptr (i64 {address} to ptr)" if address else m.group(0)
+    return _REFERENCE.sub(reference, _DECLARATION.sub(declared, ir_text))
+
+
+def _address(name):
+    """The address of a symbol of the process (cached in _addresses), or 0 (an LLVM intrinsic,
+    one of the module's own)."""
+    if name not in _addresses:
+        _addresses[name] = 0 if name.startswith("llvm.") else llvm.address_of_symbol(name) or 0
+    return _addresses[name]
 
 
 def compile_module(ir_text, names, opt_level=2, data=(), quick=False, helpers=True, codegen=None):
     """Parse, verify, optimise and JIT one module; a Compiled handle with the addresses of
     functions `names` and of global variables `data`.  quick: the quick pipeline and fast
     instruction selection (an object function's time goes to the C-API it calls: a fifth of
-    the compile time for a few percent of its speed); helpers: it calls the shared runtime
-    helpers (runtime_ir); codegen: the instruction selection level, if not quick's."""
+    the compile time for a few percent of its speed), the process's symbols named by address
+    (absolute()); helpers: it calls the shared runtime helpers (runtime_ir); codegen: the
+    instruction selection level, if not quick's."""
     if codegen is None:
         codegen = 0 if quick and opt_level else 2
     with _lock:
         _init(helpers)
         _sweep()
+        if quick and helpers:
+            ir_text = absolute(ir_text)
         context = llvm.create_context()
         module = llvm.parse_assembly(ir_text, context=context)
         module.verify()
         if opt_level:
             module = optimiser.optimise(module, optimiser.QUICK if quick else opt_level, _target_machine,
                                         context, config.get("TIERED_OPT_PROCESS_AFTER"))
+        try:
+            obj = _emitter(codegen).emit_object(module)
+        finally:
+            pointer = module._ptr
+            module.close()
+            context.close()
+            _drop_cast_cycle(pointer)
         engine = _current.get(codegen)
         if engine is None or engine.modules >= MODULES_PER_ENGINE:
             engine = _current[codegen] = _Engine(codegen)
-        engine.ee.add_module(module)
+        engine.ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.modules += 1
-        engine.contexts.append(context)
         engine.ee.finalize_object()
         addresses = {name: engine.ee.get_function_address(name) for name in names}
         addresses.update({name: engine.ee.get_global_value_address(name) for name in data})
-        engine.ee.remove_module(module)       # the machine code stays loaded in the engine
-        engine.contexts.pop()
-        pointer = module._ptr
-        module.close()
-        context.close()
-        _drop_cast_cycle(pointer)
     if not all(addresses.values()):
         raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
     return Compiled(addresses, engine)

@@ -92,7 +92,7 @@ class FnEmitter:
         """Leave for the interpreter at v's frame state when cond is true (forced=False: this
         guard comes after v's effect, so a forced exit here would lose it: never forced)."""
         if self.force and forced and not with_exception:    # testing: the guard fails now and then
-            self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
+            self._branch_exit(self.op(f"call i1 @tiered_force(ptr {self.m.force_state})"), v, False, Exit.FORCED)
         self._branch_exit(cond, v, with_exception, reason or (Exit.SIGNAL if with_exception else v.spec.exit))
 
     def line_enter(self, v, offset=None, inline=False, sync=True):
@@ -262,7 +262,7 @@ class FnEmitter:
         """Testing (TIERED_FORCE_EXITS): now and then leave at v's state before an op that may
         run Python code, whose only exit is with its exception, runs at all."""
         if self.force:
-            self._branch_exit(self.op("call i1 @tiered_force(ptr @tiered_force_state)"), v, False, Exit.FORCED)
+            self._branch_exit(self.op(f"call i1 @tiered_force(ptr {self.m.force_state})"), v, False, Exit.FORCED)
 
     def _branch_exit(self, cond, v, with_exception, reason):
         """Branch to the exit block for (v, exception, reason) when cond holds, else continue."""
@@ -356,10 +356,7 @@ class FnEmitter:
             if reason is Exit.CALLEE_RESUMED:
                 words.append((0, "ptr", self.op(f"load ptr, ptr {self.resume_slots[v.id]}")))
             kinds = [6 if (k, ref) == (5, "null") else k for k, _, ref in words]   # 4, 6: no word
-            name = f"@{self.symbol}_x{code}"
-            strings = self.m.c_string("".join(map(chr, kinds))) if words else "null"
-            self.m.globals.append(f"{name} = private unnamed_addr constant {{i64, i64, ptr}} "
-                                  f"{{i64 {code}, i64 {len(words)}, ptr {strings}}}")
+            name = self.m.exit_descriptor(f"{self.symbol}_x{code}", code, kinds)
             self.line(f"store ptr {name}, ptr {desc}")
             heads[code] = self.lines
             paths[code] = [(k, conv, ref) for k, (_, conv, ref) in enumerate(words) if kinds[k] not in (4, 6)]

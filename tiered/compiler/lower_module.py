@@ -2,6 +2,7 @@
 functions, see lower_llvm.py, plus the boxed entry that picks one by the arguments' types)."""
 from ..cpython import capi, threadstate
 from . import runtime_ir
+from .data import Arena, words
 from .lower_llvm import FnEmitter
 from .ops.common import LL, pointer, result_type
 from ..reasons import Exit
@@ -16,7 +17,8 @@ from .ops import BOOL, FLOAT, INT, NONE, is_obj
 class ModuleEmitter:
     """Collects the specialisations of one function into one LLVM module."""
 
-    def __init__(self, prefix, helpers, sentinels, force_exits=False, globals_=None, promote_at=0):
+    def __init__(self, prefix, helpers, sentinels, force_exits=False, globals_=None, promote_at=0,
+                 absolute=False):
         self.prefix, self.force = prefix, force_exits
         # first tier: the runtime's promotion helper, called at the entry's promote_at-th call
         # and at loop polls (0: none)
@@ -31,14 +33,30 @@ class ModuleEmitter:
         self.line_sites = {}     # original instruction offset -> global of its installed address
         self.dispatch_arity = None   # a specialisation calls the dispatcher with this many objects
         self.strings = {}            # bytes -> the private constant holding them
+        self.string_addresses = {}   # absolute: the reference to a string -> its address
+        # absolute: the module's data lives in the arena, named by address (data.py); name -> address
+        self.arena, self.addresses = (Arena() if absolute else None), {}
+        self.site_refs = {}          # original instruction offset -> the reference to its line site
+        self.tick = self.datum("tiered_tick", "internal global i32 0", words(0))
+        self.force_state = self.datum("tiered_force_state", "internal global [2 x i64] [i64 1, i64 1]",
+                                      words(1, 1))
+
+    def datum(self, name, definition, raw):
+        """Data of the module named `name`: the global `@name = definition`, or (absolute) a copy
+        of its bytes `raw` in the arena; how the IR refers to it."""
+        if self.arena is None:
+            self.globals.append(f"@{name} = {definition}")
+            return f"@{name}"
+        self.addresses[name] = self.arena.put(raw)
+        return f"inttoptr (i64 {self.addresses[name]} to ptr)"
 
     def line_site(self, offset):
         """The global holding the installed address of the instruction at `offset`; the globals
         `code_lo` and `code_hi` (key "lo" and "hi") bound the installed instructions."""
         if offset not in self.line_sites:
             self.line_sites[offset] = f"{self.prefix}_line{offset}"
-            self.globals.append(f"@{self.line_sites[offset]} = global i64 0")
-        return f"@{self.line_sites[offset]}"
+            self.site_refs[offset] = self.datum(self.line_sites[offset], "global i64 0", words(0))
+        return self.site_refs[offset]
 
     def code_bounds(self):
         """The globals holding where the installed code's instructions start and end (filled in
@@ -62,17 +80,26 @@ class ModuleEmitter:
         """A private constant holding these bytes and a NUL; its name (one per distinct text)."""
         if raw in self.strings:
             return self.strings[raw]
-        name = self.strings[raw] = f"@s{len(self.globals)}"
+        name = f"s{len(self.strings)}"
         data = bytes(raw) + b"\0"
-        chars = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data)
-        self.globals.append(f'{name} = private unnamed_addr constant [{len(data)} x i8] c"{chars}"')
-        return name
+        chars = "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\@' else f"\\{b:02X}" for b in data)
+        ref = self.strings[raw] = self.datum(name, f'private unnamed_addr constant [{len(data)} x i8] c"{chars}"',
+                                             data)
+        self.string_addresses[ref] = self.addresses.get(name)
+        return ref
 
     def global_i64(self, value):
         """Add an internal i64 global with an initial value; return its name."""
-        name = f"@g{len(self.globals)}"
-        self.globals.append(f"{name} = internal global i64 {value}")
-        return name
+        return self.datum(f"g{len(self.globals) + len(self.addresses)}", f"internal global i64 {value}",
+                          words(value))
+
+    def exit_descriptor(self, name, code, kinds):
+        """The constant an exit hands the runtime: its code, how many words it saves and their
+        kinds (deopt reads them); how the IR refers to it."""
+        strings = self.c_string("".join(map(chr, kinds))) if kinds else "null"
+        return self.datum(name, f"private unnamed_addr constant {{i64, i64, ptr}} "
+                                f"{{i64 {code}, i64 {len(kinds)}, ptr {strings}}}",
+                          words(code, len(kinds), self.string_addresses.get(strings) or 0))
 
     def emit(self, specs):
         """LLVM IR text for specs [(ir function, exit base)], and the entry symbol name."""
@@ -81,13 +108,12 @@ class ModuleEmitter:
             sym = f"{self.prefix}_s{k}"
             inner.append(sym)
             bodies.append(FnEmitter(self, fn, sym, base, self.force).emit())
-        entry = (f"@{self.prefix}_calls = global i64 0\n@{self.prefix}_traced = global i64 0\n"
-                 f"@{self.prefix}_quiet = global i64 0\n" + self._entry([fn for fn, _ in specs], inner))
+        self.counters = {k: self.datum(f"{self.prefix}_{k}", "global i64 0", words(0))
+                         for k in ("calls", "traced", "quiet")}
+        entry = self._entry([fn for fn, _ in specs], inner)
         if self.dispatch_arity is not None:
             entry += "\n" + self._dispatch([fn for fn, _ in specs], inner, self.dispatch_arity)
         text = "\n".join([capi.declarations(), PRELUDE, REFCOUNT_PRELUDE, FRAMES_PRELUDE, CALLS_PRELUDE, runtime_ir.declarations(),
-                          "@tiered_tick = internal global i32 0",
-                          "@tiered_force_state = internal global [2 x i64] [i64 1, i64 1]",
                           *self.globals, *bodies, entry,
                           '!0 = !{!"branch_weights", i32 1, i32 100000}'])
         return text, f"{self.prefix}_entry", inner, (f"{self.prefix}_calls", f"{self.prefix}_traced",
@@ -95,7 +121,7 @@ class ModuleEmitter:
 
     def _traced_check(self):
         """Entry lines that send the call to the interpreter while a tracer or profiler is active."""
-        counter, interpret = f"@{self.prefix}_traced", pointer(self.interpret)
+        counter, interpret = self.counters["traced"], pointer(self.interpret)
         return traced_check() + [
             "  br i1 %busy2, label %traced, label %untraced", "traced:",
             f"  %nt = load i64, ptr {counter}", "  %nt1 = add i64 %nt, 1", f"  store i64 %nt1, ptr {counter}",
@@ -249,8 +275,8 @@ class ModuleEmitter:
             args = self._match(k, fn, nxt, lines)
             ret = fn.return_type or NONE
             lines += [f"  br label %spec{k}_call", f"spec{k}_call:",
-                      f"  %n{k} = load i64, ptr @{self.prefix}_calls", f"  %n{k}b = add i64 %n{k}, 1",
-                      f"  store i64 %n{k}b, ptr @{self.prefix}_calls"]
+                      f"  %n{k} = load i64, ptr {self.counters['calls']}", f"  %n{k}b = add i64 %n{k}, 1",
+                      f"  store i64 %n{k}b, ptr {self.counters['calls']}"]
             if self.promote_at:                   # hot: ask for the optimised tier
                 lines += [f"  %hm{k} = and i64 %n{k}b, {self.promote_at - 1}", f"  %hot{k} = icmp eq i64 %hm{k}, 0",
                           f"  br i1 %hot{k}, label %promote{k}, label %go{k}, !prof !0", f"promote{k}:",
@@ -276,7 +302,7 @@ class ModuleEmitter:
                   f"  %handed = call i1 @tiered_exit(ptr {pointer(self.exit_helper)}, ptr %state, i32 %st)",
                   "  br i1 %handed, label %resume, label %failed", "failed:", "  ret ptr null",
                   "resume:", f"  call void @Py_IncRef(ptr {pointer(self.sentinel)})", f"  ret ptr {pointer(self.sentinel)}",
-                  "miss:", f"  %quiet = load i64, ptr @{self.prefix}_quiet",     # nothing more to learn
+                  "miss:", f"  %quiet = load i64, ptr {self.counters['quiet']}",     # nothing more to learn
                   "  %hush = icmp ne i64 %quiet, 0", "  br i1 %hush, label %hushed, label %count", "hushed:",
                   f"  call void @Py_IncRef(ptr {pointer(self.interpret)})", f"  ret ptr {pointer(self.interpret)}",
                   "count:",

@@ -6,7 +6,7 @@ from .exits import REASON_BITS
 from .ops.control import TRACED
 from .ops.framecall import CALL_HELPER
 from .ops.frames import SYNC_LOCALS
-from .ops.objects import UNBOX_INT
+from .ops.objects import DEALLOC_AT, UNBOX_INT
 
 HELPERS = r"""
 @tiered_spare_slot = global ptr null   ; what a frame pointing that pointed nothing restores
@@ -366,7 +366,7 @@ define ptr @tiered_box_none(i1 %x) {
 """
 
 
-HELPERS += SYNC_LOCALS + TRACED + UNBOX_INT + CALL_HELPER    # beside the ops that call them
+HELPERS += SYNC_LOCALS + TRACED + UNBOX_INT + DEALLOC_AT + CALL_HELPER    # beside the ops that call them
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
 HELPERS = HELPERS.replace("LOCALSPLUS", str((capi.FRAME_LOCALS or (0, 72))[1]))
 HELPERS = HELPERS.replace("REASON_MASK", str((1 << REASON_BITS) - 1))

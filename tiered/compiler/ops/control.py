@@ -198,9 +198,9 @@ def _trace_check(e, v):
 def _loop_poll(e, v):
     """Count an iteration; every 2**16 point the frame at the loop, check signals (exit if a
     handler raised) and yield."""
-    c = e.op("load i32, ptr @tiered_tick")
+    c = e.op(f"load i32, ptr {e.m.tick}")
     c1 = e.op(f"add i32 {c}, 1")
-    e.line(f"store i32 {c1}, ptr @tiered_tick")
+    e.line(f"store i32 {c1}, ptr {e.m.tick}")
     poll, cont = e.tmp()[1:], e.tmp()[1:]
     due = e.op(f"icmp eq i32 {e.op(f'and i32 {c1}, {TICK_SIGNALS}')}, 0")
     e.line(f"br i1 {due}, label %{poll}, label %{cont}, !prof !0")

@@ -95,8 +95,13 @@ free:
 done:
   ret void
 }}
+"""
 
-define internal void @tiered_dealloc_at(ptr %o, ptr %site) cold noinline {{
+
+# the shared helper (runtime_ir) the last decref at a line site calls: a call by address, where a
+# function of the module would be a call fast instruction selection cannot select (engine.absolute)
+DEALLOC_AT = """
+define void @tiered_dealloc_at(ptr %o, ptr %site) cold noinline {
 entry:
   ; a destructor may run Python code that reads the running frame's line (inspect.stack()):
   ; point the frame at the instruction that let the object go, as CPython's frame would be
@@ -116,7 +121,7 @@ point:
 plain:
   call void @_Py_Dealloc(ptr %o)
   ret void
-}}
+}
 """
 
 
