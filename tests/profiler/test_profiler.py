@@ -61,6 +61,29 @@ def test_functions_of_code():
     assert feedback.functions_of(hot.__code__) == [hot]
 
 
+def _closure():
+    def inner(hook):
+        return hook(sys._getframe())     # as a monitoring hook sees the running frame
+    return inner
+
+
+def test_the_function_whose_frame_made_a_code_hot_is_found_without_walking_the_heap(monkeypatch):
+    # two functions share one code: the profile names the one that ran when it got hot, and
+    # functions_of takes it without gc.get_referrers (a walk over every object, per hot code)
+    first, second = _closure(), _closure()
+    code = first.__code__
+    fb = feedback.Feedback(threshold=3)
+    hot_now = [f(lambda frame: fb.event(code, frame, at_start=True)) for f in (first, second, second)]
+    assert hot_now == [False, False, True]
+    p = fb.profile(code)
+    assert p.function_ref() is second
+    monkeypatch.setattr(feedback.gc, "get_referrers", lambda *a: pytest.fail("walked the heap"))
+    assert feedback.functions_of(code, p) == [second]
+    monkeypatch.undo()
+    del second
+    assert feedback.functions_of(code, p) == [first]     # it died: the live ones, found the slow way
+
+
 GC_COUNT = '''
 import gc, tiered
 assert tiered.enable()

@@ -131,6 +131,36 @@ LOCALS = FRAME_LOCALS[1] if FRAME_LOCALS else None    # localsplus in an interpr
 _CELL = types.CellType
 
 
+def _frame_function_offset():
+    """Where an interpreter frame keeps its function (f_func, f_funcobj), found on frames of two
+    functions, or None."""
+    if FRAMES is None:
+        return None
+
+    def probe():
+        iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
+        return {k for k in range(0, 72, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(probe)}
+
+    def other():
+        iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
+        return {k for k in range(0, 72, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(other)}
+    found = probe() & other()
+    return found.pop() if len(found) == 1 else None
+
+
+FRAME_FUNCTION = _frame_function_offset()
+
+
+def running_function(frame):
+    """The function a running frame runs (read in place: a frame object does not say), or None."""
+    if FRAME_FUNCTION is None:
+        return None
+    iframe = ctypes.c_void_p.from_address(id(frame) + FRAMES[0]).value
+    address = ctypes.c_void_p.from_address(iframe + FRAME_FUNCTION).value if iframe else None
+    func = ctypes.cast(address, ctypes.py_object).value if address else None
+    return func if type(func) is types.FunctionType and func.__code__ is frame.f_code else None
+
+
 def first_locals(frame, n):
     """The values of a running frame's first n locals (a cell's contents), read in place:
     frame.f_locals would copy every local into a dict the frame keeps (it holds them after a

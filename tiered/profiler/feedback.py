@@ -8,7 +8,7 @@ from itertools import count
 
 from ..cpython.code import param_count
 from ..cpython import pushframe
-from ..cpython.frames import LOCALS, first_locals
+from ..cpython.frames import LOCALS, first_locals, running_function
 from ..runtime import records
 from ..weaktable import WeakTable
 from ..tally import Tally
@@ -19,13 +19,15 @@ COLD_LIMIT = 1 << 16         # distinct cold codes counted before the cold count
 
 class CodeProfile:
     """Counts and observed argument-type signatures of one code object (held weakly)."""
-    __slots__ = ("code_ref", "count", "signatures", "decided", "module", "native_callers", "slot_callers")
+    __slots__ = ("code_ref", "count", "signatures", "decided", "module", "native_callers", "slot_callers",
+                 "function_ref")
 
     def __init__(self, code):
         self.code_ref, self.count, self.signatures, self.decided = weakref.ref(code), 0, Tally(), False
         self.module = None        # the name of its module, when seen (for the --stats summary)
         self.native_callers = 0   # calls in the window made by tiered's code at a call (3.12)
         self.slot_callers = 0     # ... and by tiered's code through a slot (a comparison, an attribute)
+        self.function_ref = None  # a weak reference to the function whose frame made it hot
 
     @property
     def code(self):
@@ -93,7 +95,11 @@ class Feedback:
             if how:
                 p.native_callers += how == AT_CALL
                 p.slot_callers += how == THROUGH_SLOT
-        return self.observe(p, arg_values(frame, code, at_start))
+        hot = self.observe(p, arg_values(frame, code, at_start))
+        if hot:
+            func = running_function(frame)
+            p.function_ref = weakref.ref(func) if func is not None else None
+        return hot
 
     def observe(self, p, values):
         """Count one event; True when the code just became hot (it is then queued)."""
@@ -132,8 +138,13 @@ class Feedback:
             self.lock.release()
 
 
-def functions_of(code):
-    """Every live function object whose code is `code`."""
+def functions_of(code, p=None):
+    """The function whose frame made the code hot (profile p), or else every live function
+    object whose code is `code` (gc.get_referrers: a walk over every object of the program,
+    2.5 ms a code in deltablue)."""
+    func = p.function_ref() if p is not None and p.function_ref is not None else None
+    if func is not None and func.__code__ is code:
+        return [func]
     return [f for f in gc.get_referrers(code) if isinstance(f, types.FunctionType) and f.__code__ is code]
 
 

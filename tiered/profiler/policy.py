@@ -85,19 +85,19 @@ class Promoter:
         # (and only when it could compile: counting costs a callback per call)
         may_rearm = (CALL_HELPER and hooks.HAS_MONITORING and not framed and not p.slot_callers
                      and not p.native_callers and self.rearms.get(id(code), 0) < REARM and typed)
-        if may_rearm and (tiny or self._small(code)):
+        if may_rearm and (tiny or self._small(code, p)):
             self._rearm(code)
             return
         reason = (Refusal.NO_FEEDBACK if signature is None
                   else Refusal.UNSUPPORTED_TYPE if not typed
                   else Refusal.TOO_SMALL if tiny and not framed else None)
         if reason is None:
-            for func in functions_of(code):
+            for func in functions_of(code, p):
                 rec = manager.record_for(func)
                 rec.calls = max(rec.calls, p.count)
                 manager.compile_for(func, signature, for_caller=framed, also=[
                     t for t, n in p.signatures.most_common(REPEATED_SIGNATURES)[1:] if n >= 2])
-            if may_rearm and self._small(code):
+            if may_rearm and self._small(code, p):
                 self._rearm(code)
                 return
         self.rearms.pop(id(code), None)
@@ -120,9 +120,9 @@ class Promoter:
         self.feedback.cold[id(code)] = -REARM_WAIT[times] * self.threshold
 
     @staticmethod
-    def _small(code):
-        """Whether a function of this code was found too small to install (TOO_SMALL)."""
-        for func in functions_of(code):
+    def _small(code, p):
+        """Whether a function of this code (profile p) was found too small to install (TOO_SMALL)."""
+        for func in functions_of(code, p):
             rec = manager.RECORDS.get(func)
             if rec is not None and rec.refusal is Refusal.TOO_SMALL and not rec.for_frames:
                 return True
