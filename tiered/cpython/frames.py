@@ -137,13 +137,16 @@ def _frame_function_offset():
     if FRAMES is None:
         return None
 
+    def holding(target):
+        """The offsets in the caller's interpreter frame that hold target's address."""
+        iframe = ctypes.c_void_p.from_address(id(sys._getframe(1)) + FRAMES[0]).value
+        return {k for k in range(0, 72, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(target)}
+
     def probe():
-        iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
-        return {k for k in range(0, 72, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(probe)}
+        return holding(probe)
 
     def other():
-        iframe = ctypes.c_void_p.from_address(id(sys._getframe()) + FRAMES[0]).value
-        return {k for k in range(0, 72, 8) if ctypes.c_void_p.from_address(iframe + k).value == id(other)}
+        return holding(other)
     found = probe() & other()
     return found.pop() if len(found) == 1 else None
 
