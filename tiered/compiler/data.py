@@ -3,6 +3,12 @@ strings) → memory Python owns, named in the IR by address (engine.absolute say
 import ctypes
 import struct
 
+# the address of a bytearray's buffer (a bytearray is no ctypes array: each `c_char * n` class
+# is garbage for the cyclic collector once its last array dies, which a program counting what
+# gc.collect() finds would see)
+_buffer_of = ctypes.pythonapi.PyByteArray_AsString
+_buffer_of.restype, _buffer_of.argtypes = ctypes.c_void_p, (ctypes.py_object,)
+
 
 class Arena:
     """Memory for one module's data, handed out in CHUNK-byte blocks; it must live as long as
@@ -16,9 +22,9 @@ class Arena:
         """The address of a new copy of these bytes (8-byte aligned, zero-padded)."""
         size = (len(raw) + 7) & ~7 or 8
         if size > self.left:
-            block = (ctypes.c_char * max(self.CHUNK, size))()   # zero-filled
+            block = bytearray(max(self.CHUNK, size))    # zero-filled, never resized
             self.blocks.append(block)
-            self.next, self.left = ctypes.addressof(block), len(block)
+            self.next, self.left = _buffer_of(block), len(block)
         address = self.next
         ctypes.memmove(address, raw, len(raw))
         self.next, self.left = self.next + size, self.left - size
