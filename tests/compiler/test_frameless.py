@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from tests.support import Exit, check, exits_of, forced_exits, fresh_copy, outcome, assert_same, warm
+from tiered.runtime import manager
 
 
 pytestmark = pytest.mark.usefixtures("object_tier")
@@ -331,3 +332,56 @@ def test_a_method_called_without_its_defaults_is_called_natively():
     warm(finds, nodes)
     rec = check(finds, (nodes,), ([Node()],), ([],))
     assert "call_native" in ops_of(rec) and "obj_call" not in ops_of(rec)
+
+
+class Cell:
+    def __init__(self, v):
+        self.v = v
+
+    def get(self):
+        return self.v + 1                  # too small to install: only native callers run it
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class LeftCell(Cell):
+    pass
+
+
+class RightCell(Cell):
+    pass
+
+
+def sum_gets(cell, n):
+    t = 0
+    for i in range(n):
+        t += cell.get() + i
+    return t
+
+
+def test_a_native_caller_asking_for_one_class_at_a_time_builds_only_that_class():
+    # each specialisation of the caller asks for the callee frameless on its own class; the
+    # callee, installed nowhere, gets each in a module of its own instead of all of them built
+    # again each time (a compile per class, not a growing one)
+    cells = [Cell(1), LeftCell(2), RightCell(3)]
+    for c in cells:
+        warm(sum_gets, c, 3)
+    f = fresh_copy(sum_gets)
+    rec = manager.record_for(f)
+    rec.eager = True
+    callee = manager.record_for(Cell.get)
+    try:
+        for c in cells:
+            assert manager.compile_for(f, (type(c), int)) is not None, rec.refusal_detail
+            for args in ((c, 5), (c, 0)):
+                assert_same(outcome(sum_gets, args), outcome(f, args), args)
+        assert "call_native" in ops_of(rec) and rec.native_calls > 0
+        mine = [s for s in callee.specs if s.param_types[0].cls in (Cell, LeftCell, RightCell)]
+        assert sorted(s.param_types[0].cls.__name__ for s in mine) == ["Cell", "LeftCell", "RightCell"]
+        assert all(s.callable and s.frameless for s in mine)
+        assert len({id(s.compiled) for s in mine}) == 3          # one module each
+        assert callee.state != "compiled"                         # nothing installed for the interpreter
+    finally:
+        rec.restore()
+        callee.restore()

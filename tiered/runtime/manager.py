@@ -185,6 +185,10 @@ def _compile(rec, types_, for_caller=False, frameless=False, optimise=False, see
     started, outer_children = time.perf_counter(), _child_seconds[0]
     _child_seconds[0] = 0.0               # callees compiled on the way count as their own
     try:
+        if frameless and for_caller and rec.specs and not optimise and rec.state != "compiled":
+            spec = _build_alone(rec, types_, started, frameless)
+            if spec is not None:
+                return spec
         return _build_and_install(rec, types_, started, for_caller, frameless, not optimise, extra)
     except BaseException:
         rec.specs = before                # nothing replaced: what was installed stays as it was
@@ -354,6 +358,45 @@ _promoting = [False]         # a promotion is compiling: the callees it resolves
 # signals of first-tier code before it is promoted (a signal: compiler.PROMOTE_CALLS calls of its
 # entry, or 2**16 iterations of its loops)
 HOT_SIGNALS = 4
+
+
+def _build_alone(rec, types_, started, frameless):
+    """A frameless specialisation that native callers of a function never installed ask for,
+    in a module of its own: a native caller asks for one class at a time, and building the
+    others again each time made the function's compiles grow with the square of its classes
+    (richards' TaskState methods: four classes, ten specialisations built).  None when it
+    recurses through the module's dispatcher (all specialisations must then be in one module)."""
+    func = rec.func
+    force = config.get("TIERED_FORCE_EXITS")
+    fn = _build_ir(rec, func, types_, force, frameless)
+    if fn.attrs.get("dispatch"):
+        return None
+    if sum(len(b.body) for b in fn.blocks) > MAX_OPS and not rec.eager:
+        rec.refuse(Refusal.TOO_BIG, f"{sum(len(b.body) for b in fn.blocks)} operations")
+        return None
+    untouched = untouched_params(rec.original_code)
+    layouts = {v.attrs["exit"]: deopt.Layout(v.state, v.spec.raises, func, v if v.op == "call_native" else None,
+                                              untouched) for v in fn.exits}
+    with _stage(Refusal.LLVM_ERROR):
+        helpers = deopt.make_helpers(rec, layouts, promote)
+        prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
+        quick = not rec.promoted and config.get("TIERED_QUICK_FIRST")
+        mod = compiler.compile_module(prefix, [(fn, 0)], helpers, (SENTINEL, INTERPRET, UNBOUND), force,
+                                      func.__globals__, config.get("TIERED_OPT_LEVEL"), quick, True)
+    with _stage(Refusal.INSTALL_ERROR):
+        from . import install      # start-up time: the installer loads bytecode on the first compile
+        mod.compiled.kept = tuple(o for o in mod.kept if o is not func and o is not func.__globals__)
+        if fn.attrs.get("resumable"):
+            helpers[2].prepare(rec.original_code, install.build_code)
+    spec = Spec(types_, fn)
+    spec.describe(fn)
+    spec.address, spec.compiled, spec.resumer = mod.compiled[mod.inner[0]], mod.compiled, helpers[2]
+    spec.code_words = rec.code_words
+    rec.specs = rec.specs + [spec]
+    rec.promotable = rec.promotable or mod.promotable     # its loops' polls may promote them all
+    rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
+    TOTALS["compiled"] += 1
+    return spec
 
 
 def _frameless_for_dispatch(rec, func, built, force):
