@@ -165,6 +165,8 @@ def test_a_quick_module_names_the_processs_symbols_by_address():
     assert "@PyLong_FromLongLong" not in text and "@PyLong_Type" not in text
     assert f"inttoptr (i64 {id(int)} to ptr)" in text
     assert "declare void @llvm.memset.p0.i64" in text        # an intrinsic has no address
+    own = "define internal i64 @Py_IncRef(i64 %x) {\nentry:\n  ret i64 %x\n}\n"
+    assert engine.absolute(own + "; call i64 @Py_IncRef(i64 1)") == own + "; call i64 @Py_IncRef(i64 1)"
     handle = engine.compile_module(CALLS, ["tiered_test_box"], quick=True)
     box = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_int64)(handle["tiered_test_box"])   # holds the GIL
     assert box(12345678901) == 12345678901

@@ -123,8 +123,9 @@ def _init(helpers=True):
     _shared = shared
 
 
-# A declaration of a symbol, or a reference to one (absolute())
+# A declaration of a symbol, a definition, or a reference to one (absolute())
 _DECLARATION = re.compile(r"^(?:declare [^@\n]*@([\w.]+)\(|@([\w.]+) = external global )[^\n]*\n", re.M)
+_DEFINITION = re.compile(r"^(?:define [^@\n]*@([\w.]+)\(|@([\w.]+) = (?!external))", re.M)
 _REFERENCE = re.compile(r"@([A-Za-z_][\w.]*)")
 
 
@@ -137,8 +138,10 @@ def absolute(ir_text):
         name = m.group(1) or m.group(2)
         return "" if _address(name) else m.group(0)
 
+    own = {a or b for a, b in _DEFINITION.findall(ir_text)}    # the module's own keep their names
+
     def reference(m):
-        address = _addresses.get(m.group(1))
+        address = _addresses.get(m.group(1)) if m.group(1) not in own else None
         return f"inttoptr (i64 {address} to ptr)" if address else m.group(0)
     return _REFERENCE.sub(reference, _DECLARATION.sub(declared, ir_text))
 
