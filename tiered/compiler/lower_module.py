@@ -73,11 +73,12 @@ class ModuleEmitter:
         self.kept.extend(o for o in objs if o is not None)
 
     def c_string(self, text):
-        """A private constant holding text as a NUL-terminated C string; its name."""
+        """A private constant holding text as a NUL-terminated C string; how the IR refers to it."""
         return self.c_bytes(text.encode())
 
     def c_bytes(self, raw):
-        """A private constant holding these bytes and a NUL; its name (one per distinct text)."""
+        """A private constant holding these bytes and a NUL; how the IR refers to it (one per
+        distinct text; no '@' inside, which engine.absolute would read as a symbol)."""
         if raw in self.strings:
             return self.strings[raw]
         name = f"s{len(self.strings)}"
@@ -89,7 +90,7 @@ class ModuleEmitter:
         return ref
 
     def global_i64(self, value):
-        """Add an internal i64 global with an initial value; return its name."""
+        """Add an internal i64 global with an initial value; how the IR refers to it."""
         return self.datum(f"g{len(self.globals) + len(self.addresses)}", f"internal global i64 {value}",
                           words(value))
 
@@ -167,8 +168,8 @@ class ModuleEmitter:
         too deep (threadstate.DEEP), calls deeper than where it started go to the interpreter,
         which then recurses as CPython does (its frames, its RecursionError)."""
         interpret, chain = pointer(self.interpret), threadstate.CHAIN_ADDRESS
-        # the thread state the trace check read already, when it read one (a thread-local read
-        # through __tls_get_addr: 3.5% of richards' time when each entry made two)
+        # the thread state the trace check read already, when it read one (on 3.12 each read is
+        # a thread-local one, through __tls_get_addr)
         lines = ["  %rts = bitcast ptr %ts to ptr" if threadstate.TRACE_OFFSETS is not None
                  else "  %rts = call ptr @PyThreadState_Get()",
                  "  %sp0p = call ptr @llvm.frameaddress.p0(i32 0)",
