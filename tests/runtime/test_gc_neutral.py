@@ -75,6 +75,39 @@ print(tiered.totals()["compiled"] > 0)
 '''
 
 
+# CPython's test_weakref test_callbacks_on_callback: a dead cycle's weakref callback must not run
+# before gc.collect() (a compile at assertEqual's first call allocated enough to start an
+# automatic collection right there)
+CALLBACK_TIMING = '''
+import gc, unittest, weakref
+import tiered
+tiered.enable()
+
+class T(unittest.TestCase):
+    def test_callbacks_on_callback(self):
+        alist = []
+        def safe_callback(ignore):
+            alist.append("safe_callback called")
+        class C(object):
+            def cb(self, ignore):
+                alist.append("cb called")
+        c, d = C(), C()
+        c.other = d
+        d.other = c
+        callback = c.cb
+        c.wr = weakref.ref(d, callback)
+        d.wr = weakref.ref(callback, d.cb)
+        external_wr = weakref.ref(callback, safe_callback)
+        self.assertIs(external_wr(), callback)
+        del callback, c, d, C
+        self.assertEqual(alist, [])
+        gc.collect()
+        self.assertEqual(alist, ["safe_callback called"])
+
+unittest.main()
+'''
+
+
 def run(program, **env):
     """Run a program with tiered at threshold 1; its stdout and stderr."""
     p = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
@@ -93,3 +126,12 @@ def test_compiles_leave_no_cyclic_garbage(objects):
     code, out, err = run(COMPILE_GARBAGE, TIERED_OBJECTS=objects)
     assert code == 0, err
     assert out.split("\n")[:3] == ["1", "[]", "True"], out
+
+
+@pytest.mark.parametrize("objects", ["0", "1"], ids=["numbers", "objects"])
+def test_a_compile_starts_no_automatic_collection(objects):
+    from tiered.cpython import gccount
+    if gccount.YOUNG_COUNT is None:
+        pytest.skip("the collector's count was not found")
+    code, out, err = run(CALLBACK_TIMING, TIERED_OBJECTS=objects)
+    assert code == 0, err

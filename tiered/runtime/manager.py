@@ -17,7 +17,7 @@ from ..compiler.ops import RESUMABLE, is_obj
 from ..compiler.ops.framecall import CALL_HELPER
 from ..cpython.code import never_frameless, param_count, untouched_params
 from ..reasons import Refusal
-from ..cpython import dicts
+from ..cpython import dicts, gccount
 from . import deopt, disview
 from .markers import INTERPRET, SENTINEL, UNBOUND
 from .callable import make_callable
@@ -85,7 +85,7 @@ def compile_for(func, py_types, wait=True, for_caller=False, frameless=False, op
     if not can_compile_now() or not compile_lock.acquire(blocking=wait):
         return None
     try:
-        with _counting(), inside(), released_after():
+        with _counting(), gccount.held_still(not active_here()), inside(), released_after():
             rec = record_for(func)
             types_ = ir_types(py_types) if py_types is not None else None
             try:
