@@ -250,38 +250,13 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         # LLVM work for it unless a native caller asks (each LLVM compile also keeps memory)
         rec.refuse(Refusal.TOO_SMALL, f"{new.work} operations, no loop")
         return None
-    ops = sum(len(b.body) for _, f in built for b in f.blocks)
-    if ops > MAX_OPS and not rec.eager:
-        # LLVM takes seconds per such module (pyperformance's unpack_sequence: 17,665 ops, 6.7 MB
-        # of LLVM IR, 23 s to compile), more than its calls could ever win back
-        rec.refuse(Refusal.TOO_BIG, f"{ops} operations")
+    if _too_big(rec, [f for _, f in built]):
         return None
-    bases, layouts, base = [], {}, 0
-    untouched = untouched_params(rec.original_code)
-    for s, f in built:
-        bases.append(base)
-        for v in f.exits:
-            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.spec.raises, func,
-                                                           v if v.op == "call_native" else None, untouched)
-        base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
-    with _stage(Refusal.LLVM_ERROR):
-        helpers = deopt.make_helpers(rec, layouts, promote)
-        prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-        objects = any(not s.numeric for s, _ in built)
-        quick = first_tier and not rec.promoted and config.get("TIERED_QUICK_FIRST") and objects
-        mod = compiler.compile_module(prefix, [(f, b) for (_, f), b in zip(built, bases)], helpers,
-                                      (SENTINEL, INTERPRET, UNBOUND), force, func.__globals__,
-                                      config.get("TIERED_OPT_LEVEL"), quick, objects)
-        compiled, entry, inner, counters = mod.compiled, mod.entry, mod.inner, mod.counters
+    objects = any(not s.numeric for s, _ in built)
+    mod, helpers, layouts, keep = _jit(rec, [f for _, f in built], first_tier, objects)
+    compiled, entry, inner, counters = mod.compiled, mod.entry, mod.inner, mod.counters
     with _stage(Refusal.INSTALL_ERROR):
         from . import install      # start-up time: the installer loads bytecode on the first compile
-        # The code object (not tracked by the garbage collector) holds this: nothing in it may
-        # lead back to the function, or a function that dies is never freed.  The function and
-        # its globals are alive whenever its native code runs (its frame or caller holds them).
-        keep = [o for o in mod.kept if o is not func and o is not func.__globals__]
-        # what the machine code points at lives as long as it: a native caller keeps an older
-        # module of this function alive after its code was replaced (and calls its helpers)
-        compiled.kept = tuple(keep)
         block = install.entry_block()
         native = make_callable(compiled[entry], func.__name__, keep=keep + [layouts, compiled, block])
         installed = {}
@@ -292,8 +267,7 @@ def _build_and_install(rec, types_, started, for_caller=False, frameless=False, 
         install.point_line_sites(mod.line_sites, compiled, code, installed)
     for (s, f), sym in zip(built, inner):
         s.describe(f)
-        s.address, s.compiled, s.resumer = compiled[sym], compiled, helpers[2]
-        s.code_words = rec.code_words
+        _place(rec, s, compiled, sym, helpers)
     specs = [s for s, _ in built]
     rec.set_module(compiled, dict(zip(("native_calls", "traced_calls"), map(compiled.__getitem__, counters))))
     rec.quiet_misses = compiled[counters[2]]      # set: unmatched calls stop calling on_miss
@@ -371,32 +345,67 @@ def _build_alone(rec, types_, started, frameless):
     fn = _build_ir(rec, func, types_, force, frameless)
     if fn.attrs.get("dispatch"):
         return None
-    if sum(len(b.body) for b in fn.blocks) > MAX_OPS and not rec.eager:
-        rec.refuse(Refusal.TOO_BIG, f"{sum(len(b.body) for b in fn.blocks)} operations")
+    if _too_big(rec, [fn]):
         return None
-    untouched = untouched_params(rec.original_code)
-    layouts = {v.attrs["exit"]: deopt.Layout(v.state, v.spec.raises, func, v if v.op == "call_native" else None,
-                                              untouched) for v in fn.exits}
-    with _stage(Refusal.LLVM_ERROR):
-        helpers = deopt.make_helpers(rec, layouts, promote)
-        prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
-        quick = not rec.promoted and config.get("TIERED_QUICK_FIRST")
-        mod = compiler.compile_module(prefix, [(fn, 0)], helpers, (SENTINEL, INTERPRET, UNBOUND), force,
-                                      func.__globals__, config.get("TIERED_OPT_LEVEL"), quick, True)
-    with _stage(Refusal.INSTALL_ERROR):
-        from . import install      # start-up time: the installer loads bytecode on the first compile
-        mod.compiled.kept = tuple(o for o in mod.kept if o is not func and o is not func.__globals__)
-        if fn.attrs.get("resumable"):
+    mod, helpers, _, _ = _jit(rec, [fn], True, True)
+    if fn.attrs.get("resumable"):
+        with _stage(Refusal.INSTALL_ERROR):
+            from . import install      # start-up time: the installer loads bytecode on the first compile
             helpers[2].prepare(rec.original_code, install.build_code)
     spec = Spec(types_, fn)
-    spec.describe(fn)
-    spec.address, spec.compiled, spec.resumer = mod.compiled[mod.inner[0]], mod.compiled, helpers[2]
-    spec.code_words = rec.code_words
+    _place(rec, spec, mod.compiled, mod.inner[0], helpers)
     rec.specs = rec.specs + [spec]
     rec.promotable = rec.promotable or mod.promotable     # its loops' polls may promote them all
     rec.compile_seconds.append(time.perf_counter() - started - _child_seconds[0])
     TOTALS["compiled"] += 1
     return spec
+
+
+def _too_big(rec, fns):
+    """Refuse the function (True) when these specialisations' IR is too big for LLVM to pay:
+    LLVM takes seconds per such module (pyperformance's unpack_sequence: 17,665 ops, 6.7 MB of
+    LLVM IR, 23 s to compile), more than its calls could ever win back."""
+    ops = sum(len(b.body) for f in fns for b in f.blocks)
+    if ops > MAX_OPS and not rec.eager:
+        rec.refuse(Refusal.TOO_BIG, f"{ops} operations")
+        return True
+    return False
+
+
+def _jit(rec, fns, first_tier, objects):
+    """Lower and JIT these IR functions into one module, their exits numbered one after the
+    other: (the module, its exit helpers, the exit layouts, what its machine code keeps alive).
+    First-tier code when the functions work on objects and the function was never promoted."""
+    func = rec.func
+    bases, layouts, base = [], {}, 0
+    untouched = untouched_params(rec.original_code)
+    for f in fns:
+        bases.append(base)
+        for v in f.exits:
+            layouts[base + v.attrs["exit"]] = deopt.Layout(v.state, v.spec.raises, func,
+                                                           v if v.op == "call_native" else None, untouched)
+        base += max((v.attrs["exit"] for v in f.exits), default=-1) + 1
+    with _stage(Refusal.LLVM_ERROR):
+        helpers = deopt.make_helpers(rec, layouts, promote)
+        prefix = f"t{next(_names)}_{''.join(c if c.isalnum() else '_' for c in func.__name__)}"
+        quick = first_tier and not rec.promoted and config.get("TIERED_QUICK_FIRST") and objects
+        mod = compiler.compile_module(prefix, list(zip(fns, bases)), helpers, (SENTINEL, INTERPRET, UNBOUND),
+                                      config.get("TIERED_FORCE_EXITS"), func.__globals__,
+                                      config.get("TIERED_OPT_LEVEL"), quick, objects)
+    # The code object (not tracked by the garbage collector) holds this: nothing in it may lead
+    # back to the function, or a function that dies is never freed.  The function and its
+    # globals are alive whenever its native code runs (its frame or caller holds them).
+    keep = [o for o in mod.kept if o is not func and o is not func.__globals__]
+    # what the machine code points at lives as long as it: a native caller keeps an older
+    # module of this function alive after its code was replaced (and calls its helpers)
+    mod.compiled.kept = tuple(keep)
+    return mod, helpers, layouts, keep
+
+
+def _place(rec, spec, compiled, symbol, helpers):
+    """Point a specialisation at its machine code in a compiled module."""
+    spec.address, spec.compiled, spec.resumer = compiled[symbol], compiled, helpers[2]
+    spec.code_words = rec.code_words
 
 
 def _frameless_for_dispatch(rec, func, built, force):
