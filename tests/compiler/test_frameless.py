@@ -377,6 +377,8 @@ def test_a_native_caller_asking_for_one_class_at_a_time_builds_only_that_class()
             for args in ((c, 5), (c, 0)):
                 assert_same(outcome(sum_gets, args), outcome(f, args), args)
         assert "call_native" in ops_of(rec) and rec.native_calls > 0
+        if forced_exits():
+            assert sum(rec.exits.values()) > 0, "forced-exit mode but no exit was taken"
         mine = [s for s in callee.specs if s.param_types[0].cls in (Cell, LeftCell, RightCell)]
         assert sorted(s.param_types[0].cls.__name__ for s in mine) == ["Cell", "LeftCell", "RightCell"]
         assert all(s.callable and s.frameless for s in mine)
