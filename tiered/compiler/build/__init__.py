@@ -84,9 +84,10 @@ def _build(func, code, arg_types, resolve_callee, self_return, force_exits, fram
                 raise Unsupported("NOT_FRAMELESS", "it cannot run frameless") from None
             self_calls = False
         except NeedUnbound as need:
-            if need.name in unbound:
-                raise Unsupported("UNBOUND_LOCAL", need.name, variable=need.name) from None
-            unbound.add(need.name)
+            again = sorted(need.names & unbound)
+            if again:
+                raise Unsupported("UNBOUND_LOCAL", again[0], variable=again[0]) from None
+            unbound |= need.names
         except NeedBoxedReturns:
             box_returns = True
         except NeedWiden as need:
