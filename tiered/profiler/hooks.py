@@ -1,7 +1,8 @@
 """Profiler hooks: the interpreter's events → Feedback (the one place that knows each version's profiling API).
 
 3.12+: sys.monitoring PY_START, and JUMP for loop iterations (backward jumps count as calls),
-each answered with DISABLE once a code object is decided, so steady state costs nothing.
+each answered with DISABLE once a code object is decided, so steady state costs nothing (the
+superinstructions that instrumenting a code split are written back then).
 3.11 has no sys.monitoring and sys.setprofile costs 7-17x, so it samples instead: a CPU-time
 timer (SIGPROF) looks at the running frames of every thread; a function is hot after
 THRESHOLD // 250 samples (at least 2), about 20 ms of CPU at 200 Hz for the default threshold.
@@ -10,6 +11,7 @@ import signal
 import sys
 import threading
 
+from ..cpython.superinstructions import fuse
 from ..runtime import tracing
 from ..runtime.gate import gated
 from ..runtime.scope import never_counted
@@ -70,17 +72,23 @@ class MonitoringHook:
                     self.on_hot()
                 return None
             if self.is_decided(code) or never_counted(code):
-                return sys.monitoring.DISABLE
+                return self._done_with(code)
             hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
                 self.on_hot()
             if hot and self.is_decided(code):     # (a small code may be counted again)
-                return sys.monitoring.DISABLE
+                return self._done_with(code)
         except Exception as exc:   # noqa: BLE001 - the profiler never disturbs the program
             self.on_error(code, exc)
             return sys.monitoring.DISABLE
         return None
 
+    @staticmethod
+    def _done_with(code):
+        """DISABLE a code's PY_START for good, its superinstructions written back first (the
+        instrumentation split them; cpython/superinstructions.py)."""
+        fuse(code)
+        return sys.monitoring.DISABLE
 
     def _on_jump(self, code, offset, destination):
         """JUMP callback: a backward jump (a loop iteration) counts as a call does, so a function
@@ -101,6 +109,8 @@ class MonitoringHook:
             if hot or fb.queue:
                 self.on_hot()
             if hot:
+                if self.is_decided(code):
+                    fuse(code)
                 return sys.monitoring.DISABLE
         except Exception as exc:   # noqa: BLE001 - the profiler never disturbs the program
             self.on_error(code, exc)
