@@ -46,3 +46,18 @@ def test_a_loop_of_a_module_body_is_never_counted_even_when_its_code_was_seen():
     assert fb.cold.get(id(module)) == 1
     assert hook._on_jump(module, 20, 4) is sys.monitoring.DISABLE
     assert fb.cold.get(id(module)) == 1 and not hot
+
+
+def test_events_of_tiered_own_code_stop_even_inside_a_compile():
+    """The compiler runs only inside compiles, which count nothing: its code (and forward jumps
+    anywhere) must still stop reporting, else every call in the compiler costs a callback."""
+    fb = feedback.Feedback(50)
+    hook = hooks.MonitoringHook(fb, lambda: pytest.fail("nothing gets hot"), lambda code: False,
+                                lambda code, exc: pytest.fail(repr(exc)), lambda: True)   # compiling
+    own = feedback.Feedback.event.__code__
+    assert hook._on_start(own, 0) is sys.monitoring.DISABLE
+    assert hook._on_jump(own, 40, 8) is sys.monitoring.DISABLE
+    assert hook._on_jump(spin.__code__, 8, 40) is sys.monitoring.DISABLE      # a forward jump
+    assert hook._on_start(spin.__code__, 0) is None        # the program's: not counted, not stopped
+    assert hook._on_jump(spin.__code__, 40, 8) is None
+    assert not fb.cold and not fb.profiles.get(spin.__code__)

@@ -64,6 +64,8 @@ class MonitoringHook:
         """PY_START callback: count the call, promote when hot; DISABLE the code once decided
         (the library code the compiler itself calls, dis and re, is not counted)."""
         try:
+            if never_counted(code):         # tiered's own code (and its libraries') first: it
+                return self._done_with(code)   # runs inside compiles, which count nothing
             if self.compiling_here():
                 return None
             fb = self.feedback
@@ -71,7 +73,7 @@ class MonitoringHook:
                 if fb.queue:               # never counted (the first event looked)
                     self.on_hot()
                 return None
-            if self.is_decided(code) or never_counted(code):
+            if self.is_decided(code):
                 return self._done_with(code)
             hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
@@ -95,15 +97,18 @@ class MonitoringHook:
         whose loops run hot compiles even when it is called rarely (its next call runs native);
         forward jumps and decided codes DISABLE their location."""
         try:
+            # a forward jump is no iteration, a module or class body compiles never, and tiered's
+            # own code runs inside compiles, which count nothing: their locations need no event
+            if destination > offset or not code.co_flags & CO_OPTIMIZED or never_counted(code):
+                return sys.monitoring.DISABLE
             if self.compiling_here():
                 return None
             fb = self.feedback
-            if destination <= offset and code.co_flags & CO_OPTIMIZED and fb.tick_cold(code):   # as above
+            if fb.tick_cold(code):         # as in _on_start
                 if fb.queue:
                     self.on_hot()
                 return None
-            if (destination > offset or not code.co_flags & CO_OPTIMIZED or self.is_decided(code)
-                    or never_counted(code)):          # a module or class body compiles never
+            if self.is_decided(code):
                 return sys.monitoring.DISABLE
             hot = fb.event(code, sys._getframe(1))
             if hot or fb.queue:
