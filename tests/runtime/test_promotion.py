@@ -5,7 +5,7 @@ CPython's before and after."""
 import pytest
 
 from tests.support import check, forced_exits, fresh_copy, outcome
-from tiered.runtime import manager
+from tiered.runtime import install, manager
 from tiered import compiler
 from tiered.compiler import engine
 
@@ -58,6 +58,27 @@ def test_object_code_runs_first_tier_then_is_promoted_by_its_calls(llvm_runs):
     for a in ([5, 6],), ([],), (["b"],):                     # the optimised code: the same
         assert outcome(rec.func, a) == outcome(first_or_none, a)
     assert rec.native_calls > before + CALLS_TO_PROMOTE
+
+
+def test_a_promotion_takes_the_installed_code_assembled_for_the_first_tier(monkeypatch):
+    assembled, real = [], install._assemble
+
+    def spy(orig, *args):
+        assembled.append(orig)
+        return real(orig, *args)
+    monkeypatch.setattr(install, "_assemble", spy)
+    install._MADE.discard(first_or_none.__code__)       # assembled by an earlier test
+    rec = check(first_or_none, ([1, 2],), ([],), (["a"],))
+    code = rec.func.__code__
+    first = assembled.count(rec.original_code)
+    assert first >= 1
+    for k in range(CALLS_TO_PROMOTE):
+        assert rec.func([k]) == k
+    assert rec.promoted
+    assert assembled.count(rec.original_code) == first            # the same stubs: not again
+    assert rec.func.__code__ is not code and rec.func.__code__.co_code == code.co_code
+    for a in ([5, 6],), ([],), (["b"],):                     # the optimised code, its exits too
+        assert outcome(rec.func, a) == outcome(first_or_none, a)
 
 
 def sum_boxes(boxes, rounds):
@@ -124,7 +145,7 @@ PROMOTED_CALLEE = '''
 import os, sys
 os.environ["TIERED_OBJECTS"] = "1"
 import tiered
-from tiered.runtime import manager
+from tiered.runtime import install, manager
 manager.HOT_SIGNALS = 1                  # every poll promotes: the callee's code is replaced early
 
 
