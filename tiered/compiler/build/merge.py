@@ -98,14 +98,15 @@ def merge(b, block, states, loop):
     if any(len(s.stack) != len(first.stack) for s in states):
         raise Unsupported("UNSUPPORTED_OPCODE", "stack depths differ at a merge")
     merged = State({}, [], any(s.called for s in states))
-    lost = [name for name in first.locals                   # a reference that would be lost
-            if any(s.locals.get(name) is None for s in states)
-            and any(s.locals.get(name) is not None and is_obj(s.locals[name].type) for s in states)]
+    columns, lost = {}, []
+    for name in first.locals:
+        vals = columns[name] = [s.locals.get(name) for s in states]
+        if None in vals and any(v is not None and is_obj(v.type) for v in vals):
+            lost.append(name)                   # a reference that would be lost
     if lost:
         raise NeedUnbound(lost)
-    for name in first.locals:
-        vals = [s.locals.get(name) for s in states]
-        if any(v is None for v in vals):
+    for name, vals in columns.items():
+        if None in vals:
             merged.locals[name] = None
         else:
             merged.locals[name] = _named(name, _merge_values, b, block, vals, loop, (block.offset, name))
