@@ -176,3 +176,31 @@ def test_the_signatures_a_profile_saw_compile_together_in_one_module():
     assert len(rec.compile_seconds) == 1            # and none of them needed a compile
     if forced_exits():
         assert sum(rec.exits.values()) > 0
+
+
+def scaled(x, scale, k):
+    t = 0
+    for i in range(k):
+        t += x * i if scale is None else x * i * scale
+    return t
+
+
+def test_a_number_parameter_seen_as_none_too_gets_one_specialisation_for_either():
+    f = fresh_copy(scaled)
+    rec = manager.record_for(f)
+    rec.eager = True
+    int_type = records.PY_TYPES[int]
+    assert manager.compile_for(f, (int, int, int)) is not None, rec.refusal_detail
+    general = manager.compile_for(f, (int, type(None), int))
+    assert general is not None and general.param_types == (int_type, OBJ, int_type)
+    assert [s.param_types for s in rec.specs] == [general.param_types]    # it replaced the int one
+    compiles = len(rec.compile_seconds)
+    assert manager.compile_for(f, (int, int, int)) is general              # no compile for it again
+    assert manager.compile_for(f, (int, float, int)) is general
+    assert len(rec.compile_seconds) == compiles
+    before = rec.native_calls
+    for args in ((3, None, 4), (3, 2, 4), (3, 0.5, 4), (2**40, 2**40, 3), (3, "s", 2)):
+        assert_same(outcome(scaled, args), outcome(f, args), args)
+    assert rec.native_calls >= before + 5                # every kind ran native code
+    if forced_exits():
+        assert sum(rec.exits.values()) > 0

@@ -1,7 +1,7 @@
 """Runtime specialisations: the IR of one compiled signature → the few facts kept about it (no IR)."""
 import dis
 
-from ..compiler.ops import NONE, OBJ, OPS, is_obj
+from ..compiler.ops import BOOL, FLOAT, INT, NONE, OBJ, OPS, is_obj
 from ..cpython import capi
 
 
@@ -42,8 +42,9 @@ def widened(signatures, types_, limit):
     it covers), given the signatures of the specialisations made.  Where one already made differs only in objects of classes of the
     program's, those parameters are typed as any object (their attribute reads then guarded
     where CPython's caches say):
-    - at once where one of the two is None (a parameter that is None or an object): the one
-      specialisation replaces the None one, and no second compile comes when the object shows;
+    - at once where one of the two is None (a parameter that is None or an object, or None or
+      a number: an optional argument): the one specialisation replaces the other, and no second
+      compile comes when the other shows (hexiom's constraint_pass(pos, last_move=None));
     - for two classes, only once `limit` specialisations are made: a receiver's class makes its
       method calls direct (richards' Task.runTask calling self.fn on four task classes), so each
       class keeps its own up to there; one more then serves every other class, where the
@@ -54,13 +55,13 @@ def widened(signatures, types_, limit):
     if types_ in made:
         return types_, False
     for have in made:
-        if len(have) != len(types_) or \
-                not all(a == b or (_program_class(a) and _program_class(b)) for a, b in zip(have, types_)):
+        if len(have) != len(types_) or not all(a == b or (_program_class(a) and _program_class(b))
+                                               or _none_or_number(a, b) for a, b in zip(have, types_)):
             continue
         general = tuple(b if a == b else OBJ for a, b in zip(have, types_))
         if general in made:                   # the one for any object is there already
             return general, False
-        optional = all(a == b or type(None) in (a.cls, b.cls) for a, b in zip(have, types_))
+        optional = all(a == b or _is_none(a) or _is_none(b) for a, b in zip(have, types_))
         if optional or len(signatures) >= limit:
             return general, optional
     return types_, False
@@ -86,8 +87,26 @@ def covers(general, types_):
     """Whether a signature that `widened` made covers signature types_ (the same types, or any
     object where types_ has a class of the program's or None)."""
     return len(general) == len(types_) and all(
-        g == t or (is_obj(g) and g.ref is None and g.cls is None and _program_class(t))
+        g == t or (is_obj(g) and g.ref is None and g.cls is None and (_program_class(t) or t in _NUMBERS))
         for g, t in zip(general, types_))
+
+
+_NUMBERS = (INT, FLOAT, BOOL)
+
+
+def _is_none(t):
+    """Whether IR type t is None's class."""
+    return is_obj(t) and t.cls is type(None)
+
+
+def _none_or_number(a, b):
+    """Whether IR types a and b are a number and None's class (or any object), in either order."""
+    return (_is_none_or_any(a) and b in _NUMBERS) or (_is_none_or_any(b) and a in _NUMBERS)
+
+
+def _is_none_or_any(t):
+    """Whether IR type t is None's class or any object."""
+    return _is_none(t) or t == OBJ
 
 
 def _program_class(t):
