@@ -108,6 +108,40 @@ unittest.main()
 '''
 
 
+# CPython's test_weakref test_callback_in_cycle_resurrection: a class made in a function dies
+# with its instances (the profile of C.__init__ kept the classes of the calls it counted)
+CLASS_DIES = '''
+import gc, unittest, weakref
+import tiered
+tiered.enable()
+
+class T(unittest.TestCase):
+    def test_callback_in_cycle_resurrection(self):
+        alist = []
+        class C(object):
+            def __init__(self, value):
+                self.attribute = value
+            def acallback(self, ignore):
+                alist.append(self.c)
+        c1, c2 = C(1), C(2)
+        c1.c = c2
+        c2.c = c1
+        c1.wr = weakref.ref(c2, c1.acallback)
+        c2.wr = weakref.ref(c1, c2.acallback)
+        def C_went_away(ignore):
+            alist.append("C went away")
+        wr = weakref.ref(C, C_went_away)
+        del c1, c2, C
+        self.assertEqual(alist, [])
+        gc.collect()
+        self.assertEqual(alist, ["C went away"])
+
+    test_again = test_callback_in_cycle_resurrection
+
+unittest.main()
+'''
+
+
 def run(program, **env):
     """Run a program with tiered at threshold 1; its stdout and stderr."""
     p = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
@@ -134,4 +168,10 @@ def test_a_compile_starts_no_automatic_collection(objects):
     if gccount.YOUNG_COUNT is None:
         pytest.skip("the collector's count was not found")
     code, out, err = run(CALLBACK_TIMING, TIERED_OBJECTS=objects)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("objects", ["0", "1"], ids=["numbers", "objects"])
+def test_counting_a_methods_calls_keeps_no_class_alive(objects):
+    code, out, err = run(CLASS_DIES, TIERED_OBJECTS=objects)
     assert code == 0, err

@@ -6,6 +6,7 @@ import types
 import weakref
 from itertools import count
 
+from ..cpython.capi import HEAP_TYPE
 from ..cpython.code import param_count
 from ..cpython import pushframe
 from ..cpython.frames import LOCALS, first_locals, running_function
@@ -33,6 +34,23 @@ class CodeProfile:
     def code(self):
         """The code object, or None once it died."""
         return self.code_ref()
+
+    def common(self, n):
+        """The n most common signatures seen, as (argument types, count), most common first;
+        a signature with a class that died since is left out."""
+        out = []
+        for key, k in self.signatures.most_common(n):
+            types_ = tuple(t() if type(t) is weakref.ref else t for t in key)
+            if None not in types_:
+                out.append((types_, k))
+        return out
+
+
+def _signature(values):
+    """The key a signature is counted under: the argument types, a class of the program's (a
+    heap type) by a weak reference, so that counting a method's calls never keeps a class alive
+    (a class made in a function dies with its last instance, as CPython's test_weakref checks)."""
+    return tuple(weakref.ref(t) if t.__flags__ & HEAP_TYPE else t for t in map(type, values))
 
 
 class Feedback:
@@ -108,7 +126,7 @@ class Feedback:
         try:
             p.count += 1
             if p.count > self.threshold - FEEDBACK_WINDOW and values is not None:
-                p.signatures[tuple(type(v) for v in values)] += 1
+                p.signatures[_signature(values)] += 1
             if p.count >= self.threshold and not p.decided:
                 p.decided = True
                 heapq.heappush(self.queue, (-p.count, next(self.arrivals), p))

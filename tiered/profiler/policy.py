@@ -77,7 +77,8 @@ class Promoter:
         A small one called by native code (3.12) is compiled for the frames its native callers
         push (manager.compile_for for_caller); one not called so yet is counted again, since
         its callers may compile later (REARM times)."""
-        signature = p.signatures.most_common(1)[0][0] if p.signatures else None
+        seen = p.common(REPEATED_SIGNATURES)
+        signature = seen[0][0] if seen else None
         framed = bool(CALL_HELPER) and p.native_callers * 2 >= FEEDBACK_WINDOW
         tiny = looks_tiny(code)
         typed = signature is not None and records.ir_types(signature) is not None
@@ -95,8 +96,8 @@ class Promoter:
             for func in functions_of(code, p):
                 rec = manager.record_for(func)
                 rec.calls = max(rec.calls, p.count)
-                manager.compile_for(func, signature, for_caller=framed, also=[
-                    t for t, n in p.signatures.most_common(REPEATED_SIGNATURES)[1:] if n >= 2])
+                manager.compile_for(func, signature, for_caller=framed,
+                                    also=[t for t, n in seen[1:] if n >= 2])
             if may_rearm and self._small(code, p):
                 self._rearm(code)
                 return
