@@ -1,6 +1,8 @@
 """Calls on the object tier: keyword arguments, isinstance(), and the exceptions both raise."""
 import collections.abc
+import inspect
 import sys
+import textwrap
 import types
 
 import pytest
@@ -365,3 +367,87 @@ def test_one_call_site_calling_a_class_or_function_the_loop_picks():
     # (A if c else B)(x): the two known objects merge as one object value, called generically
     rec = check(picked_callees, (1, 5), (0.5, 4))
     assert "obj_call" in ops_of(rec)
+
+
+class Shape:
+    def __init__(self, v):
+        self.v = v
+
+    def area(self, k):
+        return self.v * k
+
+
+class Square(Shape):
+    def area(self, k):
+        return self.v * self.v + k
+
+
+class Tri(Shape):
+    def area(self, k):
+        return self.v * k // 2
+
+
+class Lazy(Shape):
+    @property
+    def area(self):                      # no method: the property's value is called
+        return lambda k: -k
+
+
+class Own(Shape):
+    def __init__(self, v):
+        super().__init__(v)
+        self.area = lambda k: k + 1000   # no method: the instance's own attribute
+
+
+class Bad(Shape):
+    def area(self, k):
+        raise ValueError(f"no area for {self.v}")
+
+
+class Missing:
+    pass
+
+
+def total_area(shapes, n):
+    t = 0
+    for k in range(n):
+        for s in shapes:
+            t += s.area(k)
+    return t
+
+
+def areas_caught(shapes, n):
+    out = []
+    for k in range(n):
+        for s in shapes:
+            try:
+                out.append(s.area(k))
+            except (ValueError, AttributeError) as exc:
+                out.append(str(exc))
+    return out
+
+
+MANY = [Shape(2), Square(3), Tri(5), Lazy(1), Own(4), Shape(7), Square(1), Tri(2)]
+
+
+def new_code(func):
+    """func compiled again from its source: a code object CPython has not specialised yet (each
+    guard mode warms its own, so that both see the same polymorphic site)."""
+    ns = dict(func.__globals__)
+    exec(compile(textwrap.dedent(inspect.getsource(func)), __file__, "exec"), ns)
+    return ns[func.__name__]
+
+
+def test_a_method_of_objects_of_many_classes_is_called_without_a_bound_method():
+    f = new_code(total_area)
+    warm(f, MANY, 2)                              # CPython's cache at s.area gives up: polymorphic
+    rec = check(f, (MANY, 3), (MANY[:3], 4), ([Own(1), Lazy(2)], 2), ([], 5), ([Shape(2**62)] * 2, 3))
+    assert {"load_method", "method_self", "obj_call"} <= ops_of(rec)
+
+
+def test_a_method_call_found_at_run_time_raises_as_cpython_does():
+    f = new_code(areas_caught)
+    warm(f, MANY + [Bad(1)], 2)
+    # (the last set CPython runs before the compile leaves its cache at s.area polymorphic)
+    rec = check(f, (MANY + [Bad(3), Missing()], 2), ([Missing(), Bad(0)], 1), (MANY + [Missing()] + MANY, 2))
+    assert "load_method" in ops_of(rec)

@@ -33,6 +33,7 @@ class FnEmitter:
         self.allocas_named = set()         # and values computed once there
         self.lookup_slots = {}             # a shared `k in d` test's id -> its (item, version) slots
         self.resume_slots = {}             # a call of a resumable callee's id -> its exit state's slot
+        self.method_slots = {}             # a load_method's id -> the slot of what it found (method_self)
         self.entry_values = {}             # what the entry block computes once (frame, shadows, ...)
         self.pointing = None               # True once a loop points the frame (point_at_loop)
         # a borrowed attribute read's id -> where its slow path's own reference is kept (or NULL)

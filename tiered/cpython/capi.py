@@ -59,6 +59,7 @@ FUNCTIONS = _rows(
     ("Py_GetRecursionLimit", "i32", ""),
     ("_Py_Dealloc", "void", "ptr", None, PY),
     ("PyObject_GetAttr", "ptr", "ptr, ptr", NEW, PY),
+    ("_PyObject_GetMethod", "i32", "ptr, ptr, ptr", None, PY),   # 1: an unbound method found
     ("PyObject_GetItem", "ptr", "ptr, ptr", NEW, PY),
     ("PyObject_RichCompare", "ptr", "ptr, ptr, i32", NEW, PY),
     ("PyObject_IsTrue", "i32", "ptr", STATUS, PY),

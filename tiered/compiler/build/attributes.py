@@ -84,7 +84,7 @@ def load_attr(b, i, st, block, out):
         return _load_number_attr(b, name, is_method, st)
     if isinstance(owner, Value) and is_obj(owner.type):
         if is_method and (_load_builtin_method(b, name, st) or _load_python_method(b, name, st)
-                          or _load_dict_method(b, name, st)):
+                          or _load_dict_method(b, name, st) or _load_any_method(b, name, st)):
             return
         _load_attr_obj(b, name, st)
         if is_method:                 # the bound method, called with nothing below it
@@ -103,6 +103,22 @@ def load_attr(b, i, st, block, out):
     if is_method:
         st.stack.append(NULL)
     st.stack.append(_known_or_value(b, d[name]))
+
+
+def _load_any_method(b, name, st):
+    """LOAD_ATTR of a method where nothing is known of it (polymorphic, or no cache of CPython's):
+    CPython's lookup, [method or NULL, self or the attribute] (load_method, method_self), so
+    that no bound method is made and the call (obj_call's `method`) passes self first.  False
+    in a frameless specialisation (it may run Python code) and where CPython's cache says how
+    to read the attribute natively."""
+    owner = st.stack[-1]
+    if b.opts.frameless or _attr_cache(b, owner, name) is not None:
+        return False
+    method = b.emit("load_method", [owner], {"name": name, "maybe_null": True})
+    st.stack[-1] = b.emit("method_self", [method, owner])
+    release(b, owner)
+    st.stack.insert(len(st.stack) - 1, method)
+    return True
 
 
 def _load_class_attr(b, name, is_method, st):

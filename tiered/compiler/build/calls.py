@@ -38,7 +38,10 @@ def call(b, i, st, block, out):
             return _call_python_method(b, below.obj, i, st)
         if isinstance(below, Value) and is_obj(below.type):   # [callable, self, args]: a
             vals = top(b, st, n + 2)                          # with's __exit__(None, None, None)
-            r = b.emit("obj_call", vals, {"kwnames": i.kwnames} if i.kwnames else None)
+            attrs = {"kwnames": i.kwnames} if i.kwnames else {}
+            if below.attrs.get("maybe_null"):                 # [method or NULL, self or attribute]
+                attrs["method"] = True
+            r = b.emit("obj_call", vals, attrs or None)
             return _end_method_call(b, st, n, vals, r)
         if not (isinstance(below, Known) and isinstance(below.obj, types.MethodDescriptorType)):
             raise Unsupported("UNSUPPORTED_CALL", "a method call laid out as [method, self]")

@@ -133,11 +133,15 @@ def _call_native(e, v):
     e.alias(v, r)
 
 
-# callable, args; resumable: a method of NO_PYTHON_METHODS (build/calls.py)
-@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, attrs=("kwnames", "resumable"))
+# callable, args; resumable: a method of NO_PYTHON_METHODS (build/calls.py); method: the
+# callable is load_method's (NULL when it found no method: args[0], method_self's, is called)
+@op("obj_call", -1, OBJ, Exit.RAISED, pure=False, raises=True, python=True,
+    attrs=("kwnames", "resumable", "method"))
 def _obj_call(e, v):
     """callable(*args, **dict(zip(kwnames, last args))) through PyObject_Vectorcall: the
-    arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple."""
+    arguments in a stack array (numbers boxed for the call), the keyword names a constant tuple.
+    A method call as CPython lays it out ([method or NULL, self or the attribute, args]) calls
+    the method with self first, or the attribute without it (PY_VECTORCALL_ARGUMENTS_OFFSET)."""
     _c_depth_guard(e, v)
     n = len(v.args) - 1
     kwnames = v.attrs.get("kwnames", ())
@@ -151,10 +155,53 @@ def _obj_call(e, v):
         """Store the arguments and call."""
         for k, o in enumerate(ops[1:]):
             e.line(f"store ptr {o}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 {k}')}")
-        return call_vector(e, ops[0], argv, n - len(kwnames), names)
+        if not v.attrs.get("method"):
+            return call_vector(e, ops[0], argv, n - len(kwnames), names)
+        bare = e.op(f"icmp eq ptr {ops[0]}, null")
+        callee = e.op(f"select i1 {bare}, ptr {ops[1]}, ptr {ops[0]}")
+        start = e.op(f"select i1 {bare}, ptr {e.op(f'getelementptr ptr, ptr {argv}, i64 1')}, ptr {argv}")
+        count = e.op(f"select i1 {bare}, i64 {(n - 1 - len(kwnames)) | _ARGUMENTS_OFFSET}, "
+                     f"i64 {n - len(kwnames)}")
+        return call_vector(e, callee, start, count, names)
     r = generic(e, v, call)
     fail(e, v, e.op(f"icmp eq ptr {r}, null"))
     e.alias(v, r)
+
+
+_ARGUMENTS_OFFSET = 1 << 63    # PY_VECTORCALL_ARGUMENTS_OFFSET: the callee may use args[-1]
+
+
+# obj.name for a call, as CPython's LOAD_ATTR/LOAD_METHOD looks a method up: the unbound
+# method (no bound method made), or NULL when the attribute is no method (then method_self
+# gives the attribute itself); the two are CPython's [method or NULL, self or attribute]
+@op("load_method", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True, frameless=False,
+    attrs=("name",))
+def _load_method(e, v):
+    """_PyObject_GetMethod(obj, name, &found): what it found stays in a slot for method_self;
+    AttributeError (found NULL) exits with the exception, raised at the LOAD_ATTR."""
+    e.force_point(v)
+    name = v.attrs["name"]
+    e.m.keep(name)
+    slot = e.method_slots[v.id] = e.entry_alloca("ptr")
+    e.line(f"store ptr null, ptr {slot}")     # it writes nothing there when it raises
+    token = e.line_enter(v)
+    is_method = e.op(f"call i32 @_PyObject_GetMethod(ptr {e.ref(v.args[0])}, ptr {pointer(name)}, ptr {slot})")
+    e.line_leave(token)
+    found = e.op(f"load ptr, ptr {slot}")
+    fail(e, v, e.op(f"icmp eq ptr {found}, null"))
+    e.alias(v, e.op(f"select i1 {e.op(f'icmp ne i32 {is_method}, 0')}, ptr {found}, ptr null"))
+
+
+# (load_method's value, the object): the self of a method call, or the attribute that was no method
+@op("method_self", 2, OBJ, pure=False)
+def _method_self(e, v):
+    """A new reference to the object when load_method found a method, else the attribute
+    it found (its reference passes on)."""
+    method, obj = e.ref(v.args[0]), e.ref(v.args[1])
+    bare = e.op(f"icmp eq ptr {method}, null")
+    new = e.op(f"select i1 {bare}, ptr {e.op(f'load ptr, ptr {e.method_slots[v.args[0].id]}')}, ptr {obj}")
+    e.line(f"call void @tiered_xincref(ptr {e.op(f'select i1 {bare}, ptr null, ptr {obj}')})")
+    e.alias(v, new)
 
 
 _INIT_NOT_NONE = "__init__() should return None, not '%.200s'"
