@@ -163,3 +163,47 @@ def test_a_site_cpython_found_polymorphic_is_compiled_generic_and_never_exits():
     assert rec.native_calls == before + 3
     if not forced_exits():
         assert not rec.exits                  # a guard on one class would exit at every other shape
+
+
+class Bag(list):
+    """A list's subclass: its iterator is a list's, so CPython's FOR_ITER_LIST serves it too."""
+
+
+class Job:
+    def __init__(self, k):
+        self.k = k
+
+    def run(self):
+        return self.k
+
+
+class Holder:
+    def __init__(self, items):
+        self.items = items
+
+
+def run_all(holder):
+    t = 0
+    for job in holder.items:
+        t += job.run()
+    return t
+
+
+def test_a_loop_over_a_lists_subclass_recompiles_generically_and_stays_native():
+    if forced_exits():
+        pytest.skip("forced exits fail every guard now and then: the storm here is the program's")
+    plain = Holder([Job(1), Job(2), Job(3)])
+    bag = Holder(Bag([Job(4), Job(5)]))
+    warm(run_all, plain)                      # CPython: FOR_ITER_LIST, the hint of a list
+    f = fresh_copy(run_all)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (Holder,)) is not None
+    for _ in range(records.EXIT_STORM + 5):   # 3.12: the guard that it is a list fails at GET_ITER
+        assert f(bag) == run_all(bag)
+    assert rec.state == "compiled" and rec.refusal is None
+    assert bool(rec.generic_at) == (rec.exits[Exit.TYPE_GUARD] >= records.EXIT_STORM)  # 3.11: no hint
+    before, guards = rec.native_calls, rec.exits[Exit.TYPE_GUARD]
+    for h in (bag, plain, Holder(Bag()), Holder((Job(7),))):
+        assert f(h) == run_all(h)
+    assert rec.native_calls == before + 4 and rec.exits[Exit.TYPE_GUARD] == guards   # native, no exit

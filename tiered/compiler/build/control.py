@@ -205,7 +205,10 @@ def _seq_get_iter(b, st):
     expression or a 3.11 comprehension) is a real iterator object."""
     seq = st.stack[-1]
     loop = loop_over(b, b.at.k)
-    cls = seq.type.cls or (HINT_CLASS.get(hint(b, loop.offset)) if loop else None)
+    # CPython's hint (FOR_ITER_LIST) also holds for a list's subclass, whose iterator is a
+    # list's: where the guard on the hinted class failed too often, the loop is generic
+    hinted = loop is not None and b.at.pre_offset not in b.opts.generic_at
+    cls = seq.type.cls or (HINT_CLASS.get(hint(b, loop.offset)) if hinted else None)
     if cls in SEQUENCES and loop is not None:
         seq = as_class(b, st, -1, cls)
         st.stack[-1] = SeqIter(seq, b.const(0))
