@@ -244,29 +244,3 @@ def over_tuples(n, x):
 def test_for_over_a_tuple_of_constants_or_values(object_tier):
     rec = check(over_tuples, (3, 1.5), (0, -2.0), (2**70, 1.0), (2, float("nan")))
     assert rec.specs[0].param_types == ("int", "float")
-
-
-class Cell:
-    def __init__(self, v):
-        self.value = v
-
-
-def last_made(n):
-    for i in range(n):
-        dst = Cell(i)
-    return dst.value * 2               # unbound when the loop never ran: UnboundLocalError
-
-
-def last_number(n, scale):
-    for i in range(n):
-        k = i * scale
-    return k + 1
-
-
-def test_a_local_bound_only_in_a_loop_is_read_after_it_behind_a_guard(object_tier):
-    rec = check(last_made, (3,), (0,), (1,), (5,))
-    assert "guard_bound" in set().union(*(s.ops for s in rec.specs))
-    if not forced_exits():                             # (forced exits leave earlier)
-        assert exits_of(rec, Exit.UNBOUND) >= 1        # n == 0: the interpreter raised it
-    rec = check(last_number, (3, 2), (0, 7), (4, 2**62))
-    assert "guard_bound" in set().union(*(s.ops for s in rec.specs))
