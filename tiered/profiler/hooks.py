@@ -64,16 +64,14 @@ class MonitoringHook:
         """PY_START callback: count the call, promote when hot; DISABLE the code once decided
         (the library code the compiler itself calls, dis and re, is not counted)."""
         try:
-            if never_counted(code):         # tiered's own code (and its libraries') first: it
-                return self._done_with(code)   # runs inside compiles, which count nothing
-            if self.compiling_here():
-                return None
+            if self.compiling_here():     # tiered's own code (and its libraries') runs only
+                return self._done_with(code) if never_counted(code) else None   # inside compiles
             fb = self.feedback
             if fb.tick_cold(code):         # counted before, far from hot: neither decided nor
                 if fb.queue:               # never counted (the first event looked)
                     self.on_hot()
                 return None
-            if self.is_decided(code):
+            if self.is_decided(code) or never_counted(code):
                 return self._done_with(code)
             hot = fb.event(code, sys._getframe(1), at_start=True)
             if hot or fb.queue:        # also drains what another thread queued and could not
@@ -99,16 +97,15 @@ class MonitoringHook:
         try:
             # a forward jump is no iteration, a module or class body compiles never, and tiered's
             # own code runs inside compiles, which count nothing: their locations need no event
-            if destination > offset or not code.co_flags & CO_OPTIMIZED or never_counted(code):
-                return sys.monitoring.DISABLE
+            never = destination > offset or not code.co_flags & CO_OPTIMIZED
             if self.compiling_here():
-                return None
+                return sys.monitoring.DISABLE if never or never_counted(code) else None
             fb = self.feedback
-            if fb.tick_cold(code):         # as in _on_start
+            if not never and fb.tick_cold(code):         # as in _on_start
                 if fb.queue:
                     self.on_hot()
                 return None
-            if self.is_decided(code):
+            if never or self.is_decided(code) or never_counted(code):
                 return sys.monitoring.DISABLE
             hot = fb.event(code, sys._getframe(1))
             if hot or fb.queue:
