@@ -170,3 +170,24 @@ def test_a_quick_module_names_the_processs_symbols_by_address():
     handle = engine.compile_module(CALLS, ["tiered_test_box"], quick=True)
     box = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_int64)(handle["tiered_test_box"])   # holds the GIL
     assert box(12345678901) == 12345678901
+
+
+def test_a_lean_module_runs_the_same_through_the_full_code_generator():
+    # promotions of code on objects (compiler.LEAN_PROMOTIONS): the quick passes run first, on
+    # functions LLVM may still change; then every defined function is `optnone`, which makes
+    # the full code generator select instructions the fast way (its register allocator stays)
+    import llvmlite.binding as llvm
+    engine._init()
+    module = llvm.parse_assembly(LOOP.format(k=13) + CALLS)
+    engine._lean(module)
+    attrs = {fn.name: b" ".join(fn.attributes).split() for fn in module.functions}
+    assert attrs["tiered_test_twice"] == [b"alwaysinline"]          # excludes noinline: left alone
+    assert b"optnone" in attrs["tiered_test_sum_13"] and b"noinline" in attrs["tiered_test_sum_13"]
+    assert b"optnone" in attrs["tiered_test_box"]
+    assert b"optnone" not in attrs["PyLong_FromLongLong"]             # a declaration
+    name = "tiered_test_sum_13"
+    handle = engine.compile_module(LOOP.format(k=13), [name], quick=True, codegen=2, lean=True)
+    assert handle._engine.codegen == 2
+    assert ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(handle[name])(1000) == 999000
+    boxer = engine.compile_module(CALLS, ["tiered_test_box"], quick=True, codegen=2, lean=True)
+    assert ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_int64)(boxer["tiered_test_box"])(-7) == -7

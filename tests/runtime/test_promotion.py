@@ -60,6 +60,31 @@ def test_object_code_runs_first_tier_then_is_promoted_by_its_calls(llvm_runs):
     assert rec.native_calls > before + CALLS_TO_PROMOTE
 
 
+def test_a_promoted_function_compiled_again_gets_lean_code_generation(monkeypatch):
+    # a new signature after the promotion rebuilds every specialisation in one module: the
+    # quick passes, then the full code generator run lean (optnone), not at full cost again
+    runs, real = [], engine.compile_module
+
+    def spy(text, names, *args, **kw):
+        runs.append((names[0], kw.get("codegen"), kw.get("lean")))
+        return real(text, names, *args, **kw)
+    monkeypatch.setattr(engine, "compile_module", spy)
+    fn = fresh_copy(first_or_none)
+    rec = check(fn, ([1, 2],), ([],), (["a"],))
+    for k in range(CALLS_TO_PROMOTE):
+        assert rec.func([k]) == k
+    assert rec.promoted and runs[-1][1:] == (2, False)      # the promotion: full code generation
+    promoted = len(runs)
+    before = rec.native_calls
+    for k in range(2000):                                   # a second signature: tuples
+        assert rec.func((k, 1)) == k
+    assert len(runs) > promoted and runs[-1][1:] == (2, True)
+    assert rec.native_calls > before + 500                  # the rebuilt code runs natively
+    assert {s.param_types for s in rec.specs} >= {rec.specs[0].param_types} and len(rec.specs) == 2
+    for a in ([5, 6],), ([],), (["b"],), ((7,),), ((),):    # both specialisations, their exits too
+        assert outcome(rec.func, a) == outcome(first_or_none, a)
+
+
 def test_a_promotion_takes_the_installed_code_assembled_for_the_first_tier(monkeypatch):
     assembled, real = [], install._assemble
 

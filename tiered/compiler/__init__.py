@@ -35,12 +35,13 @@ class Module:
 
 
 def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt_level, first_tier=False,
-                   objects=False):
+                   objects=False, lean=False):
     """Lower (IR function, exit base) pairs into one LLVM module and load it (a Module).
     first_tier: compiled with the quick pipeline, its code calls helpers[3] (the runtime's
     promotion) each PROMOTE_CALLS calls of its entry and at its loops' polls; objects: some
     specialisation works on objects (its optimised tier is then QUICK_THEN_FULL, unless it loops
-    over floats)."""
+    over floats); lean: that optimised tier's code generator runs lean (engine._lean: a
+    function compiled again after its promotion, see LEAN)."""
     from . import engine                 # start-up time: llvmlite only once something compiles
     from .lower_module import ModuleEmitter  # start-up time: loaded on the first compile
     # the quick passes (all but a promoted loop over floats): the module's data is named by
@@ -54,7 +55,8 @@ def compile_module(prefix, fns, helpers, markers, force_exits, func_globals, opt
     codegen = 2 if objects and not (first_tier or big or _float_loops(fns)) and opt_level else None
     data = [name for name in counters + tuple(mod.line_sites.values()) if name not in mod.addresses]
     compiled = engine.compile_module(text, [entry] + inner, opt_level, data,
-                                     quick=big or first_tier or codegen is not None, codegen=codegen)
+                                     quick=big or first_tier or codegen is not None, codegen=codegen,
+                                     lean=lean and codegen is not None)
     compiled.addresses.update(mod.addresses)
     compiled.data = mod.arena             # the module's data lives as long as its machine code
     return Module(compiled, entry, inner, counters, mod.line_sites, mod.kept, first_tier and not big)
@@ -88,6 +90,14 @@ PROMOTE_CALLS = 4096       # a power of two
 # 2 152 M / 1 992 M, hexiom 2 969 M / 2 279 M; richards' 17 promoted modules: 1.5 s of LLVM
 # against 0.76 s).  Loops over unboxed floats keep the whole pipeline: the objects suite's
 # vectors and nbody_lists kernels ran 7.6x and 2.8x with it, 7.3x and 2.6x without.
+
+
+# LEAN: a promoted function compiles again when its guards fail often, a new signature comes or
+# a native caller wants it frameless, and all its specialisations are rebuilt in one module.  The
+# full code generator made that 120-250 ms a time on deltablue's polymorphic methods (0.5 s of
+# its run); lean (optnone after the quick passes), a third of that.  Promotions themselves keep
+# the full code generator: lean promotions cost the object tier 2% of its steady speed on six
+# pyperformance workloads (richards 8%) for 9% of whole-process time.
 
 
 def compile_gate(interpret):

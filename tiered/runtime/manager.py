@@ -375,7 +375,8 @@ def _too_big(rec, fns):
 def _jit(rec, fns, first_tier, objects):
     """Lower and JIT these IR functions into one module, their exits numbered one after the
     other: (the module, its exit helpers, the exit layouts, what its machine code keeps alive).
-    First-tier code when the functions work on objects and the function was never promoted."""
+    First-tier code when the functions work on objects and the function was never promoted;
+    lean optimised code when it was, and this is not its promotion (compiler.LEAN)."""
     func = rec.func
     bases, layouts, base = [], {}, 0
     untouched = untouched_params(rec.original_code)
@@ -391,7 +392,8 @@ def _jit(rec, fns, first_tier, objects):
         quick = first_tier and not rec.promoted and config.get("TIERED_QUICK_FIRST") and objects
         mod = compiler.compile_module(prefix, list(zip(fns, bases)), helpers, (SENTINEL, INTERPRET, UNBOUND),
                                       config.get("TIERED_FORCE_EXITS"), func.__globals__,
-                                      config.get("TIERED_OPT_LEVEL"), quick, objects)
+                                      config.get("TIERED_OPT_LEVEL"), quick, objects,
+                                      lean=first_tier and rec.promoted)
     # The code object (not tracked by the garbage collector) holds this: nothing in it may lead
     # back to the function, or a function that dies is never freed.  The function and its
     # globals are alive whenever its native code runs (its frame or caller holds them).
