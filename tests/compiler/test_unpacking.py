@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from tests.compiler.test_composite import Loud
-from tests.support import Call, check, exits_of, forced_exits, fresh_copy
+from tests.support import Call, assert_same, check, exits_of, forced_exits, fresh_copy, outcome
 from tiered.reasons import Exit
 from tiered.runtime import manager
 
@@ -198,3 +198,52 @@ def test_star_args_of_any_iterable():
                 ([], [Noisy()]),                              # prints once, in order
                 ([], [5]))                                    # not iterable: CPython's own message
     assert "list_extend_any" in set().union(*(s.ops for s in rec.specs))
+
+
+PAIRS = '''
+def swapped_sums(source):
+    total = []
+    for k in range(len(source)):
+        a, b = source.items[k]           # an item of a list: no class known, no hint of CPython's
+        total.append(b - a)
+    return total
+'''
+
+
+class Source:
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+
+
+def _fresh(src, name):
+    """A function of new code: CPython never ran (nor specialised) its instructions."""
+    ns = {}
+    exec(src, ns)
+    return ns[name]
+
+
+def test_unpacking_an_object_of_no_known_class_speculates_a_tuple():
+    # once refused: "unpacks something other than a list or tuple" where nothing told its class
+    jit = _fresh(PAIRS, "swapped_sums")
+    manager.record_for(jit).eager = True
+    assert manager.compile_for(jit, (Source,)) is not None
+    rec = manager.record_for(jit)
+    arg_sets = [(Source([(1, 5), (2.5, 1)]),), (Source([]),),
+                (Source([(1, 2), [3, 4]]),),             # a list: the guard exits, CPython unpacks
+                (Source([(1, 2), (1, 2, 3)]),),          # too many: CPython's ValueError
+                (Source([(1, 2), "ab"]),),               # a str: unpacked by the interpreter
+                (Source([(1, 2), 7]),)]                  # not iterable: CPython's TypeError
+    before = rec.native_calls
+    for args in arg_sets:
+        assert_same(outcome(_fresh(PAIRS, "swapped_sums"), args), outcome(jit, args), args)
+    assert rec.native_calls == before + len(arg_sets)
+    assert any("guard_len" in s.ops for s in rec.specs)
+    assert outcome(jit, arg_sets[0])[:2] == ("ok", [4, -1.5])
+    if not forced_exits():                 # the list, the str and the int; the long tuple
+        import dis
+        at = next(i.offset for i in dis.get_instructions(jit) if i.opname == "UNPACK_SEQUENCE")
+        assert rec.exits_at[at, "TYPE_GUARD"] == 3 and rec.exits_at[at, "UNPACK_SIZE"] == 1

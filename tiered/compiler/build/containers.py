@@ -3,7 +3,7 @@ from ...cpython import capi
 from ..exits import VTuple
 from ..infer import Unsupported
 from ..ir import Value
-from ..ops import BOOL, INT, ObjType, is_obj
+from ..ops import BOOL, INT, OBJ, ObjType, is_obj
 from .core import as_class, finish, hint, release, release_item, table, top
 
 SEQUENCES = (list, tuple)
@@ -31,14 +31,17 @@ UNPACK_HINT = {"UNPACK_SEQUENCE_LIST": list, "UNPACK_SEQUENCE_TUPLE": tuple, "UN
 @handles("unpack")
 def unpack(b, i, st, block, out):
     """UNPACK_SEQUENCE: replace a VTuple of arg items by its items, the first on top; a list or
-    tuple (its class known, or the one CPython's specialisation saw, guarded) of that length
-    (else exit: CPython raises) by new references to its items."""
+    tuple (its class known, or the one CPython's specialisation saw, or else a tuple: guarded)
+    of that length (else exit: CPython raises) by new references to its items.  Only where
+    that speculation failed too often (generic_at) is anything else refused."""
     t = st.stack[-1]
     if isinstance(t, VTuple) and len(t.items) == i.arg:
         st.stack.pop()
         st.stack.extend(reversed(t.items))
         return
     cls = (t.type.cls or UNPACK_HINT.get(hint(b))) if isinstance(t, Value) and is_obj(t.type) else None
+    if cls is None and isinstance(t, Value) and t.type == OBJ and b.at.pre_offset not in b.opts.generic_at:
+        cls = tuple                       # what a call, an iteration or an attribute mostly unpacks
     if cls not in SEQUENCES:
         raise Unsupported("UNSUPPORTED_TYPE", f"unpacks something other than a list or tuple into "
                                               f"{i.arg} variables")
