@@ -1,5 +1,6 @@
 """Control flow: branches, loops, chained comparisons, and/or, break/continue, conditional expressions."""
-from tests.support import Exit, check, exits_of, forced_exits, refused
+from tests.support import Exit, check, exits_of, forced_exits, fresh_copy, refused
+from tiered.runtime import manager
 
 
 def branches(x):
@@ -244,3 +245,61 @@ def over_tuples(n, x):
 def test_for_over_a_tuple_of_constants_or_values(object_tier):
     rec = check(over_tuples, (3, 1.5), (0, -2.0), (2**70, 1.0), (2, float("nan")))
     assert rec.specs[0].param_types == ("int", "float")
+
+
+class Var:
+    def __init__(self, v):
+        self.value = v
+
+
+def last_of_loop(n):
+    src = None                           # None before the loop, an object after a pass through it
+    for i in range(n):
+        src = Var(i * 2)
+    if src.value != 6:                   # n == 0: None has no .value, CPython's AttributeError
+        return -src.value
+    return src.value
+
+
+def none_then_number_after(n):
+    best = None
+    for i in range(n):
+        best = i * 3
+    return best is None, best
+
+
+def after_loop_refused(n, xs):
+    last = None
+    for x in xs:
+        last = x
+    return last ** n                     # last: None or an object; still compiles generically
+
+
+def test_a_local_none_before_its_loop_and_an_object_after_it_compiles(object_tier):
+    # once refused while walking the block after the loop ("reads .value of None"), before
+    # the loop's back edge could tell that the local holds objects too
+    rec = check(last_of_loop, (4,), (0,), (1,), (9,))
+    assert rec.state == "compiled"
+    if not forced_exits():
+        assert exits_of(rec, Exit.RAISED) == 1                      # n == 0 raised in CPython
+    rec = check(none_then_number_after, (3,), (0,), (1,))
+    assert rec.state == "compiled"
+    check(after_loop_refused, (2, [1, 2.5]), (1, []), (3, ["a"]), (0, [None]))
+
+
+def walks_then_refuses(n):
+    x = None
+    for i in range(n):
+        x = i
+    import math                          # not compiled: IMPORT_NAME, whatever the loop says
+    return math.floor(x)
+
+
+def test_a_refusal_after_a_loop_keeps_its_reason_and_place(monkeypatch):
+    monkeypatch.setenv("TIERED_OBJECTS", "1")
+    jitted = fresh_copy(walks_then_refuses)
+    assert manager.compile_for(jitted, (int,)) is None
+    rec = manager.record_for(jitted)
+    import dis
+    at = next(i.offset for i in dis.get_instructions(walks_then_refuses) if i.opname == "IMPORT_NAME")
+    assert rec.refusal.name == "UNSUPPORTED_OPCODE" and rec.refusal_detail == f"IMPORT_NAME at offset {at}"

@@ -19,7 +19,7 @@ from .cells import add_cell_params, cell_names
 from .control import raise_block
 from .core import Builder, Options, acquire, box_for, release, unbound_local
 from .frameless import HandOver, hand_over, mark_frameless
-from .merge import State, cfg, fill_back_edges, merge
+from .merge import NeedBoxed, NeedUnbound, NeedWiden, State, cfg, fill_back_edges, merge
 
 GROUPS = (stack, numbers, objects, attributes, calls, cells, containers, control)
 
@@ -96,6 +96,41 @@ def _run(b):
         entry.locals[name] = None
     order = sorted(leaders)
     back_fill = []
+    try:
+        _walk_blocks(b, order, entry, preds, by_offset, out_states, back_fill)
+    except Unsupported:
+        _ask_back_edges(b, back_fill, out_states, preds)
+        raise
+    for block in back_fill:
+        b.at.pre_offset = block.offset
+        fill_back_edges(b, block, out_states, preds)
+    b.made.fn.attrs["walked"] = frozenset(b.made.walked)
+    b.made.fn.attrs["left"] = frozenset(b.made.left)
+    b.made.fn.exits = b.made.exits
+    if b.made.made_self_call or b.opts.frameless:
+        mark_frameless(b)
+    return b.made.fn
+
+
+def _ask_back_edges(b, headers, out_states, preds):
+    """A walk refused: the loop headers' types were provisional, and a back edge already walked
+    may widen or box them (a local None before its loop and an object after it: NeedBoxed),
+    after which the refused block may compile.  Their requests (Need...) go up; anything else
+    they find leaves the walk's own refusal standing."""
+    at = b.at.pre_offset
+    try:
+        for block in headers:
+            fill_back_edges(b, block, out_states, preds)
+    except (NeedBoxed, NeedWiden, NeedUnbound):
+        raise
+    except (Unsupported, AssertionError):
+        pass
+    b.at.pre_offset = at
+
+
+def _walk_blocks(b, order, entry, preds, by_offset, out_states, back_fill):
+    """Walk the blocks in offset order from their merged entry states (loop headers, whose back
+    edges are filled later, into back_fill)."""
     for off in order:
         incoming = [(s, out_states[(s, off)]) for s in preds[off] if (s, off) in out_states]
         backward = [s for s in preds[off] if s >= off]
@@ -118,15 +153,6 @@ def _run(b):
             block.loop_header = True
             back_fill.append(block)
         _walk_block(b, block, state, by_offset, out_states, drops)
-    for block in back_fill:
-        b.at.pre_offset = block.offset
-        fill_back_edges(b, block, out_states, preds)
-    b.made.fn.attrs["walked"] = frozenset(b.made.walked)
-    b.made.fn.attrs["left"] = frozenset(b.made.left)
-    b.made.fn.exits = b.made.exits
-    if b.made.made_self_call or b.opts.frameless:
-        mark_frameless(b)
-    return b.made.fn
 
 
 def _walk_block(b, block, state, by_offset, out_states, drops=()):
