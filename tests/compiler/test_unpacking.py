@@ -247,3 +247,35 @@ def test_unpacking_an_object_of_no_known_class_speculates_a_tuple():
         import dis
         at = next(i.offset for i in dis.get_instructions(jit) if i.opname == "UNPACK_SEQUENCE")
         assert rec.exits_at[at, "TYPE_GUARD"] == 3 and rec.exits_at[at, "UNPACK_SIZE"] == 1
+
+
+class Row(list):
+    def __iter__(self):                  # a list subclass iterating its own way
+        print("row iter")
+        return reversed(list(list.__iter__(self)))
+
+
+def raising_gen(n):
+    for k in range(n):
+        yield k
+    raise KeyError("gone")
+
+
+def spread_made(f, make, *arg, **kw):
+    source = make(*arg)                  # (generators cannot be copied: the check makes them)
+    return f(*source, **kw) if kw else f(*source)
+
+
+def three(a, b=0, c=0, **more):
+    return (a, b, c, sorted(more.items()))
+
+
+def test_star_args_of_any_iterable_in_a_call_ex():
+    # once refused: "*args of something other than a tuple or list" (CALL_FUNCTION_EX)
+    rec = check(spread_made, (three, iter, [1, 2]), (three, dict, {"k": 1}), (three, Row, [1, 2, 3]),
+                (three, Noisy), (three, str, "xy"), (three, range, 3),
+                (three, int, 5),                              # not iterable: CPython's message
+                (three, raising_gen, 2),                      # raises while it is made a tuple
+                (three, iter, []),                            # too few arguments: three's TypeError
+                Call(three, iter, [7], c=9, z=1), Call(three, Row, [4], b=5), (three, tuple, [1]))
+    assert "args_tuple_any" in set().union(*(s.ops for s in rec.specs))

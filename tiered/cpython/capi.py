@@ -82,6 +82,7 @@ FUNCTIONS = _rows(
     ("PyUnicode_Join", "ptr", "ptr, ptr", NEW),
     ("PySlice_New", "ptr", "ptr, ptr, ptr", NEW),
     ("PyList_AsTuple", "ptr", "ptr", NEW),
+    ("PySequence_Tuple", "ptr", "ptr", NEW, PY),
     ("PyObject_Call", "ptr", "ptr, ptr, ptr", NEW, PY),
     ("PyObject_DelItem", "i32", "ptr, ptr", STATUS, PY),
     ("PyDict_New", "ptr", "", NEW),

@@ -279,9 +279,9 @@ def _call_builtin_method(b, descr, i, st):
 
 @handles("call_ex")
 def call_ex(b, i, st, block, out):
-    """CALL_FUNCTION_EX: callable(*args[, **kwargs]) for a tuple (or list) of args and the
-    call's own keyword dict; other iterables stay in CPython, whose message for a
-    non-iterable is its own."""
+    """CALL_FUNCTION_EX: callable(*args[, **kwargs]) for the call's own keyword dict and a
+    tuple of args; a list becomes one, and so does any other iterable, as CPython makes it
+    (args_tuple_any: a non-iterable exits first, for the interpreter's own message)."""
     n = 2 + (i.arg & 1)
     if st.stack[-1 - n] is not NULL:
         raise Unsupported("UNSUPPORTED_CALL", "CALL_FUNCTION_EX without its NULL")
@@ -296,5 +296,9 @@ def call_ex(b, i, st, block, out):
     elif args.type.cls is tuple:
         r = b.emit("obj_call_ex", [fn, args] + kwargs)
     else:
-        raise Unsupported("UNSUPPORTED_CALL", "*args of something other than a tuple or list")
+        if not is_obj(args.type):
+            raise Unsupported("UNSUPPORTED_CALL", f"*args of {args.type}")    # CPython's TypeError
+        tupled = b.emit("args_tuple_any", [args], type=ObjType(tuple))
+        r = b.emit("obj_call_ex", [fn, tupled] + kwargs)
+        release(b, tupled)
     finish(b, st, operands, r, n + 1)

@@ -177,20 +177,35 @@ def _list_extend(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
-@op("list_extend_any", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True)   # list, any object
-def _list_extend_any(e, v):
-    """LIST_EXTEND of any other object (`f(x, *colour)`): exit first unless it is iterable the
-    way CPython's LIST_EXTEND asks (its class has tp_iter, or it is a sequence; the interpreter
-    then raises its own "Value after * must be an iterable" message), then _PyList_Extend,
-    which raises what iterating it raises."""
-    items = e.ref(v.args[1])
+def _exit_unless_iterable(e, v, items):
+    """Exit (before any effect) unless `items` is iterable the way CPython's LIST_EXTEND and
+    CALL_FUNCTION_EX ask before they iterate (its class has tp_iter, or it is a sequence): the
+    interpreter then raises its own "... must be an iterable" message."""
     it = field(e, type_of(e, items), capi.TP_ITER, "ptr")
     seq = e.op(f"call i32 @PySequence_Check(ptr {items})")
     iterable = e.op(f"or i1 {e.op(f'icmp ne ptr {it}, null')}, {e.op(f'icmp ne i32 {seq}, 0')}")
     e.guard(e.op(f"xor i1 {iterable}, true"), v, reason=Exit.TYPE_GUARD)
+
+
+@op("list_extend_any", 2, NONE, Exit.RAISED, pure=False, raises=True, python=True)   # list, any object
+def _list_extend_any(e, v):
+    """LIST_EXTEND of any other object (`f(x, *colour)`): exit unless it is iterable, then
+    _PyList_Extend, which raises what iterating it raises."""
+    _exit_unless_iterable(e, v, e.ref(v.args[1]))
     r = generic(e, v, lambda ops: e.op(f"call ptr @_PyList_Extend(ptr {ops[0]}, ptr {ops[1]})"))
     e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
     e.line(f"call void @tiered_decref(ptr {r})")                    # its None
+
+
+@op("args_tuple_any", 1, OBJ, Exit.RAISED, pure=False, raises=True, python=True)   # any object
+def _args_tuple_any(e, v):
+    """CALL_FUNCTION_EX's *args of any object but a tuple or list (`f(*gen)`, `f(*a_list_subclass)`):
+    exit unless it is iterable, then PySequence_Tuple, as CPython's instruction does, which
+    raises what iterating it raises."""
+    _exit_unless_iterable(e, v, e.ref(v.args[0]))
+    r = generic(e, v, lambda ops: e.op(f"call ptr @PySequence_Tuple(ptr {ops[0]})"))
+    e.guard(e.op(f"icmp eq ptr {r}, null"), v, with_exception=True, reason=v.spec.exit)
+    e.alias(v, r)
 
 
 capi_op("list_to_tuple", "PyList_AsTuple", 1, OBJ)
