@@ -8,7 +8,8 @@ from tiered import config
 
 @pytest.mark.parametrize("name,raw", [("TIERED_THRESHOLD", "abc"), ("TIERED_THRESHOLD", "0"),
                                       ("TIERED_OPT_LEVEL", "7"), ("TIERED_LOG", "loud"),
-                                      ("TIERED_DISABLE", "maybe"), ("TIERED_MAX_SPECIALIZATIONS", "-1")])
+                                      ("TIERED_DISABLE", "maybe"), ("TIERED_MAX_SPECIALIZATIONS", "-1"),
+                                      ("TIERED_CACHE", "a\0b")])
 def test_bad_value_warns_and_uses_default(name, raw):
     config._warned.clear()
     with warnings.catch_warnings(record=True) as caught:
@@ -25,6 +26,10 @@ def test_good_values_parse():
     assert config.get("TIERED_DISABLE", {"TIERED_DISABLE": "1"}) is True
     assert config.get("TIERED_LOG", {"TIERED_LOG": "DEBUG"}) == "debug"
     assert config.get("TIERED_OPT_LEVEL", {}) == config.SETTINGS["TIERED_OPT_LEVEL"].default
+    assert config.get("TIERED_CACHE", {"TIERED_CACHE": "OFF"}) is None
+    assert config.get("TIERED_CACHE", {"TIERED_CACHE": "~/jit"}).endswith("/jit") and "~" not in \
+        config.get("TIERED_CACHE", {"TIERED_CACHE": "~/jit"})
+    assert config.SETTINGS["TIERED_CACHE"].default.endswith("tiered")
 
 
 def test_every_setting_documented():

@@ -6,6 +6,7 @@ to an engine; each Compiled handle holds its engine, and an engine that is no lo
 one is disposed (by llvmlite, on garbage collection) once every handle of its modules is gone.
 Whoever calls into a module's code keeps its handle alive (installed code, native callers).
 """
+import ctypes
 import re
 import sys
 import threading
@@ -14,7 +15,7 @@ import llvmlite.binding as llvm
 
 from .. import config
 from ..cpython import capi
-from . import optimiser, runtime_ir
+from . import objcache, optimiser, runtime_ir
 
 MODULES_PER_ENGINE = 32
 _lock = threading.Lock()
@@ -24,6 +25,7 @@ _current = {}                # codegen level -> the engine new modules go to
 _engines = []                # engines not yet disposed: swept at each compile (no destructor)
 _emitters = {}               # codegen level -> the target machine emitting object code (_emitter)
 _addresses = {}              # symbol -> address: the C-API's and the shared helpers' (absolute())
+HELPERS_FROM = [None]        # where this process's shared helpers came from: "cache" or "compiled"
 
 
 class _Engine:
@@ -111,12 +113,22 @@ def _init(helpers=True):
         _target_machine = _new_target_machine()
     if not helpers or _shared is not None:
         return
-    shared = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
-    module = llvm.parse_assembly(capi.declarations() + runtime_ir.HELPERS)
-    module.verify()
-    optimiser.run_pipeline(module, 2, _target_machine)    # written plainly: their calls are hot
-    shared.add_module(module)
+    machine = _new_target_machine()
+    shared = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    text = capi.declarations() + runtime_ir.HELPERS
+    k = objcache.key(text)
+    obj = objcache.load(k)                # an earlier run's, checked
+    HELPERS_FROM[0] = "cache" if obj is not None else "compiled"
+    if obj is None:
+        module = llvm.parse_assembly(text)
+        module.verify()
+        optimiser.run_pipeline(module, 2, _target_machine)    # written plainly: their calls are hot
+        obj = machine.emit_object(module)
+        objcache.store(k, obj)
+    shared.add_object_file(llvm.ObjectFileRef.from_data(obj))
     shared.finalize_object()
+    for name, value in runtime_ir.PROCESS_GLOBALS.items():
+        ctypes.c_void_p.from_address(shared.get_global_value_address(name)).value = value
     for name in runtime_ir.names():
         _addresses[name] = shared.get_function_address(name)
         llvm.add_symbol(name, _addresses[name])

@@ -3,7 +3,7 @@ import re
 
 from ..cpython import capi
 from .exits import REASON_BITS
-from .ops.control import TRACED
+from .ops.control import TRACED, TRACED_GLOBALS
 from .ops.framecall import CALL_HELPER
 from .ops.frames import SYNC_LOCALS
 from .ops.objects import DEALLOC_AT, UNBOX_INT
@@ -367,6 +367,9 @@ define ptr @tiered_box_none(i1 %x) {
 
 
 HELPERS += SYNC_LOCALS + TRACED + UNBOX_INT + DEALLOC_AT + CALL_HELPER    # beside the ops that call them
+# the helpers name no address of the process (their machine code is kept between runs): these
+# globals of theirs get this process's addresses once they are loaded (engine._init)
+PROCESS_GLOBALS = dict(TRACED_GLOBALS)
 HELPERS = HELPERS.replace("TUPLE_ITEMS", str(capi.TUPLE_ITEMS))
 HELPERS = HELPERS.replace("LOCALSPLUS", str((capi.FRAME_LOCALS or (0, 72))[1]))
 HELPERS = HELPERS.replace("REASON_MASK", str((1 << REASON_BITS) - 1))

@@ -152,12 +152,16 @@ def _store_global(e, v):
     e.guard(e.op(f"icmp slt i32 {r}, 0"), v, with_exception=True, reason=v.spec.exit)
 
 
-def _traced_lines(ts, op):
+def _traced_lines(ts, op, base=None):
     """IR lines computing whether a trace or profile function, or another monitoring tool, is
-    set (op(text) emits `%tmp = text`: its i1 operand, or "false")."""
+    set (op(text) emits `%tmp = text`: its i1 operand, or "false").  The other tools' words are
+    named by address, or (base: an IR pointer to the first) by their offsets from the first."""
     busy = "false"
-    for word in threadstate.other_tool_words():         # another monitoring tool registered
-        held = op(f"load i64, ptr inttoptr (i64 {word} to ptr)")
+    words = threadstate.other_tool_words()
+    for word in words:                                  # another monitoring tool registered
+        at = f"inttoptr (i64 {word} to ptr)" if base is None else \
+            op(f"getelementptr i8, ptr {base}, i64 {word - words[0]}")
+        held = op(f"load i64, ptr {at}")
         busy = op(f"or i1 {busy}, {op(f'icmp ne i64 {held}, 0')}")
     for offset in threadstate.TRACE_OFFSETS or ():
         f = op(f"load ptr, ptr {op(f'getelementptr i8, ptr {ts}, i64 {offset}')}")
@@ -166,18 +170,24 @@ def _traced_lines(ts, op):
 
 
 def _traced_helper():
-    """IR of the shared helper tiered_traced(ts) (one copy, in runtime_ir's module of helpers)."""
+    """IR of the shared helper tiered_traced(ts) (one copy, in runtime_ir's module of helpers).
+    It names no address of this process (the helpers' machine code is kept between runs,
+    compiler/objcache.py): the other tools' words are read from @tiered_tool_words, which the
+    engine points at the first of them once the helpers are loaded (TRACED_GLOBALS)."""
     lines = []
 
     def op(text):
         """Emit `%h<n> = text`."""
         lines.append(f"  %h{len(lines)} = {text}")
         return f"%h{len(lines) - 1}"
-    busy = _traced_lines("%ts", op)
-    return "\ndefine i1 @tiered_traced(ptr %ts) {\n" + "\n".join(lines) + f"\n  ret i1 {busy}\n}}\n"
+    busy = _traced_lines("%ts", op, op("load ptr, ptr @tiered_tool_words"))
+    return ("\n@tiered_tool_words = global ptr null\n\ndefine i1 @tiered_traced(ptr %ts) {\n"
+            + "\n".join(lines) + f"\n  ret i1 {busy}\n}}\n")
 
 
 TRACED = _traced_helper()
+# the helpers' globals that hold this process's addresses: set once the helpers are loaded
+TRACED_GLOBALS = {"tiered_tool_words": threadstate.other_tool_words()[0]}
 
 
 @op("trace_check", 0, None, Exit.TRACED, pure=False)   # after Python code ran: still untraced?
