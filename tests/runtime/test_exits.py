@@ -1,8 +1,8 @@
 """Exits: the interpreter resumes at the exact instruction; exceptions and tracebacks are CPython's."""
 import traceback
 
-from tests.support import Exit, check, exits_of
-from tiered.runtime import records
+from tests.support import Exit, check, exits_of, fresh_copy
+from tiered.runtime import manager, records
 
 
 def divide_all(n, d):
@@ -85,3 +85,47 @@ def test_calls_with_types_nothing_compiles_for_stop_asking_the_runtime(monkeypat
     for _ in range(100):
         assert rec.func("ab") == "abababab"
     assert rec.func(5) == 20
+
+
+def raise_in_finally(inner_exc, outer_exc):
+    try:
+        raise inner_exc
+    finally:
+        raise outer_exc                  # its __context__: inner_exc
+
+
+def call_and_catch(cb, a, b):
+    try:
+        cb(a, b)                         # raises: native code exits with it pending
+    except Exception as e:
+        return e
+
+
+def chain_while_handling(catch):
+    """An exception a callee of compiled code raised while another is being handled: its
+    context chain, and the traceback lines it went through, as CPython leaves them."""
+    try:
+        raise TypeError("handled")
+    except TypeError:
+        got = catch(raise_in_finally, ValueError("inner"), KeyError("outer"))
+    chain, e = [], got
+    while e is not None and len(chain) < 5:
+        chain.append(repr(e))
+        e = e.__context__
+    return chain, [(f.name, f.line) for f in traceback.extract_tb(got.__traceback__)]
+
+
+def test_an_exception_from_a_callee_keeps_its_context_through_an_exit(object_tier):
+    # the interpreter once raised it again with RAISE_VARARGS, which chained it to the
+    # exception being handled (ExitStack.__exit__'s callbacks in test_contextlib)
+    jit = fresh_copy(call_and_catch)
+    manager.record_for(jit).eager = True
+    assert manager.compile_for(jit, (type(raise_in_finally), ValueError, KeyError)) is not None
+    rec = manager.record_for(jit)
+    before, exits = rec.native_calls, exits_of(rec, Exit.RAISED) + exits_of(rec, Exit.FORCED)
+    got = chain_while_handling(rec.func)
+    assert got == chain_while_handling(call_and_catch)
+    assert got[0] == ["KeyError('outer')", "ValueError('inner')", "TypeError('handled')"]
+    assert got[1][0] == ("call_and_catch", "cb(a, b)                         # raises: native code exits with it pending")
+    assert rec.native_calls == before + 1
+    assert exits_of(rec, Exit.RAISED) + exits_of(rec, Exit.FORCED) == exits + 1     # it left there

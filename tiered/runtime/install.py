@@ -8,9 +8,9 @@ The installed code is the ORIGINAL bytecode with a prologue after RESUME:
     <jump to the stub of that exit>     # restores locals and stack, jumps to the resume instruction
 
 so an exit continues in the same frame at the exact instruction, and exceptions and
-tracebacks are CPython's own.  Exits that carry a pending exception (a signal handler
-raised) jump to a RAISE placed just before the resume instruction, inside the same
-try region.  On 3.12 a stub that resumes mid-line (or raises) ends with a jump placed before
+tracebacks are CPython's own.  Exits that carry a pending exception (a call raised, a
+signal handler raised) jump to a raise placed just before the resume instruction, inside the
+same try region, which raises it as it is (its context unchained: V.raise_as_is).  On 3.12 a stub that resumes mid-line (or raises) ends with a jump placed before
 RESUME, where nothing is instrumented, carrying the resume line: a tracer that a callee set sees
 no line event CPython would not send.  Everything about code-object shapes per version lives in
 the base layer (cpython/py3*.py).
@@ -26,6 +26,19 @@ from ..cpython.code import param_count
 from ..weaktable import WeakTable
 from .deopt import stub_numbers
 from .markers import INTERPRET, SENTINEL, STATES, UNBOUND
+
+
+def _finished():
+    """A generator, to be finished at once."""
+    yield
+
+
+_done = _finished()
+_done.close()
+# raises its argument as it is: the throw() of a finished generator restores the exception
+# (PyErr_Restore) and runs nothing, so no frame and no chaining (an exit's pending exception)
+RAISE_AS_IS = _done.throw
+del _done
 
 
 class InstallError(Exception):
@@ -110,7 +123,7 @@ def _assemble(orig, native, layouts, installed):
         if off in needs_raise:
             raise_at[off] = Label()
             insert = [Instr("JUMP_FORWARD", resume[off], location=loc), raise_at[off],
-                      Instr("RAISE_VARARGS", 1, location=loc), resume[off]]
+                      *V.raise_as_is(RAISE_AS_IS, loc, Instr), resume[off]]
         bc[p:p] = insert
 
     start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
