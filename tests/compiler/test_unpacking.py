@@ -279,3 +279,18 @@ def test_star_args_of_any_iterable_in_a_call_ex():
                 (three, iter, []),                            # too few arguments: three's TypeError
                 Call(three, iter, [7], c=9, z=1), Call(three, Row, [4], b=5), (three, tuple, [1]))
     assert "args_tuple_any" in set().union(*(s.ops for s in rec.specs))
+
+
+def spread_nothing(f):
+    try:
+        return f(*None)                  # CPython's TypeError; once a compiler error here
+    except TypeError as e:
+        return str(e)
+
+
+def test_star_args_of_none_is_refused_with_its_reason(monkeypatch):
+    jit = fresh_copy(spread_nothing)
+    assert manager.compile_for(jit, (type(three),)) is None
+    rec = manager.record_for(jit)
+    assert rec.refusal.name == "UNSUPPORTED_CALL" and rec.refusal_detail == "*args of none"
+    assert jit(three) == spread_nothing(three)

@@ -289,6 +289,8 @@ def call_ex(b, i, st, block, out):
     fn, args, kwargs = operands[0], operands[1], operands[2:]
     if kwargs and kwargs[0].type != ObjType(dict):
         raise Unsupported("UNSUPPORTED_CALL", "**kwargs not gathered in a dict")
+    if not is_obj(args.type):             # a number or None: CPython's TypeError for most
+        raise Unsupported("UNSUPPORTED_CALL", f"*args of {args.type}")
     if args.type.cls is list:
         tupled = b.emit("list_to_tuple", [args], type=ObjType(tuple))
         r = b.emit("obj_call_ex", [fn, tupled] + kwargs)
@@ -296,8 +298,6 @@ def call_ex(b, i, st, block, out):
     elif args.type.cls is tuple:
         r = b.emit("obj_call_ex", [fn, args] + kwargs)
     else:
-        if not is_obj(args.type):
-            raise Unsupported("UNSUPPORTED_CALL", f"*args of {args.type}")    # CPython's TypeError
         tupled = b.emit("args_tuple_any", [args], type=ObjType(tuple))
         r = b.emit("obj_call_ex", [fn, tupled] + kwargs)
         release(b, tupled)
