@@ -12,11 +12,11 @@ from tiered.compiler import engine
 
 @pytest.fixture
 def llvm_runs(monkeypatch):
-    """Each engine.compile_module call's (first symbol, quick, codegen), in order."""
+    """Each engine.compile_module call's (first symbol, quick, codegen, lean), in order."""
     runs, real = [], engine.compile_module
 
     def spy(text, names, *args, **kw):
-        runs.append((names[0], kw.get("quick"), kw.get("codegen")))
+        runs.append((names[0], kw.get("quick"), kw.get("codegen"), kw.get("lean")))
         return real(text, names, *args, **kw)
     monkeypatch.setattr(engine, "compile_module", spy)
     return runs
@@ -46,7 +46,7 @@ def first_or_none(xs):
 def test_object_code_runs_first_tier_then_is_promoted_by_its_calls(llvm_runs):
     rec = check(first_or_none, ([1, 2],), ([],), (["a"],))
     assert rec.promotable and not rec.promoted          # first tier: the quick pipeline
-    assert llvm_runs[-1][1:] == (True, None)            # and fast instruction selection
+    assert llvm_runs[-1][1:3] == (True, None)            # and fast instruction selection
     args = [([k],) if k % 3 else ([],) for k in range(CALLS_TO_PROMOTE)]
     before = rec.native_calls
     for a in args:
@@ -54,31 +54,26 @@ def test_object_code_runs_first_tier_then_is_promoted_by_its_calls(llvm_runs):
     assert rec.native_calls >= before + CALLS_TO_PROMOTE       # ran natively all along
     assert rec.promoted and not rec.promotable and len(rec.promote_seconds) == 1
     # no loop: the quick pipeline's passes, then full instruction selection
-    assert llvm_runs[-1][1:] == (True, 2)
+    assert llvm_runs[-1][1:3] == (True, 2)
     for a in ([5, 6],), ([],), (["b"],):                     # the optimised code: the same
         assert outcome(rec.func, a) == outcome(first_or_none, a)
     assert rec.native_calls > before + CALLS_TO_PROMOTE
 
 
-def test_a_promoted_function_compiled_again_gets_lean_code_generation(monkeypatch):
+def test_a_promoted_function_compiled_again_gets_lean_code_generation(llvm_runs):
     # a new signature after the promotion rebuilds every specialisation in one module: the
     # quick passes, then the full code generator run lean (optnone), not at full cost again
-    runs, real = [], engine.compile_module
-
-    def spy(text, names, *args, **kw):
-        runs.append((names[0], kw.get("codegen"), kw.get("lean")))
-        return real(text, names, *args, **kw)
-    monkeypatch.setattr(engine, "compile_module", spy)
+    runs = llvm_runs
     fn = fresh_copy(first_or_none)
     rec = check(fn, ([1, 2],), ([],), (["a"],))
     for k in range(CALLS_TO_PROMOTE):
         assert rec.func([k]) == k
-    assert rec.promoted and runs[-1][1:] == (2, False)      # the promotion: full code generation
+    assert rec.promoted and runs[-1][2:] == (2, False)      # the promotion: full code generation
     promoted = len(runs)
     before = rec.native_calls
     for k in range(2000):                                   # a second signature: tuples
         assert rec.func((k, 1)) == k
-    assert len(runs) > promoted and runs[-1][1:] == (2, True)
+    assert len(runs) > promoted and runs[-1][2:] == (2, True)
     assert rec.native_calls > before + 500                  # the rebuilt code runs natively
     assert {s.param_types for s in rec.specs} >= {rec.specs[0].param_types} and len(rec.specs) == 2
     for a in ([5, 6],), ([],), (["b"],), ((7,),), ((),):    # both specialisations, their exits too
@@ -128,7 +123,7 @@ def test_a_long_loop_promotes_its_function_and_its_callees(llvm_runs):
     assert rec.promoted and len(rec.promote_seconds) == 1
     assert callee is not None and callee.promoted and callee.promote_seconds     # with its caller
     promoted = llvm_runs[-2:]           # the callee, then its caller (a loop, no floats)
-    assert [p[1:] for p in promoted] == [(True, 2), (True, 2)]
+    assert [p[1:3] for p in promoted] == [(True, 2), (True, 2)]
     assert rec.func(boxes, 3) == sum_boxes(boxes, 3)
 
 
@@ -147,7 +142,7 @@ def test_a_loop_over_floats_is_promoted_with_the_whole_pipeline(llvm_runs):
     if forced_exits():                  # its loop exits at once: no loop gets to poll
         return
     assert rec.promoted and len(rec.promote_seconds) == 1
-    assert llvm_runs[-1][1:] == (False, None)           # the whole pipeline
+    assert llvm_runs[-1][1:3] == (False, None)           # the whole pipeline
     assert rec.func(Box(4), 3) == halves(Box(4), 3)
 
 

@@ -23,15 +23,9 @@ def prologue_call(d_const, loads, location, instr_cls):
                        instr_cls("CALL", len(loads), location=location)])
 
 
-def raise_as_is(raiser, location, instr_cls):
-    """The instruction sequence raising the exception on top of the stack as it is: through
-    raiser(exc), a builtin that restores it (PyErr_Restore), so the error path of the CALL adds
-    this frame to its traceback where the call is, as an exception coming out of a call does,
-    and its __context__ stays what it was (RAISE_VARARGS would chain it to the exception being
-    handled).  The RAISE after the call never runs: it ends the block, as a raise does."""
-    return ([instr_cls("LOAD_CONST", raiser, location=location), instr_cls("PUSH_NULL", location=location),
-             instr_cls("SWAP", 3, location=location)] + [instr_cls("PRECALL", 1, location=location), instr_cls("CALL", 1, location=location)]
-            + [instr_cls("RAISE_VARARGS", 1, location=location)])
+def call_ops(argc, location, instr_cls):
+    """The instructions that call what the stack holds ([NULL, callable, argc arguments])."""
+    return [instr_cls("PRECALL", argc, location=location), instr_cls("CALL", argc, location=location)]
 
 
 def prologue_pop(holder, attr, location, instr_cls):

@@ -10,9 +10,10 @@ The installed code is the ORIGINAL bytecode with a prologue after RESUME:
 so an exit continues in the same frame at the exact instruction, and exceptions and
 tracebacks are CPython's own.  Exits that carry a pending exception (a call raised, a
 signal handler raised) jump to a raise placed just before the resume instruction, inside the
-same try region, which raises it as it is (its context unchained: V.raise_as_is).  On 3.12 a stub that resumes mid-line (or raises) ends with a jump placed before
-RESUME, where nothing is instrumented, carrying the resume line: a tracer that a callee set sees
-no line event CPython would not send.  Everything about code-object shapes per version lives in
+same try region, which raises it as it is (its context unchained: _raise_as_is).  On 3.12 a
+stub that resumes mid-line (or raises) ends with a jump placed before RESUME, where nothing is
+instrumented, carrying the resume line: a tracer that a callee set sees no line event CPython
+would not send.  Everything about code-object shapes per version lives in
 the base layer (cpython/py3*.py).
 """
 import ctypes
@@ -123,7 +124,7 @@ def _assemble(orig, native, layouts, installed):
         if off in needs_raise:
             raise_at[off] = Label()
             insert = [Instr("JUMP_FORWARD", resume[off], location=loc), raise_at[off],
-                      *V.raise_as_is(RAISE_AS_IS, loc, Instr), resume[off]]
+                      *_raise_as_is(loc), resume[off]]
         bc[p:p] = insert
 
     start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
@@ -183,6 +184,17 @@ def _assemble(orig, native, layouts, installed):
     concrete = bc.to_concrete_bytecode(compute_exception_stack_depths=False)
     _installed_offsets(bc, concrete, originals, installed)
     return concrete.to_code(stacksize=stacksize, compute_exception_stack_depths=False)
+
+
+def _raise_as_is(loc):
+    """Instructions raising the exception on top of the stack as it is: RAISE_AS_IS(exc) restores
+    it (PyErr_Restore), so the error path of the CALL adds this frame to its traceback where the
+    call is, as an exception coming out of a call does, and its __context__ stays what it was
+    (RAISE_VARARGS would chain it to the exception being handled).  The RAISE after the call
+    never runs: it ends the block, as a raise does."""
+    return ([Instr("LOAD_CONST", RAISE_AS_IS, location=loc), Instr("PUSH_NULL", location=loc),
+             Instr("SWAP", 3, location=loc)] + V.call_ops(1, loc, Instr)
+            + [Instr("RAISE_VARARGS", 1, location=loc)])
 
 
 def _installed_offsets(bc, concrete, originals, offsets):
