@@ -167,8 +167,9 @@ def _walk_block(b, block, state, by_offset, out_states, drops=()):
         for p in b.made.fn.params:
             if not (p.attrs.get("cell") or p.attrs.get("captured")):    # borrowed: no local
                 acquire(b, p)
-        for name in b.opts.unbound:
-            state.locals[name] = unbound_local(b, name)
+        for name in b.opts.unbound:       # (a parameter is bound: a comprehension's variable
+            if state.locals.get(name) is None:    # of its name is cleared at the comprehension)
+                state.locals[name] = unbound_local(b, name)
         for name in b.opts.boxed:       # a number parameter of a local that holds objects
             v = state.locals.get(name)
             if v is not None and not is_obj(v.type):    # (an exit resumes after RESUME)
