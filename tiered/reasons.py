@@ -24,6 +24,7 @@ class Exit(Enum):
     HANDED_OVER = "a natively called function reached a path CPython had not specialised yet"
     KEYWORD_CLASH = "a keyword argument came twice, or not as a str (the interpreter raises TypeError)"
     CODE_CHANGED = "a natively called function's code or defaults were replaced (f.__code__ = ...)"
+    UNBOUND = "a local was read before it was assigned (the interpreter raises UnboundLocalError)"
 
 
 _OBJECTS = "TIERED_OBJECTS=1 compiles code on objects (strs, lists, dicts, instances)"

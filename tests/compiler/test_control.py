@@ -303,3 +303,43 @@ def test_a_refusal_after_a_loop_keeps_its_reason_and_place(monkeypatch):
     import dis
     at = next(i.offset for i in dis.get_instructions(walks_then_refuses) if i.opname == "IMPORT_NAME")
     assert rec.refusal.name == "UNSUPPORTED_OPCODE" and rec.refusal_detail == f"IMPORT_NAME at offset {at}"
+
+
+def last_made(n):
+    for i in range(n):
+        dst = Var(i)
+    return dst.value * 2               # unbound when the loop never ran: UnboundLocalError
+
+
+def last_number(n, scale):
+    for i in range(n):
+        k = i * scale
+    return k + 1
+
+
+def test_a_local_bound_only_in_a_loop_is_read_after_it_behind_a_guard(object_tier):
+    rec = check(last_made, (3,), (0,), (1,), (5,))
+    assert "guard_bound" in set().union(*(s.ops for s in rec.specs))
+    if not forced_exits():                             # (forced exits leave earlier)
+        assert exits_of(rec, Exit.UNBOUND) >= 1        # n == 0: the interpreter raised it
+    rec = check(last_number, (3, 2), (0, 7), (4, 2**62))
+    assert "guard_bound" in set().union(*(s.ops for s in rec.specs))
+
+
+def comprehension_shadows(name, source):
+    pairs = [(name, value) for name, value in source.items() if value]   # a parameter's name
+    try:
+        pairs.sort()
+    except TypeError:
+        pass
+    return name, pairs                   # the parameter again, restored after the comprehension
+
+
+def test_a_comprehension_variable_named_as_a_parameter_keeps_the_parameter(object_tier):
+    # once the parameter started as NULL in the build that a loop-bound local asked for: with
+    # the guard on maybe-unbound locals, the read after the comprehension exited and raised
+    # UnboundLocalError (enum.EnumType._convert_, imported by socket)
+    rec = check(comprehension_shadows, ("N", {"a": 1, "b": 0, "c": 2}), ("M", {}), ("K", {1: 1, "x": 1}))
+    assert rec.state == "compiled"
+    if not forced_exits():
+        assert exits_of(rec, Exit.UNBOUND) == 0

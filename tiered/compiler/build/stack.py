@@ -2,6 +2,7 @@
 from .. import infer
 from ..exits import NULL, SeqIter, VTuple
 from ..infer import Unsupported
+from .merge import NeedUnbound
 from ..ir import Value
 from ..ops import is_obj
 from .core import acquire, object_constant, release, release_item, table, top, unbound_local
@@ -11,10 +12,18 @@ HANDLERS, handles = table()
 
 @handles("load_fast")
 def load_fast(b, i, st, block, out):
-    """LOAD_FAST: push the local's value (refuses a possibly unbound local)."""
+    """LOAD_FAST: push the local's value; one that may be unbound is guarded first (the
+    interpreter raises UnboundLocalError when it is), and the local holds the guarded value
+    from there on.  A local unbound on every path is refused."""
     v = st.locals.get(i.arg)
-    if v is None or v.attrs.get("maybe_null"):
+    if v is None:
+        if b.opts.objects and i.arg not in b.opts.unbound:   # bound on a path not merged in yet
+            raise NeedUnbound([i.arg])           # (a back edge): build again with it starting NULL
         raise Unsupported("UNBOUND_LOCAL", i.arg)
+    if v.attrs.get("maybe_null"):
+        if v.op == "const" or not is_obj(v.type):    # NULL on every path (or no object at all)
+            raise Unsupported("UNBOUND_LOCAL", i.arg)
+        v = st.locals[i.arg] = b.emit("guard_bound", [v], type=v.type)
     acquire(b, v)
     st.stack.append(v)
 

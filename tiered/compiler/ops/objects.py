@@ -211,6 +211,15 @@ def _guard_class(e, v):
     e.alias(v, x)
 
 
+@op("guard_bound", 1, None, Exit.UNBOUND, pure=False)   # the same pointer, known not NULL
+def _guard_bound(e, v):
+    """Exit when a local that may be unbound is NULL: the interpreter's LOAD_FAST_CHECK (3.12)
+    or LOAD_FAST (3.11) then raises CPython's UnboundLocalError there."""
+    x = e.ref(v.args[0])
+    e.guard(e.op(f"icmp eq ptr {x}, null"), v)
+    e.alias(v, x)
+
+
 _NUMBER_CLASS = {INT: "@PyLong_Type", FLOAT: "@PyFloat_Type", BOOL: "@PyBool_Type"}
 
 
