@@ -202,8 +202,8 @@ FAILED = "INSTALL_ERROR", "LLVM_ERROR", "COMPILER_ERROR"
 
 
 def test_library_code_hot_while_tiered_loads_a_stage_is_never_compiled_against_it(tmp_path):
-    """The installer loads the bytecode package at the first install (start-up time): with
-    everything hot at once, a compile of the code that package runs as it loads (enum's) must
+    """The installer loads its modules at the first install (start-up time): with
+    everything hot at once, a compile of the code they run as they load (enum's) must
     not start then: it would meet the half-made installer (INSTALL_ERROR, and its cycles left
     for the garbage collector)."""
     (tmp_path / "child.py").write_text(REENTRANT + f"""
@@ -288,7 +288,7 @@ def test_a_function_whose_loop_runs_hot_compiles_though_called_once():
 
 @pytest.mark.skipif(not hooks.HAS_MONITORING, reason="3.11's sampler skips while compiling (is_compiling)")
 def test_library_code_run_by_the_compiler_is_never_counted():
-    """The stdlib code the compiler calls (dis, re, bytecode) is the compiler's, not the
+    """The stdlib code the compiler calls (dis, re) is the compiler's, not the
     program's: its calls and loops are not counted while this thread compiles (on 3.12 they
     were: pyperformance's richards compiled dis.findlabels)."""
     fb = feedback.Feedback(1000)

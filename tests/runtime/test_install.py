@@ -1,11 +1,16 @@
 """Installing: identity, signature, defaults, keywords, every reference runs native, disable restores."""
+import dis
 import inspect
+import traceback
+import types
 
 import pytest
 
 import tiered
 from tests.support import check, fresh_copy
-from tiered.runtime import manager
+from tiered.runtime import install, manager
+from tiered.runtime.deopt import Layout, stub_numbers
+from tiered.runtime.markers import STATES
 
 
 def poly(x, a=2.0, *, _unused=None):
@@ -220,3 +225,61 @@ def test_the_installed_code_keeps_every_local_slot_even_of_locals_the_bytecode_n
     assert manager.compile_for(f, (int,)) is not None
     assert f.__code__.co_varnames == dead_locals.__code__.co_varnames
     check(dead_locals, (1,), (2,), (3,))
+
+
+WIDE = {f"G{i}": i for i in range(300)}
+exec("def wide(x):\n    t = (" + ", ".join(WIDE) + ")\n    y = G299\n    return x + y + len(t)\n", WIDE)
+
+
+def guarded(x):
+    try:
+        y = len(x)
+        return y
+    except ValueError as e:
+        return "caught", str(e)
+
+
+def unguarded(x):
+    y = len(x)
+    return y
+
+
+def _layout(offset, local_names, raises=False):
+    """An exit layout with no stack items (as the compiler makes them: deopt.Layout)."""
+    lay = Layout.__new__(Layout)
+    lay.offset, lay.local_names, lay.raises = offset, list(local_names), raises
+    lay.maybe_unbound, lay.slots, lay.from_params, lay.same = set(), [], (), ()
+    lay.callee = lay.callee_at = None
+    return lay
+
+
+def _resume(func, lay, values):
+    """Run func's resumption code (its original code with one stub, no native entry) from the
+    state an exit pushes: the stub number and the values its stub restores."""
+    code = install.build_code(func.__code__, None, {0: lay})
+    STATES.__dict__.setdefault("stack", []).append((stub_numbers({0: lay})[0], values))
+    return types.FunctionType(code, func.__globals__)
+
+
+def test_an_exit_resumes_at_an_instruction_with_an_extended_arg():
+    # the stub's jump must land on the EXTENDED_ARG, not on the instruction it extends
+    instrs = list(dis.get_instructions(WIDE["wide"]))
+    k = max(k for k, i in enumerate(instrs) if i.opname == "LOAD_GLOBAL" and i.argval == "G299")  # y = G299
+    assert instrs[k - 1].opname == "EXTENDED_ARG"
+    resumed = _resume(WIDE["wide"], _layout(instrs[k].offset, ["x", "t"]), (5, (1, 2, 3), None))
+    assert resumed(0) == 5 + 299 + 3
+
+
+def test_an_exit_with_an_exception_raises_it_where_its_resume_instruction_is():
+    # the raise sits after the body, covered by the handler of the resume instruction
+    for func, expected in ((guarded, ("caught", "boom")), (unguarded, None)):
+        at = next(i for i in dis.get_instructions(func) if i.opname == "LOAD_GLOBAL" and i.argval == "len")
+        resumed = _resume(func, _layout(at.offset, ["x"], raises=True), ("abc", ValueError("boom")))
+        try:
+            got = resumed("not used")
+        except ValueError as e:
+            assert expected is None and str(e) == "boom"
+            line = traceback.extract_tb(e.__traceback__)[-1]
+            assert (line.name, line.lineno, line.line) == ("unguarded", at.positions.lineno, "y = len(x)")
+        else:
+            assert got == expected

@@ -9,20 +9,18 @@ The installed code is the ORIGINAL bytecode with a prologue after RESUME:
 
 so an exit continues in the same frame at the exact instruction, and exceptions and
 tracebacks are CPython's own.  Exits that carry a pending exception (a call raised, a
-signal handler raised) jump to a raise placed just before the resume instruction, inside the
-same try region, which raises it as it is (its context unchained: _raise_as_is).  On 3.12 a
+signal handler raised) jump to a raise placed after the body, at the resume instruction's
+position and in its try region, which raises it as it is (its context unchained: _raise_as_is).  On 3.12 a
 stub that resumes mid-line (or raises) ends with a jump placed before RESUME, where nothing is
 instrumented, carrying the resume line: a tracer that a callee set sees no line event CPython
 would not send.  Everything about code-object shapes per version lives in
-the base layer (cpython/py3*.py).
+the base layer (cpython/py3*.py), and their encodings in cpython/assembler.py.
 """
 import ctypes
 import dis
 
-from bytecode import Bytecode, CellVar, Compare, FreeVar, Instr, Label
-from bytecode.instr import InstrLocation
-
 from ..cpython import V, capi, pushframe
+from ..cpython.assembler import AssemblyError, Ins, Label, assemble
 from ..cpython.code import param_count
 from ..weaktable import WeakTable
 from .deopt import stub_numbers
@@ -69,7 +67,7 @@ def build_code(orig, native, layouts, installed=None):
     When `installed` (a dict) is given, it receives each original instruction's offset in the
     installed code.  The code depends only on orig and the stubs' shapes besides native: one
     assembled before for the same shapes (a promotion, a resumption's code) is copied with
-    native as its constant, instead of assembled again (about 5 ms a function)."""
+    native as its constant, instead of assembled again (a few ms a function)."""
     key = (native is not None, _stub_shapes(layouts))
     made = _MADE.get(orig)
     if made is None:
@@ -94,96 +92,112 @@ def _stub_shapes(layouts):
 
 
 def _assemble(orig, native, layouts, installed):
-    """build_code's work: the original bytecode with the prologue and the stubs, assembled."""
-    bc = Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
-    # the library numbers locals by first use (a local never used, as in dead code, is dropped):
-    # seeded with all of them, the installed frame keeps the slots native code writes
-    bc.argnames = list(orig.co_varnames)
-    instr_pos = [k for k, x in enumerate(bc) if isinstance(x, Instr)]
-    raw = [i for i in dis.get_instructions(orig) if i.opname not in ("EXTENDED_ARG", "CACHE")]
-    if len(raw) != len(instr_pos) or any(bc[p].name != r.opname for p, r in zip(instr_pos, raw)):
-        raise InstallError("bytecode round-trip does not match the original instructions")
-    pos_of = {r.offset: p for r, p in zip(raw, instr_pos)}
-    located = {r.offset: bc[p] for r, p in zip(raw, instr_pos)}
-    mid_line = {b.offset for a, b in zip(raw, raw[1:])          # CPython came from the same line
+    """build_code's work: the original bytecode with the prologue and the stubs, assembled.
+    Layout: what comes before RESUME, [3.12: the stubs' quiet jumps], RESUME, the prologue and
+    the stubs, the original body as it was (its jumps are relative and its exception entries
+    move with it), then the raise sites of exits with an exception, each covered by the handler
+    of its resume instruction."""
+    instrs, begins = _instructions(orig)
+    at = {i.offset: i for i in instrs}
+    mid_line = {b.offset for a, b in zip(instrs, instrs[1:])      # CPython came from the same line
                 if b.positions.lineno is not None and a.positions.lineno == b.positions.lineno}
-    originals = {id(bc[p]): r.offset for r, p in zip(raw, instr_pos)}
-    first = InstrLocation(None, None, None, None)     # no line: tracers see no extra line event
+    first = None                                    # no line: tracers see no extra line event
+    resume_at = next(i.offset for i in instrs if i.opname == "RESUME")
+    body_at = resume_at + 2
+    if begins[resume_at] != resume_at or any(i.opcode in dis.hasjrel and i.argval < body_at for i in instrs):
+        raise InstallError("a jump of the original lands before its body")
 
-    # resume labels (and raise sites) just before each resume instruction, inserted back to front
-    offsets = sorted({lay.offset for lay in layouts.values()}, reverse=True)
-    needs_raise = {lay.offset for lay in layouts.values() if lay.raises}
-    resume, raise_at = {}, {}
-    for off in offsets:
-        p = pos_of.get(off)
-        if p is None:
-            raise InstallError(f"no instruction at offset {off}")
-        loc = bc[p].location
-        resume[off] = Label()
-        insert = [resume[off]]
-        if off in needs_raise:
-            raise_at[off] = Label()
-            insert = [Instr("JUMP_FORWARD", resume[off], location=loc), raise_at[off],
-                      *_raise_as_is(loc), resume[off]]
-        bc[p:p] = insert
+    resume, raise_at, ends = {}, {}, {}             # labels at each resume instruction, its raise site
+    for lay in layouts.values():
+        off = lay.offset
+        if off not in at or begins[off] < body_at:
+            raise InstallError(f"no instruction of the body at offset {off}")
+        resume.setdefault(off, Label())
+        if lay.raises and off not in raise_at:
+            raise_at[off], ends[off] = Label(), Label()
 
-    start = next(k for k, x in enumerate(bc) if isinstance(x, Instr) and x.name == "RESUME") + 1
     body, slow, interpret = Label(), Label(), Label()
     loads, pro = [], []                  # native None: a resumption (deopt.Resumer), no native entry
     if native is not None:
         # the arguments (one an inner function captures is read from its cell: MAKE_CELL ran)
-        loads = [Instr("LOAD_DEREF", CellVar(n), location=first) if n in orig.co_cellvars
-                 else Instr("LOAD_FAST", n, location=first) for n in param_names(orig)]
+        loads = [Ins("LOAD_DEREF", n, first) if n in orig.co_cellvars else Ins("LOAD_FAST", n, first)
+                 for n in param_names(orig)]
         # then the frame's cells (made before RESUME), in the order compiler.build.cells.cell_names gives
-        loads += [Instr("LOAD_CLOSURE", CellVar(n), location=first) for n in orig.co_cellvars]
-        loads += [Instr("LOAD_CLOSURE", FreeVar(n), location=first) for n in orig.co_freevars]
-        pro = V.prologue_call(native, loads, first, Instr) + [
-            Instr("COPY", 1, location=first), Instr("LOAD_CONST", SENTINEL, location=first),
-            Instr("IS_OP", 0, location=first), Instr(V.JUMP_IF_TRUE, slow, location=first),
-            Instr("COPY", 1, location=first), Instr("LOAD_CONST", INTERPRET, location=first),
-            Instr("IS_OP", 0, location=first), Instr(V.JUMP_IF_TRUE, interpret, location=first),
-            Instr("RETURN_VALUE", location=first),
-            interpret, Instr("POP_TOP", location=first), Instr("JUMP_FORWARD", body, location=first),
-            slow, Instr("POP_TOP", location=first)]
-    pro += V.prologue_pop(STATES, "stack", first, Instr)     # no Python frame a tracer could see
-    pro.append(Instr("UNPACK_SEQUENCE", 2, location=first))
+        loads += [Ins("LOAD_CLOSURE", n, first) for n in orig.co_cellvars + orig.co_freevars]
+        pro = V.prologue_call(native, loads, first, Ins) + [
+            Ins("COPY", 1, first), Ins("LOAD_CONST", SENTINEL, first),
+            Ins("IS_OP", 0, first), Ins(V.JUMP_IF_TRUE, slow, first),
+            Ins("COPY", 1, first), Ins("LOAD_CONST", INTERPRET, first),
+            Ins("IS_OP", 0, first), Ins(V.JUMP_IF_TRUE, interpret, first),
+            Ins("RETURN_VALUE", None, first),
+            interpret, Ins("POP_TOP", None, first), Ins("JUMP_FORWARD", body, first),
+            slow, Ins("POP_TOP", None, first)]
+    pro += V.prologue_pop(STATES, "stack", first, Ins)       # no Python frame a tracer could see
+    pro.append(Ins("UNPACK_SEQUENCE", 2, first))
     stubs = {}                           # stub number -> (label, a layout of its shape)
     for k, number in stub_numbers(layouts).items():
         if number not in stubs:
             stubs[number] = (Label(), layouts[k])
-            pro += [Instr("COPY", 1, location=first), Instr("LOAD_CONST", number, location=first),
-                    Instr("COMPARE_OP", Compare.EQ, location=first),
-                    Instr(V.JUMP_IF_TRUE, stubs[number][0], location=first)]
-    pro += [Instr("POP_TOP", location=first), Instr("POP_TOP", location=first),
-            Instr("JUMP_FORWARD", body, location=first)]
+            pro += [Ins("COPY", 1, first), Ins("LOAD_CONST", number, first),
+                    Ins("COMPARE_OP", "==", first), Ins(V.JUMP_IF_TRUE, stubs[number][0], first)]
+    pro += [Ins("POP_TOP", None, first), Ins("POP_TOP", None, first), Ins("JUMP_FORWARD", body, first)]
     quiet = []                           # (label, jump): a stub's last jump, placed before RESUME
     depth = 0                            # the deepest stack a stub makes
     for lab, lay in stubs.values():
-        loc = located[lay.offset].location
+        loc = tuple(at[lay.offset].positions)
         jumps = []
         for with_exc in (True, False) if lay.raises else (False,):
             target = (raise_at if with_exc else resume)[lay.offset]
             if V.QUIET_JUMP_BEFORE_RESUME and (with_exc or lay.offset in mid_line):
-                quiet.append((Label(), Instr("JUMP_FORWARD", target, location=loc)))
-                jumps.append(Instr("JUMP_BACKWARD_NO_INTERRUPT", quiet[-1][0], location=first))
+                quiet.append((Label(), Ins("JUMP_FORWARD", target, loc)))
+                jumps.append(Ins("JUMP_BACKWARD_NO_INTERRUPT", quiet[-1][0], first))
             else:
-                jumps.append(Instr("JUMP_FORWARD", target, location=first))
+                jumps.append(Ins("JUMP_FORWARD", target, first))
         pro += [lab] + _stub(lay, jumps, first)
         depth = max(depth, len(lay.slots) + len(lay.local_names) + 4)
-    pro.append(body)
-    bc[start:start] = pro
+
+    items = [(0, resume_at)] if resume_at else []
     if quiet:
         # each jump after a NOP of its line that never runs: the NOP starts that line for
         # f_lineno's setter (pdb's jump), which skips it as unreachable, never the jump
         skip = Label()
-        bc[start - 1:start - 1] = ([Instr("JUMP_FORWARD", skip, location=first)]
-                                   + [x for lab, jump in quiet
-                                      for x in (Instr("NOP", location=jump.location), lab, jump)]
-                                   + [skip, Instr("NOP", location=first)])
+        items += ([Ins("JUMP_FORWARD", skip, first)]
+                  + [x for lab, jump in quiet for x in (Ins("NOP", None, jump.location), lab, jump)]
+                  + [skip, Ins("NOP", None, first)])
+    items += [(resume_at, body_at)] + pro + [body]
+    cut = body_at                        # the body, cut where a resume label goes
+    for off in sorted(resume):
+        if begins[off] > cut:
+            items.append((cut, begins[off]))
+            cut = begins[off]
+        items.append(resume[off])
+    items.append((cut, len(orig.co_code)))
+    handlers = []
+    for off in sorted(raise_at):         # after a NOP of its line that never runs: no line starts
+        loc = tuple(at[off].positions)   # at the raise (3.12 instruments a line's first instruction)
+        items += [Ins("NOP", None, loc), raise_at[off], *_raise_as_is(loc), ends[off]]
+        handlers.append((raise_at[off], ends[off], off))
     stacksize = max(orig.co_stacksize + max(len(loads) + 3, 4), depth)
-    concrete = bc.to_concrete_bytecode(compute_exception_stack_depths=False)
-    _installed_offsets(bc, concrete, originals, installed)
-    return concrete.to_code(stacksize=stacksize, compute_exception_stack_depths=False)
+    try:
+        code, where = assemble(orig, items, stacksize, handlers)
+    except AssemblyError as e:
+        raise InstallError(str(e)) from None
+    installed.update((off, where(off)) for off in at)
+    return code
+
+
+def _instructions(orig):
+    """orig's instructions (EXTENDED_ARG and caches left out), and where each begins (its
+    first EXTENDED_ARG's offset, where a jump to it lands)."""
+    instrs, begins, pending = [], {}, None
+    for i in dis.get_instructions(orig):
+        if i.opname == "EXTENDED_ARG":
+            pending = i.offset if pending is None else pending
+        elif i.opname != "CACHE":
+            instrs.append(i)
+            begins[i.offset] = i.offset if pending is None else pending
+            pending = None
+    return instrs, begins
 
 
 def _raise_as_is(loc):
@@ -192,72 +206,56 @@ def _raise_as_is(loc):
     call is, as an exception coming out of a call does, and its __context__ stays what it was
     (RAISE_VARARGS would chain it to the exception being handled).  The RAISE after the call
     never runs: it ends the block, as a raise does."""
-    return ([Instr("LOAD_CONST", RAISE_AS_IS, location=loc), Instr("PUSH_NULL", location=loc),
-             Instr("SWAP", 3, location=loc)] + V.call_ops(1, loc, Instr)
-            + [Instr("RAISE_VARARGS", 1, location=loc)])
-
-
-def _installed_offsets(bc, concrete, originals, offsets):
-    """Fill offsets: original instruction offset → its offset in the installed code (the
-    concrete instructions follow the abstract ones in order, with caches in between)."""
-    instrs = [x for x in bc if isinstance(x, Instr)]
-    at, k = 0, 0
-    for ci in concrete:
-        if ci.name not in ("CACHE", "EXTENDED_ARG"):
-            if k >= len(instrs) or instrs[k].name != ci.name:
-                offsets.clear()                  # not as expected: no line information
-                return
-            if id(instrs[k]) in originals:
-                offsets[originals[id(instrs[k])]] = at
-            k += 1
-        at += ci.size
+    return ([Ins("LOAD_CONST", RAISE_AS_IS, loc), Ins("PUSH_NULL", None, loc),
+             Ins("SWAP", 3, loc)] + V.call_ops(1, loc, Ins)
+            + [Ins("RAISE_VARARGS", 1, loc)])
 
 
 def _stub(lay, jumps, loc):
     """Instructions that rebuild the stack and locals from the values tuple (deopt.Layout.values:
     locals, the exception or None, the stack items top to bottom), then jump to the resume
-    instruction, or with an exception to the RAISE just before it (jumps: [raise,] resume).
+    instruction, or with an exception to its raise site (jumps: [raise,] resume).
 
     One UNPACK_SEQUENCE leaves the stack items in place, the exception above them and the locals
     on top; each local is stored, then the items that are not the value itself are put right
     where they sit (depth d: SWAP d, replace the top, SWAP d back)."""
-    seq = [Instr("POP_TOP", location=loc),                          # the stub id
-           Instr("UNPACK_SEQUENCE", len(lay.local_names) + 1 + len(lay.slots), location=loc)]
+    seq = [Ins("POP_TOP", None, loc),                          # the stub id
+           Ins("UNPACK_SEQUENCE", len(lay.local_names) + 1 + len(lay.slots), loc)]
     in_locals = {n: p for kind, n, p in lay.from_params if kind == "local"}
     for name in lay.local_names:
         if name in in_locals:                  # the parameter's slot holds the argument itself
-            seq.append(Instr("POP_TOP", location=loc))
+            seq.append(Ins("POP_TOP", None, loc))
             if in_locals[name] != name:
-                seq += [Instr("LOAD_FAST", in_locals[name], location=loc), Instr("STORE_FAST", name, location=loc)]
+                seq += [Ins("LOAD_FAST", in_locals[name], loc), Ins("STORE_FAST", name, loc)]
         elif name in lay.maybe_unbound:        # UNBOUND: leave the local unbound, as it was
             store, done = Label(), Label()
-            seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
-                    Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, store, location=loc),
-                    Instr("POP_TOP", location=loc), Instr("JUMP_FORWARD", done, location=loc), store,
-                    Instr("STORE_FAST", name, location=loc), done]
+            seq += [Ins("COPY", 1, loc), Ins("LOAD_CONST", UNBOUND, loc),
+                    Ins("IS_OP", 0, loc), Ins(V.JUMP_IF_FALSE, store, loc),
+                    Ins("POP_TOP", None, loc), Ins("JUMP_FORWARD", done, loc), store,
+                    Ins("STORE_FAST", name, loc), done]
         else:
-            seq.append(Instr("STORE_FAST", name, location=loc))
+            seq.append(Ins("STORE_FAST", name, loc))
     on_stack = {at: p for kind, at, p in lay.from_params if kind == "stack"}
     for at, slot in enumerate(lay.slots):
         d = len(lay.slots) - at + 1            # its depth below the exception's place
         if slot.skip:                          # the NULL below a callable (None in the tuple)
-            put = [Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc)]
+            put = [Ins("POP_TOP", None, loc), Ins("PUSH_NULL", None, loc)]
         elif at in on_stack:                   # the argument itself, from its parameter's slot
-            put = [Instr("POP_TOP", location=loc), Instr("LOAD_FAST", on_stack[at], location=loc)]
+            put = [Ins("POP_TOP", None, loc), Ins("LOAD_FAST", on_stack[at], loc)]
         elif slot.nullable:                    # UNBOUND: the NULL a comprehension saved
             keep = Label()
-            put = [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", UNBOUND, location=loc),
-                   Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_FALSE, keep, location=loc),
-                   Instr("POP_TOP", location=loc), Instr("PUSH_NULL", location=loc), keep]
+            put = [Ins("COPY", 1, loc), Ins("LOAD_CONST", UNBOUND, loc),
+                   Ins("IS_OP", 0, loc), Ins(V.JUMP_IF_FALSE, keep, loc),
+                   Ins("POP_TOP", None, loc), Ins("PUSH_NULL", None, loc), keep]
         else:
             continue
-        seq += [Instr("SWAP", d, location=loc)] + put + [Instr("SWAP", d, location=loc)]
+        seq += [Ins("SWAP", d, loc)] + put + [Ins("SWAP", d, loc)]
     if len(jumps) == 2:                        # the exception on top: raised, or None
         plain = Label()
-        seq += [Instr("COPY", 1, location=loc), Instr("LOAD_CONST", None, location=loc),
-                Instr("IS_OP", 0, location=loc), Instr(V.JUMP_IF_TRUE, plain, location=loc),
+        seq += [Ins("COPY", 1, loc), Ins("LOAD_CONST", None, loc),
+                Ins("IS_OP", 0, loc), Ins(V.JUMP_IF_TRUE, plain, loc),
                 jumps[0], plain]
-    return seq + [Instr("POP_TOP", location=loc), jumps[-1]]
+    return seq + [Ins("POP_TOP", None, loc), jumps[-1]]
 
 
 _BLOCK = ctypes.c_uint64 * 6   # one class for every block, made once (not garbage for the collector)

@@ -15,7 +15,7 @@ def _library_dir(name):
 
 # tiered's own code and the libraries its compiler runs: compiling those could re-enter the
 # compiler from inside itself (a destructor of an llvmlite object that misses, say)
-_NEVER_DIRS = tuple(d for d in (_OWN_DIR, _library_dir("llvmlite"), _library_dir("bytecode")) if d)
+_NEVER_DIRS = tuple(d for d in (_OWN_DIR, _library_dir("llvmlite")) if d)
 
 
 def never_counted(code):
