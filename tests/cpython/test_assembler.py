@@ -143,3 +143,10 @@ def test_a_position_without_an_encoding_is_an_error():
     code = caught_here.__code__
     with pytest.raises(AssemblyError):
         assemble(code, [Ins("NOP", None, (None, 3, None, None)), (0, len(code.co_code))], code.co_stacksize)
+
+
+def test_instructions_read_as_dis_reads_them():
+    for code in CODES[:200] + [compile("x = (" + ", ".join(f"n{i}" for i in range(300)) + ")", "", "exec")]:
+        mine = [(offset, name, arg) for offset, name, arg, _ in assembler.instructions(code)]
+        theirs = [(i.offset, i.opname, i.arg or 0) for i in dis.get_instructions(code) if i.opname != "EXTENDED_ARG"]
+        assert mine == theirs, code

@@ -150,6 +150,20 @@ def _resolve(orig, items, consts, names):
     return parts, places
 
 
+def instructions(code):
+    """Lazily, a code's instructions from its start: (offset, name, argument with its
+    EXTENDED_ARGs, offset of the next instruction)."""
+    raw, ext, k = code.co_code, 0, 0
+    while k < len(raw):
+        op, arg = raw[k], raw[k + 1] | ext
+        if op == _EXTENDED_ARG:
+            ext, k = arg << 8, k + 2
+            continue
+        after = k + 2 + 2 * _CACHES[op]
+        yield k, dis.opname[op], arg, after
+        ext, k = 0, after
+
+
 def _localsplus(code):
     """Name → index in the frame's fast locals (cells and free variables included)."""
     at, i = {}, 0

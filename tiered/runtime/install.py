@@ -20,7 +20,7 @@ import ctypes
 import dis
 
 from ..cpython import V, capi, pushframe
-from ..cpython.assembler import AssemblyError, Ins, Label, assemble
+from ..cpython.assembler import AssemblyError, Ins, Label, assemble, instructions
 from ..cpython.code import param_count
 from ..weaktable import WeakTable
 from .deopt import stub_numbers
@@ -288,12 +288,11 @@ def _after_prologue_call(code, native):
     """The offset of the instruction after the prologue's CALL of native (None: no such call);
     the prologue comes first, so only the instructions up to it are decoded."""
     seen = False
-    instrs = dis.get_instructions(code)
-    for i in instrs:
-        if i.opname == "LOAD_CONST" and i.argval is native:
+    for offset, name, arg, after in instructions(code):    # not dis: it reads the whole code first
+        if name == "LOAD_CONST" and code.co_consts[arg] is native:
             seen = True
-        elif seen and i.opname == "CALL":
-            return next(instrs).offset
+        elif seen and name == "CALL":
+            return after
     return None
 
 
