@@ -207,3 +207,52 @@ def test_a_loop_over_a_lists_subclass_recompiles_generically_and_stays_native():
     for h in (bag, plain, Holder(Bag()), Holder((Job(7),))):
         assert f(h) == run_all(h)
     assert rec.native_calls == before + 4 and rec.exits[Exit.TYPE_GUARD] == guards   # native, no exit
+
+
+class Shape:
+    def __init__(self, side):
+        self.side = side
+
+    def area(self):
+        return self.side * self.side
+
+    def grow(self):
+        self.side += 1
+
+
+class Square(Shape):
+    pass
+
+
+class Tile(Shape):
+    pass
+
+
+def polygons(items):
+    out = []
+    while items:
+        d = items.pop(0)              # its class varies: every read of it below is polymorphic
+        a = d.area()
+        d.grow()
+        out.append((a, d.area(), d.side))
+    return out
+
+
+def test_an_object_whose_guard_storms_is_read_generically_at_every_site():
+    # three reads of `d` each speculate on CPython's hint: one compile again makes all three
+    # generic (before, one compile per site, each after a thousand exits)
+    if forced_exits():
+        pytest.skip("forced exits fail every guard now and then: the storm here is the program's")
+    warm(polygons, [Square(2), Square(3)])     # CPython's hints at all three reads: Square
+    f = fresh_copy(polygons)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (list,)) is not None
+    for _ in range(records.EXIT_STORM + 5):   # every call exits at its first read of a Tile
+        assert f([Tile(1), Square(2)]) == polygons([Tile(1), Square(2)])
+    assert rec.state == "compiled" and rec.refusal is None and len(rec.generic_at) == 1
+    before, guards = rec.native_calls, rec.exits[Exit.TYPE_GUARD]
+    for _ in range(50):
+        assert f([Tile(1), Square(2), Tile(5)]) == polygons([Tile(1), Square(2), Tile(5)])
+    assert rec.native_calls == before + 50 and rec.exits[Exit.TYPE_GUARD] == guards   # no exit at all
+    assert len(rec.generic_at) == 1

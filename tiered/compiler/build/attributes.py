@@ -11,7 +11,7 @@ from ..exits import NULL, Known
 from ..infer import Unsupported
 from ..ir import Value
 from ..ops import BOOL, FLOAT, INT, OBJ, ObjType, is_obj
-from .core import as_class, hint, release, table, top
+from .core import as_class, generic_here, hint, release, table, top
 from .merge import plain_type
 
 # builtin types whose method calls skip the bound method (their instances have no __dict__)
@@ -76,6 +76,7 @@ def load_attr(b, i, st, block, out):
     or an object by its attribute."""
     name, is_method = i.arg
     owner = st.stack[-1]
+    unspeculated(b, owner)
     if isinstance(owner, Known) and not isinstance(owner.obj, types.ModuleType) and b.opts.objects:
         if isinstance(owner.obj, type) and _load_class_attr(b, name, is_method, st):
             return
@@ -103,6 +104,19 @@ def load_attr(b, i, st, block, out):
     if is_method:
         st.stack.append(NULL)
     st.stack.append(_known_or_value(b, d[name]))
+
+
+def unspeculated(b, owner):
+    """An object read at an offset whose guard failed too often (generic_at) is taken to be of
+    any class from there on: its other attribute reads and stores speculate nothing either
+    (deltablue's add_propagate reads three methods of `d`, whose class varies: one compile
+    again, not three one after the other, each after a thousand exits)."""
+    if not isinstance(owner, Value) or owner.type != OBJ:
+        return
+    if b.at.pre_offset in b.opts.generic_at:
+        b.made.polymorphic.add(owner.id)
+    elif owner.id in b.made.polymorphic:
+        b.made.generic.add(b.at.pre_offset)
 
 
 def _load_any_method(b, name, st):
@@ -185,7 +199,7 @@ def _attr_cache(b, owner=None, name=None, store=False):
     if cache is not None and cache[0] in dicts.HINTED and dicts.INSTANCE_DICT is None:
         return None
     cls = owner.type.cls if owner is not None else None
-    if cls is not None and b.at.pre_offset not in b.opts.generic_at and \
+    if cls is not None and not generic_here(b) and \
             (cache is None or cache[1] != version_tag(cls)):
         return dicts.own_attr_cache(cls, name, store) or cache
     return cache
@@ -242,7 +256,7 @@ def _load_python_method(b, name, st):
     known = owner.type.cls
     # CPython's cache here was made for another class (with none, _load_dict_method guards
     # either layout)
-    if known is not None and b.at.pre_offset not in b.opts.generic_at and \
+    if known is not None and not generic_here(b) and \
             cache is not None and cache[0] != version_tag(known):
         own = dicts.own_method_cache(known, name)    # a method inherited by several classes
         cache = own[:2] + (id(own[2]),) if own else cache
@@ -274,10 +288,10 @@ def _load_slots_method(b, name, st):
     (the class and its version say it all).  False when it does not apply."""
     owner = st.stack[-1]
     cls = owner.type.cls
-    if cls is None or b.at.pre_offset in b.opts.generic_at:
+    if cls is None or generic_here(b):
         cls = capi.class_with_version(method_cache_version(b.opts.code, b.at.pre_offset, hint(b)))
     found = dicts.no_dict_method(cls, name) if cls is not None and owner.type.cls in (None, cls) else None
-    if found is None or b.at.pre_offset in b.opts.generic_at and owner.type.cls is None:
+    if found is None or generic_here(b) and owner.type.cls is None:
         return False
     try:
         typed = ObjType(cls)
@@ -295,7 +309,7 @@ def _load_dict_method(b, name, st):
     class is not known, or its lookup is not the plain one)."""
     owner = st.stack[-1]
     cls = owner.type.cls
-    if cls is None or not dicts.managed(cls) or capi.DICT_KEYS is None or b.at.pre_offset in b.opts.generic_at \
+    if cls is None or not dicts.managed(cls) or capi.DICT_KEYS is None or generic_here(b) \
             or cls.__getattribute__ is not object.__getattribute__:
         return False
     func = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
@@ -346,6 +360,7 @@ def store_attr(b, i, st, block, out):
     value, owner = top(b, st, 2)
     if not is_obj(owner.type):
         raise Unsupported("UNSUPPORTED_TYPE", f"attribute store on {owner.type}")
+    unspeculated(b, owner)
     cache = _attr_cache(b, owner, i.arg, store=True)
     # a store as CPython specialised it runs no Python code when native (ops/attributes.py)
     b.emit("obj_setattr", [owner, value], {"name": i.arg, "cache": cache, "resumable": cache is not None and capi.ATTRIBUTES is not None})

@@ -46,10 +46,11 @@ class Made:
     """The function under construction: the IR function, its blocks by offset, its exits in
     order, the next value id, the cell parameters by name, whether it calls itself natively,
     the keys of its loop phis, the module's rebound globals (looked up once: build/attributes.py),
-    the offsets of the instructions walked natively and of those left to the interpreter, and
-    the boxes an edge drops (a branch's box its other edge pops: released where that edge lands)."""
+    the offsets of the instructions walked natively and of those left to the interpreter, the
+    boxes an edge drops (a branch's box its other edge pops: released where that edge lands),
+    and the objects whose class varies with the offsets that speculate nothing on them."""
     __slots__ = ("fn", "blocks", "exits", "next_id", "cells", "made_self_call", "phi_keys", "rebound",
-                 "walked", "left", "drops")
+                 "walked", "left", "drops", "polymorphic", "generic")
 
     def __init__(self, fn):
         self.fn, self.blocks, self.exits, self.next_id = fn, {}, [], 0
@@ -57,6 +58,9 @@ class Made:
         self.phi_keys = {}            # a loop header phi's id -> its key (merge.NeedWiden)
         self.walked, self.left = set(), set()
         self.drops = {}               # (src leader, dst leader) -> values its destination releases
+        # ids of objects a guard of their class failed too often for (read at an offset of
+        # generic_at), and the offsets of other reads of them: no hint is used there either
+        self.polymorphic, self.generic = set(), set()
 
 
 class Cursor:
@@ -219,9 +223,17 @@ def unbound_local(b, name):
     return None
 
 
+def generic_here(b):
+    """Whether this instruction speculates nothing (its guard failed too often: generic_at, or
+    it reads an object whose guard did: Made.generic)."""
+    return b.at.pre_offset in b.opts.generic_at or b.at.pre_offset in b.made.generic
+
+
 def hint(b, offset=None):
-    """CPython's specialised name for the instruction at offset (the current one by default)."""
-    return b.opts.hints.get(b.at.pre_offset if offset is None else offset, "")
+    """CPython's specialised name for the instruction at offset (the current one by default);
+    none where this walk speculates nothing (Made.generic)."""
+    offset = b.at.pre_offset if offset is None else offset
+    return "" if offset in b.made.generic else b.opts.hints.get(offset, "")
 
 
 def as_class(b, st, pos, cls):
