@@ -200,3 +200,37 @@ def test_a_small_init_that_stores_its_number_arguments_is_not_run_natively():
     finally:
         manager.record_for(Keeps.__init__).restore()
         manager.RECORDS.discard(Keeps.__init__)
+
+
+class Node:
+    def __init__(self, parent):
+        self.parent, self.seen = parent, []
+
+    def root(self, note):             # hands its bool on (a call, a store): True/False box to themselves
+        self.seen.append(note)
+        return self if self.parent is None else self.parent.root(note)
+
+
+def roots(node, n):
+    t = 0
+    for i in range(n):
+        t += node.root(i % 3 == 0) is node
+    return t
+
+
+def test_a_small_callee_that_hands_on_its_bool_argument_runs_natively_in_frames():
+    # a bool's box is the caller's object itself (True or False): unlike a number's, handing
+    # it on is exact, so go's Square.find(update) runs natively where it ran interpreted
+    top = Node(None)
+    warm(roots, Node(top), 2)
+    manager.record_for(Node.root)
+    try:
+        rec = check(roots, (Node(top), 20), (Node(None), 3), (top, 5))
+        assert rec.native_calls > 0
+        callee = _framed_record(Node.root)
+        if not forced_exits():
+            assert callee.native_calls > 0
+        assert all(x is True or x is False for x in top.seen)
+    finally:
+        manager.record_for(Node.root).restore()
+        manager.RECORDS.discard(Node.root)

@@ -130,8 +130,9 @@ _NUMBER_USES = ("sync_frame", "sync_local", "set_local")
 
 def _hands_on_number_params(fn):
     """Whether native code may give a number parameter to something as an object (store it,
-    pass it, return it): a new box, where CPython hands on the caller's very object."""
-    numbers = {id(p) for p in fn.params if not is_obj(p.type)}
+    pass it, return it): a new box, where CPython hands on the caller's very object.  Not a
+    bool: its box is True or False itself (Square.find(update) of pyperformance's go)."""
+    numbers = {id(p) for p in fn.params if not is_obj(p.type) and p.type != BOOL}
     if not numbers:
         return False
     for b in fn.blocks:
