@@ -130,6 +130,7 @@ class Writer:
         self.closures = []                      # (call template, its type) of inner functions
         self.call, self.call_type = helper      # a template calling the helper function, its type
         self.vars = dict(params)                # name -> type
+        self.params = list(params)              # a comprehension may shadow one (shadow)
         self.fixed = set()                      # loop variables and counters: read, never assigned
         self.lines, self.indent, self.loops, self.names = [], 0, 0, 0
 
@@ -187,11 +188,12 @@ class Writer:
         forms += [c for c, ct in self.closures if ct == t] * 3
         return self.render(self.pick(forms).replace("$same", "$" + t), d + 1)
 
-    def block(self, depth, most=3, first=None):
-        """1..most statements one level deeper (after an optional fixed first line)."""
+    def block(self, depth, most=3, first=None, then=None):
+        """1..most statements one level deeper (after optional fixed first lines)."""
         self.indent += 1
-        if first:
-            self.emit(first)
+        for line in (first, then):
+            if line:
+                self.emit(line)
         for _ in range(self.draw(st.integers(1, most))):
             self.stmt(depth + 1)
         self.indent -= 1
@@ -202,6 +204,7 @@ class Writer:
         simple += [self.jump] * bool(self.loops)
         simple += [self.early_return] * (self.indent > 1 and self.has(self.returns))
         simple += [self.mutate] * 4 * bool(self.usable(MUTATIONS) and not self.readonly)
+        simple += [self.shadow] * bool(self.params and self.of("int", True))
         compound = [self.if_] + [self.loop, self.loop] * (not self.flat) + [self.try_] + [self.with_] * self.objects
         self.pick(simple + compound * (depth < 2))(depth)
 
@@ -217,6 +220,12 @@ class Writer:
         v, w = self.draw(st.permutations(self.of(t, True)))[:2]
         values = f"{self.expr(t)}, {self.expr(t)}" if self.chance(50) else f"{w}, {v}"
         self.emit(f"{v}, {w} = {values}")
+
+    def shadow(self, depth):
+        """A list comprehension whose variable has a parameter's name (3.12 inlines it, saving
+        and restoring the parameter around its loop): the parameter is read after it too."""
+        p, v = self.pick(self.params), self.pick(self.of("int", True))
+        self.emit(f"{v} = len([{p} for {p} in range({self.pick(['0', '2', '3'])})]) + ({p} is None)")
 
     def jump(self, depth):
         """if condition: break / continue."""
@@ -258,11 +267,17 @@ class Writer:
         self.emit(header)
         self.vars[var], self.loops = "int", self.loops + 1
         self.fixed.add(var)
-        self.block(depth, first=first)
+        late = None                  # a local bound only in the loop, read after it (unbound
+        if self.chance(35):          # when the loop never ran: UnboundLocalError)
+            self.names += 1
+            late = f"z{self.names}"
+        self.block(depth, first=first, then=f"{late} = {self.expr('int')}" if late else None)
         del self.vars[var]
         self.loops -= 1
         if lst:
             self.vars[lst] = "list"
+        if late and self.of("int", True):
+            self.emit(f"{self.pick(self.of('int', True))} = {late} + 1")
 
     def try_(self, depth):
         """try around risky statements, catching one or two of the risky errors."""
