@@ -204,7 +204,8 @@ class Writer:
         simple += [self.jump] * bool(self.loops)
         simple += [self.early_return] * (self.indent > 1 and self.has(self.returns))
         simple += [self.mutate] * 4 * bool(self.usable(MUTATIONS) and not self.readonly)
-        simple += [self.shadow] * bool(self.params and self.of("int", True))
+        # (a list and `is None` on a number: only the object tier compiles it)
+        simple += [self.shadow] * bool(config.get("TIERED_OBJECTS") and self.params and self.of("int", True))
         compound = [self.if_] + [self.loop, self.loop] * (not self.flat) + [self.try_] + [self.with_] * self.objects
         self.pick(simple + compound * (depth < 2))(depth)
 
@@ -268,7 +269,8 @@ class Writer:
         self.vars[var], self.loops = "int", self.loops + 1
         self.fixed.add(var)
         late = None                  # a local bound only in the loop, read after it (unbound
-        if self.chance(35):          # when the loop never ran: UnboundLocalError)
+        # when the loop never ran: UnboundLocalError); only the object tier compiles it
+        if config.get("TIERED_OBJECTS") and self.chance(35):
             self.names += 1
             late = f"z{self.names}"
         self.block(depth, first=first, then=f"{late} = {self.expr('int')}" if late else None)

@@ -250,6 +250,11 @@ def test_an_object_whose_guard_storms_is_read_generically_at_every_site():
     assert manager.compile_for(f, (list,)) is not None
     for _ in range(records.EXIT_STORM + 5):   # every call exits at its first read of a Tile
         assert f([Tile(1), Square(2)]) == polygons([Tile(1), Square(2)])
+    if not rec.exits.get(Exit.TYPE_GUARD):
+        # 3.11: no class is speculated at these reads (CPython's method caches there are not
+        # read: capi.CACHED_KEYS), so nothing storms; the calls above ran natively all the same
+        assert rec.native_calls >= records.EXIT_STORM and not rec.generic_at
+        pytest.skip("no read of `d` speculates its class on this Python")
     assert rec.state == "compiled" and rec.refusal is None and len(rec.generic_at) == 1
     before, guards = rec.native_calls, rec.exits[Exit.TYPE_GUARD]
     for _ in range(50):
