@@ -436,3 +436,27 @@ def test_guards_on_globals_survive_stores_to_other_globals_and_see_their_own_cha
     finally:
         g.pop("abs", None)
         g["LIMIT"], g["TICKS"] = 3, 0
+
+
+def counts_chars(words):
+    """The builtin len read at every iteration."""
+    t = 0
+    for w in words:
+        t += len(w)
+    return t
+
+
+def test_a_builtin_that_a_global_hides_with_its_own_object_and_then_rebinds_in_place_is_seen():
+    warm(counts_chars, ["ab", "c"])
+    versioned()
+    rec = check(counts_chars, (["ab", "c"],))
+    g = globals()
+    try:
+        g["len"] = len               # a global now, the very builtin: the guard still holds
+        versioned()                  # (the globals' table has a new version)
+        assert rec.func(["ab", "c"]) == 3
+        g["len"] = lambda w: 10      # rebound in place: the globals' table keeps that version
+        assert rec.func(["ab", "c"]) == 20
+        assert exits_of(rec, Exit.GLOBAL_CHANGED) > 0 or forced_exits()
+    finally:
+        g.pop("len", None)

@@ -3,7 +3,7 @@ import re
 
 from ..cpython import capi
 from .exits import REASON_BITS
-from .ops.control import TRACED, TRACED_GLOBALS
+from .ops.control import GLOBAL_IS, TRACED, TRACED_GLOBALS
 from .ops.framecall import CALL_HELPER
 from .ops.frames import SYNC_LOCALS
 from .ops.objects import DEALLOC_AT, UNBOX_INT
@@ -366,7 +366,7 @@ define ptr @tiered_box_none(i1 %x) {
 """
 
 
-HELPERS += SYNC_LOCALS + TRACED + UNBOX_INT + DEALLOC_AT + CALL_HELPER    # beside the ops that call them
+HELPERS += SYNC_LOCALS + TRACED + GLOBAL_IS + UNBOX_INT + DEALLOC_AT + CALL_HELPER    # beside the ops that call them
 # the helpers name no address of the process (their machine code is kept between runs): these
 # globals of theirs get this process's addresses once they are loaded (engine._init)
 PROCESS_GLOBALS = dict(TRACED_GLOBALS)

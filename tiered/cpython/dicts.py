@@ -99,6 +99,22 @@ def entry_index(d, name):
         return None
 
 
+def versioned_value_offset(d, index):
+    """(version, offset) of dict d's table of keys and of the value of its entry `index`, as
+    CPython's LOAD_GLOBAL_MODULE reads it: while the table keeps that version (versions are
+    unique, and a key added or removed sets it to 0) it is the same table, laid out the same.
+    None when the table has no version (or changed while it was read)."""
+    keys = ctypes.c_void_p.from_address(id(d) + capi.DICT_KEYS[0]).value
+    if not keys:
+        return None
+    version = ctypes.c_uint32.from_address(keys + capi.DK_VERSION).value
+    offset = DK_INDICES + (1 << ctypes.c_uint8.from_address(keys + DK_LOG2_INDEX_BYTES).value) + 16 * index + 8
+    if not version or ctypes.c_void_p.from_address(id(d) + capi.DICT_KEYS[0]).value != keys or \
+            ctypes.c_uint32.from_address(keys + capi.DK_VERSION).value != version:
+        return None
+    return version, offset
+
+
 def table_version(d):
     """The version of dict d's table of keys (CPython's dk_version: set when a LOAD_GLOBAL is
     specialised on it, 0 again once a key is added or removed)."""

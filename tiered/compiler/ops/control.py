@@ -23,56 +23,131 @@ def _table(e, d):
     return field(e, pointer(d), capi.DICT_KEYS[0], "ptr")
 
 
-def _table_version(e, d):
-    """The version of dict d's table of keys (i64; 0: none)."""
-    return e.op(f"zext i32 {field(e, _table(e, d), capi.DK_VERSION, 'i32')} to i64")
+def _keys_fast_path(e, a, where, index, slow):
+    """Branch to `slow` unless the name's entry holds the expected object, read as CPython's
+    LOAD_GLOBAL_MODULE or _BUILTIN reads it: the table of `where` (the globals, or the builtins)
+    with the version it has now (the same table, laid out the same: the entry's value at a known
+    offset) and, for a builtin, the globals' table too (no global of that name since).  Without
+    versions (no specialisation of CPython's made them) it always branches."""
+    tables = [(where, dicts.versioned_value_offset(where, index))]
+    if where is not a["dict"]:
+        tables.append((a["dict"], dicts.versioned_value_offset(a["dict"], 0)))
+    if any(found is None for _, found in tables):
+        e.line(f"br label %{slow}")
+        e.label(e.tmp()[1:])              # (never reached: the fast path's place in the text)
+        return
+    keys = []
+    for d, (version, _) in tables:
+        keys.append(_table(e, d))
+        branch_if(e, e.op(f"icmp ne i32 {field(e, keys[-1], capi.DK_VERSION, 'i32')}, {version}"), slow)
+    value = field(e, keys[0], tables[0][1][1], "ptr")
+    branch_if(e, e.op(f"icmp ne ptr {value}, {pointer(a['expected'])}"), slow)
 
 
-def _entry_fast_path(e, a, slow):
-    """Branch to `slow` unless the name's entry, where CPython's LOAD_GLOBAL_MODULE or _BUILTIN
-    reads it, holds the expected object: in the globals, the entry at its index (a store to
-    another global changes nothing here, unlike the dict's version tag); in the builtins, the
-    same, with the globals' table at the version it had (no global of that name since).
-    The i64 global caching that version, or None; False when the entry cannot be read so."""
-    d, name = a["dict"], a["name"]
-    where = d if name in d else a["builtins"]
-    index = dicts.entry_index(where, name) if capi.DICT_KEYS is not None and where is not None else None
-    if index is None:
-        return False
+def _global_is_helper():
+    """IR of the shared helper tiered_global_is(where, index, globals, builtins, name, expected,
+    cache): whether the name's value is `expected`.  First the entry `index` of the table of
+    `where` (a table of str keys, that many entries, that very key: a table changed since is
+    never misread), for a builtin only while the globals' table keeps the version `cache` holds
+    (no global of that name since); else the name looked up again (globals, then builtins), and
+    `cache` takes the globals' version when it is a builtin found there and no global."""
+    if capi.DICT_KEYS is None:
+        entry = "  br label %lookup"
+    else:
+        keys_at, kind_at = capi.DICT_KEYS
+        entry = f"""  %kp = getelementptr i8, ptr %where, i64 {keys_at}
+  %k = load ptr, ptr %kp
+  %kindp = getelementptr i8, ptr %k, i64 {kind_at}
+  %kind = load i8, ptr %kindp
+  %np = getelementptr i8, ptr %k, i64 {dicts.DK_NENTRIES}
+  %n = load i64, ptr %np
+  %uni = icmp eq i8 %kind, {dicts.UNICODE_KEYS}
+  %inside = icmp slt i64 %index, %n
+  %readable = and i1 %uni, %inside
+  br i1 %readable, label %key, label %lookup
+key:
+  %l2p = getelementptr i8, ptr %k, i64 {dicts.DK_LOG2_INDEX_BYTES}
+  %l2 = load i8, ptr %l2p
+  %l2w = zext i8 %l2 to i64
+  %isz = shl i64 1, %l2w
+  %at0 = mul i64 %index, 16
+  %at1 = add i64 %at0, {dicts.DK_INDICES}
+  %at = add i64 %at1, %isz
+  %ep = getelementptr i8, ptr %k, i64 %at
+  %ek = load ptr, ptr %ep
+  %vp = getelementptr i8, ptr %ep, i64 8
+  %val = load ptr, ptr %vp
+  %samekey = icmp eq ptr %ek, %name
+  %sameval = icmp eq ptr %val, %expected
+  %hit = and i1 %samekey, %sameval
+  br i1 %hit, label %yes, label %lookup
+yes:
+  ret i1 true"""
+    version = ("" if capi.DICT_KEYS is None else f"""
+  %gkp = getelementptr i8, ptr %d, i64 {capi.DICT_KEYS[0]}
+  %gk = load ptr, ptr %gkp
+  %gvp = getelementptr i8, ptr %gk, i64 {capi.DK_VERSION}
+  %gv32 = load i32, ptr %gvp
+  %gv = zext i32 %gv32 to i64""")
+    return f"""
+define i1 @tiered_global_is(ptr %where, i64 %index, ptr %d, ptr %b, ptr %name, ptr %expected, ptr %cache) {{
+entry:
+  %hascache = icmp ne ptr %cache, null
+  br i1 %hascache, label %globals, label %table
+globals:{version or chr(10) + "  %gv = add i64 0, 0"}
+  %cv = load i64, ptr %cache
+  %gnz = icmp ne i64 %gv, 0
+  %gsame = icmp eq i64 %gv, %cv
+  %gok = and i1 %gnz, %gsame
+  br i1 %gok, label %table, label %lookup
+table:
+{entry}
+lookup:
+  %found = call ptr @tiered_lookup(ptr %d, ptr %b, ptr %name)
+  %ok = icmp eq ptr %found, %expected
+  br i1 %hascache, label %refresh, label %out
+refresh:
+  ; a builtin found, and no global of that name now: the globals' version says so until it changes
+  %global = call ptr @tiered_lookup(ptr %d, ptr null, ptr %name)
+  %absent = icmp eq ptr %global, null
+  %keep = and i1 %ok, %absent{version.replace("%g", "%n")}
+  %put = select i1 %keep, i64 {"%nv" if version else "0"}, i64 0
+  store i64 %put, ptr %cache
+  br label %out
+out:
+  ret i1 %ok
+}}
+"""
 
-    def miss_if(bad):
-        branch_if(e, bad, slow)
-    cache = None
-    if where is not d:                    # no global of that name: the globals' table unchanged
-        cache = e.m.global_i64(dicts.table_version(d))
-        now = _table_version(e, d)
-        miss_if(e.op(f"icmp eq i64 {now}, 0"))
-        miss_if(e.op(f"icmp ne i64 {now}, {e.op(f'load i64, ptr {cache}')}"))
-    slot = entry_value(e, _table(e, where), index, name, miss_if)
-    miss_if(e.op(f"icmp ne ptr {e.op(f'load ptr, ptr {slot}')}, {pointer(a['expected'])}"))
-    return cache
+
+GLOBAL_IS = _global_is_helper()
 
 
 # attrs: name, dict (the globals), expected (the object found), builtins (or None)
 @op("guard_global", 0, None, Exit.GLOBAL_CHANGED, pure=False, attrs=("name", "dict", "expected", "builtins"))
 def _guard_global(e, v):
-    """Fast: the name's entry holds the expected object (or, where it cannot be read so, the
-    dicts' version tags are unchanged); slow: look the name up again and compare."""
+    """Fast: the name's entry holds the expected object, where CPython's own specialisation
+    reads it (_keys_fast_path; where the entry cannot be read so, the dicts' version tags are
+    unchanged); slow: the shared tiered_global_is, which reads the entry where it was, else
+    looks the name up again, and compares."""
     a = v.attrs
     e.m.keep(a["name"], a["dict"], a["expected"], a["builtins"])
+    d, name = a["dict"], a["name"]
+    where = d if name in d else a["builtins"]
+    index = dicts.entry_index(where, name) if capi.DICT_KEYS is not None and where is not None else None
     slow, done = e.tmp()[1:], e.tmp()[1:]
-    cache = _entry_fast_path(e, a, slow)
-    if cache is False:
+    if index is None:
         _version_fast_path(e, a, v, slow, done)
     else:
+        _keys_fast_path(e, a, where, index, slow)
         e.line(f"br label %{done}")
         e.label(slow)
-        builtins_ptr = "null" if cache is None else pointer(a["builtins"])
-        found = e.op(f"call ptr @tiered_lookup(ptr {pointer(a['dict'])}, ptr {builtins_ptr}, "
-                     f"ptr {pointer(a['name'])})")
-        e.guard(e.op(f"icmp ne ptr {found}, {pointer(a['expected'])}"), v)
-        if cache is not None:             # the globals' table as it is now (0: not versioned)
-            e.line(f"store i64 {_table_version(e, a['dict'])}, ptr {cache}")
+        # a builtin: the globals' table version at which it was last found not to be a global
+        cache = "null" if where is d else e.m.global_i64(dicts.table_version(d))
+        builtins_ptr = "null" if where is d else pointer(a["builtins"])
+        ok = e.op(f"call i1 @tiered_global_is(ptr {pointer(where)}, i64 {index}, ptr {pointer(d)}, "
+                  f"ptr {builtins_ptr}, ptr {pointer(name)}, ptr {pointer(a['expected'])}, ptr {cache})")
+        e.guard(e.op(f"xor i1 {ok}, true"), v)
         e.line(f"br label %{done}")
         e.label(done)
     if e.force:
