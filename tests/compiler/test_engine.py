@@ -191,3 +191,34 @@ def test_a_lean_module_runs_the_same_through_the_full_code_generator():
     assert ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(handle[name])(1000) == 999000
     boxer = engine.compile_module(CALLS, ["tiered_test_box"], quick=True, codegen=2, lean=True)
     assert ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_int64)(boxer["tiered_test_box"])(-7) == -7
+
+
+def test_object_modules_are_generated_without_codegen_prepare_and_the_options_are_put_back(monkeypatch):
+    seen = []
+    real = engine.llvm.set_option
+    monkeypatch.setattr(engine.llvm, "set_option", lambda name, opt: (seen.append(opt), real(name, opt)))
+    handle = engine.compile_module(ADD.format(k=11), ["tiered_test_add_11"], 2, quick=True, codegen=2)
+    assert ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(handle["tiered_test_add_11"])(31) == 42
+    assert seen == ["-disable-cgp=true", "-enable-misched=false", "-disable-cgp=false", "-enable-misched=true"]
+    seen.clear()
+    engine.compile_module(ADD.format(k=12), ["tiered_test_add_12"], 2)     # the whole pipeline: untouched
+    engine.compile_module(ADD.format(k=13), ["tiered_test_add_13"], 2, quick=True)   # fast selection
+    assert seen == []
+
+
+def test_the_codegen_options_are_put_back_when_emission_fails(monkeypatch):
+    seen = []
+    real = engine.llvm.set_option
+    monkeypatch.setattr(engine.llvm, "set_option", lambda name, opt: (seen.append(opt), real(name, opt)))
+
+    class Broken:
+        def emit_object(self, module):
+            raise RuntimeError("emission failed")
+    monkeypatch.setattr(engine, "_emitter", lambda codegen: Broken())
+    try:
+        engine.compile_module(ADD.format(k=14), ["tiered_test_add_14"], 2, quick=True, codegen=2)
+    except RuntimeError as exc:
+        assert "emission failed" in str(exc)
+    else:
+        raise AssertionError("the emission did not fail")
+    assert seen[-2:] == ["-disable-cgp=false", "-enable-misched=true"]
