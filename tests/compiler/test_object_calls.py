@@ -451,3 +451,46 @@ def test_a_method_call_found_at_run_time_raises_as_cpython_does():
     # (the last set CPython runs before the compile leaves its cache at s.area polymorphic)
     rec = check(f, (MANY + [Bad(3), Missing()], 2), ([Missing(), Bad(0)], 1), (MANY + [Missing()] + MANY, 2))
     assert "load_method" in ops_of(rec)
+
+
+class Held:
+    """Holds one object, whose class may change."""
+
+    def __init__(self, item):
+        self.item = item
+
+
+class Plain:
+    def describe(self):
+        return "plain"
+
+
+class Other:
+    def describe(self):
+        return "other"
+
+
+class Derived(Plain):
+    pass
+
+
+def describe_held(h):
+    """A method of an attribute's object: its class is only guarded where the method is read."""
+    return h.item.describe() + h.item.describe()
+
+
+def test_a_method_read_from_an_object_of_another_class_is_that_class_s():
+    # CPython's cache at the method read sees only Plain: the compiled read guards that class
+    for _ in range(40):
+        describe_held(Held(Plain()))
+    jitted = fresh_copy(describe_held)
+    manager.record_for(jitted).eager = True
+    assert manager.compile_for(jitted, (Held,)) is not None
+    rec = manager.record_for(jitted)
+    assert "guard_method" in rec.specs[0].ops
+    # CPython's own results, from a copy with a code object (and caches) of its own
+    reference = types.FunctionType(describe_held.__code__.replace(), describe_held.__globals__)
+    for item in (Plain(), Other(), Derived(), Plain()):
+        assert jitted(Held(item)) == reference(Held(item))
+    assert rec.native_calls == 4
+    assert exits_of(rec, Exit.TYPE_GUARD) == 2 or forced_exits()   # Other and Derived left there

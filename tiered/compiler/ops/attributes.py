@@ -16,17 +16,14 @@ from .objects import release, store_new
 
 @op("guard_method", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls", "version", "keys"))  # cls: a weakref
 def _guard_method(e, v):
-    """Exit unless a method of the class is what CPython's method load would find: the object
-    is exactly of the class (compared through a weak reference: once the class died nothing
-    matches), the class has its version, the object keeps its attributes inline (no __dict__
-    of its own) and the class's shared keys have their version (no attribute of that name).
-    keys 0: a class whose instances have no __dict__ at all, where the version says it all."""
+    """Exit unless a method of the class is what CPython's method load would find: the
+    object's class has the version the class had (versions are unique and never given again,
+    so that version names the class, as it does for CPython's LOAD_ATTR_METHOD_*; a class that
+    died matches nothing), the object keeps its attributes inline (no __dict__ of its own) and
+    the class's shared keys have their version (no attribute of that name).  keys 0: a class
+    whose instances have no __dict__ at all, where the version says it all."""
     x = e.ref(v.args[0])
-    ref = v.attrs["cls"]
-    e.m.keep(ref)
     ty = type_of(e, x)
-    cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
-    e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
     e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
     if not v.attrs["keys"]:               # instances without a __dict__: the class says it all
         e.alias(v, x)
@@ -44,16 +41,13 @@ def _guard_method(e, v):
 @op("guard_method_dict", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls", "version", "name", "keys"))
 def _guard_method_dict(e, v):
     """Exit unless a method of the class is what CPython's method load would find, on an
-    instance laid out either way: exactly of the class, the class with its version, and then
+    instance laid out either way: the class's version (which names the class), and then
     its inline attributes' shared keys with their version (no attribute of that name), or its
     own __dict__, a table of str keys (a lookup that runs no Python code), without that name."""
     x = e.ref(v.args[0])
-    ref, name, keys_version = v.attrs["cls"], v.attrs["name"], v.attrs.get("keys") or 0
-    e.m.keep(ref)
+    name, keys_version = v.attrs["name"], v.attrs.get("keys") or 0
     e.m.keep(name)
     ty = type_of(e, x)
-    cls = e.op(f"load ptr, ptr getelementptr (i8, ptr {pointer(ref)}, i64 {capi.WEAKREF_OBJECT})")
-    e.guard(e.op(f"icmp ne ptr {ty}, {cls}"), v)
     e.guard(e.op(f"icmp ne i32 {field(e, ty, capi.ATTRIBUTES[0], 'i32')}, {v.attrs['version']}"), v)
     inline, own, done = (e.tmp()[1:] for _ in range(3))
     e.line(f"br i1 {_has_inline_values(e, x)[0]}, label %{inline}, label %{own}")
