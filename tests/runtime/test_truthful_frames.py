@@ -231,6 +231,48 @@ def copies_then_exits(n, d):
     return seen
 
 
+def reads_its_parameters(n, m, f):
+    seen = 0
+    m = m + 1                   # m rebound: its slot takes new objects
+    for _ in range(3):
+        seen += is_callers(n, "n") + 10 * f(n) + 100 * is_callers(m, "m") + 1000 * (peek("m") == m)
+    return seen
+
+
+def own_number(k):
+    return sys._getframe(1).f_locals["n"] == k
+
+
+def test_a_number_parameter_never_rebound_keeps_the_callers_object_unsynced():
+    # n's slot holds the caller's object all along: no sync of it before each call; m is synced
+    rec = check(reads_its_parameters, (123456789, 987654321, own_number), (-5, 7, own_number))
+    assert rec.native_calls > 0
+    synced = _synced_slots(_lowered(reads_its_parameters, (int, int, type(own_number))))
+    names = reads_its_parameters.__code__.co_varnames
+    assert names.index("m") in synced and names.index("n") not in synced
+
+
+def _lowered(func, types_):
+    """The LLVM IR text of func's specialisation for these argument types."""
+    from tiered.compiler import specialise
+    from tiered.compiler.lower_module import ModuleEmitter
+    from tiered.runtime.records import ir_types
+    fn = specialise(fresh_copy(func), ir_types(types_), lambda f, t: None)
+    mod = ModuleEmitter("tsync", (None, None, None, None), (None, None, None), False, func.__globals__, 0)
+    return mod.emit([(fn, 0)])[0]
+
+
+def _synced_slots(text):
+    """The frame slots the module's calls of tiered_sync_locals name (their (kind, slot) bytes)."""
+    import re
+    consts = dict(re.findall(r'^(@\w+) = private unnamed_addr constant \[\d+ x i8\] c"([^"]*)"', text, re.M))
+    slots = set()
+    for name in re.findall(r"call void @tiered_sync_locals\(ptr [^,]+, ptr (@\w+),", text):
+        data = bytes(int(h, 16) for h in re.findall(r"\\([0-9A-Fa-f]{2})", consts[name]))[:-1]
+        slots |= set(data[1::2])
+    return slots
+
+
 def test_an_exit_keeps_locals_that_copy_a_number_one_object():
     # the exit boxed each of its values: the interpreter resumed with x and y two objects
     rec = check(copies_then_exits, (5, 1), (5, 2**63 - 3), (3, -(2**63) + 1))

@@ -7,7 +7,7 @@ import builtins
 import types
 
 from ... import config
-from ...cpython.code import CO_GENERATOR_LIKE, param_count
+from ...cpython.code import CO_GENERATOR_LIKE, param_count, untouched_params
 from ...cpython.quickened import hints
 from ..decode import decode
 from ..exits import RangeArgs
@@ -63,6 +63,8 @@ def start(func, code, arg_types, resolve_callee, self_return=None, force_exits=F
     b = Builder(opts, Function(code.co_qualname, [], []))
     # each local's slot in the frame (ops/frames.py keeps the frame's slots truthful)
     b.made.fn.attrs["slots"] = {n: k for k, n in enumerate(code.co_varnames)}
+    # the parameters whose slots keep the caller's objects while the frame runs (no sync needed)
+    b.made.fn.attrs["untouched"] = untouched_params(code)
     for name, t in zip(params, arg_types):        # captured: its frame slot holds a cell
         b.made.fn.params.append(b.new("phi", [], t, {"param": name, "captured": name in cells_}))
     add_cell_params(b, cells_)

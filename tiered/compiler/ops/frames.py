@@ -207,10 +207,24 @@ def _sync(e, todo):
             e.line(f"call void @tiered_share_slot(ptr {e.own_frame()}, i64 {first[id(x)]}, i64 {slot})")
 
 
+def _unheld(e, pairs, numbers):
+    """The (slot, value) of `numbers` whose slots may not hold their values: all but a number
+    parameter that holds its own argument, in a code that never rebinds it (its slot keeps the
+    caller's object all along) and that no other of the locals holds (those share one object)."""
+    untouched, params = e.fn.attrs.get("untouched", ()), {id(p) for p in e.fn.params}
+    names = dict(pairs)
+    held = {slot for slot, x in numbers
+            if id(x) in params and x.attrs.get("param") in untouched
+            and e.fn.attrs["slots"].get(x.attrs.get("param")) == slot and names.get(x.attrs["param"]) is x
+            and sum(y is x for _, y in numbers) == 1}
+    return [(slot, x) for slot, x in numbers if slot not in held]
+
+
 def sync_locals(e, pairs):
     """Before Python code may run: box every number local of `pairs` ((name, value)) whose slot
     does not hold it yet."""
-    todo = _numbers(e, pairs) if mirrors(e) else []
+    pairs = list(pairs)
+    todo = _unheld(e, pairs, _numbers(e, pairs)) if mirrors(e) else []
     if todo:
         _sync(e, todo)
 
@@ -219,11 +233,13 @@ def synced_slots(e, v):
     """Before op v calls out: sync the number locals of its frame state into their slots now,
     and return {id of a number value: its slot} so that an argument that is such a local is
     passed as the slot's object (CPython passes the local's own object) instead of a new box."""
-    todo = _numbers(e, v.state.locals) if v.state is not None and mirrors(e) else []
-    if not todo:
+    numbers = _numbers(e, v.state.locals) if v.state is not None and mirrors(e) else []
+    if not numbers:
         return {}
-    _sync(e, todo)
-    return {id(x): slot for slot, x in todo}
+    todo = _unheld(e, v.state.locals, numbers)
+    if todo:
+        _sync(e, todo)
+    return {id(x): slot for slot, x in numbers}
 
 
 def slot_object(e, x, slot, box):
@@ -300,7 +316,8 @@ def _sync_local(e, v):
 def _sync_frame(e, v):
     """Point the frame at the return; when it has a frame object, box the number locals into
     their slots."""
-    todo = _numbers(e, zip(v.attrs["names"], v.args)) if mirrors(e) else []
+    pairs = list(zip(v.attrs["names"], v.args))
+    todo = _unheld(e, pairs, _numbers(e, pairs)) if mirrors(e) else []
     point = capi.FRAMES is not None and capi.CURRENT_FRAME is not None and not e.fn.attrs.get("frameless")
     if not (todo or point):
         return
