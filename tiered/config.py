@@ -87,6 +87,9 @@ SETTINGS = {s.name: s for s in [
     Setting("TIERED_CACHE", _cache_dir, _default_cache(),
             "directory where the machine code of tiered's shared helpers is kept between runs "
             "(about 0.1 s of each run's first compile); off keeps nothing"),
+    Setting("TIERED_PERF_MAP", _bool, False,
+            "1 writes /tmp/perf-PID.map, naming the machine code of every compiled function for "
+            "Linux perf (perf report, perf top)"),
     Setting("TIERED_FORCE_EXITS", _bool, False,
             "testing: every guard fails, so every exit path runs"),
 ]}

@@ -1,6 +1,7 @@
 """compiler/engine.py: modules become machine code that outlives their IR, engines are shared and freed."""
 import ctypes
 import gc
+import os
 
 from tiered.compiler import engine
 
@@ -222,3 +223,24 @@ def test_the_codegen_options_are_put_back_when_emission_fails(monkeypatch):
     else:
         raise AssertionError("the emission did not fail")
     assert seen[-2:] == ["-disable-cgp=false", "-enable-misched=true"]
+
+
+def test_perf_map_names_each_compiled_function_at_its_address(monkeypatch):
+    path = f"/tmp/perf-{os.getpid()}.map"
+    before = open(path).read() if os.path.exists(path) else None
+    monkeypatch.setenv("TIERED_PERF_MAP", "1")
+    try:
+        handle = engine.compile_module(ADD.format(k=15), ["tiered_test_add_15"], 2, quick=True)
+        rows = [line.split() for line in open(path).read().splitlines()]
+        mine = [r for r in rows if r[2] == "tiered:tiered_test_add_15"]
+        assert len(mine) == 1
+        assert int(mine[0][0], 16) == handle["tiered_test_add_15"] and int(mine[0][1], 16) > 0
+        monkeypatch.delenv("TIERED_PERF_MAP")
+        engine.compile_module(ADD.format(k=16), ["tiered_test_add_16"], 2, quick=True)
+        assert "tiered_test_add_16" not in open(path).read()       # off: nothing written
+    finally:
+        if before is None:
+            os.remove(path)
+        else:
+            with open(path, "w") as f:
+                f.write(before)

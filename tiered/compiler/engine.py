@@ -7,6 +7,8 @@ one is disposed (by llvmlite, on garbage collection) once every handle of its mo
 Whoever calls into a module's code keeps its handle alive (installed code, native callers).
 """
 import ctypes
+import logging
+import os
 import re
 import sys
 import threading
@@ -16,6 +18,8 @@ import llvmlite.binding as llvm
 from .. import config
 from ..cpython import capi
 from . import objcache, optimiser, runtime_ir
+
+log = logging.getLogger("tiered")
 
 MODULES_PER_ENGINE = 32
 _lock = threading.Lock()
@@ -132,6 +136,8 @@ def _init(helpers=True):
     for name in runtime_ir.names():
         _addresses[name] = shared.get_function_address(name)
         llvm.add_symbol(name, _addresses[name])
+    if config.get("TIERED_PERF_MAP"):
+        _perf_map({name: _addresses[name] for name in runtime_ir.names()}, obj)
     _shared = shared
 
 
@@ -207,7 +213,28 @@ def compile_module(ir_text, names, opt_level=2, data=(), quick=False, helpers=Tr
         addresses.update({name: engine.ee.get_global_value_address(name) for name in data})
     if not all(addresses.values()):
         raise RuntimeError(f"LLVM produced no code for {[n for n, a in addresses.items() if not a]}")
+    if config.get("TIERED_PERF_MAP"):
+        _perf_map({name: addresses[name] for name in names}, obj)
     return Compiled(addresses, engine)
+
+
+def _perf_map(functions, obj):
+    """Append these functions (symbol -> address) to /tmp/perf-PID.map, where Linux perf looks
+    up the names of JIT code (TIERED_PERF_MAP).  MCJIT gives no sizes: each function is taken
+    to reach the next one of the module, the last one the end of the object's code; never
+    raises (a map that cannot be written is no reason to refuse a compile)."""
+    try:
+        text = sum(s.size() for s in llvm.ObjectFileRef.from_data(obj).sections() if s.is_text())
+        starts = sorted((a, n) for n, a in functions.items())
+        first = starts[0][0]
+        lines = []
+        for k, (address, name) in enumerate(starts):
+            end = starts[k + 1][0] if k + 1 < len(starts) else max(first + text, address + 1)
+            lines.append(f"{address:x} {end - address:x} tiered:{name}\n")
+        with open(f"/tmp/perf-{os.getpid()}.map", "a") as f:
+            f.writelines(lines)
+    except Exception:                     # noqa: BLE001 - a profiling aid only
+        log.debug("tiered: the perf map could not be written", exc_info=True)
 
 
 def _emit(module, codegen, prepared):
