@@ -27,21 +27,20 @@ def _keys_fast_path(e, a, where, index, slow):
     """Branch to `slow` unless the name's entry holds the expected object, read as CPython's
     LOAD_GLOBAL_MODULE or _BUILTIN reads it: the table of `where` (the globals, or the builtins)
     with the version it has now (the same table, laid out the same: the entry's value at a known
-    offset) and, for a builtin, the globals' table too (no global of that name since).  Without
-    versions (no specialisation of CPython's made them) it always branches."""
+    offset) and, for a builtin, the globals' table too (no global of that name since).  False,
+    with nothing emitted, without versions (no specialisation of CPython's made them)."""
     tables = [(where, dicts.versioned_value_offset(where, index))]
     if where is not a["dict"]:
         tables.append((a["dict"], dicts.versioned_value_offset(a["dict"], 0)))
     if any(found is None for _, found in tables):
-        e.line(f"br label %{slow}")
-        e.label(e.tmp()[1:])              # (never reached: the fast path's place in the text)
-        return
+        return False
     keys = []
     for d, (version, _) in tables:
         keys.append(_table(e, d))
         branch_if(e, e.op(f"icmp ne i32 {field(e, keys[-1], capi.DK_VERSION, 'i32')}, {version}"), slow)
     value = field(e, keys[0], tables[0][1][1], "ptr")
     branch_if(e, e.op(f"icmp ne ptr {value}, {pointer(a['expected'])}"), slow)
+    return True
 
 
 def _global_is_helper():
@@ -139,9 +138,9 @@ def _guard_global(e, v):
     if index is None:
         _version_fast_path(e, a, v, slow, done)
     else:
-        _keys_fast_path(e, a, where, index, slow)
-        e.line(f"br label %{done}")
-        e.label(slow)
+        if _keys_fast_path(e, a, where, index, slow):
+            e.line(f"br label %{done}")
+            e.label(slow)
         # a builtin: the globals' table version at which it was last found not to be a global
         cache = "null" if where is d else e.m.global_i64(dicts.table_version(d))
         builtins_ptr = "null" if where is d else pointer(a["builtins"])
