@@ -104,3 +104,87 @@ def test_a_borrowed_read_that_takes_the_slow_path_releases_what_it_got():
     assert f(pts) == (0.5 + 1.5) * 2.0 and rec.native_calls == 2
     assert [sys.getrefcount(v) for v in made[:len(before)]] == before
     assert all(sys.getrefcount(v) == 3 for v in made)     # the list, the loop variable, the call
+
+
+class Tally:
+    def __init__(self):
+        self.n = 0
+
+    def bump(self, tag):
+        self.n += tag.v           # a tag whose v is a str raises here
+        return self.n
+
+
+class LoudTally(Tally):
+    def bump(self, tag):
+        return -1
+
+
+class Tag:
+    def __init__(self, v):
+        self.v = v
+
+
+def tally(counter, tags):
+    total = 0
+    for t in tags:
+        total += counter.bump(t)  # the copies of counter and t: borrowed by the call
+    return total
+
+
+def test_the_copies_a_call_borrows_take_no_references():
+    warm(tally, Tally(), [Tag(1), Tag(2)])
+    fn = pipeline.run(build.build(tally, (ObjType(Tally), ObjType(list))))
+    block = next(b for b in fn.blocks if any(v.op in ("obj_call", "call_native") for v in b.body))
+    body = block.body                     # the loop's body (the entry takes the parameters' own)
+    call = next(v for v in body if v.op in ("obj_call", "call_native"))
+    guard = next(v for v in body if v.op == "guard_method")
+    held = {a.id for a in call.args} | {guard.args[0].id}
+    assert len(held) == 4 and not any(v.op == "incref" and v.args[0].id in held for v in body)
+    assert guard.args[0] in guard.attrs["pinned"] and call.attrs.get("pinned")
+
+
+def test_a_call_between_dropped_pairs_exits_and_raises_as_cpython():
+    warm(tally, Tally(), [Tag(1), Tag(2)])
+    check(tally, (Tally(), [Tag(1), Tag(2)]), (Tally(), [Tag(1), Tag("x")]), (LoudTally(), [Tag(1)]),
+          (Tally(), [Tag(3), Tag(None)]))
+
+
+def test_no_reference_leaks_through_calls_that_raise_or_guards_that_fail():
+    warm(tally, Tally(), [Tag(1), Tag(2)])
+    f = fresh_copy(tally)
+    rec = manager.record_for(f)
+    rec.eager = True
+    assert manager.compile_for(f, (Tally, list)) is not None
+    counter, tags, bad = Tally(), [Tag(1), Tag(2)], Tag("x")
+    watched = [counter, bad] + tags
+    before = [sys.getrefcount(x) for x in watched]
+    for _ in range(100):
+        f(counter, tags)
+        with pytest.raises(TypeError):
+            f(counter, tags + [bad])      # raises inside the call: an exit with the exception
+    assert [sys.getrefcount(x) for x in watched] == before
+    assert rec.native_calls == 200 and sum(rec.exits.values()) >= 100
+
+
+def drop_and_read(tag):
+    HELD.clear()                          # the last reference outside the caller goes
+    return tag.v
+
+
+HELD = []
+
+
+def read_after_drop(n):
+    total = 0
+    for _ in range(n):
+        HELD.append(Tag(n))
+        t = HELD[0]
+        total += drop_and_read(t) + t.v   # t's only owner in the call: the caller's local
+    return total
+
+
+def test_a_callee_that_drops_every_reference_it_can_reach_leaves_the_callers_copy_alive():
+    warm(read_after_drop, 3)
+    rec = check(read_after_drop, (3,), (50,))
+    assert rec.native_calls >= 2

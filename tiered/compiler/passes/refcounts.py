@@ -5,14 +5,24 @@ one reference back.  When the ops between them only read x (attribute loads and 
 it, unboxing, a length), the first owner cannot let x go in between (only a decref of x or an
 op that takes x's reference could), so the pair changes nothing the program can see and is
 dropped.  An exit in between hands every place's reference to the interpreter, so it takes
-one more reference of x first (`pinned`).  Ops that alias x (a guard's typed copy) or may take
-its reference end the search for that pair.  An attribute read that is only unboxed before its
+one more reference of x first (`pinned`).  A guard's typed copy of x is x (its release ends
+the pair too).  Ops that only borrow x may run Python code in between (a call with x as an
+argument, a method load on it): Python code cannot reach the places of this function that own
+x (its locals, its stack, the module's constants), so x stays alive.  Any other use of x (an op
+that may take its reference) ends the search for that pair.  An attribute read that is only unboxed before its
 release borrows the instance's reference the same way.
 """
 
 # ops that may use x between the pair: they neither take x's reference nor make another value of it
 # (set_local: the frame's slot takes a reference of its own)
-READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "unbox_to_float", "seq_len", "set_local"))
+READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "unbox_to_float", "seq_len", "set_local",
+                   # ops that borrow their operands for a C-API call (ops/common.py generic) or a comparison
+                   # or a native callee (which borrows its arguments: build/calls.py)
+                   "obj_call", "call_native", "load_method", "method_self", "super_attr", "new_instance",
+                   "obj_compare", "obj_binary", "obj_len", "obj_truth", "obj_isinstance", "obj_iter", "obj_getitem",
+                   "same_object"))
+# ops whose value is their operand, typed: the same object, and the same reference
+ALIASES = frozenset(("guard_class", "guard_method", "guard_method_dict"))
 
 
 def run(fn):
@@ -38,14 +48,16 @@ def run(fn):
 def _partner(body, k, dropped):
     """The index of the decref that pairs with the incref at k, or None when an op between may
     take x's reference or alias it."""
-    x = body[k].args[0]
+    same = {body[k].args[0].id}           # x and its guards' typed copies
     for j in range(k + 1, len(body)):
         w = body[j]
-        if w.id in dropped or all(a is not x for a in w.args):
+        if w.id in dropped or all(a.id not in same for a in w.args):
             continue
         if w.op == "decref":
             return j
-        if w.op not in READS and w.op != "incref":
+        if w.op in ALIASES:
+            same.add(w.id)
+        elif w.op not in READS and w.op != "incref":
             return None
     return None
 
