@@ -76,10 +76,10 @@ def cfg(b, by_offset):
             starts.add(i.target)
         if i.op in ENDS_BLOCK and k + 1 < len(ins):
             starts.add(ins[k + 1].offset)
-    leaders = sorted(starts)
-    edges = []
+    edges, leader = [], None
     for k, i in enumerate(ins):
-        leader = max(s for s in leaders if s <= i.offset)
+        if i.offset in starts:            # the instructions in order: each starts its leader's block
+            leader = i.offset
         nxt = ins[k + 1].offset if k + 1 < len(ins) else None
         if i.op in ("branch", "for_iter"):
             edges += [(leader, i.target), (leader, nxt)]
@@ -89,7 +89,7 @@ def cfg(b, by_offset):
             pass
         elif nxt in starts and nxt != i.offset:
             edges.append((leader, nxt))
-    return set(leaders), [e for e in edges if e[1] is not None]
+    return starts, [e for e in edges if e[1] is not None]
 
 
 def merge(b, block, states, loop):
