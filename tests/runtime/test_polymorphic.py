@@ -1,5 +1,6 @@
 """Signatures that differ in objects' classes (specs.widened): a parameter seen as None and as
-an object gets one specialisation for any object at once; distinct classes keep one each up to
+an object gets one specialisation for any object at once, and so does a parameter beside a
+receiver of the same class; distinct classes of the receiver keep one each up to
 TIERED_MAX_SPECIALIZATIONS, and one more then serves every other class (no refusal, no more
 compiles)."""
 import sys
@@ -202,5 +203,41 @@ def test_a_number_parameter_seen_as_none_too_gets_one_specialisation_for_either(
     for args in ((3, None, 4), (3, 2, 4), (3, 0.5, 4), (2**40, 2**40, 3), (3, "s", 2)):
         assert_same(outcome(scaled, args), outcome(f, args), args)
     assert rec.native_calls >= before + 5                # every kind ran native code
+    if forced_exits():
+        assert sum(rec.exits.values()) > 0
+
+
+class Scale:
+    def __init__(self, k):
+        self.k = k
+
+
+def weigh(scale, shape, n):
+    t = 0
+    for i in range(n):
+        t += scale.k * shape.size() + i
+    return t
+
+
+def test_a_parameter_beside_the_same_receiver_serves_any_object_from_its_second_class():
+    for s in SHAPES[:2]:
+        warm(weigh, Scale(2), s, 3)
+    f = fresh_copy(weigh)
+    rec = manager.record_for(f)
+    rec.eager = True
+    first = manager.compile_for(f, (Scale, Square, int))
+    assert first is not None, f"not compiled: {rec.refusal} {rec.refusal_detail}"
+    general = manager.compile_for(f, (Scale, Rect, int))
+    int_type = records.PY_TYPES[int]
+    assert general.param_types == (records.ir_types((Scale,))[0], OBJ, int_type)
+    assert [s.param_types for s in rec.specs] == [first.param_types, general.param_types]   # Square keeps its own
+    compiles = len(rec.compile_seconds)
+    assert manager.compile_for(f, (Scale, Circle, int)) is general and manager.compile_for(f, (Scale, Named, int)) \
+        is general and len(rec.compile_seconds) == compiles    # no compile for any other class
+    before = rec.native_calls
+    for shape in SHAPES + [Circle(2)]:
+        for n in (0, 1, 4):
+            assert_same(outcome(weigh, (Scale(3), shape, n)), outcome(f, (Scale(3), shape, n)), (shape, n))
+    assert rec.native_calls >= before + 3 * (len(SHAPES) + 1)       # every class ran native code
     if forced_exits():
         assert sum(rec.exits.values()) > 0
