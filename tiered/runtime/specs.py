@@ -39,9 +39,9 @@ class Spec:
 
 def widened(signatures, types_, limit):
     """(signature to compile for argument types types_, whether it replaces the specialisations
-    it covers), given the signatures of the specialisations made.  Where one already made differs only in objects of classes of the
-    program's, those parameters are typed as any object (their attribute reads then guarded
-    where CPython's caches say):
+    it covers), given the signatures of the specialisations made.  Where one already made
+    differs only in objects of classes of the program's, those parameters are typed as any
+    object (their attribute reads then guarded where CPython's caches say):
     - at once where one of the two is None (a parameter that is None or an object, or None or
       a number: an optional argument): the one specialisation replaces the other, and no second
       compile comes when the other shows (hexiom's constraint_pass(pos, last_move=None));

@@ -1,22 +1,21 @@
 """Pass: IR → IR without the incref/decref pairs around a copy of an object the function already holds.
 
 `incref(x)` makes a second place (a stack slot) own x; the next `decref(x)` in the block gives
-one reference back.  When the ops between them only read x (attribute loads and stores on
-it, unboxing, a length), the first owner cannot let x go in between (only a decref of x or an
-op that takes x's reference could), so the pair changes nothing the program can see and is
-dropped.  An exit in between hands every place's reference to the interpreter, so it takes
-one more reference of x first (`pinned`).  A guard's typed copy of x is x (its release ends
-the pair too).  Ops that only borrow x may run Python code in between (a call with x as an
-argument, a method load on it): Python code cannot reach the places of this function that own
-x (its locals, its stack, the module's constants), so x stays alive.  Any other use of x (an op
-that may take its reference) ends the search for that pair.  An attribute read that is only unboxed before its
-release borrows the instance's reference the same way.
+one reference back.  When the ops between them only borrow x (attribute loads and stores on
+it, unboxing, a length, a call with x as an argument, a method load on it), the first owner
+cannot let x go in between: it is a place of this function (a local, a stack slot, the
+module's constant), which only this function's own ops change, and Python code that a call
+runs cannot reach.  So the pair changes nothing the program can see and is dropped.  An exit
+in between hands every place's reference to the interpreter, so it takes one more reference of
+x first (`pinned`).  A guard's typed copy of x is x (its release ends the pair too); any other
+use of x (an op that may take its reference) ends the search for that pair.  An attribute read
+that is only unboxed before its release borrows the instance's reference the same way.
 """
 
-# ops that may use x between the pair: they neither take x's reference nor make another value of it
-# (set_local: the frame's slot takes a reference of its own)
+# ops that may use x between the pair: they only borrow it (set_local: the frame's slot takes a
+# reference of its own, and so does method_self's value)
 READS = frozenset(("getattr", "obj_setattr", "unbox_float", "unbox_int", "unbox_to_float", "seq_len", "set_local",
-                   # ops that borrow their operands for a C-API call (ops/common.py generic) or a comparison
+                   # ops that borrow their operands for a C-API call (ops/common.py generic), a comparison
                    # or a native callee (which borrows its arguments: build/calls.py)
                    "obj_call", "call_native", "load_method", "method_self", "super_attr", "new_instance",
                    "obj_compare", "obj_binary", "obj_len", "obj_truth", "obj_isinstance", "obj_iter", "obj_getitem",
