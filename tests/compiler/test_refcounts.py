@@ -188,3 +188,35 @@ def test_a_callee_that_drops_every_reference_it_can_reach_leaves_the_callers_cop
     warm(read_after_drop, 3)
     rec = check(read_after_drop, (3,), (50,))
     assert rec.native_calls >= 2
+
+
+DIED = []
+
+
+class Loud:
+    def __init__(self, v):
+        self.v = v
+
+    def __del__(self):
+        DIED.append((self.v, sys._getframe(1).f_lineno))   # where the releasing frame is
+
+
+def keep(x):
+    return x.v
+
+
+def lose_after_calls(n):
+    DIED.clear()
+    t = 0
+    for i in range(n):
+        x = Loud(i)
+        t += keep(x) + keep(x)    # both copies borrowed by the calls: no references of their own
+        x = None                  # the last reference goes here: the destructor sees this line
+        t += 1
+    return t, list(DIED)
+
+
+def test_an_object_whose_copies_calls_borrowed_dies_where_cpython_lets_it_go():
+    warm(lose_after_calls, 3)
+    rec = check(lose_after_calls, (3,), (0,), (5,))
+    assert rec.native_calls >= 3
