@@ -134,7 +134,7 @@ class SeqIterSlot(Slot):
     def rebuild(self, values, func):
         """An iterator over the sequence at its position."""
         seq, index = values
-        it = iter(seq)
+        it = (list if isinstance(seq, list) else tuple).__iter__(seq)    # a subclass's too: no __iter__ runs
         it.__setstate__(index)
         return it
 

@@ -174,6 +174,10 @@ assert ctypes.c_char_p.from_address(id(float) + TYPE_NAME).value == b"float"
 TP_ITER = 216                            # a type's tp_iter (NULL: not iterable through it)
 assert all(bool(ctypes.c_void_p.from_address(id(t) + TP_ITER).value) == it
            for t, it in ((list, True), (range, True), (int, False), (float, False), (type(_probe), True)))
+TP_FLAGS = 168                           # a type's tp_flags (an unsigned long)
+SUBCLASS_FLAGS = {list: 1 << 25, tuple: 1 << 26}     # Py_TPFLAGS_LIST_SUBCLASS, _TUPLE_SUBCLASS
+assert all(ctypes.c_ulong.from_address(id(t) + TP_FLAGS).value & bit and
+           not ctypes.c_ulong.from_address(id(dict) + TP_FLAGS).value & bit for t, bit in SUBCLASS_FLAGS.items())
 TP_NEW = 312                             # a type's tp_new (object.__new__'s: object_new)
 try:
     _get_slot = ctypes.pythonapi.PyType_GetSlot

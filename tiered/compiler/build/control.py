@@ -6,7 +6,7 @@ from ..infer import Unsupported
 from ..ir import Value
 from ..ops import OBJ, ObjType, is_obj
 from .containers import C_ITERATORS, HINT_CLASS, SEQUENCES
-from .core import as_class, box_for, hint, materialise, object_constant, release, release_item, table, top
+from .core import box_for, hint, materialise, object_constant, release, release_item, table, top
 from .objects import is_none, object_truth
 
 HANDLERS, handles = table()
@@ -206,11 +206,13 @@ def _seq_get_iter(b, st):
     seq = st.stack[-1]
     loop = loop_over(b, b.at.k)
     # CPython's hint (FOR_ITER_LIST) also holds for a list's subclass, whose iterator is a
-    # list's: where the guard on the hinted class failed too often, the loop is generic
+    # list's: the guard takes both; where it failed too often, the loop is generic
     hinted = loop is not None and b.at.pre_offset not in b.opts.generic_at
     cls = seq.type.cls or (HINT_CLASS.get(hint(b, loop.offset)) if hinted else None)
-    if cls in SEQUENCES and loop is not None:
-        seq = as_class(b, st, -1, cls)
+    base = next((c for c in SEQUENCES if isinstance(cls, type) and issubclass(cls, c)), None)
+    if base is not None and loop is not None and (cls is base or hinted):
+        if seq.type.cls is not base:
+            seq = st.stack[-1] = b.emit("guard_sequence", [seq], {"cls": base}, type=ObjType(base))
         st.stack[-1] = SeqIter(seq, b.const(0))
         return
     it_cls = C_ITERATORS.get(seq.type.cls)  # any other iterable: its real iterator

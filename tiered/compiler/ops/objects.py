@@ -211,6 +211,28 @@ def _guard_class(e, v):
     e.alias(v, x)
 
 
+# the same pointer, typed as cls (list or tuple) for its items' layout only: a for loop's
+# (build/control.py), whose value nothing but the loop's own item reads uses
+@op("guard_sequence", 1, None, Exit.TYPE_GUARD, pure=False, attrs=("cls",))
+def _guard_sequence(e, v):
+    """Exit unless the object is a list (tuple) whose iterator is a list's (tuple's): exactly
+    of the class, or of a subclass that keeps its tp_iter (no __iter__ of its own), which CPython's
+    FOR_ITER_LIST (FOR_ITER_TUPLE) iterates the same, over the items in place."""
+    x, cls = e.ref(v.args[0]), v.attrs["cls"]
+    ty = type_of(e, x)
+    exact, check, done = e.cur, e.tmp()[1:], e.tmp()[1:]
+    e.line(f"br i1 {e.op(f'icmp eq ptr {ty}, {pointer(cls)}')}, label %{done}, label %{check}")
+    e.label(check)
+    flags = field(e, ty, capi.TP_FLAGS)
+    sub = e.op(f"icmp ne i64 {e.op(f'and i64 {flags}, {capi.SUBCLASS_FLAGS[cls]}')}, 0")
+    own = e.op(f"icmp eq ptr {field(e, ty, capi.TP_ITER, 'ptr')}, {field(e, pointer(cls), capi.TP_ITER, 'ptr')}")
+    ok = e.op(f"and i1 {sub}, {own}")
+    e.line(f"br label %{done}")
+    e.label(done)
+    e.guard(e.op(f"xor i1 {e.op(f'phi i1 [true, %{exact}], [{ok}, %{check}]')}, true"), v)
+    e.alias(v, x)
+
+
 @op("guard_bound", 1, None, Exit.UNBOUND, pure=False)   # the same pointer, known not NULL
 def _guard_bound(e, v):
     """Exit when a local that may be unbound is NULL: the interpreter's LOAD_FAST_CHECK (3.12)
