@@ -107,3 +107,8 @@ def test_an_exit_mid_loop_hands_over_lists_iterator_even_if_the_class_has_an_ite
     rec = check(late_sum, (Late([1, 3]),), (Late([1, 2, 3.5, 4]),))
     if not forced_exits():
         assert exits_of(rec, Exit.TYPE_GUARD) == 1         # at 3.5, after the class got its __iter__
+
+
+def test_an_exception_raised_in_a_loop_over_a_subclass_has_cpythons_traceback():
+    warm(bag_total, Holder(Bag([1, 2, 3])))
+    check(bag_total, (Holder(Bag([1, 2])),), (Holder(Bag([1, "x", 3])),), (Holder(Bag([None])),))
