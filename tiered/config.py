@@ -79,8 +79,7 @@ SETTINGS = {s.name: s for s in [
     Setting("TIERED_SAMPLE_HZ", _int_in(10, 10000), 200,
             "3.11 only: profiler samples per CPU-second"),
     Setting("TIERED_OBJECTS", _bool, False,
-            "1 also compiles code on objects (the object tier, experimental: a tracer that a "
-            "callee sets on a compiled caller, as pdb.set_trace() does, sees one extra line event)"),
+            "1 also compiles code on objects (the object tier, experimental)"),
     Setting("TIERED_QUICK_FIRST", _bool, True,
             "1 compiles code on objects quickly first (LLVM's quick pipeline) and optimises it fully "
             "once it stays hot; 0 optimises fully at once"),

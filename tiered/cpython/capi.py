@@ -161,6 +161,8 @@ assert ctypes.c_double.from_address(id(2.5) + OB_FVAL).value == 2.5
 _probe = (2.5, [3.5])
 TUPLE_ITEMS = tuple.__basicsize__        # ob_item[] of a tuple: right after the header
 assert ctypes.c_void_p.from_address(id(_probe) + TUPLE_ITEMS).value == id(_probe[0])
+BYTES_DATA = bytes.__basicsize__ - 1    # ob_sval[] of a bytes object (its size counts the NUL)
+assert ctypes.string_at(id(b"probe") + BYTES_DATA, 5) == b"probe"
 OB_SIZE = TUPLE_ITEMS - 8                # ob_size of a variable-size object (list, tuple)
 assert ctypes.c_ssize_t.from_address(id(_probe[1]) + OB_SIZE).value == 1
 LIST_ITEMS = OB_SIZE + 8                 # a list's pointer to its item array

@@ -45,6 +45,25 @@ def _offsets():
 TRACE_OFFSETS = _offsets()
 
 
+def _trace_function_offset():
+    """Offset of the thread state's trace function (c_tracefunc: two words before the trace
+    object, past the profile object), checked by setting a tracer; None if not found."""
+    if TRACE_OFFSETS is None or TRACE_OFFSETS[0] < 16:
+        return None
+    ts, at = _get_tstate(), TRACE_OFFSETS[0] - 16
+    read = lambda: ctypes.c_void_p.from_address(ts + at).value  # noqa: E731
+    before = read()
+    sys.settrace(lambda *a: None)
+    try:
+        during = read()
+    finally:
+        sys.settrace(None)
+    return at if before is None and during and read() is None else None
+
+
+TRACE_FUNCTION = _trace_function_offset()
+
+
 def _tool_names_offset():
     """3.12+: the offset of monitoring_tool_names[] in the interpreter state (a registered
     sys.monitoring tool has its name there), found by registering a tool with a fresh name and

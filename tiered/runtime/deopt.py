@@ -6,9 +6,11 @@ from ..compiler.exits import Virtual, decode_exit, slot_of
 from ..compiler.ops import is_obj
 from ..cpython.code import param_count
 from ..reasons import Exit
+from . import lineskip
 from .markers import INTERPRET, STATES
 # bound at import: exits and misses run inside the program, which may rebind builtins
 from builtins import enumerate, getattr, id, isinstance, len, list, sorted, tuple, type  # noqa: A004
+from sys import _getframe, gettrace
 
 
 
@@ -104,6 +106,8 @@ def make_helpers(record, layouts, promote=None):
     def on_exit(state, exc=None):
         """Decode an exit's code, push the resume state built from its values, count the exit."""
         resumer.push(state, exc)
+        if lineskip.ACTIVE and gettrace() is not None:     # 3.11: a callee set a tracer
+            resumer.traced(_getframe(1), state, exc)
 
     def on_miss(*args):
         """No specialisation matched: count the argument types and resume in the interpreter."""
@@ -153,6 +157,14 @@ class Resumer:
         _stack().append((self.stubs[k], layout.values(flat, exc, rec.func, callee)))
         rec.count_exit(reason, k, layout.offset)
         return reason
+
+    def traced(self, frame, state, exc):
+        """A tracer is active as the exit's frame resumes: have the line event its stub would
+        make and CPython does not send dropped (lineskip)."""
+        rec = self.record_ref()
+        if rec is not None and frame.f_code is rec.func.__code__:
+            offset = self.layouts[decode_exit(state[0])[1]].offset
+            lineskip.after_exit(frame, rec.original_code, offset, exc is not None)
 
     def prepare(self, original_code, build_code):
         """Make the resumption code now, with the installer's build_code (when compiling: an
