@@ -18,7 +18,6 @@ import dis
 import struct
 import sys
 
-from ..compiler import engine
 from ..cpython import capi, threadstate
 from ..weaktable import WeakTable
 from .markers import STATES
@@ -104,6 +103,7 @@ def quiet_offsets(code):
 def _function():
     """The address of tiered_skip_line, compiled once."""
     if not _compiled:
+        from ..compiler import engine      # loaded with the first compile, which came before
         _compiled.append(engine.compile_module(_IR, ["tiered_skip_line"], helpers=False))
     return _compiled[0]["tiered_skip_line"]
 
