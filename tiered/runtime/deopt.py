@@ -9,7 +9,7 @@ from ..reasons import Exit
 from . import lineskip
 from .markers import INTERPRET, STATES
 # bound at import: exits and misses run inside the program, which may rebind builtins
-from builtins import enumerate, getattr, id, isinstance, len, list, sorted, tuple, type  # noqa: A004
+from builtins import ValueError, enumerate, getattr, id, isinstance, len, list, sorted, tuple, type  # noqa: A004
 from sys import _getframe, gettrace
 
 
@@ -107,7 +107,7 @@ def make_helpers(record, layouts, promote=None):
         """Decode an exit's code, push the resume state built from its values, count the exit."""
         resumer.push(state, exc)
         if lineskip.ACTIVE and gettrace() is not None:     # 3.11: a callee set a tracer
-            resumer.traced(_getframe(1), state, exc)
+            resumer.traced(state, exc)
 
     def on_miss(*args):
         """No specialisation matched: count the argument types and resume in the interpreter."""
@@ -158,11 +158,17 @@ class Resumer:
         rec.count_exit(reason, k, layout.offset)
         return reason
 
-    def traced(self, frame, state, exc):
-        """A tracer is active as the exit's frame resumes: have the line event its stub would
-        make and CPython does not send dropped (lineskip)."""
+    def traced(self, state, exc):
+        """A tracer is active as the exit's frame (the one that called on_exit's native code)
+        resumes: have the line event its stub would make and CPython does not send dropped
+        (lineskip).  Never raises: at worst the event is sent."""
         rec = self.record_ref()
-        if rec is not None and frame.f_code is rec.func.__code__:
+        func = rec.func if rec is not None else None
+        try:
+            frame = _getframe(2)
+        except ValueError:            # no Python frame there: nothing resumes in one
+            return
+        if func is not None and frame.f_code is func.__code__:
             offset = self.layouts[decode_exit(state[0])[1]].offset
             lineskip.after_exit(frame, rec.original_code, offset, exc is not None)
 
